@@ -1,0 +1,353 @@
+"""Loaders for the registered data files, returning tidy pandas objects.
+
+Every loader fetches (and verifies) its files through :mod:`qmrigenes.fetch`
+on first use, then reads the cached copy. Region names follow the
+Desikan-Killiany (DK) FreeSurfer labels without hemisphere prefix
+(``"bankssts"``, ``"superiorfrontal"``, ...).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .fetch import fetch
+
+__all__ = [
+    "DK_CORTICAL_REGIONS",
+    "load_ahba_dk",
+    "load_celltype_panel",
+    "celltype_gene_sets",
+    "NSPNMT",
+    "load_nspn_mt",
+    "load_clinical_mpm",
+    "clinical_mpm_readme",
+    "CLINICAL_MPM_MT_SCALE",
+    "load_dk_fsaverage5",
+    "load_dk_conte69",
+    "load_hcp_t1wt2w",
+    "load_qsm_rois",
+    "load_ahba_sample_annotations",
+    "load_chi_separation",
+    "load_enigma_ahba",
+    "load_dk_region_stats",
+]
+
+#: The 34 cortical DK regions per hemisphere, in FreeSurfer ``aparc`` order
+#: (corpus callosum excluded).
+DK_CORTICAL_REGIONS = (
+    "bankssts", "caudalanteriorcingulate", "caudalmiddlefrontal", "cuneus",
+    "entorhinal", "fusiform", "inferiorparietal", "inferiortemporal",
+    "isthmuscingulate", "lateraloccipital", "lateralorbitofrontal", "lingual",
+    "medialorbitofrontal", "middletemporal", "parahippocampal", "paracentral",
+    "parsopercularis", "parsorbitalis", "parstriangularis", "pericalcarine",
+    "postcentral", "posteriorcingulate", "precentral", "precuneus",
+    "rostralanteriorcingulate", "rostralmiddlefrontal", "superiorfrontal",
+    "superiorparietal", "superiortemporal", "supramarginal", "frontalpole",
+    "temporalpole", "transversetemporal", "insula",
+)
+# FreeSurfer aparc colour-table order (1-35) used by ENIGMA's vertex files.
+_APARC35 = DK_CORTICAL_REGIONS[:3] + ("corpuscallosum",) + DK_CORTICAL_REGIONS[3:]
+
+#: Scale factor for the clinical MPM study's MTsat to compare with
+#: Weiskopf-style MT: "the absolute values of MT should be scaled by 220/500"
+#: (ratio of MT-pulse flip angles; README of Cooper et al. 2020's data).
+CLINICAL_MPM_MT_SCALE = 220 / 500
+
+
+# --------------------------------------------------------------------------- AHBA in DK
+def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None) -> pd.DataFrame:
+    """AHBA expression in the 83 DK regions of imaging-transcriptomics 1.1.8.
+
+    Parameters
+    ----------
+    hemisphere : {"L", "R", "B"}, optional
+        Keep one hemisphere (``"B"``: the brainstem row). Default: all.
+    structure : {"cortex", "subcortex", "brainstem"}, optional
+        Keep one structure class. Default: all.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_regions, 15633)
+        Expression scaled 0-1 (abagen processing, Martins et al. 2021), with a
+        row MultiIndex ``(hemisphere, structure, region)`` and one column per
+        gene symbol (``columns.name == "gene"``). The full table has 83 rows:
+        34 cortical + 7 subcortical regions per hemisphere and the brainstem.
+    """
+    info = pd.read_csv(fetch("ahba_dk_regions.csv"), index_col=0)
+    expr = pd.read_csv(fetch("ahba_dk_expression.csv"), encoding="utf-8-sig")
+    if not np.array_equal(expr["label"].to_numpy(), info["id"].to_numpy()):
+        raise ValueError("expression rows and region info are not in the same order")
+    struct = info["structure"].where(info["structure"] == "cortex",
+                                     np.where(info["label"] == "brainstem", "brainstem", "subcortex"))
+    index = pd.MultiIndex.from_arrays(
+        [info["hemisphere"].to_numpy(), struct.to_numpy(), info["label"].to_numpy()],
+        names=["hemisphere", "structure", "region"])
+    genes = expr.drop(columns=["label", "Region"])
+    _check_unique(genes.columns, "gene symbols in the AHBA table")
+    genes.index = index
+    genes.columns.name = "gene"
+    if hemisphere is not None:
+        _check_choice(hemisphere, ("L", "R", "B"), "hemisphere")
+        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
+    if structure is not None:
+        _check_choice(structure, ("cortex", "subcortex", "brainstem"), "structure")
+        genes = genes.xs(structure, level="structure", drop_level=False)
+    return genes.astype("float64")
+
+
+# --------------------------------------------------------------------------- cell types
+def load_celltype_panel() -> pd.DataFrame:
+    """The Shin et al. (2018) cell-type gene panel and its reference background.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (2511, 3)
+        Index ``gene`` (the 2,511 background genes). Columns ``cell_type``
+        (one of 9 Zeisel 2015 types, or NaN for background-only genes),
+        ``donor_consistency`` and ``brainspan_consistency`` (the two-stage
+        filter's correlations).
+    """
+    panel = pd.read_csv(fetch("celltype_reference_panel.tsv"), sep="\t")
+    panel = panel.rename(columns={
+        "GeneSymbol": "gene", "CellType": "cell_type",
+        "Allen.Average.donor.correlation.to.median": "donor_consistency",
+        "Allen.vs.Brainspan.correlation": "brainspan_consistency",
+    }).set_index("gene")
+    _check_unique(panel.index, "genes in the cell-type panel")
+    # cross-check against the Stage 2 lists (which spell "CA1 Pyramidal" with a space)
+    stage2 = pd.read_csv(fetch("celltype_stage2_lists.csv")).set_index("gene_symbol")["cell_type"]
+    stage2 = stage2.str.replace(" ", ".").rename("cell_type").rename_axis("gene").sort_index()
+    if not panel["cell_type"].dropna().sort_index().equals(stage2):
+        raise ValueError("the panel's cell types disagree with the Stage 2 lists")
+    return panel
+
+
+def celltype_gene_sets(panel: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Gene sets per cell type, ``{cell_type: [genes]}`` in alphabetical order."""
+    if panel is None:
+        panel = load_celltype_panel()
+    annotated = panel["cell_type"].dropna()
+    return {ct: sorted(g.index) for ct, g in annotated.groupby(annotated, sort=True)}
+
+
+# --------------------------------------------------------------------------- NSPN MT
+class NSPNMT(NamedTuple):
+    """NSPN magnetisation transfer at 50% cortical depth.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame, shape (297, 308)
+        MT (p.u., MPM MTsat) per subject (index ``nspn_id``) and sub-parcel.
+    subjects : pandas.DataFrame, shape (297, 3)
+        ``age`` (years), ``sex`` and ``site`` per subject.
+    parcels : pandas.DataFrame, shape (308, 3)
+        Per sub-parcel (index ``parcel``, e.g. ``lh_bankssts_part1``): its
+        ``hemisphere`` (``L``/``R``), DK ``region`` and ``part`` number.
+    """
+
+    values: pd.DataFrame
+    subjects: pd.DataFrame
+    parcels: pd.DataFrame
+
+
+def load_nspn_mt() -> NSPNMT:
+    """NSPN MT at 50% cortical depth: 297 subjects x 308 sub-parcels (500.aparc).
+
+    The source's region columns end in ``_thickness`` but hold MT (data
+    description of the NSPN repository); the two ``unknown`` parcels are
+    dropped, leaving the 308 cortical sub-parcels of Whitaker et al. (2016).
+    """
+    raw = pd.read_csv(fetch("nspn_mt_projfrac050.csv"))
+    cols = [c for c in raw.columns if c.endswith("_thickness") and "_unknown_" not in c]
+    names = [c.removesuffix("_thickness") for c in cols]
+    values = raw[cols].set_axis(names, axis=1).set_index(raw["nspn_id"])
+    values.columns.name = "parcel"
+    subjects = pd.DataFrame({"age": raw["age_scan"].to_numpy(), "sex": raw["sex"].to_numpy(),
+                             "site": raw["centre"].to_numpy()}, index=values.index)
+    parts = [re.fullmatch(r"(lh|rh)_(\w+)_part(\d+)", n) for n in names]
+    if any(p is None for p in parts):
+        raise ValueError("unexpected NSPN parcel names")
+    parcels = pd.DataFrame({
+        "hemisphere": ["L" if p[1] == "lh" else "R" for p in parts],
+        "region": [p[2] for p in parts], "part": [int(p[3]) for p in parts],
+    }, index=pd.Index(names, name="parcel"))
+    return NSPNMT(values, subjects, parcels)
+
+
+# --------------------------------------------------------------------------- clinical MPM
+def load_clinical_mpm() -> pd.DataFrame:
+    """Clinical MPM (Cooper et al. 2020), B1-corrected regional means.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (4320, 5)
+        Long table with columns ``subject`` (``Sub-01``..``Sub-06``),
+        ``repeat`` (1-3), ``parameter`` (``MT`` in p.u. as stored, i.e.
+        vendor-sequence MTsat: multiply by :data:`CLINICAL_MPM_MT_SCALE` to
+        compare with Weiskopf-style MT; ``PD`` in p.u.; ``R1`` in 1/s; ``R2*``
+        in 1/s), ``region`` (one of 60 bilateral Neuromorphometrics regions)
+        and ``value``.
+    """
+    wide = pd.read_csv(fetch("clinicalmpm_mean_b1.csv"))
+    long = wide.melt(id_vars=["Subject", "Repetition", "Parameter"], var_name="region", value_name="value")
+    long = long.rename(columns={"Subject": "subject", "Repetition": "repeat", "Parameter": "parameter"})
+    return long[["subject", "repeat", "parameter", "region", "value"]]
+
+
+def clinical_mpm_readme() -> str:
+    """The README of the clinical MPM data archive (data dictionary, MT scaling)."""
+    with zipfile.ZipFile(fetch("clinicalmpm_data.zip")) as zf:
+        return zf.read("clinical_mpm_data/README.md").decode("utf-8")
+
+
+# --------------------------------------------------------------------------- surfaces
+def _enigma_labels(name: str, n_per_hemi: int) -> pd.DataFrame:
+    codes = pd.read_csv(fetch(name), header=None)[0].to_numpy()
+    if codes.size != 2 * n_per_hemi:
+        raise ValueError(f"{name}: expected {2 * n_per_hemi} vertices, found {codes.size}")
+    hemi = np.repeat(["L", "R"], n_per_hemi)
+    local = np.where(codes > 35, codes - 35, codes)
+    names = np.array(("unknown",) + _APARC35, dtype=object)[local]
+    return pd.DataFrame({"hemisphere": hemi, "vertex": np.tile(np.arange(n_per_hemi), 2),
+                         "label": codes, "region": names})
+
+
+def load_dk_fsaverage5() -> pd.DataFrame:
+    """DK labels per fsaverage5 vertex, both hemispheres (ENIGMA toolbox).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (20484, 4)
+        ``hemisphere`` (``L`` then ``R``, 10,242 vertices each), ``vertex``
+        (0-10241 within the hemisphere, nilearn's fsaverage5 order),
+        ``label`` (ENIGMA code: 1-35 left, 36-70 right, 0 medial wall) and
+        ``region`` (DK name, ``"corpuscallosum"`` or ``"unknown"``).
+    """
+    return _enigma_labels("enigma_aparc_fsa5.csv", 10242)
+
+
+def load_dk_conte69() -> pd.DataFrame:
+    """DK labels per conte69 32k vertex (64,984 = 32,492 per hemisphere); as :func:`load_dk_fsaverage5`."""
+    return _enigma_labels("enigma_aparc_conte69.csv", 32492)
+
+
+def load_hcp_t1wt2w() -> pd.Series:
+    """HCP group-average T1w/T2w ratio per conte69 vertex (BrainSpace 0.3.0).
+
+    Returns
+    -------
+    pandas.Series, shape (64984,)
+        Unitless T1w/T2w ratio, left then right hemisphere; 0 on the medial wall.
+    """
+    values = np.loadtxt(fetch("hcp_t1wt2w_conte69.csv"))
+    return pd.Series(values, name="t1wt2w")
+
+
+# --------------------------------------------------------------------------- QSM / AHBA samples
+def load_qsm_rois() -> pd.DataFrame:
+    """The 34 QSM atlas ROIs of Cohen et al. (2024) matched to AHBA structures.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (ROI, AHBA structure) pair: ``roi_id`` (QSM atlas
+        label), ``roi`` (atlas ROI name), ``hemisphere`` (``L``/``R``) and
+        ``ahba_structure`` (AHBA ``structure_name``). 34 distinct ROIs.
+    """
+    raw = pd.read_excel(fetch("qsm_roi_labels.xlsx"), header=None)
+    rows = []
+    for _, r in raw.iterrows():
+        roi = str(r[1]).strip()
+        hemi = "L" if (roi.startswith("Left") or roi.endswith("_L")) else "R"
+        for s in r.iloc[2:].dropna():
+            rows.append({"roi_id": int(r[0]), "roi": roi, "hemisphere": hemi, "ahba_structure": str(s).strip()})
+    return pd.DataFrame(rows)
+
+
+def load_ahba_sample_annotations(donors=range(1, 7)) -> pd.DataFrame:
+    """AHBA tissue-sample annotations (``SampleAnnot.csv``) of the six donors.
+
+    Parameters
+    ----------
+    donors : iterable of int, optional
+        Donor numbers 1-6 in Cohen et al.'s order. Default: all six.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tissue sample: ``donor`` plus the Allen columns
+        (``structure_id``, ``structure_acronym``, ``structure_name``,
+        ``mni_x``/``mni_y``/``mni_z`` in mm, ...).
+    """
+    frames = []
+    for d in donors:
+        if d not in range(1, 7):
+            raise ValueError(f"donor must be 1-6, got {d}")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Unknown extension", category=UserWarning)
+            frame = pd.read_excel(fetch(f"ahba_sampleannot_donor{d}.xlsx"))
+        frames.append(frame.assign(donor=d))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["donor"] + [c for c in out.columns if c != "donor"]]
+
+
+def load_chi_separation() -> pd.DataFrame:
+    """Normative chi-separation ROI statistics (Min et al. 2024; n = 106).
+
+    Academic research use only (see the atlas's LICENSE.pdf).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (25, 4)
+        Index ``roi``; columns ``para_mean``, ``para_sd`` (paramagnetic
+        susceptibility, ppb, positive) and ``dia_mean``, ``dia_sd``
+        (diamagnetic susceptibility, ppb, stored negative).
+    """
+    para = pd.read_csv(fetch("chisep_para_roi_stats.csv")).set_index("ROI_name")
+    dia = pd.read_csv(fetch("chisep_dia_roi_stats.csv")).set_index("ROI_name")
+    if not para.index.equals(dia.index):
+        raise ValueError("chi-separation para and dia tables list different ROIs")
+    out = pd.DataFrame({"para_mean": para["Mean"], "para_sd": para["SD"],
+                        "dia_mean": dia["Mean"], "dia_sd": dia["SD"]})
+    out.index.name = "roi"
+    return out
+
+
+def load_enigma_ahba() -> pd.DataFrame:
+    """ENIGMA toolbox AHBA table: 82 regions x 1,645 stable genes (r > 0.6).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (82, 1645)
+        Index ``region`` as in the source (``L_bankssts`` ..., ``Lthal`` ...).
+    """
+    table = pd.read_csv(fetch("enigma_ahba_stable_r06.csv")).set_index("label")
+    table.index.name = "region"
+    table.columns.name = "gene"
+    _check_unique(table.columns, "gene symbols in the ENIGMA AHBA table")
+    return table
+
+
+def load_dk_region_stats() -> pd.DataFrame:
+    """AHBA samples and donors per DK region (French & Paus 2015 mapping)."""
+    table = pd.read_csv(fetch("french_paus_dk_region_stats.tsv"), sep="\t", index_col=0)
+    return table.rename(columns={"FreeSurferShortName": "region", "Hemisphere": "hemisphere",
+                                 "SamplesInRegion": "n_samples", "BrainsWithSamples": "n_donors"})
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_unique(index, what: str) -> None:
+    dup = pd.Index(index)[pd.Index(index).duplicated()]
+    if len(dup):
+        raise ValueError(f"duplicated {what}: {sorted(set(dup))[:10]}")
+
+
+def _check_choice(value, choices, name) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+

@@ -1,0 +1,368 @@
+"""Data access: one checksummed registry of every external file.
+
+Every file the book reads from outside this repository is listed, with its
+source, sha256, size, licence and citation, in ``data/registry.csv``. Files
+come from one of two kinds of source:
+
+``github``
+    A raw GitHub URL at a pinned commit. If the environment variable
+    ``QMRIGENES_MIRROR`` names a folder, the file is read from the mirror, laid
+    out like the URL (``<mirror>/raw.githubusercontent.com/<owner>/<repo>/...``);
+    otherwise it is downloaded from the URL itself.
+``pypi``
+    A member of a wheel of a pinned package version (``package==version``),
+    fetched with ``pip download --no-deps --only-binary=:all:`` into a
+    temporary folder. No registry host is named here: pip's own configuration
+    decides where it looks.
+
+Fetched files are verified against their sha256 and kept in a cache folder
+(``data/cache`` by default, ``QMRIGENES_CACHE`` to override). Once a file is
+cached and verified, no network call is made. Files are written under a
+temporary name and renamed on success, so a failed fetch leaves nothing
+half-written.
+
+Run ``python -m qmrigenes.fetch`` to fetch everything, ``--verify-only`` to
+check the cache without fetching.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "DataFetchError",
+    "MIRROR_ENV",
+    "CACHE_ENV",
+    "REGISTRY_ENV",
+    "load_registry",
+    "cache_dir",
+    "fetch",
+    "fetch_all",
+    "verify",
+    "provenance_table",
+]
+
+MIRROR_ENV = "QMRIGENES_MIRROR"
+CACHE_ENV = "QMRIGENES_CACHE"
+REGISTRY_ENV = "QMRIGENES_REGISTRY"
+
+_ROOT = Path(__file__).resolve().parents[2]
+_REGISTRY_COLUMNS = [
+    "name", "kind", "source", "member", "sha256", "size",
+    "licence", "citation", "used_by", "description",
+]
+_FIX = "make data  (or: QMRIGENES_MIRROR=../shared/data python -m qmrigenes.fetch)"
+
+
+class DataFetchError(RuntimeError):
+    """A registered file could not be fetched or failed verification."""
+
+
+# --------------------------------------------------------------------------- registry
+def _registry_path(registry=None) -> Path:
+    if registry is not None:
+        return Path(registry)
+    return Path(os.environ.get(REGISTRY_ENV, _ROOT / "data" / "registry.csv"))
+
+
+def load_registry(registry=None) -> pd.DataFrame:
+    """Read the data registry.
+
+    Parameters
+    ----------
+    registry : str or Path, optional
+        Registry CSV. Default: ``$QMRIGENES_REGISTRY`` or ``data/registry.csv``
+        at the repository root.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file (index ``name``) with columns ``kind`` (``github`` or
+        ``pypi``), ``source`` (URL or ``package==version``), ``member`` (path
+        inside the wheel), ``sha256``, ``size`` (bytes), ``licence``,
+        ``citation`` (BibTeX keys, ``;``-separated), ``used_by`` and
+        ``description``.
+    """
+    path = _registry_path(registry)
+    if not path.exists():
+        raise DataFetchError(f"data registry not found: {path}")
+    reg = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = set(_REGISTRY_COLUMNS) - set(reg.columns)
+    if missing:
+        raise DataFetchError(f"registry {path} lacks columns {sorted(missing)}")
+    if reg["name"].duplicated().any():
+        dups = reg.loc[reg["name"].duplicated(), "name"].tolist()
+        raise DataFetchError(f"registry {path} lists these names twice: {dups}")
+    bad = set(reg["kind"]) - {"github", "pypi"}
+    if bad:
+        raise DataFetchError(f"registry {path}: unknown kind(s) {sorted(bad)}")
+    reg["size"] = reg["size"].astype("int64")
+    return reg.set_index("name")
+
+
+def cache_dir(cache=None) -> Path:
+    """Folder holding verified copies of registered files (created on demand)."""
+    if cache is None:
+        cache = os.environ.get(CACHE_ENV, _ROOT / "data" / "cache")
+    path = Path(cache)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _entry(reg: pd.DataFrame, name: str) -> pd.Series:
+    if name not in reg.index:
+        raise KeyError(f"{name!r} is not in the data registry; known: {', '.join(reg.index)}")
+    return reg.loc[name]
+
+
+# --------------------------------------------------------------------------- sources
+def _install(dest: Path, data_or_path, expected: str, origin: str) -> Path:
+    """Verify ``data_or_path`` against ``expected`` and move it atomically to ``dest``."""
+    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
+    try:
+        if isinstance(data_or_path, (bytes, bytearray)):
+            tmp.write_bytes(data_or_path)
+        else:
+            shutil.copyfile(data_or_path, tmp)
+        actual = _sha256(tmp)
+        if actual != expected:
+            raise DataFetchError(
+                f"checksum mismatch for {dest.name} from {origin}\n"
+                f"  expected sha256 {expected}\n  actual   sha256 {actual}\n"
+                f"The source changed or is corrupt; nothing was written. "
+                f"Check the registry entry, then run: {_FIX}"
+            )
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dest
+
+
+def _mirror_path(mirror: Path, url: str) -> Path:
+    parts = urllib.parse.urlsplit(url)
+    return mirror / parts.netloc / urllib.parse.unquote(parts.path.lstrip("/"))
+
+
+def _fetch_github(entry: pd.Series, dest: Path, mirror) -> Path:
+    url = entry["source"]
+    if mirror is not None:
+        src = _mirror_path(Path(mirror), url)
+        if not Path(mirror).is_dir():
+            raise DataFetchError(
+                f"data mirror {mirror} (from ${MIRROR_ENV}) is not a folder; "
+                f"cannot fetch {dest.name}. Point {MIRROR_ENV} at the mirror "
+                f"(e.g. ../shared/data) or unset it to download from {url}"
+            )
+        if not src.is_file():
+            raise DataFetchError(
+                f"the data mirror {mirror} has no file for {dest.name}\n"
+                f"  looked for {src}\n  (mirror of {url})\n"
+                f"Point {MIRROR_ENV} at a complete mirror, or unset it to download."
+            )
+        return _install(dest, src, entry["sha256"], str(src))
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (pinned URL)
+            data = response.read()
+    except OSError as err:
+        raise DataFetchError(
+            f"could not download {dest.name} from {url}: {err}\n"
+            f"Without network access, set {MIRROR_ENV} to a mirror folder and run: {_FIX}"
+        ) from err
+    return _install(dest, data, entry["sha256"], url)
+
+
+def _pip_download(spec: str, folder: Path) -> Path:
+    """Download the wheel of ``spec`` (``package==version``) into ``folder``."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--quiet", "--dest", str(folder), spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(folder.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise DataFetchError(
+            f"pip could not download the wheel of {spec} (exit {proc.returncode}):\n"
+            f"{proc.stderr.strip()[-2000:]}\nCheck the package index is reachable, then run: {_FIX}"
+        )
+    return wheels[0]
+
+
+def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
+    """Fetch every ``entries`` member of one pinned wheel with a single download."""
+    spec = entries["source"].iloc[0]
+    out = []
+    with tempfile.TemporaryDirectory(prefix="qmrigenes-wheel-") as tmp:
+        progress(f"  downloading wheel {spec} ...")
+        wheel = _pip_download(spec, Path(tmp))
+        with zipfile.ZipFile(wheel) as zf:
+            for name, entry in entries.iterrows():
+                try:
+                    data = zf.read(entry["member"])
+                except KeyError:
+                    raise DataFetchError(
+                        f"the wheel {wheel.name} has no member {entry['member']} (for {name}); "
+                        f"fix the registry entry"
+                    ) from None
+                out.append(_install(cache / name, data, entry["sha256"], f"{spec}:{entry['member']}"))
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+def _is_valid(path: Path, sha: str) -> bool:
+    return path.is_file() and _sha256(path) == sha
+
+
+def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = False) -> Path:
+    """Return the local path of registered file ``name``, fetching it if needed.
+
+    Parameters
+    ----------
+    name : str
+        Local name of the file (the registry's ``name`` column).
+    registry, cache : str or Path, optional
+        Registry CSV and cache folder; default as in :func:`load_registry` and
+        :func:`cache_dir`.
+    mirror : str or Path, optional
+        Mirror folder for ``github`` files. Default: ``$QMRIGENES_MIRROR``; when
+        neither is set the file is downloaded from its URL.
+    verbose : bool, optional
+        Print a line per fetched file. Default False.
+
+    Returns
+    -------
+    pathlib.Path
+        Verified local copy. A cached, verified copy is returned without any
+        network call.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not registered.
+    DataFetchError
+        The source is unreachable, the mirror lacks the file, or the checksum
+        does not match (the message gives expected and actual hashes).
+    """
+    reg = load_registry(registry)
+    entry = _entry(reg, name)
+    cache = cache_dir(cache)
+    dest = cache / name
+    if _is_valid(dest, entry["sha256"]):
+        return dest
+    if dest.exists():  # stale or corrupt copy: fetch again
+        dest.unlink()
+    progress = print if verbose else (lambda *_: None)
+    progress(f"fetching {name} from {entry['source']}")
+    if entry["kind"] == "github":
+        if mirror is None:
+            mirror = os.environ.get(MIRROR_ENV) or None
+        return _fetch_github(entry, dest, mirror)
+    return _fetch_pypi(reg.loc[[name]], cache, progress)[0]
+
+
+def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -> list[Path]:
+    """Fetch and verify every registered file (one download per pinned wheel)."""
+    reg = load_registry(registry)
+    cdir = cache_dir(cache)
+    progress = print if verbose else (lambda *_: None)
+    todo = reg[[not _is_valid(cdir / n, s) for n, s in zip(reg.index, reg["sha256"])]]
+    progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
+    for name in todo.index[todo["kind"] == "github"]:
+        fetch(name, registry=registry, cache=cdir, mirror=mirror, verbose=verbose)
+    pypi = todo[todo["kind"] == "pypi"]
+    for _, group in pypi.groupby("source", sort=True):
+        _fetch_pypi(group, cdir, progress)
+    return [cdir / n for n in reg.index]
+
+
+def verify(*, registry=None, cache=None) -> pd.DataFrame:
+    """Check every cached file against the registry without fetching anything.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``name``; columns ``status`` (``ok``, ``missing`` or
+        ``mismatch``), ``expected`` and ``actual`` sha256.
+
+    Raises
+    ------
+    DataFetchError
+        If any file is missing or mismatched (the table is in the message).
+    """
+    reg = load_registry(registry)
+    cdir = cache_dir(cache)
+    rows = []
+    for name, entry in reg.iterrows():
+        path = cdir / name
+        actual = _sha256(path) if path.is_file() else ""
+        status = "missing" if not actual else ("ok" if actual == entry["sha256"] else "mismatch")
+        rows.append({"name": name, "status": status, "expected": entry["sha256"], "actual": actual})
+    table = pd.DataFrame(rows).set_index("name")
+    bad = table[table["status"] != "ok"]
+    if len(bad):
+        raise DataFetchError(f"{len(bad)} registered file(s) not verified:\n"
+                             f"{bad.to_string()}\nRun: {_FIX}")
+    return table
+
+
+def provenance_table(*, registry=None) -> pd.DataFrame:
+    """The registry as a reader-facing table (for the Data & provenance page).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file: ``file``, ``source`` (URL or wheel member),
+        ``licence``, ``sha256``, ``size_kb``, ``citation``, ``used by`` and
+        ``description``.
+    """
+    reg = load_registry(registry).reset_index()
+    source = [s if k == "github" else f"{s} wheel: {m}"
+              for k, s, m in zip(reg["kind"], reg["source"], reg["member"])]
+    chapters = {"ch1": "Ch. 1", "ch2": "Ch. 2", "ch3": "Ch. 3", "provenance": "licence record"}
+    used = [", ".join(chapters.get(u, u) for u in s.split(";")) for s in reg["used_by"]]
+    return pd.DataFrame({
+        "file": reg["name"], "source": source, "licence": reg["licence"],
+        "sha256": reg["sha256"], "size_kb": (reg["size"] / 1024).round(1),
+        "citation": reg["citation"].str.replace(";", ", "), "used by": used,
+        "description": reg["description"],
+    })
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qmrigenes.fetch", description=__doc__.split("\n")[0])
+    parser.add_argument("--verify-only", action="store_true",
+                        help="check cached files against the registry; fetch nothing")
+    args = parser.parse_args(argv)
+    try:
+        if args.verify_only:
+            table = verify()
+            print(f"all {len(table)} registered files verified in {cache_dir()}")
+        else:
+            fetch_all()
+            table = verify()
+            print(f"all {len(table)} registered files fetched and verified in {cache_dir()}")
+    except DataFetchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Figure builders, one module per topic. Each returns a matplotlib Figure."""

@@ -1,0 +1,1 @@
+"""Statistics: gene-set scores, regression, multiple comparisons and spatial nulls."""

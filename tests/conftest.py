@@ -1,0 +1,62 @@
+"""Shared fixtures: a seeded RNG, tiny synthetic meshes and tables, Agg backend."""
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests only: the book itself must build with a real backend
+
+import numpy as np
+import pandas as pd
+import pytest
+
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if "QMRIGENES_MIRROR" not in os.environ and _SHARED.is_dir():
+    os.environ["QMRIGENES_MIRROR"] = str(_SHARED)
+
+
+@pytest.fixture
+def rng():
+    """A seeded random generator (seed 1234)."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def icosphere():
+    """A tiny closed triangle mesh: the subdivided icosahedron (162 vertices, unit sphere).
+
+    Returns (coords (162, 3) float, faces (320, 3) int).
+    """
+    t = (1 + 5 ** 0.5) / 2
+    v = np.array([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
+                  [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], float)
+    f = np.array([[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
+                  [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
+                  [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
+    verts = [tuple(x) for x in v / np.linalg.norm(v, axis=1, keepdims=True)]
+    for _ in range(2):
+        index = {p: i for i, p in enumerate(verts)}
+        new_faces = []
+
+        def mid(a, b):
+            m = (np.asarray(verts[a]) + np.asarray(verts[b])) / 2
+            m = tuple(m / np.linalg.norm(m))
+            if m not in index:
+                index[m] = len(verts)
+                verts.append(m)
+            return index[m]
+
+        for a, b, c in f:
+            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
+            new_faces += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
+        f = np.array(new_faces)
+    return np.array(verts), f
+
+
+@pytest.fixture
+def toy_expression(rng):
+    """A tiny regions x genes table: 12 regions x 40 genes, values in [0, 1]."""
+    regions = [f"region{i:02d}" for i in range(12)]
+    genes = [f"G{i:03d}" for i in range(40)]
+    return pd.DataFrame(rng.random((12, 40)), index=pd.Index(regions, name="region"),
+                        columns=pd.Index(genes, name="gene"))
