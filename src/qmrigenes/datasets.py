@@ -142,7 +142,8 @@ class NSPNMT(NamedTuple):
     Attributes
     ----------
     values : pandas.DataFrame, shape (297, 308)
-        MT (p.u., MPM MTsat) per subject (index ``nspn_id``) and sub-parcel.
+        MT (MPM MTsat, p.u. after the default ``scale``) per subject (index
+        ``nspn_id``) and sub-parcel.
     subjects : pandas.DataFrame, shape (297, 3)
         ``age`` (years), ``sex`` and ``site`` per subject.
     parcels : pandas.DataFrame, shape (308, 3)
@@ -155,17 +156,27 @@ class NSPNMT(NamedTuple):
     parcels: pd.DataFrame
 
 
-def load_nspn_mt() -> NSPNMT:
+def load_nspn_mt(*, scale: float = 1e-3) -> NSPNMT:
     """NSPN MT at 50% cortical depth: 297 subjects x 308 sub-parcels (500.aparc).
 
     The source's region columns end in ``_thickness`` but hold MT (data
     description of the NSPN repository); the two ``unknown`` parcels are
     dropped, leaving the 308 cortical sub-parcels of Whitaker et al. (2016).
+
+    Parameters
+    ----------
+    scale : float, optional
+        Factor applied to the stored values. The file stores MT in thousandths
+        (cortical values around 800); the default 1e-3 gives p.u. (around 0.8,
+        the usual range of cortical MTsat). The scale is inferred from the value
+        range, not documented in the source; correlations do not depend on it.
     """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
     raw = pd.read_csv(fetch("nspn_mt_projfrac050.csv"))
     cols = [c for c in raw.columns if c.endswith("_thickness") and "_unknown_" not in c]
     names = [c.removesuffix("_thickness") for c in cols]
-    values = raw[cols].set_axis(names, axis=1).set_index(raw["nspn_id"])
+    values = (raw[cols] * scale).set_axis(names, axis=1).set_index(raw["nspn_id"])
     values.columns.name = "parcel"
     subjects = pd.DataFrame({"age": raw["age_scan"].to_numpy(), "sex": raw["sex"].to_numpy(),
                              "site": raw["centre"].to_numpy()}, index=values.index)
@@ -303,7 +314,7 @@ def load_chi_separation() -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame, shape (25, 4)
+    pandas.DataFrame, shape (26, 4)
         Index ``roi``; columns ``para_mean``, ``para_sd`` (paramagnetic
         susceptibility, ppb, positive) and ``dia_mean``, ``dia_sd``
         (diamagnetic susceptibility, ppb, stored negative).

@@ -1,0 +1,171 @@
+"""The data layer on a tiny synthetic registry: mirror, wheel, checksums, atomic writes."""
+import hashlib
+import subprocess
+import urllib.request
+import zipfile
+
+import pandas as pd
+import pytest
+
+from qmrigenes import fetch as F
+
+URL = "https://raw.githubusercontent.com/someone/repo/0123abc/dir%20x/file.csv"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A registry of one mirrored file and two wheel members, a mirror, a wheel and an empty cache."""
+    gh_data = b"a,b\n1,2\n"
+    member_a, member_b = b"alpha\n", b"beta\n"
+    mirror = tmp_path / "mirror"
+    src = mirror / "raw.githubusercontent.com/someone/repo/0123abc/dir x/file.csv"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(gh_data)
+    wheel = tmp_path / "wheels" / "toypkg-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("toypkg/data/a.txt", member_a)
+        zf.writestr("toypkg/data/b.txt", member_b)
+    rows = [
+        dict(name="gh.csv", kind="github", source=URL, member="", sha256=_sha(gh_data), size=len(gh_data)),
+        dict(name="a.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/a.txt",
+             sha256=_sha(member_a), size=len(member_a)),
+        dict(name="b.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/b.txt",
+             sha256=_sha(member_b), size=len(member_b)),
+    ]
+    registry = tmp_path / "registry.csv"
+    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="ch1", description="toy")
+    frame.to_csv(registry, index=False)
+    downloads = []
+
+    def fake_pip_download(spec, folder):
+        downloads.append(spec)
+        target = folder / wheel.name
+        target.write_bytes(wheel.read_bytes())
+        return target
+
+    monkeypatch.setattr(F, "_pip_download", fake_pip_download)
+    monkeypatch.delenv(F.MIRROR_ENV, raising=False)
+    return dict(registry=registry, mirror=mirror, src=src, cache=tmp_path / "cache", downloads=downloads,
+                frame=frame)
+
+
+def test_fetch_from_mirror_decodes_url(world):
+    path = F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"])
+    assert path.read_bytes() == b"a,b\n1,2\n"
+
+
+def test_fetch_reads_mirror_from_environment(world, monkeypatch):
+    monkeypatch.setenv(F.MIRROR_ENV, str(world["mirror"]))
+    assert F.fetch("gh.csv", registry=world["registry"], cache=world["cache"]).exists()
+
+
+def test_fetch_all_downloads_each_wheel_once(world):
+    paths = F.fetch_all(registry=world["registry"], cache=world["cache"], mirror=world["mirror"], verbose=False)
+    assert [p.name for p in paths] == ["gh.csv", "a.txt", "b.txt"]
+    assert world["downloads"] == ["toypkg==1.0"]
+    assert (world["cache"] / "b.txt").read_bytes() == b"beta\n"
+    table = F.verify(registry=world["registry"], cache=world["cache"])
+    assert (table["status"] == "ok").all()
+
+
+def test_checksum_mismatch_is_an_error_and_writes_nothing(world):
+    world["src"].write_bytes(b"tampered\n")
+    with pytest.raises(F.DataFetchError, match="checksum mismatch") as err:
+        F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"])
+    assert world["frame"].loc[0, "sha256"] in str(err.value)      # expected hash shown
+    assert _sha(b"tampered\n") in str(err.value)                  # actual hash shown
+    assert "make data" in str(err.value)                          # the fix
+    assert list(world["cache"].iterdir()) == []                   # nothing half-written
+
+
+def test_wheel_checksum_mismatch_writes_nothing(world):
+    frame = world["frame"].copy()
+    frame.loc[1, "sha256"] = "0" * 64
+    frame.to_csv(world["registry"], index=False)
+    with pytest.raises(F.DataFetchError, match="checksum mismatch"):
+        F.fetch("a.txt", registry=world["registry"], cache=world["cache"])
+    assert list(world["cache"].iterdir()) == []
+
+
+def test_missing_mirror_folder_is_an_error(world, tmp_path):
+    with pytest.raises(F.DataFetchError, match="not a folder"):
+        F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=tmp_path / "nowhere")
+
+
+def test_mirror_without_the_file_is_an_error(world):
+    world["src"].unlink()
+    with pytest.raises(F.DataFetchError, match="has no file") as err:
+        F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"])
+    assert "dir x/file.csv" in str(err.value)
+
+
+def test_unreachable_url_is_an_error(world, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(F.DataFetchError, match="could not download"):
+        F.fetch("gh.csv", registry=world["registry"], cache=world["cache"])
+    assert list(world["cache"].iterdir()) == []
+
+
+def test_failed_pip_download_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "ERROR: no matching distribution"))
+    with pytest.raises(F.DataFetchError, match="could not download the wheel") as err:
+        F._pip_download("toypkg==1.0", tmp_path)
+    assert "no matching distribution" in str(err.value)
+
+
+def test_cached_file_makes_no_network_call(world, monkeypatch):
+    F.fetch_all(registry=world["registry"], cache=world["cache"], mirror=world["mirror"], verbose=False)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("network call on a cached file")
+
+    monkeypatch.setattr(urllib.request, "urlopen", forbidden)
+    monkeypatch.setattr(F, "_pip_download", forbidden)
+    world["src"].unlink()  # even the mirror is gone
+    for name in ("gh.csv", "a.txt", "b.txt"):
+        assert F.fetch(name, registry=world["registry"], cache=world["cache"]).exists()
+
+
+def test_corrupt_cache_is_refetched(world):
+    path = F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"])
+    path.write_bytes(b"corrupt")
+    with pytest.raises(F.DataFetchError, match="mismatch"):
+        F.verify(registry=world["registry"], cache=world["cache"])
+    F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"])
+    assert path.read_bytes() == b"a,b\n1,2\n"
+
+
+def test_unknown_name_and_bad_registry(world, tmp_path):
+    with pytest.raises(KeyError, match="not in the data registry"):
+        F.fetch("nope.csv", registry=world["registry"], cache=world["cache"])
+    bad = tmp_path / "bad.csv"
+    pd.concat([world["frame"], world["frame"].iloc[:1]]).to_csv(bad, index=False)
+    with pytest.raises(F.DataFetchError, match="twice"):
+        F.load_registry(bad)
+
+
+def test_verify_only_cli_reports_missing(world, monkeypatch, capsys):
+    monkeypatch.setenv(F.REGISTRY_ENV, str(world["registry"]))
+    monkeypatch.setenv(F.CACHE_ENV, str(world["cache"]))
+    assert F.main(["--verify-only"]) == 1
+    assert "missing" in capsys.readouterr().err
+
+
+def test_project_registry_is_complete_and_well_formed():
+    reg = F.load_registry()
+    assert reg["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert (reg["size"] > 0).all()
+    assert (reg["licence"] != "").all() and (reg["citation"] != "").all()
+    pypi = reg[reg["kind"] == "pypi"]
+    assert pypi["source"].str.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*").all()
+    github = reg[reg["kind"] == "github"]
+    assert github["source"].str.match(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/").all()
