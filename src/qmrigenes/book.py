@@ -1,0 +1,58 @@
+"""Helpers for the book's reference pages: reproduction status and build information."""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["reproduction_status", "package_versions"]
+
+_ROOT = Path(__file__).resolve().parents[2]
+_STATUS_COLUMNS = ["item", "description", "status", "data", "where"]
+_STATUSES = {"reproduced", "partially reproduced", "not reproduced"}
+_CHAPTERS = {"ch1": "1 (MPM poster)", "ch2": "2 (Cohen et al. 2024)", "ch3": "3 (Tranfa et al. 2022)"}
+
+
+def reproduction_status(folder=None) -> pd.DataFrame:
+    """Collect the per-chapter reproduction status tables (``data/status/ch*.csv``).
+
+    Each chapter keeps one row per figure and table of its source paper with
+    columns ``item``, ``description``, ``status`` (reproduced, partially
+    reproduced or not reproduced), ``data`` (real / simulated / literature and
+    which) and ``where`` (our label, or why not).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of all chapters, with a leading ``chapter`` column.
+    """
+    folder = Path(folder) if folder is not None else _ROOT / "data" / "status"
+    frames = []
+    for path in sorted(folder.glob("ch*.csv")):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = set(_STATUS_COLUMNS) - set(table.columns)
+        if missing:
+            raise ValueError(f"{path.name} lacks columns {sorted(missing)}")
+        bad = set(table["status"]) - _STATUSES
+        if bad:
+            raise ValueError(f"{path.name}: unknown status {sorted(bad)}; use one of {sorted(_STATUSES)}")
+        frames.append(table[_STATUS_COLUMNS].assign(chapter=_CHAPTERS.get(path.stem, path.stem)))
+    if not frames:
+        return pd.DataFrame(columns=["chapter"] + _STATUS_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    return out[["chapter"] + _STATUS_COLUMNS]
+
+
+def package_versions(packages=("qmrigenes", "numpy", "scipy", "pandas", "statsmodels", "scikit-learn",
+                               "scikit-image", "nibabel", "nilearn", "neuromaps", "matplotlib", "seaborn",
+                               "jupyter-book", "myst-nb", "sphinx", "sphinxcontrib-bibtex")) -> pd.DataFrame:
+    """Installed versions of the packages the book depends on, plus Python and the platform."""
+    rows = [("python", platform.python_version()), ("platform", platform.platform())]
+    for name in packages:
+        try:
+            rows.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["package", "version"]).set_index("package")
