@@ -1,0 +1,229 @@
+"""Figures of Chapter 1 (MPM cortical surface maps and cell-type genes).
+
+All functions return a :class:`matplotlib.figure.Figure` and do not save or show it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "plot_dk_surface_maps",
+    "plot_simulation_recovery",
+    "plot_beta_comparison",
+    "plot_null_distributions",
+]
+
+_VIEWS = ("lateral", "medial")
+
+
+def _surface_panel(ax, fig, mesh, values, labels, *, hemisphere, view, cmap, vmin, vmax):
+    from nilearn import plotting
+
+    hemi = "left" if hemisphere == "L" else "right"
+    plotting.plot_surf_stat_map(mesh, values, hemi=hemi, view=view, axes=ax, figure=fig, colorbar=False,
+                                cmap=cmap, vmin=vmin, vmax=vmax, symmetric_cbar=False,
+                                bg_on_data=False)
+    codes = pd.factorize(labels)[0] + 1
+    plotting.plot_surf_contours(mesh, codes, levels=list(np.unique(codes)), axes=ax, figure=fig,
+                                colors=["k"] * len(np.unique(codes)))
+    ax.set_title("")
+
+
+def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=None, cmaps=None,
+                         symmetric=None, suptitle: str | None = None):
+    """Regional (DK) maps on the inflated fsaverage5 surface, lateral and medial views.
+
+    Parameters
+    ----------
+    maps : pandas.DataFrame, shape (34, n_maps)
+        Index DK regions; one row of the figure per column.
+    hemisphere : {"L", "R"}
+    titles : sequence of str, optional
+        Row titles (default the column names).
+    cmaps : sequence of str, optional
+        Colormap per row (default ``"viridis"``, ``"RdBu_r"`` for symmetric rows).
+    symmetric : sequence of bool, optional
+        Colour scale symmetric about 0 per row (default False).
+    suptitle : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        DK region outlines in black; medial wall grey.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from ..surface import dk_labels, load_fsaverage5, regions_to_vertices
+
+    k = maps.shape[1]
+    titles = list(maps.columns) if titles is None else list(titles)
+    symmetric = [False] * k if symmetric is None else list(symmetric)
+    cmaps = ["RdBu_r" if s else "viridis" for s in symmetric] if cmaps is None else list(cmaps)
+    if not (len(titles) == len(symmetric) == len(cmaps) == k):
+        raise ValueError("titles, cmaps and symmetric need one entry per map")
+    mesh = load_fsaverage5(hemisphere=hemisphere, surface="inflated")
+    labels = dk_labels(hemisphere=hemisphere)
+    fig = plt.figure(figsize=(6.4, 1.9 * k + (0.4 if suptitle else 0)))
+    grid = fig.add_gridspec(k, 4, width_ratios=[0.42, 1, 1, 0.05], wspace=0.02, hspace=0.08)
+    for i, col in enumerate(maps.columns):
+        values = maps[col]
+        vertex = regions_to_vertices(values, labels)
+        if symmetric[i]:
+            lim = float(np.nanmax(np.abs(values)))
+            vmin, vmax = -lim, lim
+        else:
+            vmin, vmax = float(values.min()), float(values.max())
+        for j, view in enumerate(_VIEWS):
+            ax = fig.add_subplot(grid[i, j + 1], projection="3d")
+            _surface_panel(ax, fig, mesh, vertex, labels, hemisphere=hemisphere, view=view,
+                           cmap=cmaps[i], vmin=vmin, vmax=vmax)
+            if i == 0:
+                ax.set_title(view, fontsize=9)
+        tax = fig.add_subplot(grid[i, 0])
+        tax.set_axis_off()
+        tax.text(0.55, 0.5, titles[i], transform=tax.transAxes, ha="center", va="center", fontsize=9)
+        cax = fig.add_subplot(grid[i, 3])
+        cb = fig.colorbar(ScalarMappable(norm=Normalize(vmin, vmax), cmap=cmaps[i]), cax=cax)
+        cb.ax.tick_params(labelsize=7)
+        cax.set_box_aspect(6)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.subplots_adjust(left=0.01, right=0.92, top=0.95 if suptitle else 0.97, bottom=0.02)
+    return fig
+
+
+def plot_simulation_recovery(cohort, result):
+    """Recovery of the simulated truth by the vertexwise pipeline.
+
+    Parameters
+    ----------
+    cohort : qmrigenes.mpm.SimulatedCohort
+    result : qmrigenes.mpm.VertexwiseResult
+        The pipeline run on ``cohort``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: estimated vs true b0, b1, b2 per subject. Bottom: planted e and
+        the recovered group-mean e on the inflated surface (lateral), and DK
+        means of both.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..surface import load_fsaverage5, parcellate
+
+    fig = plt.figure(figsize=(9, 6))
+    units = {"b0": "b0 (1/s)", "b1": "b1 (1/s per p.u.)", "b2": "b2"}
+    for j, b in enumerate(("b0", "b1", "b2")):
+        ax = fig.add_subplot(2, 3, j + 1)
+        t, e = cohort.betas[b].to_numpy(), result.betas[b].to_numpy()
+        ax.scatter(t, e, s=14)
+        lo, hi = min(t.min(), e.min()), max(t.max(), e.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(f"true {units[b]}", fontsize=8)
+        ax.set_ylabel("estimated", fontsize=8)
+        ax.set_title(f"{b}: r = {np.corrcoef(t, e)[0, 1]:.2f}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    mesh = load_fsaverage5(hemisphere="L", surface="inflated")
+    lim = float(np.abs(cohort.epsilon).max())
+    for j, (name, values) in enumerate((("planted e", cohort.epsilon),
+                                        ("recovered mean e", result.mean_maps["e"].to_numpy()))):
+        ax = fig.add_subplot(2, 3, 4 + j, projection="3d")
+        _surface_panel(ax, fig, mesh, values, cohort.labels, hemisphere="L", view="lateral",
+                       cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"{name} (1/s)", fontsize=9)
+    ax = fig.add_subplot(2, 3, 6)
+    true_dk = parcellate(cohort.epsilon, cohort.labels)
+    ax.scatter(true_dk, result.dk["e"], s=14)
+    ax.axline((0, 0), slope=1, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("planted e, DK mean (1/s)", fontsize=8)
+    ax.set_ylabel("recovered e, DK mean (1/s)", fontsize=8)
+    ax.set_title(f"34 DK regions: r = {np.corrcoef(true_dk, result.dk['e'])[0, 1]:.2f}", fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_beta_comparison(table: pd.DataFrame):
+    """Linear-model coefficients from several sources, mean +/- SD.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``source``, ``beta`` (b0/b1/b2), ``mean`` and ``sd`` (NaN if
+        not available).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    need = {"source", "beta", "mean", "sd"}
+    if not need <= set(table.columns):
+        raise ValueError(f"table needs columns {sorted(need)}")
+    sources = list(dict.fromkeys(table["source"]))
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    labels = {"b0": "b0 (1/s)", "b1": "b1 (1/s per p.u.)", "b2": "b2"}
+    for ax, b in zip(axes, ("b0", "b1", "b2")):
+        sub = table[table["beta"] == b].set_index("source").reindex(sources)
+        y = np.arange(len(sources))
+        ax.errorbar(sub["mean"], y, xerr=sub["sd"].fillna(0), fmt="o", capsize=3)
+        ax.set_yticks(y, sources if b == "b0" else [""] * len(sources), fontsize=7)
+        ax.set_title(labels[b], fontsize=9)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=None):
+    """Random-gene-set and spin null distributions of the gene-set score for one map.
+
+    Parameters
+    ----------
+    nulls : dict
+        From ``gene_set_association(..., return_nulls=True)``: ``gene``,
+        ``spin`` arrays (n, n_sets, n_maps) and ``sets``.
+    table : pandas.DataFrame
+        The association table (for observed r); its map levels index ``map_key``.
+    map_key : tuple or str
+        The map (column of the maps table) to show.
+    sets : sequence of str, optional
+        Gene sets to show (default all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    sets = nulls["sets"] if sets is None else list(sets)
+    key = map_key if isinstance(map_key, tuple) else (map_key,)
+    maps = table.index.droplevel("gene_set").unique()
+    m = list(maps).index(key if len(key) > 1 else key[0])
+    n = len(sets)
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow), squeeze=False)
+    for ax, name in zip(axes.ravel(), sets):
+        s = nulls["sets"].index(name)
+        obs = table.loc[(name, *key), "r"]
+        bins = np.linspace(-0.6, 0.6, 61)
+        ax.hist(nulls["gene"][:, s, m], bins=bins, alpha=0.6, density=True, label="random genes")
+        if "spin" in nulls:
+            ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spins")
+        ax.axvline(obs, color="k", lw=1.2)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel("gene-set score r", fontsize=8)
+    fig.tight_layout()
+    return fig

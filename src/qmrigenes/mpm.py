@@ -1,0 +1,481 @@
+"""The MPM linear relaxometry model R1 = b0 + b1 MTsat + b2 R2* + e (Callaghan et al. 2015).
+
+Per subject (and hemisphere) the model is fitted across vertices or regions
+(observations), giving one (b0, b1, b2) per subject and a residual map e.
+
+* :func:`fit_linear_model` - one fit with statsmodels OLS (betas, SEs, VIF,
+  residuals);
+* :func:`fit_subjects` - one statsmodels fit per subject of tables
+  subjects x regions, checking that the three tables describe the same
+  subjects and regions;
+* :func:`fit_vertexwise` - the same per-subject fit, vectorised over subjects
+  for surface data (batched normal equations);
+* :func:`simulate_cohort` and :func:`vertexwise_pipeline` - a simulated
+  fsaverage5 cohort with known betas and a planted residual pattern, and the
+  poster's pipeline (smooth 6 mm -> fit per subject -> average vertexwise ->
+  DK parcellation);
+* :func:`clinical_mpm_model` and :func:`real_dk_maps` - the real regional maps
+  used in Chapter 1.
+
+Units: R1 and R2* in 1/s, MTsat in p.u.; b0 in 1/s, b1 in 1/s per p.u.,
+b2 dimensionless.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .datasets import (CLINICAL_MPM_MT_SCALE, DK_CORTICAL_REGIONS, load_clinical_mpm,
+                       load_nspn_mt)
+from .surface import (Mesh, check_surface_map, dk_labels, hcp_t1wt2w_dk, load_fsaverage5,
+                      load_neuromorphometrics_crosswalk, neuromorphometrics_to_dk, nspn_to_dk,
+                      parcellate, smooth_surface)
+
+__all__ = [
+    "BETAS",
+    "LinearModelFit",
+    "fit_linear_model",
+    "SubjectFits",
+    "fit_subjects",
+    "fit_vertexwise",
+    "summarise_betas",
+    "SimulatedCohort",
+    "simulate_cohort",
+    "VertexwiseResult",
+    "vertexwise_pipeline",
+    "ClinicalModel",
+    "clinical_mpm_model",
+    "real_dk_maps",
+    "ahba_left_cortex",
+    "gene_set_expression",
+]
+
+#: Names of the model coefficients.
+BETAS = ("b0", "b1", "b2")
+
+
+# --------------------------------------------------------------------------- single fit
+class LinearModelFit(NamedTuple):
+    """One fit of R1 = b0 + b1 MTsat + b2 R2* + e.
+
+    Attributes
+    ----------
+    params, bse : pandas.Series (b0, b1, b2)
+        Estimates and standard errors.
+    rsquared : float
+    vif : pandas.Series (MTsat, R2*)
+        Variance inflation factors of the two regressors (design with constant).
+    resid : numpy.ndarray, shape (n_obs,)
+        Residuals e.
+    """
+
+    params: pd.Series
+    bse: pd.Series
+    rsquared: float
+    vif: pd.Series
+    resid: np.ndarray
+
+
+def _check_vector(x, name, n=None):
+    arr = np.asarray(x, dtype=float).ravel()
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains {int((~np.isfinite(arr)).sum())} non-finite values")
+    if n is not None and arr.size != n:
+        raise ValueError(f"{name} has {arr.size} values, expected {n}")
+    return arr
+
+
+def fit_linear_model(r1, mtsat, r2s) -> LinearModelFit:
+    """Fit R1 = b0 + b1 MTsat + b2 R2* + e by OLS (statsmodels).
+
+    Parameters
+    ----------
+    r1, mtsat, r2s : array_like, shape (n_obs,)
+        R1 (1/s), MTsat (p.u.) and R2* (1/s) at the same vertices/regions.
+
+    Returns
+    -------
+    LinearModelFit
+    """
+    import statsmodels.api as sm
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    y = _check_vector(r1, "R1")
+    x1 = _check_vector(mtsat, "MTsat", y.size)
+    x2 = _check_vector(r2s, "R2*", y.size)
+    if y.size < 4:
+        raise ValueError(f"need at least 4 observations for 3 coefficients, got {y.size}")
+    design = sm.add_constant(np.column_stack([x1, x2]), has_constant="add")
+    res = sm.OLS(y, design).fit()
+    vif = pd.Series([variance_inflation_factor(design, k) for k in (1, 2)], index=["MTsat", "R2*"])
+    return LinearModelFit(pd.Series(res.params, index=list(BETAS)), pd.Series(res.bse, index=list(BETAS)),
+                          float(res.rsquared), vif, np.asarray(res.resid))
+
+
+# --------------------------------------------------------------------------- per subject
+class SubjectFits(NamedTuple):
+    """Per-subject fits: ``betas``/``bse`` (subjects x b0,b1,b2), ``rsquared``
+    (Series), ``vif`` (subjects x MTsat,R2*) and ``residuals`` (subjects x regions)."""
+
+    betas: pd.DataFrame
+    bse: pd.DataFrame
+    rsquared: pd.Series
+    vif: pd.DataFrame
+    residuals: pd.DataFrame
+
+
+def _check_same_tables(r1, mtsat, r2s):
+    for name, t in (("MTsat", mtsat), ("R2*", r2s)):
+        if not t.index.equals(r1.index):
+            only_a = list(r1.index.difference(t.index))[:5]
+            only_b = list(t.index.difference(r1.index))[:5]
+            raise ValueError(f"mismatched subject lists between R1 and {name}: only in R1 {only_a}, "
+                             f"only in {name} {only_b} (order must match too)")
+        if not t.columns.equals(r1.columns):
+            raise ValueError(f"R1 and {name} cover different regions/vertices (or a different order)")
+
+
+def fit_subjects(r1: pd.DataFrame, mtsat: pd.DataFrame, r2s: pd.DataFrame) -> SubjectFits:
+    """One statsmodels fit per subject, across regions.
+
+    Parameters
+    ----------
+    r1, mtsat, r2s : pandas.DataFrame, shape (n_subjects, n_regions)
+        Same subject index and region columns (same order) in all three.
+
+    Returns
+    -------
+    SubjectFits
+
+    Raises
+    ------
+    ValueError
+        Mismatched subject lists or regions, or non-finite values.
+    """
+    _check_same_tables(r1, mtsat, r2s)
+    fits = {s: fit_linear_model(r1.loc[s], mtsat.loc[s], r2s.loc[s]) for s in r1.index}
+    betas = pd.DataFrame({s: f.params for s, f in fits.items()}).T.rename_axis(r1.index.name)
+    bse = pd.DataFrame({s: f.bse for s, f in fits.items()}).T.rename_axis(r1.index.name)
+    vif = pd.DataFrame({s: f.vif for s, f in fits.items()}).T.rename_axis(r1.index.name)
+    rsq = pd.Series({s: f.rsquared for s, f in fits.items()}, name="rsquared")
+    resid = pd.DataFrame(np.vstack([f.resid for f in fits.values()]), index=r1.index, columns=r1.columns)
+    return SubjectFits(betas, bse, rsq, vif, resid)
+
+
+def fit_vertexwise(r1, mtsat, r2s) -> tuple[np.ndarray, np.ndarray]:
+    """Per-subject fits across vertices, vectorised over subjects.
+
+    Parameters
+    ----------
+    r1, mtsat, r2s : array_like, shape (n_subjects, n_vertices)
+
+    Returns
+    -------
+    betas : numpy.ndarray, shape (n_subjects, 3)
+        (b0, b1, b2) per subject; identical to statsmodels OLS.
+    residuals : numpy.ndarray, shape (n_subjects, n_vertices)
+    """
+    y = np.asarray(r1, dtype=float)
+    if y.ndim != 2:
+        raise ValueError(f"expected (n_subjects, n_vertices) arrays, got shape {y.shape}")
+    y = check_surface_map(y, n_vertices=y.shape[1], name="R1")
+    x1 = check_surface_map(mtsat, n_vertices=y.shape[1], name="MTsat")
+    x2 = check_surface_map(r2s, n_vertices=y.shape[1], name="R2*")
+    if x1.shape != y.shape or x2.shape != y.shape:
+        raise ValueError(f"mismatched subjects: R1 {y.shape}, MTsat {x1.shape}, R2* {x2.shape}")
+    design = np.stack([np.ones_like(y), x1, x2], axis=-1)          # (s, v, 3)
+    xtx = np.einsum("svi,svj->sij", design, design)
+    xty = np.einsum("svi,sv->si", design, y)
+    betas = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    resid = y - np.einsum("svi,si->sv", design, betas)
+    return betas, resid
+
+
+def summarise_betas(betas: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SD (ddof=1) over subjects of each coefficient: index b0,b1,b2; columns mean, sd, n."""
+    return pd.DataFrame({"mean": betas.mean(), "sd": betas.std(ddof=1), "n": betas.count()})
+
+
+# --------------------------------------------------------------------------- simulation
+class SimulatedCohort(NamedTuple):
+    """A simulated cohort on one fsaverage5 hemisphere.
+
+    Attributes
+    ----------
+    r1, mtsat, r2s : numpy.ndarray, shape (n_subjects, 10242)
+        Observed (noisy, unsmoothed) maps: R1 and R2* in 1/s, MTsat in p.u.
+    betas : pandas.DataFrame, shape (n_subjects, 3)
+        True (b0, b1, b2) per subject.
+    epsilon : numpy.ndarray, shape (10242,)
+        Planted residual pattern (1/s), common to all subjects.
+    mesh : Mesh
+    labels : numpy.ndarray of str, shape (10242,)
+        DK region per vertex.
+    """
+
+    r1: np.ndarray
+    mtsat: np.ndarray
+    r2s: np.ndarray
+    betas: pd.DataFrame
+    epsilon: np.ndarray
+    mesh: Mesh
+    labels: np.ndarray
+
+
+def _standardise(x):
+    x = x - x.mean(axis=-1, keepdims=True)
+    return x / x.std(axis=-1, keepdims=True)
+
+
+def simulate_cohort(*, n_subjects: int = 17, hemisphere: str = "L",
+                    beta_mean=(0.24, 0.30, 0.008), beta_sd=(0.04, 0.04, 0.0017),
+                    field_fwhm: float = 20.0, epsilon_amplitude: float = 0.02,
+                    noise_sd=(0.02, 0.03, 1.0), n_basis: int = 8, seed: int = 0) -> SimulatedCohort:
+    """Simulate per-subject MPM maps with known betas and a planted residual.
+
+    For each subject s and vertex v::
+
+        MTsat = 0.90 + 0.06 g_MT(v) + 0.05 f_MT,s(v)            (p.u.)
+        R2*   = 17.0 + 2.0 g_R2(v)  + 1.5 f_R2,s(v)             (1/s)
+        R1    = b0_s + b1_s MTsat + b2_s R2* + epsilon(v)
+
+    with g (group) and f (subject) smooth Gaussian random fields (white noise
+    heat-smoothed at ``field_fwhm`` mm on the midthickness mesh, then
+    standardised; each subject field is a random mixture of ``n_basis``
+    such fields, which keeps the simulation fast), ``b_s ~ N(beta_mean, beta_sd)``, and ``epsilon`` a
+    sensorimotor pattern (precentral, postcentral, paracentral vertices,
+    smoothed at 15 mm, made orthogonal over vertices to the constant and all
+    the g and f fields so that it is identifiable as a residual, zero mean,
+    SD ``epsilon_amplitude``). Independent
+    vertex noise of SD ``noise_sd`` (R1, MTsat, R2*) is then added to each
+    observed map. Default betas are close to the poster's estimates.
+
+    Returns
+    -------
+    SimulatedCohort
+    """
+    if n_subjects < 2:
+        raise ValueError(f"n_subjects must be >= 2, got {n_subjects}")
+    rng = np.random.default_rng(seed)
+    mesh = load_fsaverage5(hemisphere=hemisphere)
+    labels = dk_labels(hemisphere=hemisphere)
+    n = len(mesh.coords)
+    noise = rng.standard_normal((2 + 2 * n_basis, n))
+    fields = _standardise(smooth_surface(noise, mesh, fwhm=field_fwhm))
+    g_mt, g_r2 = fields[0], fields[1]
+    mix = rng.standard_normal((2, n_subjects, n_basis)) / np.sqrt(n_basis)
+    f_mt = _standardise(mix[0] @ fields[2:2 + n_basis])
+    f_r2 = _standardise(mix[1] @ fields[2 + n_basis:])
+    mt = 0.90 + 0.06 * g_mt + 0.05 * f_mt
+    r2 = 17.0 + 2.0 * g_r2 + 1.5 * f_r2
+    pattern = np.isin(labels, ["precentral", "postcentral", "paracentral"]).astype(float)
+    pattern = smooth_surface(pattern, mesh, fwhm=15.0)
+    # make the residual identifiable: orthogonal (over vertices) to every field
+    # that builds MTsat and R2*, so no subject's regressors can absorb it
+    basis = np.column_stack([np.ones(n), fields.T])
+    pattern = pattern - basis @ np.linalg.lstsq(basis, pattern, rcond=None)[0]
+    epsilon = epsilon_amplitude * _standardise(pattern)
+    b = np.asarray(beta_mean) + np.asarray(beta_sd) * rng.standard_normal((n_subjects, 3))
+    r1 = b[:, [0]] + b[:, [1]] * mt + b[:, [2]] * r2 + epsilon
+    sd = np.asarray(noise_sd, float)
+    r1 = r1 + sd[0] * rng.standard_normal(r1.shape)
+    mt = mt + sd[1] * rng.standard_normal(mt.shape)
+    r2 = r2 + sd[2] * rng.standard_normal(r2.shape)
+    subjects = pd.Index([f"sim-{i + 1:02d}" for i in range(n_subjects)], name="subject")
+    return SimulatedCohort(r1, mt, r2, pd.DataFrame(b, index=subjects, columns=list(BETAS)),
+                           epsilon, mesh, labels)
+
+
+class VertexwiseResult(NamedTuple):
+    """Output of :func:`vertexwise_pipeline`.
+
+    Attributes
+    ----------
+    betas : pandas.DataFrame, shape (n_subjects, 3)
+    residuals : numpy.ndarray, shape (n_subjects, n_vertices)
+    mean_maps : pandas.DataFrame, shape (n_vertices, 4)
+        Vertexwise means over subjects of R1, MTsat, R2* and e.
+    dk : pandas.DataFrame, shape (34, 4)
+        ``mean_maps`` averaged within the DK regions (left or right).
+    """
+
+    betas: pd.DataFrame
+    residuals: np.ndarray
+    mean_maps: pd.DataFrame
+    dk: pd.DataFrame
+
+
+def vertexwise_pipeline(r1, mtsat, r2s, mesh: Mesh, labels, *, fwhm: float = 6.0,
+                        subjects=None) -> VertexwiseResult:
+    """The poster's surface pipeline for one hemisphere.
+
+    1. smooth each subject's R1, MTsat, R2* on the mesh at ``fwhm`` mm;
+    2. fit R1 = b0 + b1 MTsat + b2 R2* + e per subject across vertices;
+    3. average R1, MTsat, R2* and e over subjects vertexwise;
+    4. average within DK regions.
+
+    Parameters
+    ----------
+    r1, mtsat, r2s : array_like, shape (n_subjects, n_vertices)
+        Per-subject maps sampled at 50% depth (e.g. from
+        :func:`qmrigenes.surface.load_surface_map`), same subjects in the same order.
+    mesh : Mesh
+    labels : array_like of str, shape (n_vertices,)
+        DK label per vertex.
+    fwhm : float, optional
+        Smoothing FWHM in mm; default 6.
+    subjects : sequence of str, optional
+        Subject IDs for the output index.
+
+    Returns
+    -------
+    VertexwiseResult
+    """
+    n = len(mesh.coords)
+    maps = {}
+    for name, x in (("R1", r1), ("MTsat", mtsat), ("R2*", r2s)):
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2:
+            raise ValueError(f"{name}: expected (n_subjects, n_vertices), got shape {x.shape}")
+        maps[name] = smooth_surface(check_surface_map(x, n_vertices=n, name=name), mesh, fwhm=fwhm)
+    shapes = {k: v.shape[0] for k, v in maps.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"mismatched subject lists (subjects per map: {shapes})")
+    betas, resid = fit_vertexwise(maps["R1"], maps["MTsat"], maps["R2*"])
+    n_sub = betas.shape[0]
+    if subjects is None:
+        subjects = [f"sub-{i + 1:02d}" for i in range(n_sub)]
+    if len(subjects) != n_sub:
+        raise ValueError(f"{len(subjects)} subject IDs for {n_sub} subjects")
+    mean_maps = pd.DataFrame({k: v.mean(axis=0) for k, v in maps.items()})
+    mean_maps["e"] = resid.mean(axis=0)
+    dk = parcellate(mean_maps.to_numpy().T, labels).T
+    dk.columns = mean_maps.columns
+    return VertexwiseResult(pd.DataFrame(betas, index=pd.Index(subjects, name="subject"), columns=list(BETAS)),
+                            resid, mean_maps, dk)
+
+
+# --------------------------------------------------------------------------- real data
+class ClinicalModel(NamedTuple):
+    """The linear model on the clinical MPM data (Cooper et al. 2020).
+
+    Attributes
+    ----------
+    fits : SubjectFits
+        One fit per subject across the cortical Neuromorphometrics labels
+        (repeats averaged; MTsat scaled by ``mt_scale``).
+    maps : dict of str to pandas.DataFrame
+        Per-subject tables (subjects x labels) for R1, MTsat, R2*.
+    dk : pandas.DataFrame, shape (34, 4)
+        Subject means of R1, MTsat, R2* and e mapped to DK.
+    """
+
+    fits: SubjectFits
+    maps: dict
+    dk: pd.DataFrame
+
+
+def clinical_mpm_model(*, mt_scale: float = CLINICAL_MPM_MT_SCALE, table: pd.DataFrame | None = None,
+                       crosswalk: pd.DataFrame | None = None) -> ClinicalModel:
+    """Fit the linear model to the clinical MPM data and map the results to DK.
+
+    The three repeats of each subject are averaged per region; the model is
+    fitted per subject across the cortical Neuromorphometrics labels that the
+    crosswalk maps to DK (each label once); the subject means of R1, MTsat,
+    R2* and the residual e are then mapped to the 34 DK regions. The data are
+    bilateral region means, so there is no per-hemisphere fit.
+
+    Parameters
+    ----------
+    mt_scale : float, optional
+        Multiplies the stored MT. Default 220/500, the README's factor to
+        compare with Weiskopf-style MT (changes b1 only, not correlations).
+    table : pandas.DataFrame, optional
+        Long table as :func:`qmrigenes.datasets.load_clinical_mpm` (default: that).
+    crosswalk : pandas.DataFrame, optional
+        Default :func:`qmrigenes.surface.load_neuromorphometrics_crosswalk`.
+    """
+    table = load_clinical_mpm() if table is None else table
+    cw = load_neuromorphometrics_crosswalk() if crosswalk is None else crosswalk
+    unknown = sorted(set(table["region"]) - set(cw["neuromorphometrics"]))
+    if unknown:
+        raise ValueError(f"labels not in the crosswalk: {unknown}")
+    cortical = list(dict.fromkeys(cw.loc[cw["dk_region"] != "", "neuromorphometrics"]))
+    sub = table[table["region"].isin(cortical)]
+    wide = sub.pivot_table(index=["parameter", "subject"], columns="region", values="value",
+                           aggfunc="mean")[cortical]
+    counts = sub.groupby(["parameter", "subject", "region"]).size()
+    if counts.nunique() != 1:
+        raise ValueError("unequal numbers of repeats per subject/region")
+    maps = {"R1": wide.loc["R1"], "MTsat": wide.loc["MT"] * mt_scale, "R2*": wide.loc["R2*"]}
+    fits = fit_subjects(maps["R1"], maps["MTsat"], maps["R2*"])
+    means = pd.DataFrame({k: v.mean() for k, v in maps.items()})
+    means["e"] = fits.residuals.mean()
+    dk = neuromorphometrics_to_dk(means.T, crosswalk=cw).T
+    return ClinicalModel(fits, maps, dk)
+
+
+def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
+    """Left-hemisphere DK maps of the real data sets used in Chapter 1.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (34, 6)
+        Index: DK region. Columns, a MultiIndex (data set, map):
+        ``("clinical MPM", R1 | MTsat | R2* | e)`` (Cooper et al. 2020, 6
+        subjects, bilateral Neuromorphometrics means via the crosswalk),
+        ``("NSPN", MTsat)`` (mean over 297 subjects of left-hemisphere MT at
+        50% depth, sub-parcels averaged into DK) and ``("HCP", T1w/T2w)``.
+    """
+    clinical = clinical_mpm_model() if clinical is None else clinical
+    nspn = load_nspn_mt()
+    cols = {("clinical MPM", k): clinical.dk[k] for k in ("R1", "MTsat", "R2*", "e")}
+    cols[("NSPN", "MTsat")] = nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L").mean()
+    cols[("HCP", "T1w/T2w")] = hcp_t1wt2w_dk(hemisphere="L")
+    out = pd.DataFrame(cols).loc[list(DK_CORTICAL_REGIONS)]
+    out.index.name = "region"
+    out.columns.names = ["dataset", "map"]
+    return out
+
+
+def ahba_left_cortex() -> pd.DataFrame:
+    """AHBA expression in the 34 left cortical DK regions (regions x 15,633 genes).
+
+    :func:`qmrigenes.datasets.load_ahba_dk` with the row index reduced to the
+    DK region name, in :data:`DK_CORTICAL_REGIONS` order.
+    """
+    from .datasets import load_ahba_dk
+
+    expr = load_ahba_dk(hemisphere="L", structure="cortex").droplevel(["hemisphere", "structure"])
+    missing = [r for r in DK_CORTICAL_REGIONS if r not in expr.index]
+    if missing:
+        raise ValueError(f"AHBA table lacks DK regions {missing}")
+    return expr.loc[list(DK_CORTICAL_REGIONS)]
+
+
+def gene_set_expression(expression: pd.DataFrame, gene_sets, *, sets=None) -> pd.DataFrame:
+    """Mean regional expression (0-1 scaled) over each set's present genes.
+
+    Parameters
+    ----------
+    expression : pandas.DataFrame, shape (n_regions, n_genes)
+    gene_sets : mapping of str to sequence of str
+    sets : sequence of str, optional
+        Subset of set names (default all).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_regions, n_sets)
+    """
+    names = list(gene_sets) if sets is None else list(sets)
+    out = {}
+    for name in names:
+        if name not in gene_sets:
+            raise ValueError(f"unknown gene set {name!r}")
+        genes = [g for g in gene_sets[name] if g in expression.columns]
+        if not genes:
+            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
+        out[name] = expression[genes].mean(axis=1)
+    return pd.DataFrame(out, index=expression.index)

@@ -1,0 +1,52 @@
+"""Tests of qmrigenes.figures.mpm: each figure builds with the expected panels."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from qmrigenes.datasets import DK_CORTICAL_REGIONS
+from qmrigenes.figures import mpm as fm
+
+
+def test_dk_surface_maps_panels(rng):
+    maps = pd.DataFrame(rng.normal(size=(34, 2)), index=list(DK_CORTICAL_REGIONS), columns=["x", "e"])
+    fig = fm.plot_dk_surface_maps(maps, symmetric=[False, True])
+    three_d = [ax for ax in fig.axes if ax.name == "3d"]
+    assert len(three_d) == 4                      # 2 maps x (lateral, medial)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one entry per map"):
+        fm.plot_dk_surface_maps(maps, titles=["only one"])
+    with pytest.raises(ValueError, match="not in the atlas"):
+        fm.plot_dk_surface_maps(maps.rename(index={"bankssts": "nope"}))
+
+
+def test_beta_comparison():
+    table = pd.DataFrame({"source": ["a"] * 3 + ["b"] * 3, "beta": ["b0", "b1", "b2"] * 2,
+                          "mean": [0.2, 0.3, 0.01, 0.25, 0.4, np.nan], "sd": [0.01, 0.02, 0.001, np.nan, np.nan, np.nan]})
+    fig = fm.plot_beta_comparison(table)
+    assert len(fig.axes) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="columns"):
+        fm.plot_beta_comparison(table.drop(columns="sd"))
+
+
+def test_null_distributions(rng):
+    idx = pd.MultiIndex.from_product([["A", "B"], ["m1", "m2"]], names=["gene_set", "map"])
+    table = pd.DataFrame({"r": [0.1, 0.2, -0.3, 0.0]}, index=idx)
+    nulls = {"gene": rng.normal(0, 0.1, (100, 2, 2)), "spin": rng.normal(0, 0.2, (100, 2, 2)), "sets": ["A", "B"]}
+    fig = fm.plot_null_distributions(nulls, table, map_key="m2")
+    assert len([ax for ax in fig.axes if ax.has_data()]) == 2
+    line = [ln for ln in fig.axes[1].lines][0]
+    assert line.get_xdata()[0] == pytest.approx(0.0)   # observed r of B/m2
+    plt.close(fig)
+
+
+def test_simulation_recovery_figure():
+    from qmrigenes import mpm
+
+    cohort = mpm.simulate_cohort(n_subjects=4, seed=2)
+    res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels)
+    fig = fm.plot_simulation_recovery(cohort, res)
+    assert len(fig.axes) == 6
+    assert "r = " in fig.axes[5].get_title()
+    plt.close(fig)

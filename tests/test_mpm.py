@@ -1,0 +1,114 @@
+"""Tests of qmrigenes.mpm: the linear model, vertexwise fits, simulation recovery, real data."""
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from qmrigenes import mpm
+
+
+@pytest.fixture
+def regional(rng):
+    """Three subjects x 40 regions with known betas and noise."""
+    subjects = pd.Index(["s1", "s2", "s3"], name="subject")
+    regions = [f"r{i}" for i in range(40)]
+    mt = pd.DataFrame(rng.normal(0.9, 0.1, (3, 40)), index=subjects, columns=regions)
+    r2 = pd.DataFrame(rng.normal(17, 3, (3, 40)), index=subjects, columns=regions)
+    r1 = 0.25 + 0.3 * mt + 0.008 * r2 + rng.normal(0, 0.002, (3, 40))
+    return r1, mt, r2
+
+
+def test_fit_linear_model_matches_truth_and_statsmodels(regional):
+    r1, mt, r2 = regional
+    fit = mpm.fit_linear_model(r1.iloc[0], mt.iloc[0], r2.iloc[0])
+    assert fit.params["b1"] == pytest.approx(0.3, abs=0.02)
+    assert fit.params["b2"] == pytest.approx(0.008, abs=0.001)
+    assert fit.rsquared > 0.9
+    assert fit.resid.shape == (40,)
+    assert (fit.vif > 0.99).all() and (fit.vif < 2).all()
+
+
+def test_fit_subjects_mismatched_subjects_is_an_error(regional):
+    r1, mt, r2 = regional
+    fits = mpm.fit_subjects(r1, mt, r2)
+    assert fits.betas.shape == (3, 3) and fits.residuals.shape == (3, 40)
+    with pytest.raises(ValueError, match="mismatched subject lists"):
+        mpm.fit_subjects(r1, mt.rename(index={"s3": "s4"}), r2)
+    with pytest.raises(ValueError, match="mismatched subject lists"):
+        mpm.fit_subjects(r1, mt.iloc[::-1], r2)
+    with pytest.raises(ValueError, match="different regions"):
+        mpm.fit_subjects(r1, mt.iloc[:, ::-1], r2)
+    nan = r1.copy()
+    nan.iloc[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        mpm.fit_subjects(nan, mt, r2)
+
+
+def test_fit_vertexwise_equals_statsmodels(rng):
+    mt = rng.normal(0.9, 0.1, (4, 500))
+    r2 = rng.normal(17, 3, (4, 500))
+    r1 = 0.2 + 0.3 * mt + 0.01 * r2 + rng.normal(0, 0.01, (4, 500))
+    betas, resid = mpm.fit_vertexwise(r1, mt, r2)
+    for s in range(4):
+        ref = sm.OLS(r1[s], sm.add_constant(np.column_stack([mt[s], r2[s]]))).fit()
+        np.testing.assert_allclose(betas[s], ref.params, rtol=1e-8)
+        np.testing.assert_allclose(resid[s], ref.resid, atol=1e-10)
+    with pytest.raises(ValueError, match="mismatched subjects"):
+        mpm.fit_vertexwise(r1, mt[:3], r2)
+    bad = r1.copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        mpm.fit_vertexwise(bad, mt, r2)
+
+
+def test_simulation_is_seeded():
+    a = mpm.simulate_cohort(n_subjects=3, seed=5)
+    b = mpm.simulate_cohort(n_subjects=3, seed=5)
+    np.testing.assert_array_equal(a.r1, b.r1)
+    assert a.r1.shape == (3, 10242)
+
+
+def test_vertexwise_pipeline_recovers_truth():
+    cohort = mpm.simulate_cohort(n_subjects=12, seed=1)
+    res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels)
+    true_mean = cohort.betas.mean()
+    est_mean = res.betas.mean()
+    assert (np.abs(est_mean - true_mean) < 0.1 * np.abs(true_mean)).all()
+    assert np.corrcoef(res.betas["b2"], cohort.betas["b2"])[0, 1] > 0.9
+    assert np.corrcoef(res.mean_maps["e"], cohort.epsilon)[0, 1] > 0.95
+    from qmrigenes.surface import parcellate
+    assert np.corrcoef(res.dk["e"], parcellate(cohort.epsilon, cohort.labels))[0, 1] > 0.95
+    assert list(res.dk.columns) == ["R1", "MTsat", "R2*", "e"] and res.dk.shape == (34, 4)
+    with pytest.raises(ValueError, match="mismatched subject lists"):
+        mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat[:5], cohort.r2s, cohort.mesh, cohort.labels)
+    with pytest.raises(ValueError, match="10242 vertices"):
+        mpm.vertexwise_pipeline(cohort.r1[:, :100], cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels)
+
+
+def test_clinical_model_real_data():
+    model = mpm.clinical_mpm_model()
+    assert model.fits.betas.shape == (6, 3)
+    assert model.dk.shape == (34, 4)
+    assert np.isfinite(model.dk.to_numpy()).all()
+    # scaling MT changes b1 by the inverse factor and leaves b0, b2 and e unchanged
+    raw = mpm.clinical_mpm_model(mt_scale=1.0)
+    np.testing.assert_allclose(raw.fits.betas["b1"] * (500 / 220), model.fits.betas["b1"], rtol=1e-8)
+    np.testing.assert_allclose(raw.fits.betas["b0"], model.fits.betas["b0"], rtol=1e-8)
+    np.testing.assert_allclose(raw.dk["e"], model.dk["e"], atol=1e-12)
+
+
+def test_clinical_model_unknown_region_is_an_error():
+    from qmrigenes.datasets import load_clinical_mpm
+
+    table = load_clinical_mpm()
+    table.loc[0, "region"] = "XYZ not a label"
+    with pytest.raises(ValueError, match="not in the crosswalk"):
+        mpm.clinical_mpm_model(table=table)
+
+
+def test_gene_set_expression(toy_expression):
+    sets = {"a": list(toy_expression.columns[:3]), "none": ["NOPE"]}
+    out = mpm.gene_set_expression(toy_expression, sets, sets=["a"])
+    np.testing.assert_allclose(out["a"], toy_expression.iloc[:, :3].mean(axis=1))
+    with pytest.raises(ValueError, match="no gene present"):
+        mpm.gene_set_expression(toy_expression, sets)

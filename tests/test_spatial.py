@@ -1,0 +1,94 @@
+"""Tests of qmrigenes.stats.spatial: spins, spin-null scores, Table 1 assembly."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from qmrigenes.stats import spatial
+from qmrigenes.stats.genesets import gene_map_correlations, gene_set_scores
+
+
+@pytest.fixture
+def toy_maps(toy_expression, rng):
+    return pd.DataFrame({"m1": rng.normal(size=12), "m2": rng.normal(size=12)}, index=toy_expression.index)
+
+
+@pytest.fixture
+def toy_sets(toy_expression):
+    g = list(toy_expression.columns)
+    return {"A": g[:5], "B": g[5:12] + ["ABSENT1"], "C": g[12:20]}
+
+
+def test_spin_permutations_are_seeded_permutations():
+    a = spatial.spin_permutations(n_perm=50, seed=3)
+    b = spatial.spin_permutations(n_perm=50, seed=3)
+    assert a.shape == (50, 34)
+    np.testing.assert_array_equal(a, b)
+    assert (np.sort(a, axis=1) == np.arange(34)).all()            # each spin is a permutation
+    assert (a != np.arange(34)).any(axis=1).mean() > 0.9           # and they move regions
+    with pytest.raises(ValueError, match="method"):
+        spatial.spin_permutations(n_perm=5, method="nope")
+
+
+def test_parcel_centroids_region_not_in_atlas(icosphere):
+    labels = np.array(["a"] * 100 + ["b"] * 62)
+    cents = spatial.parcel_centroids(icosphere[0], labels, regions=["a", "b"])
+    assert cents.shape == (2, 3)
+    np.testing.assert_allclose(np.linalg.norm(cents, axis=1), 1.0)
+    with pytest.raises(ValueError, match="not in the atlas"):
+        spatial.parcel_centroids(icosphere[0], labels, regions=["a", "zz"])
+
+
+def test_spin_null_scores_match_direct_computation(toy_expression, toy_maps, toy_sets, rng):
+    perms = np.array([rng.permutation(12) for _ in range(5)])
+    null = spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms)
+    assert null.shape == (5, 3, 2)
+    for k in range(5):
+        spun = pd.DataFrame(toy_maps.to_numpy()[perms[k]], index=toy_maps.index, columns=toy_maps.columns)
+        direct = gene_set_scores(gene_map_correlations(toy_expression, spun), toy_sets)
+        np.testing.assert_allclose(null[k], direct.to_numpy(), atol=1e-12)
+
+
+def test_spin_null_errors(toy_expression, toy_maps, toy_sets):
+    perms = np.tile(np.arange(12), (3, 1))
+    with pytest.raises(ValueError, match="same region index"):
+        spatial.spin_null_scores(toy_expression, toy_maps.iloc[::-1], toy_sets, perms)
+    with pytest.raises(ValueError, match="shape"):
+        spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms[:, :5])
+    with pytest.raises(ValueError, match="no gene present"):
+        spatial.spin_null_scores(toy_expression, toy_maps, {"X": ["NOPE"]}, perms)
+    nan = toy_maps.copy()
+    nan.iloc[2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        spatial.spin_null_scores(toy_expression, nan, toy_sets, perms)
+
+
+def test_gene_set_association_table(toy_expression, toy_maps, toy_sets, rng):
+    perms = np.array([rng.permutation(12) for _ in range(200)])
+    kw = dict(background=toy_expression.columns, perms=perms, n_perm=500, seed=1)
+    table, nulls = spatial.gene_set_association(toy_expression, toy_maps, toy_sets, return_nulls=True, **kw)
+    again = spatial.gene_set_association(toy_expression, toy_maps, toy_sets, **kw)
+    pd.testing.assert_frame_equal(table, again)                      # fixed seeds: identical tables
+    assert table.shape == (6, 7)
+    assert table.loc[("B", "m1"), "n_present"] == 7 and table.loc[("B", "m1"), "n_genes"] == 8
+    assert ((table[["p_gene", "p_spin"]] > 0) & (table[["p_gene", "p_spin"]] <= 1)).all().all()
+    assert (table["p_gene_fdr"] >= table["p_gene"] - 1e-12).all()
+    assert nulls["gene"].shape == (500, 3, 2) and nulls["spin"].shape == (200, 3, 2)
+
+
+def test_gene_set_association_bad_inputs(toy_expression, toy_maps, toy_sets):
+    dup = pd.concat([toy_expression, toy_expression.iloc[:, :1]], axis=1)
+    with pytest.raises(ValueError, match="duplicated gene"):
+        spatial.gene_set_association(dup, toy_maps, toy_sets, background=dup.columns, n_perm=10)
+    with pytest.raises(ValueError, match="no gene present"):
+        spatial.gene_set_association(toy_expression, toy_maps, {"X": ["NOPE"]},
+                                     background=toy_expression.columns, n_perm=10)
+    other = toy_maps.rename(index={toy_maps.index[0]: "not_a_region"})
+    with pytest.raises(ValueError):
+        spatial.gene_set_association(toy_expression, other, toy_sets, background=toy_expression.columns, n_perm=10)
+
+
+def test_fdr_by_map_is_bh_per_column():
+    p = pd.DataFrame({"a": [0.01, 0.02, 0.03, 0.5], "b": [0.04, 0.04, 0.04, 0.04]})
+    out = spatial.fdr_by_map(p)
+    np.testing.assert_allclose(out["a"], [0.04, 0.04, 0.04, 0.5])
+    np.testing.assert_allclose(out["b"], [0.04] * 4)
