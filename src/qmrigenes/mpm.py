@@ -50,6 +50,10 @@ __all__ = [
     "real_dk_maps",
     "ahba_left_cortex",
     "gene_set_expression",
+    "load_published",
+    "table1_comparison",
+    "beta_table",
+    "scorecard",
 ]
 
 #: Names of the model coefficients.
@@ -479,3 +483,124 @@ def gene_set_expression(expression: pd.DataFrame, gene_sets, *, sets=None) -> pd
             raise ValueError(f"gene set {name!r} has no gene present in the expression table")
         out[name] = expression[genes].mean(axis=1)
     return pd.DataFrame(out, index=expression.index)
+
+
+# --------------------------------------------------------------------------- published values
+def load_published(name: str) -> pd.DataFrame:
+    """A committed table of published Chapter 1 numbers (``data/published/ch1_<name>.csv``).
+
+    ``name`` is ``"table1"`` (the poster's Table 1: cell_type, n_genes, map, r,
+    p_fdr) or ``"betas"`` (poster and Callaghan et al. 2015 coefficients).
+    Every row carries its citation key and location.
+    """
+    from .surface import CROSSWALK_PATH
+
+    path = CROSSWALK_PATH.parents[1] / "published" / f"ch1_{name}.csv"
+    if not path.is_file():
+        raise ValueError(f"no published table {name!r} (looked for {path})")
+    return pd.read_csv(path)
+
+
+def table1_comparison(ours: pd.DataFrame, published: pd.DataFrame, *, dataset: str,
+                      maps=("R1", "MTsat", "R2*", "e")) -> pd.DataFrame:
+    """Our Table 1 beside the poster's, for one data set.
+
+    Parameters
+    ----------
+    ours : pandas.DataFrame
+        Output of :func:`qmrigenes.stats.spatial.gene_set_association` with
+        index (gene_set, dataset, map).
+    published : pandas.DataFrame
+        :func:`load_published` ``("table1")``.
+    dataset : str
+        Which of our data sets to show (e.g. ``"clinical MPM"``).
+    maps : sequence of str
+        Map names present for ``dataset``; a poster map that the data set
+        lacks is compared with the nearest one given as ``{poster: ours}``
+        via a mapping.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index cell type; columns (map, statistic) with statistics ``r poster``,
+        ``r ours``, ``p poster``, ``p ours`` (gene specificity, BH-FDR) and
+        ``p spin`` (spatial specificity, BH-FDR).
+    """
+    pairs = maps.items() if isinstance(maps, dict) else [(m, m) for m in maps]
+    sub = ours.xs(dataset, level="dataset")
+    pub = published.set_index(["cell_type", "map"])
+    blocks = {}
+    for poster_map, our_map in pairs:
+        o = sub.xs(our_map, level="map")
+        p = pub.xs(poster_map, level="map")
+        block = pd.DataFrame({"r poster": p["r"], "r ours": o["r"], "p poster": p["p_fdr"],
+                              "p ours": o["p_gene_fdr"]})
+        if "p_spin_fdr" in o:
+            block["p spin"] = o["p_spin_fdr"]
+        blocks[poster_map if poster_map == our_map else f"{poster_map} (ours: {our_map})"] = block
+    out = pd.concat(blocks, axis=1)
+    out.index.name = "cell type"
+    return out
+
+
+def beta_table(betas: pd.DataFrame, published: pd.DataFrame, *, label: str) -> pd.DataFrame:
+    """Long table of b0, b1, b2 (mean, SD) from our fits and the published sources."""
+    mine = summarise_betas(betas).reset_index(names="beta").assign(source=label)
+    pub = published[["source", "beta", "mean", "sd"]]
+    return pd.concat([pub, mine[["source", "beta", "mean", "sd"]]], ignore_index=True)
+
+
+def scorecard(*, table1: pd.DataFrame, published_betas: pd.DataFrame, published_methods: pd.DataFrame,
+              ours: pd.DataFrame,
+              betas: pd.DataFrame, present: pd.DataFrame, n_subjects: int, smoothing_fwhm: float,
+              dataset: str = "clinical MPM") -> pd.DataFrame:
+    """Every number the poster reports, ours beside it, the data used and why they differ.
+
+    Parameters
+    ----------
+    table1 : :func:`load_published` ``("table1")``
+    published_betas : :func:`load_published` ``("betas")`` (rows whose source starts with "poster")
+    published_methods : :func:`load_published` ``("methods")``
+    ours : association table (index gene_set, dataset, map)
+    betas : our per-subject betas (subjects x b0, b1, b2)
+    present : genes present per set (``n_genes``, ``n_present``)
+    n_subjects : number of subjects of our MPM data set
+    smoothing_fwhm : the FWHM (mm) used in our simulation pipeline
+    dataset : our data set compared for the Table 1 cells
+    """
+    rows = []
+    data_mpm = "real: clinical MPM (Cooper et al. 2020), 6 subjects x 3 repeats, Neuromorphometrics -> DK"
+    meth = published_methods.set_index("quantity")["value"]
+    rows.append(("Methods", "subjects", meth["subjects"], n_subjects, data_mpm,
+                 "poster cohort (MEG UK) is private; the public MPM set with R1, MT and R2* has 6"))
+    rows.append(("Methods", "MPM resolution (um)", meth["MPM resolution"], np.nan, data_mpm,
+                 "clinical protocol of the public data (Cooper et al. 2020)"))
+    rows.append(("Methods", "surface smoothing FWHM (mm)", meth["surface smoothing FWHM"], smoothing_fwhm,
+                 "simulated cohort on fsaverage5",
+                 "same kernel; the real public data are regional, so smoothing applies to the simulation"))
+    rows.append(("Methods", "sampling depth (%)", meth["sampling depth"], 50,
+                 "real: NSPN MT at 50% depth; simulation on the midthickness",
+                 "same depth (clinical MPM data are volumetric region means)"))
+    summary = summarise_betas(betas)
+    poster = published_betas[published_betas["source"].str.startswith("poster")].set_index("beta")
+    for b in BETAS:
+        for stat in ("mean", "sd"):
+            rows.append(("Results", f"{b} {stat}", poster.loc[b, stat], summary.loc[b, stat],
+                         data_mpm + ", MT x 220/500",
+                         "regional (not vertexwise) fit on 47 bilateral labels of another protocol and cohort"))
+    t1 = table1.drop_duplicates("cell_type").set_index("cell_type")
+    for ct, row in t1.iterrows():
+        rows.append(("Table 1", f"{ct}: number of genes", row["n_genes"], present.loc[ct, "n_present"],
+                     "real: Shin et al. 2018 panel in the AHBA DK table (imaging-transcriptomics)",
+                     "our count is the genes present in the expression table; the poster's matches the panel"))
+    sub = ours.xs(dataset, level="dataset")
+    for _, row in table1.iterrows():
+        o = sub.loc[(row["cell_type"], row["map"])]
+        for stat, pub, mine in (("r", row["r"], o["r"]), ("p (FDR)", row["p_fdr"], o["p_gene_fdr"])):
+            rows.append(("Table 1", f"{row['cell_type']} / {row['map']}: {stat}", pub, mine,
+                         f"real: {dataset} map x AHBA left cortex (34 DK)",
+                         "different cohort, protocol and atlas; regional rather than vertexwise maps"))
+    out = pd.DataFrame(rows, columns=["section", "quantity", "poster", "ours", "our data", "reason for difference"])
+    out["poster"] = out["poster"].astype(float)
+    out["ours"] = out["ours"].astype(float)
+    return out
