@@ -1,0 +1,142 @@
+"""Tests for qmrigenes.relaxometry (signal model, estimators, denoising)."""
+import numpy as np
+import pytest
+
+from qmrigenes import relaxometry as R
+
+TE = (0.0022, 0.0047, 0.0072, 0.0097, 0.0122, 0.0147)
+
+
+@pytest.fixture
+def toy_maps(rng):
+    shape = (6, 5, 4)
+    return {"PD": rng.uniform(65, 95, shape), "R1": rng.uniform(0.3, 1.2, shape),
+            "R2s": rng.uniform(5, 40, shape), "MTsat": rng.uniform(0.0, 1.0, shape)}
+
+
+def _rational(pd_, r1, fa, tr, delta=0.0):
+    a = np.deg2rad(fa)
+    return pd_ * a * r1 * tr / (r1 * tr + a ** 2 / 2 + delta)
+
+
+def test_spgr_signal_matches_ernst_and_decays():
+    s = R.spgr_signal(1.0, 1.0, 20.0, flip_angle=90, tr=100.0, te=[0.0, 0.01])
+    assert s.shape == (2,)
+    assert s[0] == pytest.approx(1.0, rel=1e-9)          # full relaxation, 90 degrees
+    assert s[1] == pytest.approx(np.exp(-0.2), rel=1e-9)
+
+
+def test_vfa_exact_on_rational_approximation():
+    r1 = np.array([0.3, 0.86, 1.5])
+    pd_ = np.array([97.0, 72.0, 80.0])
+    s_pd, s_t1 = _rational(pd_, r1, 6, 0.025), _rational(pd_, r1, 21, 0.025)
+    r1_hat, a_hat = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025)
+    np.testing.assert_allclose(r1_hat, r1, rtol=1e-10)
+    np.testing.assert_allclose(a_hat, pd_, rtol=1e-10)
+
+
+def test_mtsat_exact_on_rational_approximation():
+    r1, pd_, delta = 0.86, 72.0, 0.0065
+    s_mt = _rational(pd_, r1, 6, 0.025, delta)
+    assert R.fit_mtsat(s_mt, pd_, r1, fa_mtw=6, tr_mtw=0.025) == pytest.approx(100 * delta, rel=1e-10)
+
+
+def test_full_pipeline_recovers_truth_noiseless(toy_maps):
+    b1 = np.full(toy_maps["PD"].shape, 1.1)
+    sig = R.simulate_mpm(toy_maps, b1=b1)
+    est = R.fit_mpm(sig, b1=b1)
+    np.testing.assert_allclose(est["R2s"], toy_maps["R2s"], rtol=1e-8)      # exact: log-linear
+    np.testing.assert_allclose(est["R1"], toy_maps["R1"], rtol=0.05)        # small-angle bias only
+    np.testing.assert_allclose(est["PD"], toy_maps["PD"], rtol=0.02)
+    np.testing.assert_allclose(est["MTsat"], toy_maps["MTsat"], atol=0.05)
+
+
+def test_missing_b1_correction_biases_r1_by_b1_squared(toy_maps):
+    b1 = np.full(toy_maps["PD"].shape, 1.2)
+    sig = R.simulate_mpm(toy_maps, b1=b1)
+    est_nob1 = R.fit_mpm(sig, b1=None)
+    est_b1 = R.fit_mpm(sig, b1=b1)
+    ratio = np.median(est_nob1["R1"] / est_b1["R1"])
+    assert ratio == pytest.approx(1 / 1.2 ** 2, rel=0.01)
+
+
+def test_estatics_uses_common_decay():
+    te = np.array(TE)
+    sig = {"a": 10 * np.exp(-te * 25)[:, None], "b": 3 * np.exp(-te * 25)[:, None]}
+    r2s, s0 = R.fit_r2star_estatics(sig, te)
+    assert r2s[0] == pytest.approx(25)
+    assert s0["a"][0] == pytest.approx(10) and s0["b"][0] == pytest.approx(3)
+
+
+def test_noise_is_rician_and_seeded(rng):
+    s = np.zeros(100_000)
+    n = R.add_rician_noise(s, 1.0, rng=rng)
+    assert np.all(n >= 0)
+    assert n.mean() == pytest.approx(np.sqrt(np.pi / 2), rel=0.02)   # Rayleigh mean
+
+
+def test_accuracy_table_reports_bias(toy_maps):
+    labels = np.ones(toy_maps["PD"].shape, int)
+    est = {"R1": toy_maps["R1"] * 1.1}
+    tab = R.accuracy_table(est, toy_maps, labels, {1: "all"})
+    assert tab.loc[("R1", "all"), "bias_pct"] == pytest.approx(10.0)
+
+
+def test_denoising_improves_r2s_precision(rng):
+    shape = (40, 40, 3)
+    labels = np.ones(shape, int)
+    maps = {"PD": np.full(shape, 75.0), "R1": np.full(shape, 0.8), "R2s": np.full(shape, 20.0),
+            "MTsat": np.full(shape, 0.6)}
+    sig = R.simulate_mpm(maps, sigma=0.15, rng=rng)
+    _, _, tab = R.denoising_experiment(sig, TE, labels, maps["R2s"], {1: "all"}, sigma=0.15,
+                                       slicewise=True)
+    assert tab.loc["all", "NLM"] < 0.6 * tab.loc["all", "no denoising"]
+
+
+def test_r1_bias_grows_with_flip_angle():
+    curve = R.r1_bias_curve(0.86, fa_t1w_range=(10, 40), n=7)
+    assert curve["r1_error_pct"].abs().is_monotonic_increasing
+
+
+# ----------------------------------------------------------------------- invalid input
+def test_negative_t1_is_rejected():
+    with pytest.raises(ValueError, match="T1 must be positive"):
+        R.r1_from_t1(-0.8)
+    with pytest.raises(ValueError, match="T1 = 1/R1"):
+        R.spgr_signal(1.0, -1.0, 10.0, flip_angle=6, tr=0.025, te=TE)
+    with pytest.raises(ValueError, match="T1 = 1/R1"):
+        R.r1_bias_curve(-0.5)
+
+
+@pytest.mark.parametrize("fa", [0, -5, 120, np.nan])
+def test_flip_angle_out_of_range(fa):
+    with pytest.raises(ValueError, match="flip angle"):
+        R.spgr_signal(1.0, 1.0, 10.0, flip_angle=fa, tr=0.025, te=TE)
+    with pytest.raises(ValueError, match="flip angle"):
+        R.fit_r1_pd_vfa(1.0, 1.0, fa_pdw=fa, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025)
+
+
+@pytest.mark.parametrize("te", [(0.005, 0.003), (0.002, 0.002), (-0.001, 0.004)])
+def test_te_must_increase(te):
+    with pytest.raises(ValueError, match="echo times"):
+        R.spgr_signal(1.0, 1.0, 10.0, flip_angle=6, tr=0.025, te=te)
+    with pytest.raises(ValueError, match="echo times"):
+        R.MPMProtocol(te=te)
+
+
+def test_mismatched_shapes(toy_maps):
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        R.spgr_signal(np.ones(3), np.ones(4), 10.0, flip_angle=6, tr=0.025, te=TE)
+    bad = dict(toy_maps, R1=np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        R.simulate_mpm(bad)
+    sig = R.simulate_mpm(toy_maps)
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        R.fit_mpm(sig, mask=np.ones((2, 2, 2), bool))
+    with pytest.raises(ValueError, match="echoes"):
+        R.fit_r2star_estatics(sig, TE[:4])
+
+
+def test_sigma_needs_rng(toy_maps):
+    with pytest.raises(ValueError, match="rng"):
+        R.simulate_mpm(toy_maps, sigma=0.1)
