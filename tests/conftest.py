@@ -21,36 +21,51 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture
-def icosphere():
-    """A tiny closed triangle mesh: the subdivided icosahedron (162 vertices, unit sphere).
+def _subdivide(coords, faces, times):
+    """Split every triangle into four, projecting new vertices onto the unit sphere."""
+    verts = [tuple(x) for x in coords]
+    index = {p: i for i, p in enumerate(verts)}
 
-    Returns (coords (162, 3) float, faces (320, 3) int).
-    """
+    def mid(a, b):
+        m = (np.asarray(verts[a]) + np.asarray(verts[b])) / 2
+        m = tuple(m / np.linalg.norm(m))
+        if m not in index:
+            index[m] = len(verts)
+            verts.append(m)
+        return index[m]
+
+    for _ in range(times):
+        new_faces = []
+        for a, b, c in faces:
+            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
+            new_faces += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
+        faces = np.array(new_faces)
+    return np.array(verts), faces
+
+
+def _icosahedron():
     t = (1 + 5 ** 0.5) / 2
     v = np.array([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
                   [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], float)
     f = np.array([[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
                   [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
                   [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
-    verts = [tuple(x) for x in v / np.linalg.norm(v, axis=1, keepdims=True)]
-    for _ in range(2):
-        index = {p: i for i, p in enumerate(verts)}
-        new_faces = []
+    return v / np.linalg.norm(v, axis=1, keepdims=True), f
 
-        def mid(a, b):
-            m = (np.asarray(verts[a]) + np.asarray(verts[b])) / 2
-            m = tuple(m / np.linalg.norm(m))
-            if m not in index:
-                index[m] = len(verts)
-                verts.append(m)
-            return index[m]
 
-        for a, b, c in f:
-            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-            new_faces += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
-        f = np.array(new_faces)
-    return np.array(verts), f
+@pytest.fixture
+def icosphere():
+    """A tiny closed triangle mesh: the icosahedron subdivided twice (162 vertices, unit sphere).
+
+    Returns (coords (162, 3) float, faces (320, 3) int).
+    """
+    return _subdivide(*_icosahedron(), 2)
+
+
+@pytest.fixture
+def fine_icosphere():
+    """The icosahedron subdivided four times: (coords (2562, 3), faces (5120, 3)), unit sphere."""
+    return _subdivide(*_icosahedron(), 4)
 
 
 @pytest.fixture

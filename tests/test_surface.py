@@ -9,26 +9,10 @@ from qmrigenes.datasets import DK_CORTICAL_REGIONS
 
 
 @pytest.fixture
-def fine_sphere(icosphere):
-    """A 2,562-vertex sphere of radius 100 mm (icosphere subdivided twice more)."""
-    verts, faces = [tuple(v) for v in icosphere[0]], icosphere[1]
-    for _ in range(2):
-        index = {p: i for i, p in enumerate(verts)}
-        new = []
-
-        def mid(a, b):
-            m = (np.asarray(verts[a]) + np.asarray(verts[b])) / 2
-            m = tuple(m / np.linalg.norm(m))
-            if m not in index:
-                index[m] = len(verts)
-                verts.append(m)
-            return index[m]
-
-        for a, b, c in faces:
-            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-            new += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
-        faces = np.array(new)
-    return surface.Mesh(100 * np.array(verts), faces)
+def fine_sphere(fine_icosphere):
+    """A 2,562-vertex sphere of radius 100 mm."""
+    coords, faces = fine_icosphere
+    return surface.Mesh(100 * coords, faces)
 
 
 def test_fsaverage5_shapes():
