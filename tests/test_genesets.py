@@ -98,3 +98,17 @@ def test_null_pvalues_two_sided():
     assert p[2] == pytest.approx(2 / 1000)
     with pytest.raises(ValueError, match="shape"):
         gs.null_pvalues([0.0, 1.0], null)
+
+
+@pytest.mark.parametrize("n, k", [(50, 10), (30, 20), (2511, 103)])
+def test_sample_subsets_distinct_and_uniform(rng, n, k):
+    idx = gs._sample_subsets(rng, n, k, 6000)
+    assert idx.shape == (6000, k)
+    assert (np.diff(np.sort(idx, axis=1), axis=1) > 0).all()      # no repeats within a draw
+    assert idx.min() >= 0 and idx.max() < n
+    counts = np.bincount(idx.ravel(), minlength=n)
+    expected = 6000 * k / n
+    # every element equally likely: counts within 6 binomial SDs of the expectation
+    assert np.abs(counts - expected).max() < 6 * np.sqrt(expected * (1 - k / n))
+    with pytest.raises(ValueError, match="cannot draw"):
+        gs._sample_subsets(rng, 5, 6, 10)

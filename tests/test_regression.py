@@ -116,12 +116,6 @@ def test_set_level_nulls(data):
         np.corrcoef(x["G0"], x["G1"])[0, 1])
 
 
-def test_draw_sets_distinct(rng):
-    idx = reg._draw_sets(rng, 50, 10, 2000)
-    assert idx.shape == (2000, 10)
-    assert all(len(set(r)) == 10 for r in idx)
-
-
 def test_design_sampling_and_power():
     from qmrigenes import ahba
     from qmrigenes.datasets import load_ahba_sample_annotations

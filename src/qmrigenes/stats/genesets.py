@@ -185,10 +185,27 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
     for j, size in enumerate(sizes):
         if size < 1:
             raise ValueError(f"set sizes must be positive, got {size}")
-        # the `size` smallest of n_pool uniform keys = a uniform draw without replacement
-        keys = rng.random((n_perm, pool.size))
-        idx = np.argpartition(keys, size - 1, axis=1)[:, :size]
-        out[:, j, :] = table[idx].mean(axis=1)
+        out[:, j, :] = table[_sample_subsets(rng, pool.size, size, n_perm)].mean(axis=1)
+    return out
+
+
+def _sample_subsets(rng: np.random.Generator, n: int, k: int, n_draw: int) -> np.ndarray:
+    """``n_draw`` uniformly random ``k``-subsets of ``range(n)``, shape (n_draw, k).
+
+    Small ``k``: Floyd's algorithm, vectorised over draws (O(n_draw k^2),
+    independent of ``n``). Large ``k``: the ``k`` smallest of ``n`` uniform keys.
+    Order within a row is not random; only the subset is.
+    """
+    if not 0 < k <= n:
+        raise ValueError(f"cannot draw {k} of {n}")
+    if k * k > 4 * n:
+        return np.argpartition(rng.random((n_draw, n)), k - 1, axis=1)[:, :k]
+    out = np.empty((n_draw, k), dtype=np.intp)
+    rows = np.arange(n_draw)
+    for col, top in enumerate(range(n - k, n)):
+        pick = rng.integers(0, top + 1, size=n_draw)
+        taken = (out[:, :col] == pick[:, None]).any(axis=1)
+        out[rows, col] = np.where(taken, top, pick)
     return out
 
 

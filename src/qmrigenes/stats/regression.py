@@ -21,6 +21,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from .genesets import _sample_subsets
+
 __all__ = [
     "zscore",
     "GenomeWideOLS",
@@ -368,27 +370,12 @@ def coexpression_matched_null(expression: pd.DataFrame, correlations: pd.Series,
     z = zscore(expression[pool].to_numpy(dtype=float))
     n = z.shape[0]
     r = correlations.loc[pool].to_numpy()
-    idx = _draw_sets(np.random.default_rng(seed), pool.size, k, n_draw)
+    idx = _sample_subsets(np.random.default_rng(seed), pool.size, k, n_draw)
     sums = z[:, idx].sum(axis=2)                          # (n, n_draw)
     coexp = ((sums ** 2).sum(axis=0) / (n - 1) - k) / (k * (k - 1))
     obs = set_coexpression(expression, genes)
     best = np.argsort(np.abs(coexp - obs), kind="stable")[:n_keep]
     return r[idx[best]].mean(axis=1), obs
-
-
-def _draw_sets(rng, n: int, k: int, n_draw: int) -> np.ndarray:
-    """``n_draw`` rows of ``k`` distinct integers in [0, n), uniformly (rejection of repeats)."""
-    if k > n:
-        raise ValueError(f"cannot draw {k} of {n}")
-    if k > n // 4:
-        return np.argsort(rng.random((n_draw, n)), axis=1)[:, :k]
-    idx = rng.integers(0, n, size=(n_draw, k))
-    while True:
-        srt = np.sort(idx, axis=1)
-        bad = (np.diff(srt, axis=1) == 0).any(axis=1)
-        if not bad.any():
-            return idx
-        idx[bad] = rng.integers(0, n, size=(bad.sum(), k))
 
 
 def permutation_set_null(expression: pd.DataFrame, y: pd.Series, genes: Sequence[str], *,
