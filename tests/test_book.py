@@ -28,3 +28,13 @@ def test_package_versions_lists_python():
     assert versions.loc["numpy", "version"][0].isdigit()
     assert versions.loc["surely-not-a-package", "version"] == "not installed"
     assert "python" in versions.index
+
+
+def test_markdown_table_makes_live_roles():
+    table = pd.DataFrame({"file": ["a|b"], "citation": ["k1; k2"], "where": ["fig-ch1-maps (regional)"]})
+    text = book.markdown_table(table, cite_columns=["citation"], ref_columns=["where"])
+    lines = text.splitlines()
+    assert lines[0] == "| file | citation | where |" and lines[1] == "|---|---|---|"
+    assert "a\\|b" in lines[2]                                   # pipes escaped
+    assert "{cite:p}`k1,k2`" in lines[2]
+    assert "{numref}`fig-ch1-maps` (regional)" in lines[2]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import re
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["reproduction_status", "package_versions"]
+__all__ = ["reproduction_status", "package_versions", "markdown_table"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 _STATUS_COLUMNS = ["item", "description", "status", "data", "where"]
@@ -56,3 +57,41 @@ def package_versions(packages=("qmrigenes", "numpy", "scipy", "pandas", "statsmo
         except importlib.metadata.PackageNotFoundError:
             rows.append((name, "not installed"))
     return pd.DataFrame(rows, columns=["package", "version"]).set_index("package")
+
+
+_LABEL = re.compile(r"\b((?:fig|tab)-ch\d-[A-Za-z0-9-]+)")
+
+
+def markdown_table(table: pd.DataFrame, *, cite_columns=(), ref_columns=()) -> str:
+    """Render a table as MyST markdown, with citations and cross-references live.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows to render (the index is not shown).
+    cite_columns : sequence of str, optional
+        Columns holding BibTeX keys separated by ``,`` or ``;``; rendered as
+        ``{cite:p}`` roles, so a missing key fails the build.
+    ref_columns : sequence of str, optional
+        Columns whose figure/table labels (``fig-chN-...``, ``tab-chN-...``)
+        become ``{numref}`` roles, so a stale label fails the build.
+
+    Returns
+    -------
+    str
+        A pipe table, to be shown with ``glue`` and ``{glue:md}`` (format myst).
+    """
+    def cell(column, value):
+        text = str(value).replace("|", "\\|").replace("\n", " ")
+        if column in cite_columns and text.strip():
+            keys = [k.strip() for k in re.split(r"[;,]", text) if k.strip()]
+            return "{cite:p}`" + ",".join(keys) + "`"
+        if column in ref_columns:
+            return _LABEL.sub(lambda m: "{numref}`" + m.group(1) + "`", text)
+        return text
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "---|" * len(table.columns)]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(cell(c, row[c]) for c in table.columns) + " |")
+    return "\n".join(lines)
