@@ -50,3 +50,18 @@ def test_simulation_recovery_figure():
     assert len(fig.axes) == 6
     assert "r = " in fig.axes[5].get_title()
     plt.close(fig)
+
+
+def test_figure1_rows(rng):
+    idx = list(DK_CORTICAL_REGIONS)
+    mpm_maps = pd.DataFrame(rng.normal(size=(34, 5)), index=idx, columns=["R1", "MTsat", "R2*", "e", "extra"])
+    sets = pd.DataFrame(rng.uniform(size=(34, 2)), index=idx, columns=["Astrocyte", "CA1.Pyramidal"])
+    fig = fm.plot_figure1(mpm_maps, sets)
+    assert len([ax for ax in fig.axes if ax.name == "3d"]) == 2 * 6
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "ε (1/s)" in texts and "CA1 Pyramidal\ngenes" in texts
+    plt.close(fig)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        fm.plot_figure1(mpm_maps.drop(columns="e"), sets)
+    with pytest.raises(ValueError, match="same region index"):
+        fm.plot_figure1(mpm_maps, sets.iloc[::-1])

@@ -9,6 +9,7 @@ import pandas as pd
 
 __all__ = [
     "plot_dk_surface_maps",
+    "plot_figure1",
     "plot_simulation_recovery",
     "plot_beta_comparison",
     "plot_null_distributions",
@@ -93,6 +94,36 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
         fig.suptitle(suptitle, fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.92, top=0.95 if suptitle else 0.97, bottom=0.02)
     return fig
+
+
+_FIG1_TITLES = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
+
+
+def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisphere: str = "L"):
+    """The poster's Figure 1: R1, R2*, MTsat and e, then mean expression of gene sets.
+
+    Parameters
+    ----------
+    mpm_maps : pandas.DataFrame, shape (34, >= 4)
+        DK maps with columns ``R1``, ``R2*``, ``MTsat`` and ``e`` (others ignored).
+    set_expression : pandas.DataFrame, shape (34, n_sets)
+        Mean expression of each gene set (e.g.
+        :func:`qmrigenes.mpm.gene_set_expression`), same region index.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        4 + n_sets rows (:func:`plot_dk_surface_maps`); e on a symmetric scale.
+    """
+    missing = [m for m in _FIG1_TITLES if m not in mpm_maps.columns]
+    if missing:
+        raise ValueError(f"mpm_maps lacks the columns {missing}")
+    if not mpm_maps.index.equals(set_expression.index):
+        raise ValueError("mpm_maps and set_expression must have the same region index (same order)")
+    maps = pd.concat([mpm_maps[list(_FIG1_TITLES)], set_expression], axis=1)
+    titles = list(_FIG1_TITLES.values()) + [f"{s.replace('.', ' ')}\ngenes" for s in set_expression.columns]
+    symmetric = [False, False, False, True] + [False] * set_expression.shape[1]
+    return plot_dk_surface_maps(maps, hemisphere=hemisphere, titles=titles, symmetric=symmetric)
 
 
 def plot_simulation_recovery(cohort, result):
