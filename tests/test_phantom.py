@@ -76,3 +76,13 @@ def test_b1_field_shape_and_range():
 def test_roi_means_rejects_wrong_shape(ph):
     with pytest.raises(ValueError, match="shape"):
         ph.roi_means(np.zeros((3, 3, 3)))
+
+
+def test_tissue_table_is_wide_in_label_order():
+    wide = phantom.tissue_table()
+    assert list(wide.index) == [t for t in phantom.TISSUES.values() if t != "background"]
+    assert list(wide.columns) == list(phantom.PARAMETERS)
+    tv = phantom.tissue_values().set_index(["tissue", "parameter"])["value"]
+    assert wide.loc["pallidum", "chi"] == tv[("pallidum", "chi")]
+    with pytest.raises(ValueError, match="missing.*WM/R1"):
+        phantom.tissue_table(phantom.tissue_values().query("not (tissue == 'WM' and parameter == 'R1')"))

@@ -140,3 +140,69 @@ def test_mismatched_shapes(toy_maps):
 def test_sigma_needs_rng(toy_maps):
     with pytest.raises(ValueError, match="rng"):
         R.simulate_mpm(toy_maps, sigma=0.1)
+
+
+class _Toy:
+    """A small labelled phantom: CSF shell, GM and WM blocks (labels 1-3)."""
+
+    def __init__(self, shape=(16, 14, 12)):
+        self.labels = np.ones(shape, dtype=int)
+        self.labels[2:-2, 2:-2, 2:-2] = 2
+        self.labels[4:-4, 3:-3, 3:-3] = 3
+        values = {1: (0.26, 97.0, 5.0, 0.0), 2: (0.62, 79.0, 20.5, 0.40), 3: (0.86, 72.0, 20.7, 0.66)}
+        self.maps = {p: np.zeros(shape) for p in ("R1", "PD", "R2s", "MTsat")}
+        for lab, vals in values.items():
+            for p, v in zip(("R1", "PD", "R2s", "MTsat"), vals):
+                self.maps[p][self.labels == lab] = v
+
+    @property
+    def mask(self):
+        return self.labels > 0
+
+
+TOY_TISSUES = {2: "cortical GM", 3: "WM"}
+
+
+def test_run_mpm_experiment_numbers_and_b1_effect():
+    toy = _Toy()
+    b1 = np.full(toy.labels.shape, 1.15)
+    res = R.run_mpm_experiment(toy, b1, tissues=TOY_TISSUES, sigma=0.05, seed=1,
+                               summary_tissues=("WM",))
+    n = res["numbers"]
+    # uncorrected: R1 ~ R1 / B1^2, A ~ A * B1 (small-angle solution); R2* unaffected by B1
+    assert n["wm-R1-bias-nob1"] == pytest.approx(100 * (1 / 1.15 ** 2 - 1), abs=2.0)
+    assert n["wm-PD-bias-nob1"] == pytest.approx(100 * (1.15 - 1), abs=2.0)
+    assert n["wm-R2s-bias-nob1"] == n["wm-R2s-bias-b1"]
+    assert abs(n["wm-R1-bias-b1"]) < 3 and abs(n["wm-R2s-bias-clean"]) < 1e-6
+    assert n["wm-R2s-noise-clean"] < n["wm-R2s-noise-b1"]
+    assert n["b1-range"] == "1.15–1.15" and n["wm-pdw-snr"] > 100
+    assert set(res["tables"]["acc-summary"].columns) == {"B1-corrected", "no B1 correction",
+                                                         "noiseless, B1-corrected"}
+    assert "noiseless, B1-corrected" not in set(res["accuracy_noisy"]["method"])
+    with pytest.raises(ValueError, match="shapes"):
+        R.run_mpm_experiment(toy, b1[:-1], tissues=TOY_TISSUES)
+    with pytest.raises(ValueError, match="tissue"):
+        R.run_mpm_experiment(toy, b1, tissues={2: "cortical GM"})
+
+
+def test_r1_bias_study_shorter_tr_more_bias():
+    res = R.r1_bias_study(0.86, 0.26)
+    n = res["numbers"]
+    assert len(res["curves"]) == 4
+    assert n["r1-bias-21deg"] == n["r1-bias-21deg-tr25"] < 0
+    assert n["r1-bias-30deg"] < n["r1-bias-21deg"]                      # larger angle, more bias
+    assert n["r1-bias-21deg-tr15"] < n["r1-bias-21deg-tr25"] < n["r1-bias-21deg-tr50"] < 0
+    with pytest.raises(ValueError, match="tr_ref"):
+        R.r1_bias_study(0.86, 0.26, trs=(0.015,), tr_ref=0.025)
+
+
+def test_run_denoising_slab_improves_precision():
+    toy = _Toy(shape=(24, 24, 10))
+    res = R.run_denoising_slab(toy, np.ones(toy.labels.shape), tissues=TOY_TISSUES, z=5, half_width=3,
+                               sigma=0.2, seed=3, report_tissue="WM", biased_tissue="cortical GM",
+                               slicewise=True)
+    n = res["numbers"]
+    assert n["r2s-sd-wm-nlm"] < n["r2s-sd-wm-raw"]
+    assert res["r2s_noisy"].shape == (24, 24, 6) and res["z"] == 3
+    with pytest.raises(ValueError, match="slab"):
+        R.run_denoising_slab(toy, np.ones(toy.labels.shape), tissues=TOY_TISSUES, z=1, half_width=3)

@@ -36,6 +36,7 @@ __all__ = [
     "PARAMETERS",
     "Phantom",
     "tissue_values",
+    "tissue_table",
     "make_head_phantom",
     "b1_field",
 ]
@@ -141,6 +142,30 @@ def tissue_values() -> pd.DataFrame:
     table = table.sort_values(["tissue", "parameter"], key=lambda c: c.map(order) if c.name == "tissue"
                               else c.map({p: i for i, p in enumerate(PARAMETERS)}))
     return table[["tissue", "parameter", "value", "unit", "sd", "source", "bibkey", "note"]].reset_index(drop=True)
+
+
+def tissue_table(values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Wide table of the phantom's values: tissue (rows, label order) x parameter.
+
+    Parameters
+    ----------
+    values : DataFrame, optional
+        Long table as from :func:`tissue_values` (default).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the non-background tissues of :data:`TISSUES`; columns:
+        :data:`PARAMETERS` (units there). Raises if a cell is missing.
+    """
+    values = tissue_values() if values is None else values
+    wide = values.pivot(index="tissue", columns="parameter", values="value")
+    wide = wide.reindex(index=[t for t in TISSUES.values() if t != "background"], columns=list(PARAMETERS))
+    if wide.isna().any().any():
+        missing = [f"{wide.index[i]}/{wide.columns[j]}" for i, j in zip(*np.where(wide.isna()))]
+        raise ValueError(f"tissue values missing for {missing}")
+    wide.columns.name = "parameter"
+    return wide
 
 
 @dataclass
