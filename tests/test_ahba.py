@@ -166,3 +166,51 @@ def test_deep_grey_maps_real():
     assert maps.loc["pallidum", "R2*"] == maps["R2*"].max()        # pallidum has the most iron
     expr = ahba.deep_grey_expression(hemisphere="mean")
     assert expr.shape == (7, 15633)
+
+
+def test_planted_effects():
+    eff = ahba.planted_effects(iron=0.5, myelin=0.25)
+    assert len(eff) == 5 + 13 and "TFRC" not in eff and "MBP" not in eff
+    assert eff["FTL"] == 0.5 and eff["MAL"] == 0.25
+    with pytest.raises(ValueError):
+        ahba.planted_effects(iron=1.5)
+
+
+def test_sampling_overview_real():
+    from qmrigenes.datasets import load_ahba_sample_annotations
+
+    ov = ahba.sampling_overview(load_ahba_sample_annotations())
+    assert ov["n_rois"] == 34 and ov["counts"].shape == (34, 6)
+    assert ov["right_donors"] == "1 and 2" and ov["left_only_donors"] == "3, 4, 5 and 6"
+    assert ov["single_donor_rois"] == "Amygdala_R (donor 2)"
+    assert (ov["left_only_min_rois"], ov["left_only_max_rois"]) == (16, 17)
+    diff = ov["differences"]
+    assert ov["n_differ"] == len(diff) and (diff.iloc[:, 0] < diff.iloc[:, 1]).all()   # published misses samples
+
+
+def test_join_names():
+    assert ahba._join_names([]) == "" and ahba._join_names([1]) == "1"
+    assert ahba._join_names(["a", "b", "c"]) == "a, b and c"
+
+
+def test_literature_summary():
+    lit = pd.DataFrame({"structure": ["Putamen", "Putamen", "Whole white matter", "Whole white matter", "X", "Y"],
+                        "component": ["chi_para", "chi_dia", "chi_para", "chi_dia", "chi_total", "chi_total"],
+                        "chi_ppb": [80.0, -10.0, 15.0, -30.0, 5.0, 1.0],
+                        "citation": ["min2024chisep"] * 4 + ["other", "other"]})
+    lit.loc[5, "structure"] = "Basal ganglia (composite)"
+    out = ahba.literature_summary(lit)
+    assert out["wm_shift"] == pytest.approx(15.0)
+    assert out["chi"].loc["Putamen", "relative to whole WM"] == pytest.approx(85.0)
+    assert "Basal ganglia (composite)" not in set(out["plot"]["structure"])
+    assert out["plot"]["component"].iloc[0] == "chi_para (min2024chisep)"
+    with pytest.raises(ValueError):
+        ahba.literature_summary(lit, reference="Nowhere")
+
+
+def test_synthetic_folder_check_real_annotations():
+    from qmrigenes.datasets import load_ahba_sample_annotations
+
+    out = ahba.synthetic_folder_check(load_ahba_sample_annotations(), n_genes=8)
+    assert out["n_probes"] == 3 * 8 and out["n_kept"] == 2 * 8     # below-background probes filtered
+    assert out["pct_faithful"] == 100.0 and out["max_diff"] < 1e-5
