@@ -1,6 +1,5 @@
 """Smoke-and-content tests for qmrigenes.figures.ms."""
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -1,6 +1,5 @@
 """Tests for qmrigenes.lesions (lesion stages, review tables, atrophy)."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from qmrigenes import lesions, phantom
