@@ -39,6 +39,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .datasets import load_published as _load_published
+from .fetch import DATA_DIR
+
 __all__ = [
     "AHBA_DONORS",
     "AHBA_ENV",
@@ -819,7 +822,6 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
 
 
 # --------------------------------------------------------------------------- real, reduced data
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_crosswalk() -> pd.DataFrame:
@@ -832,7 +834,7 @@ def load_crosswalk() -> pd.DataFrame:
         ``clinical_mpm_region``, ``chisep_roi``, ``qsm_rois`` (``;``-separated
         ROI names of the paper) and ``note``. Empty cells are NaN.
     """
-    return pd.read_csv(_ROOT / "data" / "crosswalks" / "deep_grey_structures.csv").set_index("structure")
+    return pd.read_csv(DATA_DIR / "crosswalks" / "deep_grey_structures.csv").set_index("structure")
 
 
 def deep_grey_expression(*, hemisphere: str = "L", crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -894,15 +896,12 @@ def deep_grey_maps(*, crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def load_literature_susceptibility() -> pd.DataFrame:
     """Published deep-grey susceptibility values (``data/literature/deep_grey_susceptibility.csv``), ppb."""
-    return pd.read_csv(_ROOT / "data" / "literature" / "deep_grey_susceptibility.csv")
+    return pd.read_csv(DATA_DIR / "literature" / "deep_grey_susceptibility.csv")
 
 
 def load_published(name: str = "headline") -> pd.DataFrame:
     """The source paper's numbers (``data/published/ch2_<name>.csv``), with their location in the paper."""
-    path = _ROOT / "data" / "published" / f"ch2_{name}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    return pd.read_csv(path)
+    return _load_published("ch2", name)
 
 
 # --------------------------------------------------------------------------- chapter summaries

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .fetch import DATA_DIR
+
 __all__ = ["reproduction_status", "package_versions", "markdown_table"]
 
-_ROOT = Path(__file__).resolve().parents[2]
 _STATUS_COLUMNS = ["item", "description", "status", "data", "where"]
 _STATUSES = {"reproduced", "partially reproduced", "not reproduced"}
 _CHAPTERS = {"ch1": "1 (MPM poster)", "ch2": "2 (Cohen et al. 2024)", "ch3": "3 (Tranfa et al. 2022)"}
@@ -29,7 +30,7 @@ def reproduction_status(folder=None) -> pd.DataFrame:
     pandas.DataFrame
         The rows of all chapters, with a leading ``chapter`` column.
     """
-    folder = Path(folder) if folder is not None else _ROOT / "data" / "status"
+    folder = Path(folder) if folder is not None else DATA_DIR / "status"
     frames = []
     for path in sorted(folder.glob("ch*.csv")):
         table = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -45,6 +45,7 @@ __all__ = [
     "MIRROR_ENV",
     "CACHE_ENV",
     "REGISTRY_ENV",
+    "DATA_DIR",
     "load_registry",
     "cache_dir",
     "fetch",
@@ -58,6 +59,9 @@ CACHE_ENV = "QMRIGENES_CACHE"
 REGISTRY_ENV = "QMRIGENES_REGISTRY"
 
 _ROOT = Path(__file__).resolve().parents[2]
+#: The repository's ``data/`` folder: the registry, the tables we author (``crosswalks/``,
+#: ``literature/``, ``published/``, ``status/``) and the gitignored ``cache/``.
+DATA_DIR = _ROOT / "data"
 _REGISTRY_COLUMNS = [
     "name", "kind", "source", "member", "sha256", "size",
     "licence", "citation", "used_by", "description",
@@ -73,7 +77,7 @@ class DataFetchError(RuntimeError):
 def _registry_path(registry=None) -> Path:
     if registry is not None:
         return Path(registry)
-    return Path(os.environ.get(REGISTRY_ENV, _ROOT / "data" / "registry.csv"))
+    return Path(os.environ.get(REGISTRY_ENV, DATA_DIR / "registry.csv"))
 
 
 def load_registry(registry=None) -> pd.DataFrame:
@@ -114,7 +118,7 @@ def load_registry(registry=None) -> pd.DataFrame:
 def cache_dir(cache=None) -> Path:
     """Folder holding verified copies of registered files (created on demand)."""
     if cache is None:
-        cache = os.environ.get(CACHE_ENV, _ROOT / "data" / "cache")
+        cache = os.environ.get(CACHE_ENV, DATA_DIR / "cache")
     path = Path(cache)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -17,13 +17,13 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
 from . import qsm, relaxometry
+from .fetch import DATA_DIR
 from .phantom import TISSUES, Phantom
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
 #: Lesion stages, in temporal order.
 STAGES = ("early_active", "late_active", "chronic_active", "chronic_inactive")
 #: Folder of the committed literature tables.
-LITERATURE_DIR = Path(__file__).resolve().parents[2] / "data" / "literature"
+LITERATURE_DIR = DATA_DIR / "literature"
 
 _PARAMS = ("R1", "PD", "R2s", "chi")
 _DIRECTIONS = {"increase": 1, "decrease": -1, "no change": 0}

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .datasets import load_published as _load_published
 from .datasets import (CLINICAL_MPM_MT_SCALE, DK_CORTICAL_REGIONS, load_clinical_mpm,
                        load_nspn_mt)
 from .surface import (Mesh, check_surface_map, dk_labels, hcp_t1wt2w_dk, load_fsaverage5,
@@ -507,12 +508,7 @@ def load_published(name: str) -> pd.DataFrame:
     p_fdr) or ``"betas"`` (poster and Callaghan et al. 2015 coefficients).
     Every row carries its citation key and location.
     """
-    from .surface import CROSSWALK_PATH
-
-    path = CROSSWALK_PATH.parents[1] / "published" / f"ch1_{name}.csv"
-    if not path.is_file():
-        raise ValueError(f"no published table {name!r} (looked for {path})")
-    return pd.read_csv(path)
+    return _load_published("ch1", name)
 
 
 def table1_comparison(ours: pd.DataFrame, published: pd.DataFrame, *, dataset: str,
