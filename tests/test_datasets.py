@@ -142,3 +142,10 @@ def test_load_published_reads_committed_tables_and_names_the_alternatives():
     with pytest.raises(FileNotFoundError, match="available: .*table1"):
         D.load_published("ch1", "no_such_table")
 
+
+def test_ahba_dk_is_parsed_once_and_callers_cannot_alter_the_cache():
+    first = D.load_ahba_dk(hemisphere="L", structure="cortex")
+    first.iloc[:, :] = -1.0
+    again = D.load_ahba_dk(hemisphere="L", structure="cortex")
+    assert again.to_numpy().min() >= 0                     # the mutation did not leak
+    assert D._read_ahba_dk.cache_info().currsize == 1

@@ -7,6 +7,7 @@ Desikan-Killiany (DK) FreeSurfer labels without hemisphere prefix
 """
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 import zipfile
@@ -79,6 +80,19 @@ def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None)
         gene symbol (``columns.name == "gene"``). The full table has 83 rows:
         34 cortical + 7 subcortical regions per hemisphere and the brainstem.
     """
+    genes = _read_ahba_dk().copy()
+    if hemisphere is not None:
+        _check_choice(hemisphere, ("L", "R", "B"), "hemisphere")
+        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
+    if structure is not None:
+        _check_choice(structure, ("cortex", "subcortex", "brainstem"), "structure")
+        genes = genes.xs(structure, level="structure", drop_level=False)
+    return genes
+
+
+@functools.lru_cache(maxsize=1)
+def _read_ahba_dk() -> pd.DataFrame:
+    """Parse the verified AHBA table once per process (callers get copies)."""
     info = pd.read_csv(fetch("ahba_dk_regions.csv"), index_col=0)
     expr = pd.read_csv(fetch("ahba_dk_expression.csv"), encoding="utf-8-sig")
     if not np.array_equal(expr["label"].to_numpy(), info["id"].to_numpy()):
@@ -92,12 +106,6 @@ def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None)
     _check_unique(genes.columns, "gene symbols in the AHBA table")
     genes.index = index
     genes.columns.name = "gene"
-    if hemisphere is not None:
-        _check_choice(hemisphere, ("L", "R", "B"), "hemisphere")
-        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
-    if structure is not None:
-        _check_choice(structure, ("cortex", "subcortex", "brainstem"), "structure")
-        genes = genes.xs(structure, level="structure", drop_level=False)
     return genes.astype("float64")
 
 
