@@ -256,7 +256,7 @@ def check_unique(labels, name: str) -> None:
 
 
 def align_index(reference, other, name: str, *, ref_name: str = "the map",
-                what: str = "region", axis: int = 0):
+                what: str = "region", axis: int = 0, hint: str | None = None):
     """Reorder ``other`` (Series/DataFrame) to the labels of ``reference``.
 
     Parameters
@@ -267,6 +267,8 @@ def align_index(reference, other, name: str, *, ref_name: str = "the map",
         Table to align; ``axis`` selects index (0) or columns (1).
     name, ref_name : str
         Names used in the message.
+    hint : str, optional
+        How to align, replacing the default advice in the message.
 
     Returns
     -------
@@ -294,9 +296,9 @@ def align_index(reference, other, name: str, *, ref_name: str = "the map",
             parts.append(f"not in {ref_name}: {_examples(extra)}")
         raise ValueError(
             f"{name} and {ref_name} must have the same {what} names, "
-            f"{'; '.join(parts)}. Align them first, e.g. "
-            f"`shared = a.index.intersection(b.index)` and select "
-            f"`.loc[shared]` in both")
+            f"{'; '.join(parts)}. " + (hint or (
+                "Align them first, e.g. `shared = a.index.intersection(b.index)` "
+                "and select `.loc[shared]` in both")))
     return other.reindex(ref) if axis == 0 else other.reindex(columns=ref)
 
 
