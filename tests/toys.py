@@ -44,3 +44,15 @@ class _Toy:
 
 
 TOY_TISSUES = {2: "cortical GM", 3: "WM"}
+
+
+def toy_head(shape=(44, 44, 18)):
+    """A small head-like Phantom (CSF shell, cortex, deep WM, a pallidum block) with the
+    chapter-3 tissue values; four lesions fit in its white matter at the default geometry."""
+    from qmrigenes.phantom import Phantom, _fill_maps, tissue_values
+
+    labels = np.ones(shape, dtype=int)                       # CSF
+    labels[2:-2, 2:-2, 2:-2] = 2                             # cortical GM
+    labels[4:-4, 4:-4, 4:-4] = 3                             # WM
+    labels[20:24, 5:8, 8:11] = 6                             # a small pallidum near the edge
+    return Phantom(labels, _fill_maps(labels, tissue_values()))
