@@ -39,6 +39,9 @@ __all__ = [
     "report_review",
     "report_atrophy",
     "report_runtime",
+    "report_small_angle",
+    "report_mtsat_b1",
+    "report_design_values",
     "lesion_profiles",
     "tkd_measured_chi",
 ]
@@ -139,7 +142,7 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
     summary = recovery_summary(rois, estimates=list(named), near_zero_ppb=near_zero_ppb)
     numbers = {"t-tkd": t_tkd, "t-cg": t_cg, "cg-iter": int(info["n_iter"]), "cg-residual": info["residual"],
                "cg-tol": tol, "cg-optimality": optimality, "cg-early-iter": int(info_early["n_iter"]),
-               "cg-early-residual": info_early["residual"], "near-zero-ppb": near_zero_ppb}
+               "cg-early-residual": info_early["residual"], "near-zero-ppb": near_zero_ppb, "lam": lam}
     for tag, vol, col in (("tkd", chi_tkd, "TKD"), ("cg", chi_cg, "Tikhonov"), ("cgearly", chi_early, "early-stopped CG"),
                           ("tkdlow", chi_low, "low")):
         for roi, short in (("pallidum", "gp"), ("putamen", "put")):
@@ -568,6 +571,7 @@ def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_s
     return pd.DataFrame(rows)
 
 
+_PAR_NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ"}
 _STAGE_NAMES = {"early_active": "early active", "late_active": "late active", "chronic_active": "chronic active",
                 "chronic_inactive": "chronic inactive"}
 
@@ -835,3 +839,78 @@ def report_phantom(phantom: Phantom, *, z: int | None = None) -> Report:
 def report_runtime(t_start: float) -> Report:
     """Seconds since ``t_start`` (a :func:`time.perf_counter` value), as ``runtime``."""
     return Report(numbers={"runtime": time.perf_counter() - t_start})
+
+
+def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndarray, sigma: float,
+                         field_sigma: float, lam: float, lesion_radius_mm: float = 6.0, rim_mm: float = 2.0,
+                         changes: pd.DataFrame | None = None, background=None) -> Report:
+    """Every value of the chapter's simulation that is a design choice, not taken from a source.
+
+    Parameters
+    ----------
+    protocol, b1, mask, sigma, field_sigma, lam :
+        What the chapter simulates with (the MPM protocol, the B1 map and the
+        brain mask it is summarised over, signal and field noise, Tikhonov
+        weight).
+    lesion_radius_mm, rim_mm : float
+        Lesion geometry (as passed to :func:`qmrigenes.lesions.insert_lesions`).
+    changes : DataFrame, optional
+        Lesion changes (default :func:`qmrigenes.lesions.load_lesion_changes`).
+    background : dict, optional
+        ``radius_mm`` and ``chi`` (ppm) of the external field source.
+
+    Returns
+    -------
+    Report
+        ``tables``: ``design-values`` (what, value, why / status); ``numbers``:
+        ``n-design-values`` (rows) and ``n-tissue-design`` (tissue-table cells
+        that are an assumption or another simulation's design value).
+    """
+    from qmrigenes.phantom import tissue_values
+
+    changes = load_lesion_changes() if changes is None else changes
+    values = tissue_values()
+    rows = []
+    for _, r in values.iterrows():
+        src = str(r["source"])
+        if src == "model_assumption":
+            rows.append((f"{r['tissue']} {_PAR_NAMES[r['parameter']]}", f"{r['value']:g} {r['unit']}",
+                         "model assumption: " + str(r["note"]).split(":", 1)[-1].strip()))
+        elif src.endswith("_SIMULATION"):
+            rows.append((f"{r['tissue']} {_PAR_NAMES[r['parameter']]}", f"{r['value']:g} {r['unit']}",
+                         "design value of a published simulation phantom (cited under the tissue table), "
+                         "not a measurement"))
+    n_tissue = len(rows)
+    fa, tr = protocol.flip_angles, protocol.tr
+    te = np.asarray(protocol.te) * 1000
+    rows += [
+        ("MPM protocol", f"flip angles PDw/T1w/MTw {fa['PDw']:g}°/{fa['T1w']:g}°/{fa['MTw']:g}°, "
+                         f"TR {1000 * tr['PDw']:g} ms, {len(te)} echoes at {te[0]:.1f}–{te[-1]:.1f} ms",
+         "in the style of the 3T hMRI protocol, not copied from one published protocol"),
+        ("MT pulse", "saturation independent of B1, acting at the start of each TR",
+         "simulation assumption; the MTsat-and-B1 table shows what it changes"),
+        ("B1 (transmit) field", f"centre-bright quadratic, {b1[mask].min():.2f}–{b1[mask].max():.2f} "
+                                "of the nominal flip angle", "simulation design"),
+        ("signal noise", f"Rician, SD {sigma:g} per channel", "simulation design"),
+        ("field noise", f"white, SD {1000 * field_sigma:g} ppb", "simulation design"),
+        ("QSM regularisation", f"λ = {lam:g}", "simulation design (not tuned)"),
+        ("lesion geometry", f"spheres: core radius {lesion_radius_mm:g} mm, rim {rim_mm:g} mm (chronic active "
+                            "only), one per stage in deep white matter", "simulation design"),
+    ]
+    design = changes[changes["kind"] != "published"]
+    rows.append(("lesion change magnitudes", f"{len(design)} of {len(changes)} (the lesion-change table)",
+                 "design values; only their direction follows the literature"))
+    core = design[(design["stage"] == "chronic_active") & (design["compartment"] == "core")
+                  & (design["parameter"] == "chi")]
+    for _, r in core.iterrows():
+        rows.append(("χ of the chronic active core", f"{1000 * r['change']:+g} ppb vs NAWM",
+                     "design value: " + str(r["note"])))
+    if background is not None:
+        rows.append(("external field source", f"sphere of radius {background['radius_mm']:g} mm, "
+                                              f"χ = {background['chi']:g} ppm", "simulation design (a stand-in for "
+                                                                                 "an air-filled sinus)"))
+    rows.append(("atrophy model", "R2* and χ of the nucleus proportional to its iron concentration",
+                 "toy model"))
+    table = pd.DataFrame(rows, columns=["design value", "value", "status"]).set_index("design value")
+    return Report(numbers={"n-design-values": int(len(table)), "n-tissue-design": n_tissue},
+                  tables={"design-values": table})
