@@ -261,8 +261,7 @@ def tikhonov_kspace(field: np.ndarray, *, lam: float = 1e-2, mask=None, voxel_si
     ``||D chi - f||^2 + lam ||grad chi||^2`` on a periodic grid (the mean of
     chi, unseen by both terms, is set to zero).
     """
-    if not lam > 0:
-        raise ValueError(f"lam must be positive, got {lam}")
+    lam = _check_lam(lam)
     field, mask = _check_field_mask(field, mask)
     if mask is not None:
         field = np.where(mask, field, 0.0)

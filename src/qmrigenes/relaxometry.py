@@ -113,7 +113,8 @@ def _check_rate(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
     bad = (x < 0) if allow_zero else (x <= 0)
     if np.any(~np.isfinite(x)) or np.any(bad):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} and finite "
-                         f"(min {np.nanmin(x):.4g})")
+                         f"(got {int(np.sum(~np.isfinite(x)))} non-finite, min of the finite "
+                         f"{np.min(x[np.isfinite(x)]) if np.isfinite(x).any() else float('nan'):.4g})")
     return x
 
 
