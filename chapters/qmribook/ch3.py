@@ -17,8 +17,8 @@ import pandas as pd
 from qmrigenes import qsm
 from qmrigenes import relaxometry
 from qmrigenes.figures import ms as figs
-from qmrigenes.lesions import (_LUT, atrophy_series, insert_lesions, load_lesion_changes, load_review_tables,
-                               radial_profile, review_direction_matrix)
+from qmrigenes.lesions import (_LUT, atrophy_series, insert_lesions, lesion_contrast, lesion_only,
+                               load_lesion_changes, load_review_tables, radial_profile, review_direction_matrix)
 from qmrigenes.phantom import Phantom, tissue_table
 from qmrigenes.qsm import (add_field_noise, forward_field, recovery_summary, reference_to, roi_means, sharp,
                            sphere_source, tikhonov_cg, tikhonov_early_stopped, tikhonov_optimality, tkd)
@@ -48,6 +48,38 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- chapter experiments
+_PAR_NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ"}
+_UNITS = {"R1": "s⁻¹", "PD": "p.u.", "R2s": "s⁻¹", "MTsat": "p.u.", "chi": "ppm"}
+
+
+def _display(table: pd.DataFrame, *, decimals: int = 2):
+    """The one way this chapter shows a table: formatted numbers, an em dash for missing values."""
+    from .pages import table_styler
+
+    return table_styler(table, decimals=decimals, na_rep="—")
+
+
+def _cite_text(keys: str) -> str:
+    """Author-year text ("Zhang et al. 2016") for ``;``-separated citation keys of references.bib."""
+    import re
+
+    from .pages import BOOK_DATA
+
+    bib = (BOOK_DATA.parent / "references.bib").read_text(encoding="utf-8")
+    out = []
+    for key in [k.strip() for k in str(keys).split(";") if k.strip()]:
+        m = re.search(r"@\w+\{" + re.escape(key) + r",(.*?)\n\}", bib, flags=re.S)
+        if m is None:
+            raise ValueError(f"citation key {key!r} not in references.bib")
+        body = m.group(1)
+        authors = re.search(r"author\s*=\s*\{(.*?)\},?\s*\n", body, flags=re.S).group(1)
+        year = re.search(r"year\s*=\s*\{?(\d{4})", body).group(1)
+        names = [a.strip() for a in authors.split(" and ")]
+        first = names[0].split(",")[0].strip("{} ")
+        out.append(f"{first} et al. {year}" if len(names) > 1 else f"{first} {year}")
+    return "; ".join(out)
+
+
 def _rms_ppb(x: np.ndarray) -> float:
     return 1000.0 * float(np.sqrt(np.mean(np.square(x))))
 
@@ -164,9 +196,9 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
     figures = {"fig-qsm": figs.plot_qsm(chi_true, recons, z=z, y=y),
                "fig-qsm-roi": figs.plot_roi_means(shown)}
     table = _qsm_roi_display(summary, rois, threshold=threshold)
-    return Report(numbers=numbers, tables={"qsm-roi-table": table}, figures=figures,
+    return Report(numbers=numbers, tables={"qsm-roi-table": _display(table, decimals=1)}, figures=figures,
                   data={"field": field, "field_noisy": noisy, "recons": recons, "rois": rois, "summary": summary,
-                        "early": chi_early, "info": info, "info_early": info_early})
+                        "early": chi_early, "info": info, "info_early": info_early, "table": table})
 
 
 def _qsm_roi_display(summary: pd.DataFrame, rois: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
@@ -314,19 +346,22 @@ def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol 
     numbers["wm-pdw-snr"] = float(signals["PDw"][0][phantom.labels == wm_label].mean() / sigma)
     numbers["b1-range"] = f"{b1[phantom.mask].min():.2f}–{b1[phantom.mask].max():.2f}"
     noisy = acc[acc["method"] != _NOISELESS]
-    tables = {
-        "accuracy-table": noisy.pivot_table(index=["parameter", "tissue"], columns="method",
-                                            values=["bias_pct", "noise_pct"]).round(2),
-        "acc-summary": (acc[acc["tissue"].isin(list(summary_tissues))]
-                        .pivot_table(index=["tissue", "parameter"], columns="method", values="bias_pct")
-                        .round(2)),
-    }
+    named = acc.assign(parameter=acc["parameter"].map(_PAR_NAMES))
+    accuracy = named[named["method"] != _NOISELESS].pivot_table(index=["parameter", "tissue"], columns="method",
+                                                                 values=["bias_pct", "noise_pct"], sort=False)
+    accuracy.columns = [f"{'bias' if stat == 'bias_pct' else 'SD of error'} (%), {method}"
+                        for stat, method in accuracy.columns]
+    summary = (named[named["tissue"].isin(list(summary_tissues))]
+               .pivot_table(index=["tissue", "parameter"], columns="method", values="bias_pct", sort=False))
+    summary.columns = [f"bias (%), {m}" for m in summary.columns]
+    tables = {"accuracy-table": _display(accuracy), "acc-summary": _display(summary)}
     z = phantom.labels.shape[2] // 2 if z is None else z
     shown = {"B1-corrected": estimates["B1-corrected"], "no B1 corr.": estimates["no B1 correction"]}
     figures = {"fig-mpm-maps": figs.plot_mpm_maps(phantom.maps, shown, b1, z=z),
                "fig-accuracy": figs.plot_accuracy(noisy)}
     return Report(numbers=numbers, tables=tables, figures=figures,
-                  data={"estimates": estimates, "accuracy": acc, "accuracy_noisy": noisy})
+                  data={"estimates": estimates, "accuracy": acc, "accuracy_noisy": noisy,
+                        "accuracy_table": accuracy, "summary": summary})
 
 
 def report_r1_bias(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050), tr_ref: float = 0.025,
@@ -423,7 +458,7 @@ def report_small_angle(phantom, *, tissues: dict, protocol: MPMProtocol | None =
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "estimator (noiseless, B1 = 1)"
     table.columns = [f"{report_tissue} {c} bias (%)" for c in ("R1", "PD", "MTsat")]
-    return Report(numbers=numbers, tables={"small-angle-table": table})
+    return Report(numbers=numbers, tables={"small-angle-table": _display(table)}, data={"table": table})
 
 
 def report_mtsat_b1(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol | None = None,
@@ -464,7 +499,7 @@ def report_mtsat_b1(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProt
             rows.append({"forward model": model, "estimator": name, f"{report_tissue} MTsat bias (%)": bias,
                          f"{report_tissue} MTsat error SD (%)": sd})
     table = pd.DataFrame(rows).set_index(["forward model", "estimator"])
-    return Report(numbers=numbers, tables={"mtsat-b1-table": table})
+    return Report(numbers=numbers, tables={"mtsat-b1-table": _display(table, decimals=1)}, data={"table": table})
 
 
 def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_width: int = 8,
@@ -509,7 +544,10 @@ def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_wid
             "r2s_true": maps["R2s"], "z": half_width, "precision": table[["no denoising", "NLM"]]}
     fig = figs.plot_denoising(data["r2s_noisy"], data["r2s_denoised"], data["r2s_true"], data["precision"],
                               z=half_width)
-    return Report(numbers=numbers, tables={"denoise-table": table.round(2)}, figures={"fig-denoise": fig},
+    shown = table.rename(columns={"no denoising": "error SD, no denoising (s⁻¹)", "NLM": "error SD, NLM (s⁻¹)",
+                                  "bias_no_denoising": "mean error, no denoising (s⁻¹)",
+                                  "bias_NLM": "mean error, NLM (s⁻¹)"})
+    return Report(numbers=numbers, tables={"denoise-table": _display(shown)}, figures={"fig-denoise": fig},
                   data=data)
 
 
@@ -534,10 +572,36 @@ def report_lesion_sources(changes: pd.DataFrame | None = None) -> Report:
     pub = changes["kind"] == "published"
     numbers = {"n-change-rows": int(len(changes)), "n-change-published": int(pub.sum()),
                "n-change-design": int((~pub).sum())}
-    shown = changes[["stage", "compartment", "parameter", "direction", "change", "unit", "kind",
-                     "magnitude_source"]].fillna("")
-    return Report(numbers=numbers, tables={"lesion-changes": shown},
-                  data={"published": list(text[pub]), "design": list(text[~pub])})
+    shown = _lesion_changes_display(changes)
+    return Report(numbers=numbers, tables={"lesion-changes": _display(shown)},
+                  data={"published": list(text[pub]), "design": list(text[~pub]), "shown": shown})
+
+
+def _change_text(change: float, unit: str) -> str:
+    """A lesion change as the page prints it: sign, value, unit (χ in ppb)."""
+    if unit == "ppm":
+        value, suffix = 1000 * change, " ppb"
+    elif unit == "percent of NAWM":
+        value, suffix = change, " %"
+    else:
+        value, suffix = change, " s⁻¹"
+    sign = "−" if value < 0 else "+"
+    return f"{sign}{abs(value):g}{suffix}"
+
+
+def _lesion_changes_display(changes: pd.DataFrame) -> pd.DataFrame:
+    """Lesion changes for the page: readable names, signed values with units, published or design, source."""
+    out = pd.DataFrame({
+        "lesion stage": changes["stage"].map(_STAGE_NAMES),
+        "compartment": changes["compartment"],
+        "parameter": changes["parameter"].map(_PAR_NAMES),
+        "direction": changes["direction"],
+        "change vs NAWM": [_change_text(c, u) for c, u in zip(changes["change"], changes["unit"])],
+        "magnitude": np.where(changes["kind"] == "published", "published", "design value"),
+        "source of the magnitude": [_cite_text(k) if (isinstance(k, str) and kind == "published") else np.nan
+                                    for k, kind in zip(changes["magnitude_source"], changes["kind"])],
+    })
+    return out.set_index(["lesion stage", "compartment", "parameter"])
 
 
 def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_size=(2.0, 2.0, 2.0),
@@ -571,7 +635,6 @@ def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_s
     return pd.DataFrame(rows)
 
 
-_PAR_NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ"}
 _STAGE_NAMES = {"early_active": "early active", "late_active": "late active", "chronic_active": "chronic active",
                 "chronic_inactive": "chronic inactive"}
 
@@ -582,25 +645,10 @@ def _solve_referenced(field, phantom: Phantom, *, lam: float, tol: float) -> np.
     return np.where(phantom.mask, reference_to(chi, phantom.labels == _LUT["CSF"]), 0)
 
 
-def _local_shells(lesion_map: np.ndarray, nawm: np.ndarray, n: int, *, voxel_size, inner_mm: float,
-                  outer_mm: float) -> list[np.ndarray]:
-    """NAWM voxels between ``inner_mm`` and ``outer_mm`` from each lesion (core and rim)."""
-    from scipy import ndimage
-
-    shells = []
-    for i in range(n):
-        dist = ndimage.distance_transform_edt(np.abs(lesion_map) != i + 1, sampling=voxel_size)
-        shell = nawm & (dist > inner_mm) & (dist <= outer_mm)
-        if not shell.any():
-            raise ValueError(f"lesion {i} has no NAWM between {inner_mm} and {outer_mm} mm")
-        shells.append(shell)
-    return shells
-
-
 def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: float = 0.05,
                    field_sigma: float = 0.002, seed_mpm: int = 2025, seed_field: int = 2026,
                    lam: float = 1e-2, pad: int = 16, tol: float = 1e-6, rim_distance_mm: float = 7.0,
-                   shell_mm=(2.0, 10.0), near_zero_ppb: float = 1.0) -> Report:
+                   shell_mm=(4.0, 10.0), near_zero_ppb: float = 1.0) -> Report:
     """Insert the four lesion stages, simulate MPM and QSM, fit both, and run the QSM controls.
 
     The QSM of the lesioned phantom (noisy field, converged Tikhonov) is
@@ -652,7 +700,7 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     clean = qsm.forward_field(les.maps["chi"], voxel_size=les.voxel_size, pad=pad)
     field = qsm.add_field_noise(clean, field_sigma, rng=np.random.default_rng(seed_field), mask=les.mask)
     chi = _solve_referenced(field, les, lam=lam, tol=tol)
-    only = les.maps["chi"] - phantom.maps["chi"]
+    only = lesion_only(les, phantom, parameter="chi")
     chi_nf = _solve_referenced(clean, les, lam=lam, tol=tol)
     chi_lo = _solve_referenced(qsm.forward_field(only, voxel_size=les.voxel_size, pad=pad), les, lam=lam, tol=tol)
     chi_anat = chi_nf - chi_lo
@@ -667,20 +715,14 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     numbers = {"rim-chi-true": 1000 * float(rim.loc[rim_distance_mm, "truth"]),
                "rim-chi-est": 1000 * float(rim.loc[rim_distance_mm, "estimate"])}
     nawm = (les.labels == _LUT["WM"]) & (lesion_map == 0)
-    shells = _local_shells(lesion_map, nawm, len(info), voxel_size=les.voxel_size, inner_mm=shell_mm[0],
-                           outer_mm=shell_mm[1])
-    volumes = {"true": (les.maps["chi"], nawm), "est": (chi, nawm), "local": (chi, None), "nf": (chi_nf, nawm),
-               "lo": (chi_lo, nawm), "anat": (chi_anat, nawm)}
-    rows = {}
-    for i, stage in enumerate(info["stage"]):
-        core = lesion_map == i + 1
-        row = {}
-        for tag, (vol, ref) in volumes.items():
-            ref = shells[i] if ref is None else ref
-            row[tag] = 1000 * float(vol[core].mean() - vol[ref].mean())
-            numbers[f"{stage.replace('_', '-')}-chi-contrast-{tag}"] = row[tag]
-        rows[stage] = row
-    contrasts = pd.DataFrame.from_dict(rows, orient="index")
+    volumes = {"true": (les.maps["chi"], "nawm"), "est": (chi, "nawm"), "local": (chi, "shell"),
+               "nf": (chi_nf, "nawm"), "lo": (chi_lo, "nawm"), "anat": (chi_anat, "nawm")}
+    contrasts = pd.DataFrame({tag: 1000 * lesion_contrast(vol, lesion_map, reference=ref, labels=les.labels,
+                                                          shell_mm=shell_mm, voxel_size=les.voxel_size).to_numpy()
+                              for tag, (vol, ref) in volumes.items()}, index=list(info["stage"]))
+    for stage, row in contrasts.iterrows():
+        for tag, value in row.items():
+            numbers[f"{stage.replace('_', '-')}-chi-contrast-{tag}"] = float(value)
     away = contrasts["true"].abs() >= near_zero_ppb
     kept = 100 * contrasts.loc[away, "lo"] / contrasts.loc[away, "true"]
     numbers["lo-recovery-min"], numbers["lo-recovery-max"] = float(kept.min()), float(kept.max())
@@ -698,8 +740,9 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     table.index.name = "lesion stage"
     figures = {"fig-lesions": figs.plot_lesion_stages(maps, info),
                "fig-profiles": figs.plot_lesion_profiles(profiles)}
-    return Report(numbers=numbers, tables={"lesion-qsm-controls": table}, figures=figures,
+    return Report(numbers=numbers, tables={"lesion-qsm-controls": _display(table, decimals=1)}, figures=figures,
                   data={"lesioned": les, "info": info, "maps": maps, "profiles": profiles, "contrasts": contrasts,
+                        "table": table,
                         "lesion_map": lesion_map,
                         "controls": {"noise-free": chi_nf, "lesion only": chi_lo, "anatomy alone": chi_anat}})
 
@@ -752,9 +795,12 @@ def report_review(table: pd.DataFrame | None = None) -> Report:
     """
     table = load_review_tables() if table is None else table
     facts = _review_facts(table)
-    shown = table[["table", "site", "parameter", "direction", "encoded_from", "review_refs"]]
+    shown = table[["table", "site", "parameter", "direction", "encoded_from", "review_refs"]].rename(
+        columns={"encoded_from": "encoded from", "review_refs": "review's reference numbers"})
+    shown = shown.assign(**{"encoded from": shown["encoded from"].map({"table": "the table", "text": "the text"})
+                            .fillna(shown["encoded from"])}).set_index(["table", "site", "parameter"])
     return Report(numbers={"n-review-cells": facts["n_cells"], "n-review-text": facts["n_from_text"]},
-                  tables={"review-table": shown},
+                  tables={"review-table": _display(shown)},
                   figures={"fig-review-heatmap": figs.plot_review_heatmap(review_direction_matrix(table))},
                   data={"facts": facts})
 
@@ -814,7 +860,14 @@ def report_atrophy(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0
         ``atrophy-table``, ``figures``: ``fig-atrophy``, ``data``: ``series``.
     """
     series = atrophy_series(phantom, nucleus=nucleus, losses=losses, measured=measured)
-    return Report(numbers=_atrophy_changes(series), tables={"atrophy-table": series.round(4)},
+    shown = series.rename(columns={"volume_ml": "volume (mL)", "R2s_mean": "mean R2* (s⁻¹)",
+                                   "R2s_mass": "R2* mass (s⁻¹·mL)", "chi_mean": "mean χ (ppb)",
+                                   "chi_mass": "χ mass (ppb·mL)", "chi_mean_measured": "mean χ, TKD (ppb)",
+                                   "chi_mass_measured": "χ mass, TKD (ppb·mL)"})
+    for col in [c for c in shown.columns if "χ" in c]:
+        shown[col] = 1000 * shown[col]
+    shown.index = pd.Index((100 * shown.index).round().astype(int), name="volume loss (%)")
+    return Report(numbers=_atrophy_changes(series), tables={"atrophy-table": _display(shown, decimals=1)},
                   figures={"fig-atrophy": figs.plot_atrophy(series)}, data={"series": series})
 
 
@@ -832,7 +885,9 @@ def report_phantom(phantom: Phantom, *, z: int | None = None) -> Report:
     kw = {} if z is None else {"z": z}
     return Report(numbers={"phantom-shape": " × ".join(map(str, phantom.shape)),
                            "n-brain": int(phantom.mask.sum())},
-                  tables={"tissue-table": table.round(3)},
+                  tables={"tissue-table": _display(
+                      table.rename(columns={p: f"{_PAR_NAMES[p]} ({_UNITS[p]})" for p in table.columns})
+                      .rename_axis(index="tissue", columns=None), decimals=3)},
                   figures={"fig-phantom": figs.plot_phantom(phantom, **kw)}, data={"table": table})
 
 
@@ -903,8 +958,10 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
     core = design[(design["stage"] == "chronic_active") & (design["compartment"] == "core")
                   & (design["parameter"] == "chi")]
     for _, r in core.iterrows():
+        source = _cite_text(r["magnitude_source"]) if isinstance(r["magnitude_source"], str) else "a source"
         rows.append(("χ of the chronic active core", f"{1000 * r['change']:+g} ppb vs NAWM",
-                     "design value: " + str(r["note"])))
+                     f"design value: borrowed from {source}, from a lesion group defined by enhancement and "
+                     "age (non-enhancing, younger than one year), not by a paramagnetic rim"))
     if background is not None:
         rows.append(("external field source", f"sphere of radius {background['radius_mm']:g} mm, "
                                               f"χ = {background['chi']:g} ppm", "simulation design (a stand-in for "
@@ -913,4 +970,4 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
                  "toy model"))
     table = pd.DataFrame(rows, columns=["design value", "value", "status"]).set_index("design value")
     return Report(numbers={"n-design-values": int(len(table)), "n-tissue-design": n_tissue},
-                  tables={"design-values": table})
+                  tables={"design-values": _display(table)}, data={"table": table})

@@ -5,7 +5,7 @@ import pytest
 from qmrigenes import lesions, qsm
 from qmribook import ch3
 from qmribook.report import Report
-from toys import TOY_TISSUES, _labelled_blob, _Toy
+from toys import TOY_TISSUES, _labelled_blob, _Toy, toy_head
 
 
 @pytest.fixture(autouse=True)
@@ -28,20 +28,39 @@ def test_report_phantom(ph):
     assert set(rep.keys()) == {"phantom-shape", "n-brain", "tissue-table", "fig-phantom"}
 
 
-def test_run_qsm_experiment_ratios_and_threshold_tradeoff():
+def test_report_qsm_converged_solution_and_differences_near_zero():
     chi, labels = _labelled_blob()
     res = ch3.report_qsm(chi, labels, tissues={3: "WM", 5: "putamen", 6: "pallidum"},
-                                 field_sigma=0.0005, seed=0, pad=4, lam=1e-2)
+                         field_sigma=0.0005, seed=0, pad=4, lam=1e-2, near_zero_ppb=10)
     n = res.numbers
     assert 0 < n["tkd-gp-ratio"] < 100 and 0 < n["cg-gp-ratio"] < 100      # underestimation
     assert abs(n["tkdlow-gp-ratio"] - 100) < abs(n["tkd-gp-ratio"] - 100)  # lower t, less bias
-    assert n["cg-iter"] >= 1 and n["t-cg"] > 0
+    # the reported regularised solution meets its optimality condition; the early-stopped one does not
+    assert n["cg-residual"] <= n["cg-tol"] and n["cg-optimality"] <= 1.01 * n["cg-tol"]
+    assert n["cg-early-residual"] > 100 * n["cg-residual"]
+    assert n["cg-iter"] >= 1 and n["t-cg"] > 0 and n["cg-early-iter"] >= 1
     rois = res.data["rois"]
-    assert rois.loc["pallidum", "TKD / truth"] == pytest.approx(n["tkd-gp-ratio"] / 100)
+    assert rois.loc["pallidum", "TKD"] / rois.loc["pallidum", "truth"] == pytest.approx(n["tkd-gp-ratio"] / 100)
     assert list(res.data["recons"]) == ["TKD t=0.05", "TKD t=0.2", "Tikhonov λ=0.01"]
     assert np.all(res.data["recons"]["TKD t=0.2"][labels == 0] == 0)
+    table = res.data["table"]
+    assert "true χ (ppb)" in table and not any("_" in c for c in table.columns)
+    # ratios only away from zero truth; differences everywhere
+    near = table["true χ (ppb)"].abs() < 10
+    ratio_cols = [c for c in table.columns if "recovery" in c]
+    assert table.loc[near, ratio_cols].isna().all().all() and table.loc[~near, ratio_cols].notna().all().all()
+    assert table[[c for c in table.columns if "error" in c]].notna().all().all()
     with pytest.raises(ValueError, match="pallidum"):
         ch3.report_qsm(chi, labels, tissues={3: "WM"}, pad=4)
+
+
+def test_report_qsm_names_near_zero_rois():
+    chi, labels = _labelled_blob()
+    chi = np.where(labels == 3, 0.001, chi)               # WM at 1 ppb: near zero
+    n = ch3.report_qsm(chi, labels, tissues={3: "WM", 5: "putamen", 6: "pallidum"}, field_sigma=0.0,
+                       seed=0, pad=4).numbers
+    assert n["WM-truth-ppb"] == pytest.approx(1.0, abs=0.5)
+    assert "WM-cg-diff-ppb" in n and "WM-tkd-diff-ppb" in n
 
 
 def test_run_background_experiment_sharp_reduces_background():
@@ -70,8 +89,9 @@ def test_run_mpm_experiment_numbers_and_b1_effect():
     assert abs(n["wm-R1-bias-b1"]) < 3 and abs(n["wm-R2s-bias-clean"]) < 1e-6
     assert n["wm-R2s-noise-clean"] < n["wm-R2s-noise-b1"]
     assert n["b1-range"] == "1.15–1.15" and n["wm-pdw-snr"] > 100
-    assert set(res.tables["acc-summary"].columns) == {"B1-corrected", "no B1 correction",
-                                                         "noiseless, B1-corrected"}
+    assert set(res.data["summary"].columns) == {"bias (%), B1-corrected", "bias (%), no B1 correction",
+                                                 "bias (%), noiseless, B1-corrected"}
+    assert not any("_" in c for c in res.data["accuracy_table"].columns)
     assert "noiseless, B1-corrected" not in set(res.data["accuracy_noisy"]["method"])
     with pytest.raises(ValueError, match="shapes"):
         ch3.report_mpm(toy, b1[:-1], tissues=TOY_TISSUES)
@@ -82,7 +102,9 @@ def test_run_mpm_experiment_numbers_and_b1_effect():
 def test_r1_bias_study_shorter_tr_more_bias():
     res = ch3.report_r1_bias(0.86, 0.26)
     n = res.numbers
-    assert len(res.data["curves"]) == 4
+    assert len(res.data["curves"]) == 5
+    # the hMRI toolbox's 2 tan(a/2) form: the R1 bias nearly vanishes
+    assert abs(n["r1-bias-tan-21deg"]) < 0.05 and abs(n["r1-bias-tan-30deg"]) < 0.05
     assert n["r1-bias-21deg"] == n["r1-bias-21deg-tr25"] < 0
     assert n["r1-bias-30deg"] < n["r1-bias-21deg"]                      # larger angle, more bias
     assert n["r1-bias-21deg-tr15"] < n["r1-bias-21deg-tr25"] < n["r1-bias-21deg-tr50"] < 0
@@ -130,7 +152,7 @@ def test_report_review_facts_support_the_chapter_text():
     assert not ch3.report_review(rev).data["facts"]["bg_thalamus_opposite"]
 
 
-def test_lesion_experiment_and_profiles(ph, lesion_run):
+def test_lesion_experiment_and_profiles(lesion_run, toy):
     res = lesion_run
     assert list(res.data["info"]["stage"]) == list(lesions.STAGES)
     assert set(res.data["profiles"]["stage"]) == set(lesions.STAGES)
@@ -138,7 +160,29 @@ def test_lesion_experiment_and_profiles(ph, lesion_run):
     assert n["rim-chi-true"] > 5                          # paramagnetic rim relative to CSF
     assert n["rim-chi-est"] < n["rim-chi-true"]           # blurred by regularisation
     with pytest.raises(ValueError, match="keys"):
-        ch3.lesion_profiles(res.data["info"], {"R1": ph.maps["R1"]}, {"PD": ph.maps["PD"]})
+        ch3.lesion_profiles(res.data["info"], {"R1": toy.maps["R1"]}, {"PD": toy.maps["PD"]})
+
+
+def test_lesion_controls_run_and_are_consistent(lesion_run, toy):
+    """Noise-free and lesion-only controls at small size; anatomy alone = their difference, which
+    equals a direct solve of the lesion-free anatomy (the converged solver is linear)."""
+    res = lesion_run
+    c = res.data["contrasts"]
+    assert list(c.columns) == ["true", "est", "local", "nf", "lo", "anat"]
+    assert np.allclose(c["nf"], c["lo"] + c["anat"])
+    # lesion-only: every lesion away from zero keeps a similar, partial share of its contrast
+    away = c["true"].abs() >= 1
+    kept = c.loc[away, "lo"] / c.loc[away, "true"]
+    assert ((kept > 0.5) & (kept < 1.0)).all()
+    assert res.numbers["lo-recovery-min"] == pytest.approx(100 * kept.min())
+    # anatomy alone, solved directly from the lesion-free phantom, matches the difference
+    les = res.data["lesioned"]
+    direct = ch3._solve_referenced(qsm.forward_field(toy.maps["chi"], pad=4), les, lam=1e-2, tol=1e-8)
+    lm = res.data["lesion_map"]
+    want = 1000 * lesions.lesion_contrast(direct, lm, reference="nawm", labels=les.labels).to_numpy()
+    assert np.allclose(c["anat"], want, atol=0.05)
+    table = res.tables["lesion-qsm-controls"]
+    assert list(table.index) == ["early active", "late active", "chronic active", "chronic inactive"]
 
 
 def test_tkd_measured_chi_and_report_atrophy(ph):
@@ -155,14 +199,58 @@ def test_tkd_measured_chi_and_report_atrophy(ph):
         ch3._atrophy_changes(rep.data["series"].iloc[:1])
 
 
-def test_lesion_change_summary_table_has_no_blanks_as_nan():
-    t = ch3.report_lesion_sources().tables["lesion-changes"]
-    assert t.notna().all().all() and (t["magnitude_source"] == "").sum() == (t["kind"] != "published").sum()
+def test_lesion_change_table_is_readable():
+    rep = ch3.report_lesion_sources()
+    t = rep.data["shown"]
+    ch = lesions.load_lesion_changes()
+    # no code names, no e-notation, sources only for published magnitudes (em dash otherwise)
+    assert not t.reset_index().astype(str).apply(lambda c: c.str.contains("_|e[-+]\\d")).any().any()
+    assert t["source of the magnitude"].isna().sum() == (ch["kind"] != "published").sum()
+    assert (t["magnitude"] == "published").sum() == rep.numbers["n-change-published"]
+    assert "−20 %" in set(t["change vs NAWM"]) and "+10.2 ppb" in set(t["change vs NAWM"])
+    html = rep.tables["lesion-changes"].to_html()
+    assert "—" in html and "nan" not in html.lower()
 
 
 @pytest.fixture(scope="module")
-def lesion_run(ph):
-    return ch3.report_lesions(ph, np.ones(ph.shape))
+def toy():
+    return toy_head()
+
+
+@pytest.fixture(scope="module")
+def lesion_run(toy):
+    return ch3.report_lesions(toy, np.ones(toy.shape), pad=4, tol=1e-8)
+
+
+def test_report_small_angle_separates_the_biases(toy):
+    n = ch3.report_small_angle(toy, tissues=TOY_TISSUES).numbers
+    assert n["sa-R1-small"] < -0.5 and abs(n["sa-R1-tan"]) < 0.05       # R1: the small-angle form
+    assert abs(n["sa-MTsat-tan"]) > 0.5 * abs(n["sa-MTsat-small"])      # MTsat: mostly its own formula
+    assert abs(n["sa-MTsat-exact"]) < 1e-6 and abs(n["sa-R1-exact"]) < 1e-6
+    assert np.sign(n["sa-MTsat-tan-end"]) != np.sign(n["sa-MTsat-tan"])  # depends on the MT timing
+
+
+def test_report_mtsat_b1_depends_on_the_mt_assumption(toy):
+    b1 = np.linspace(0.8, 1.2, toy.shape[0])[:, None, None] * np.ones(toy.shape)
+    rep = ch3.report_mtsat_b1(toy, b1, tissues=TOY_TISSUES)
+    n = rep.numbers
+    # MT independent of B1: flip-angle correction is right, Helms's empirical one is not
+    assert n["mtb1-p0-fa-sd"] < 1 < n["mtb1-p0-helms-sd"] and n["mtb1-p0-none-sd"] > n["mtb1-p0-helms-sd"]
+    # MT saturation proportional to B1^2: no correction is right, flip-angle correction overcorrects
+    assert n["mtb1-p2-none-sd"] < 1 < n["mtb1-p2-helms-sd"] < n["mtb1-p2-fa-sd"]
+    assert n["helms-c"] == 0.4 and rep.data["table"].shape == (6, 2)
+
+
+def test_report_design_values_flags_the_chapter_choices(toy):
+    from qmrigenes.relaxometry import MPMProtocol
+    rep = ch3.report_design_values(protocol=MPMProtocol(), b1=np.ones(toy.shape), mask=toy.mask, sigma=0.05,
+                                   field_sigma=0.002, lam=0.01, background=dict(radius_mm=16, chi=5.0))
+    t = rep.tables["design-values"]
+    for row in ("CSF MTsat", "MPM protocol", "MT pulse", "lesion geometry", "lesion change magnitudes",
+                "χ of the chronic active core"):
+        assert row in t.index, row
+    assert "model assumption" in t.loc["CSF MTsat", "status"]
+    assert rep.numbers["n-design-values"] == len(t)
 
 
 def test_lesion_experiment_true_contrasts_match_the_table(lesion_run):
