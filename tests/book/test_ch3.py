@@ -245,7 +245,7 @@ def test_report_design_values_flags_the_chapter_choices(toy):
     from qmrigenes.relaxometry import MPMProtocol
     rep = ch3.report_design_values(protocol=MPMProtocol(), b1=np.ones(toy.shape), mask=toy.mask, sigma=0.05,
                                    field_sigma=0.002, lam=0.01, background=dict(radius_mm=16, chi=5.0))
-    t = rep.tables["design-values"]
+    t = rep.data["table"]
     for row in ("CSF MTsat", "MPM protocol", "MT pulse", "lesion geometry", "lesion change magnitudes",
                 "χ of the chronic active core"):
         assert row in t.index, row
