@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv data verify-data test book bench lock clean
+.PHONY: venv data mathjax verify-data test book bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ venv: $(STAMP)
 data: $(STAMP)  ## fetch and verify every registered data file
 	$(BIN)/python -m qmrigenes.fetch
 
+mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas; idempotent
+	bash .ci/fetch_mathjax.sh
+
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/python -m qmrigenes.fetch --verify-only
 
@@ -25,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
-book: data
+book: data mathjax
 	rm -rf _build/html _build/.doctrees
 	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html && echo "book: _build/html/index.html"
