@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
+export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
 .PHONY: venv data mathjax verify-data test book bench lock clean
 
@@ -16,13 +18,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)  ## fetch and verify every registered data file
-	$(BIN)/python -m qmrigenes.fetch
+	$(BIN)/qmrigenes fetch
 
 mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas; idempotent
 	bash .ci/fetch_mathjax.sh
 
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
-	$(BIN)/python -m qmrigenes.fetch --verify-only
+	$(BIN)/qmrigenes fetch --verify-only
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
