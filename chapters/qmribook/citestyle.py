@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import pybtex.plugin
+import sphinxcontrib.bibtex.plugin
 from pybtex.style.template import FieldIsMissing
 from pybtex.richtext import Tag, Text
 from pybtex.style.formatting.plain import Style as PlainStyle
@@ -130,8 +131,9 @@ class PlainAuthorYearStyle(PlainStyle):
 
 
 def setup(app):
-    pybtex.plugin.register_plugin("sphinxcontrib.bibtex.style.referencing",
-                                  "author_year_etal", AuthorYearEtalReferenceStyle)
+    app.setup_extension("sphinxcontrib.bibtex")  # it creates the referencing plugin group
+    sphinxcontrib.bibtex.plugin.register_plugin("sphinxcontrib.bibtex.style.referencing",
+                                                 "author_year_etal", AuthorYearEtalReferenceStyle)
     pybtex.plugin.register_plugin("pybtex.style.formatting", "plain_author_year",
                                   PlainAuthorYearStyle)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

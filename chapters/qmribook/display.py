@@ -100,11 +100,11 @@ def format_count(value) -> str:
 
 
 def format_value(value, *, decimals: int = 2) -> str:
-    """A number with fixed decimals and a true minus sign (``-20 -> '−20.00'``)."""
+    """Fixed decimals, thousands separators, a true minus sign (``-20 -> '−20.00'``)."""
     if _missing(value):
         return MISSING
-    text = f"{float(value):.{decimals}f}"
-    if float(text) == 0:
+    text = f"{float(value):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
         text = text.lstrip("-")
     return text.replace("-", _MINUS)
 
@@ -300,8 +300,8 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
             body += "\n\n" + download
         return Table(body, "myst")
     head = "".join(
-        f'<th class="{"qmri-num" if s.kind in {"value", "count", "p", "published"} else ""}">'
-        f"{html.escape(s.header)}</th>" for s in specs.values())
+        ('<th class="qmri-num">' if s.kind in {"value", "count", "p", "published"} else "<th>")
+        + f"{html.escape(s.header)}</th>" for s in specs.values())
     rows = []
     for _, row in frame.iterrows():
         cells = []

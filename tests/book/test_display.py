@@ -38,6 +38,7 @@ def test_counts_and_values():
     assert display.format_value(-20.0, decimals=2) == "\u221220.00"
     assert display.format_value(-0.0001, decimals=2) == "0.00"
     assert display.format_value(None) == display.MISSING
+    assert display.format_value(15167.14, decimals=1) == "15,167.1"
 
 
 def test_table_html_rules(tmp_path):
