@@ -53,10 +53,23 @@ _UNITS = {"R1": "s⁻¹", "PD": "p.u.", "R2s": "s⁻¹", "MTsat": "p.u.", "chi":
 
 
 def _display(table: pd.DataFrame, *, decimals: int = 2):
-    """The one way this chapter shows a table: formatted numbers, an em dash for missing values."""
-    from .pages import table_styler
+    """The one way this chapter shows a table: :func:`qmribook.display.table` on the table with its index
+    as leading columns; floats as values with ``decimals``, integers as counts, the rest as text."""
+    from .display import ColumnSpec, table as display_table
 
-    return table_styler(table, decimals=decimals, na_rep="—")
+    frame = table.reset_index() if any(n is not None for n in table.index.names) else table
+    columns = {}
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if pd.api.types.is_bool_dtype(dtype) or dtype == object:
+            columns[col] = ColumnSpec(str(col), kind="text")
+        elif pd.api.types.is_integer_dtype(dtype):
+            columns[col] = ColumnSpec(str(col), kind="count")
+        elif pd.api.types.is_float_dtype(dtype):
+            columns[col] = ColumnSpec(str(col), kind="value", decimals=decimals)
+        else:
+            columns[col] = ColumnSpec(str(col), kind="text")
+    return display_table(frame, columns=columns)
 
 
 def _cite_text(keys: str) -> str:

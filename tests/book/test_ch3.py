@@ -181,7 +181,7 @@ def test_lesion_controls_run_and_are_consistent(lesion_run, toy):
     lm = res.data["lesion_map"]
     want = 1000 * lesions.lesion_contrast(direct, lm, reference="nawm", labels=les.labels).to_numpy()
     assert np.allclose(c["anat"], want, atol=0.05)
-    table = res.tables["lesion-qsm-controls"]
+    table = res.data["table"]
     assert list(table.index) == ["early active", "late active", "chronic active", "chronic inactive"]
 
 
@@ -208,7 +208,7 @@ def test_lesion_change_table_is_readable():
     assert t["source of the magnitude"].isna().sum() == (ch["kind"] != "published").sum()
     assert (t["magnitude"] == "published").sum() == rep.numbers["n-change-published"]
     assert "−20 %" in set(t["change vs NAWM"]) and "+10.2 ppb" in set(t["change vs NAWM"])
-    html = rep.tables["lesion-changes"].to_html()
+    html = rep.tables["lesion-changes"]._repr_html_()
     assert "—" in html and "nan" not in html.lower()
 
 
@@ -259,3 +259,13 @@ def test_lesion_experiment_true_contrasts_match_the_table(lesion_run):
     for stage in lesions.STAGES:
         want = 1000 * ch[(stage, "core", "chi")]
         assert n[f"{stage.replace('_', '-')}-chi-contrast-true"] == pytest.approx(want, abs=0.05)
+
+
+def test_tables_go_through_the_one_display_path(toy):
+    from qmribook.display import Table
+    reps = [ch3.report_lesion_sources(), ch3.report_review(), ch3.report_small_angle(toy, tissues=TOY_TISSUES)]
+    for rep in reps:
+        for key, tab in rep.tables.items():
+            assert isinstance(tab, Table), key
+            html = tab._repr_html_()
+            assert "NaN" not in html and "_pct" not in html and "early_active" not in html, key
