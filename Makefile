@@ -57,7 +57,12 @@ pdf: data
 	    --virtual-time-budget=120000 --run-all-compositor-stages-before-draw --no-pdf-header-footer \
 	    --print-to-pdf=$(CURDIR)/$(PDF) file://$(CURDIR)/_build/singlehtml/index.html 2>/dev/null
 	rm -rf _build/pdf/.chromium
-	@test -s $(PDF) && echo "pdf: $(PDF)"
+	@test -s $(PDF) || { echo "pdf: Chromium wrote no PDF"; exit 1; }
+	@if command -v pdftotext >/dev/null; then \
+	  if pdftotext $(PDF) - | grep -qE '\\\(|\\\[|\\frac|\\mathrm'; then \
+	    echo "pdf: raw TeX in $(PDF): MathJax did not load offline (mathjax_path must point into the built book)"; exit 1; fi; \
+	  echo "pdf: $$(pdfinfo $(PDF) | grep Pages), no raw TeX"; fi
+	@echo "pdf: $(PDF)"
 
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
 LAB_ARGS ?=

@@ -56,19 +56,21 @@ _FENCE_OPEN = __import__("re").compile(r"^(`{3,}|:{3,})\{(solution|solution-star
 
 
 def solution_phrases(md_text: str, *, n_words: int = 6) -> list[str]:
-    """Runs of ``n_words`` plain words from every solution in a MyST page.
+    """Runs of ``n_words`` plain words found in the solutions of a MyST page and nowhere else in it.
 
     Covers ``{solution}`` blocks (backtick or colon fences) and gated ``{solution-start}`` ...
     ``{solution-end}`` regions. Markup characters are dropped so that the phrases can be looked
-    for in the text of the rendered HTML.
+    for in the text of the rendered HTML; phrases that also occur outside the solutions (an
+    exercise quoting the same call, say) are left out.
     """
     import re
 
     lines = md_text.splitlines()
-    body, i = [], 0
+    body, rest, i = [], [], 0
     while i < len(lines):
         m = _FENCE_OPEN.match(lines[i])
         if not m:
+            rest.append(lines[i])
             i += 1
             continue
         fence, gated = m.group(1), m.group(2) == "solution-start"
@@ -84,13 +86,17 @@ def solution_phrases(md_text: str, *, n_words: int = 6) -> list[str]:
             while i < len(lines) and lines[i].rstrip() != fence:
                 body.append(lines[i])
                 i += 1
+    def words(line):
+        return re.findall(r"[A-Za-z][A-Za-z'-]+", re.sub(r"\{[a-z:-]+\}`[^`]*`|\$[^$]*\$", " ", line))
+
+    elsewhere = " ".join(w for line in rest for w in words(line))
     phrases = []
     for line in body:
         if line.lstrip().startswith((":", "`", "```")):
             continue
-        words = re.findall(r"[A-Za-z][A-Za-z'-]+", re.sub(r"\{[a-z:-]+\}`[^`]*`|\$[^$]*\$", " ", line))
-        phrases += [" ".join(words[k:k + n_words]) for k in range(0, len(words) - n_words + 1, n_words)]
-    return phrases
+        ws = words(line)
+        phrases += [" ".join(ws[k:k + n_words]) for k in range(0, len(ws) - n_words + 1, n_words)]
+    return [ph for ph in phrases if ph not in elsewhere]
 
 
 def _html_words(html_text: str) -> str:
