@@ -71,7 +71,7 @@ pdf: data
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
 LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: $(STAMP)  ## benchmarks, run on demand
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
