@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .datasets import DK_CORTICAL_REGIONS, load_dk_conte69, load_dk_fsaverage5
-from .fetch import DATA_DIR
+from .fetch import PACKAGE_DATA
 
 __all__ = [
     "N_VERTICES_FSAVERAGE5",
@@ -56,7 +56,7 @@ FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _HEMI = {"L": "left", "R": "right"}
 
 #: The committed Neuromorphometrics -> DK crosswalk (repository ``data/`` folder).
-CROSSWALK_PATH = DATA_DIR / "crosswalks" / "neuromorphometrics_to_dk.csv"
+CROSSWALK_PATH = PACKAGE_DATA / "crosswalks" / "neuromorphometrics_to_dk.csv"
 
 
 class Mesh(NamedTuple):
