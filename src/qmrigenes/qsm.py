@@ -10,8 +10,10 @@ Inversion
     * Thresholded k-space division (TKD): divide by D where ``|D| > t`` and by
       ``t sign(D)`` elsewhere (Shmueli et al. 2009; Wharton et al. 2010).
     * Tikhonov (gradient) regularisation with a mask-weighted data term,
-      ``min ||M (D chi - f)||^2 + lam ||grad chi||^2``, solved by conjugate
-      gradients on the normal equations with FFT operators; and its closed
+      ``min ||M (D chi - f)||^2 + lam ||grad chi||^2``, solved to convergence
+      (normal-equation residual <= 1e-6) by preconditioned conjugate
+      gradients with FFT operators (:func:`tikhonov_cg`); an explicitly
+      early-stopped variant (:func:`tikhonov_early_stopped`); and the closed
       form without the mask, ``chi = D F / (D^2 + lam |G|^2)``.
 
 Background field removal

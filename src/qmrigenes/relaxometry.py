@@ -19,6 +19,10 @@ Inversion (as in the hMRI toolbox; Weiskopf et al. 2013)
       2008, "rational approximation"), with or without a B1 map.
     * MTsat from the MTw intercept, A and R1 (Helms et al. 2008).
 
+    Options: the hMRI toolbox's current default ``2 tan(a/2)`` estimator and an
+    exact Ernst-equation inversion (``approximation=``), an exact MTsat
+    formula, and the toolbox's empirical MTsat B1 correction (Helms, C = 0.4).
+
 All rates are in 1/s, times in seconds, angles in degrees, PD and MTsat in
 percent units (p.u.).
 """
