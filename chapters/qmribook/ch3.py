@@ -216,15 +216,13 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
 
 def _qsm_roi_display(summary: pd.DataFrame, rois: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
     """ROI recovery for the page: χ in ppb, differences everywhere, recovery only away from zero truth."""
-    methods = (("TKD", f"TKD (t = {threshold:g})"), ("Tikhonov", "Tikhonov, converged"),
-               ("early-stopped CG", "CG stopped early"))
+    methods = (("TKD", "TKD"), ("Tikhonov", "Tikhonov"), ("early-stopped CG", "early-stopped"))
     out = pd.DataFrame(index=summary.index)
-    out["voxels"] = rois["n_voxels"].astype(int)
     out["true χ (ppb)"] = summary["truth_ppb"]
     for col, label in methods:
-        out[f"{label}: error (ppb)"] = summary[f"{col} diff_ppb"]
+        out[f"{label} error (ppb)"] = summary[f"{col} diff_ppb"]
     for col, label in methods:
-        out[f"{label}: recovery (%)"] = summary[f"{col} ratio_pct"]
+        out[f"{label} recovery (%)"] = summary[f"{col} ratio_pct"]
     out.index.name = "tissue"
     return out
 
@@ -362,7 +360,8 @@ def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol 
     named = acc.assign(parameter=acc["parameter"].map(_PAR_NAMES))
     accuracy = named[named["method"] != _NOISELESS].pivot_table(index=["parameter", "tissue"], columns="method",
                                                                  values=["bias_pct", "noise_pct"], sort=False)
-    accuracy.columns = [f"{'bias' if stat == 'bias_pct' else 'SD of error'} (%), {method}"
+    short = {"B1-corrected": "B1 corr.", "no B1 correction": "no B1 corr."}
+    accuracy.columns = [f"{'bias' if stat == 'bias_pct' else 'error SD'}, {short.get(method, method)} (%)"
                         for stat, method in accuracy.columns]
     summary = (named[named["tissue"].isin(list(summary_tissues))]
                .pivot_table(index=["tissue", "parameter"], columns="method", values="bias_pct", sort=False))
@@ -608,7 +607,6 @@ def _lesion_changes_display(changes: pd.DataFrame) -> pd.DataFrame:
         "lesion stage": changes["stage"].map(_STAGE_NAMES),
         "compartment": changes["compartment"],
         "parameter": changes["parameter"].map(_PAR_NAMES),
-        "direction": changes["direction"],
         "change vs NAWM": [_change_text(c, u) for c, u in zip(changes["change"], changes["unit"])],
         "magnitude": np.where(changes["kind"] == "published", "published", "design value"),
         "source of the magnitude": [_cite_text(k) if (isinstance(k, str) and kind == "published") else np.nan
