@@ -7,8 +7,8 @@ from qmrigenes import _validate as v
 
 
 @pytest.mark.parametrize("bad, match", [
-    ([1.0, np.nan], "x must be finite, got 1 NaN"),
-    ([1.0, np.inf], "x must be finite, got 1 infinite"),
+    ([1.0, np.nan], r"x must be finite, got 1 non-finite value\(s\) \(1 NaN"),
+    ([1.0, np.inf], r"x must be finite, got 1 non-finite value\(s\) \(1 infinite"),
     ([-np.inf, 2.0], "first at index 0"),
 ])
 def test_as_array_nonfinite(bad, match):

@@ -139,8 +139,8 @@ def check_finite(arr, name: str, *, allow_nan: bool = False) -> None:
         first = np.argwhere(~np.isfinite(a) if not allow_nan else np.isinf(a))[0]
         where = tuple(int(i) for i in first)
         where = where[0] if len(where) == 1 else where
-        raise ValueError(f"{name} must be finite, got {' and '.join(parts)} "
-                         f"value(s) (first at index {where})")
+        raise ValueError(f"{name} must be finite, got {n_inf + n_nan} non-finite value(s) "
+                         f"({' and '.join(parts)}; first at index {where})")
 
 
 def check_not_constant(arr, name: str, *, what: str = "values") -> None:
