@@ -80,12 +80,14 @@ def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None)
         gene symbol (``columns.name == "gene"``). The full table has 83 rows:
         34 cortical + 7 subcortical regions per hemisphere and the brainstem.
     """
-    genes = _read_ahba_dk().copy()
     if hemisphere is not None:
         _check_choice(hemisphere, ("L", "R", "B"), "hemisphere")
-        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
     if structure is not None:
         _check_choice(structure, ("cortex", "subcortex", "brainstem"), "structure")
+    genes = _read_ahba_dk().copy()
+    if hemisphere is not None:
+        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
+    if structure is not None:
         genes = genes.xs(structure, level="structure", drop_level=False)
     return genes
 
