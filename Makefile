@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
+export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
 .PHONY: venv data verify-data test book bench lock clean
 
@@ -16,10 +18,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)  ## fetch and verify every registered data file
-	$(BIN)/python -m qmrigenes.fetch
+	$(BIN)/qmrigenes fetch
 
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
-	$(BIN)/python -m qmrigenes.fetch --verify-only
+	$(BIN)/qmrigenes fetch --verify-only
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

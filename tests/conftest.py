@@ -75,3 +75,19 @@ def toy_expression(rng):
     genes = [f"G{i:03d}" for i in range(40)]
     return pd.DataFrame(rng.random((12, 40)), index=pd.Index(regions, name="region"),
                         columns=pd.Index(genes, name="gene"))
+
+
+@pytest.fixture(scope="session")
+def ph():
+    """The chapter-3 head phantom at 2 mm (built once per test session)."""
+    from qmrigenes import phantom
+    return phantom.make_head_phantom()
+
+
+@pytest.fixture
+def data(rng):
+    """A 34-ROI x 200-gene expression table and a target driven by gene G0 (r about 0.6)."""
+    x = pd.DataFrame(rng.normal(size=(34, 200)), columns=[f"G{i}" for i in range(200)],
+                     index=[f"roi{i}" for i in range(34)])
+    y = pd.Series(0.8 * x["G0"] + rng.normal(size=34), index=x.index)
+    return x, y

@@ -396,8 +396,6 @@ case(M, rg, "annotations_donor_7", lambda: datasets.load_ahba_sample_annotations
 case(M, al, "annotations_duplicated", lambda: datasets.load_ahba_sample_annotations([1, 1]), ValueError, r"duplicated donors \(each donor.s samples would be counted twice\): \[1\]")
 case(M, ty, "annotations_bare_int", lambda: datasets.load_ahba_sample_annotations(3), TypeError, "donors must be an iterable")
 case(M, ty, "annotations_bool", lambda: datasets.load_ahba_sample_annotations([True]), TypeError, "donors .* must be an integer, got bool")
-case(M, ty, "published_chapter_int", lambda: datasets.load_published(1, "table1"), TypeError, "chapter must be a str")
-case(M, rg, "published_path_traversal", lambda: datasets.load_published("ch1", "../../etc/passwd"), ValueError, "name must be a plain table name")
 case(M, ty, "celltype_panel_array", lambda: datasets.celltype_gene_sets(np.zeros(3)), TypeError, "panel must be the DataFrame")
 
 

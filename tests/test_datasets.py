@@ -134,15 +134,6 @@ def test_enigma_ahba_and_region_stats():
     assert stats["n_donors"].between(0, 6).all()
 
 
-def test_load_published_reads_committed_tables_and_names_the_alternatives():
-    headline = D.load_published("ch2", "headline")
-    assert {"item"} <= set(headline.columns) and len(headline) > 0
-    table1 = D.load_published("ch1", "table1")
-    assert set(table1["cell_type"]) >= {"Astrocyte", "CA1.Pyramidal"}
-    with pytest.raises(FileNotFoundError, match="available: .*table1"):
-        D.load_published("ch1", "no_such_table")
-
-
 def test_ahba_dk_is_parsed_once_and_callers_cannot_alter_the_cache():
     first = D.load_ahba_dk(hemisphere="L", structure="cortex")
     first.iloc[:, :] = -1.0

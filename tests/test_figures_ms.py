@@ -1,16 +1,10 @@
 """Smoke-and-content tests for qmrigenes.figures.ms."""
 import matplotlib.pyplot as plt
 import pandas as pd
-import pytest
 
 from qmrigenes import lesions, phantom, qsm
 from qmrigenes import relaxometry as R
 from qmrigenes.figures import ms as figs
-
-
-@pytest.fixture(scope="module")
-def ph():
-    return phantom.make_head_phantom()
 
 
 def test_plot_phantom(ph):

@@ -57,16 +57,3 @@ def test_matrices_and_power(expr):
     plt.close(fig)
 
 
-def test_table_styler_formats_by_column():
-    table = pd.DataFrame({"slope": [0.123456, np.nan], "p": [1.3e-9, 0.03219],
-                          "bh": pd.array([True, False], dtype="boolean"), "n": [5, 17],
-                          "mixed": [15633.0, "text"]}, index=["a", "b"])
-    html = qfig.table_styler(table, decimals=3, general=["p"]).to_html()
-    for text in ("0.123", "1.30e-09", "0.0322", "yes", "15,633", "text", "–"):
-        assert text in html
-    assert "0.123456" not in html and table.loc["a", "slope"] == 0.123456   # data unchanged
-    with pytest.raises(ValueError, match="not in the table"):
-        qfig.table_styler(table, general=["q"])
-    by_effect = pd.DataFrame({"power": [0.5]}, index=pd.Index([0.3], name="effect"))
-    html = qfig.table_styler(by_effect).to_html()
-    assert ">0.30<" in html and "0.300000" not in html

@@ -2,12 +2,7 @@
 import numpy as np
 import pytest
 
-from qmrigenes import lesions, phantom
-
-
-@pytest.fixture(scope="module")
-def ph():
-    return phantom.make_head_phantom()
+from qmrigenes import lesions
 
 
 def test_lesion_changes_table_is_consistent():
@@ -92,71 +87,3 @@ def test_atrophy_rejects_bad_input(ph):
         lesions.simulate_atrophy(ph, nucleus="WM")
     with pytest.raises(ValueError, match="volume_loss"):
         lesions.simulate_atrophy(ph, volume_loss=1.5)
-
-
-def test_lesion_change_summary_counts_kinds():
-    ch = lesions.load_lesion_changes()
-    s = lesions.lesion_change_summary(ch)
-    n = s["numbers"]
-    assert n["n-change-published"] + n["n-change-design"] == n["n-change-rows"] == len(ch)
-    assert n["n-change-published"] == (ch["kind"] == "published").sum()
-    assert "R1 of early_active core" in s["design"] and "chi of late_active core" in s["published"]
-    # the chapter's sentence: published = R2* and chi of active lesions, chi of chronic cores
-    pub = ch[ch["kind"] == "published"]
-    assert set(pub["parameter"]) == {"R2s", "chi"} and set(pub["compartment"]) == {"core"}
-    assert set(pub.loc[pub["parameter"] == "R2s", "stage"]) == {"early_active", "late_active"}
-    bad = ch.assign(kind="guess")
-    with pytest.raises(ValueError, match="kinds"):
-        lesions.lesion_change_summary(bad)
-
-
-def test_review_facts_support_the_chapter_text():
-    f = lesions.review_facts()
-    assert f["n_cells"] == len(lesions.load_review_tables()) and 0 < f["n_from_text"] < f["n_cells"]
-    assert f["wm_r1_always_down"] and f["wm_pd_always_up"] and f["bg_thalamus_opposite"]
-    assert f["wm_r2s_qsm_directions"] >= 3          # R2* and QSM separate the stages
-    rev = lesions.load_review_tables()
-    rev.loc[(rev["site"] == "thalamus") & (rev["parameter"] == "QSM"), "direction"] = "increase"
-    assert not lesions.review_facts(rev)["bg_thalamus_opposite"]
-
-
-@pytest.fixture(scope="module")
-def lesion_run(ph):
-    return lesions.run_lesion_experiment(ph, np.ones(ph.shape))
-
-
-def test_lesion_experiment_and_profiles(ph, lesion_run):
-    res = lesion_run
-    assert list(res["info"]["stage"]) == list(lesions.STAGES)
-    assert set(res["profiles"]["stage"]) == set(lesions.STAGES)
-    n = res["numbers"]
-    assert n["rim-chi-true"] > 5                          # paramagnetic rim relative to CSF
-    assert n["rim-chi-est"] < n["rim-chi-true"]           # blurred by regularisation
-    with pytest.raises(ValueError, match="keys"):
-        lesions.lesion_profiles(res["info"], {"R1": ph.maps["R1"]}, {"PD": ph.maps["PD"]})
-
-
-def test_tkd_measured_chi_and_atrophy_changes(ph):
-    chi = lesions.tkd_measured_chi(ph)
-    assert abs(chi[ph.labels == 1].mean()) < 1e-12
-    s = lesions.atrophy_series(ph, nucleus="pallidum", losses=(0.0, 0.2), measured=lesions.tkd_measured_chi)
-    c = lesions.atrophy_changes(s)
-    assert c["atrophy-loss"] == pytest.approx(20.0)
-    assert c["atrophy-r2s-rise"] == pytest.approx(100 * (1 / 0.8 - 1), abs=1.0)
-    assert abs(c["atrophy-r2s-mass"]) < 1e-9 and abs(c["atrophy-chi-mass"]) < 1e-9
-    assert c["atrophy-chi-mean-meas"] > 0
-    with pytest.raises(ValueError, match="two"):
-        lesions.atrophy_changes(s.iloc[:1])
-
-
-def test_lesion_change_summary_table_has_no_blanks_as_nan():
-    t = lesions.lesion_change_summary()["tables"]["lesion-changes"]
-    assert t.notna().all().all() and (t["magnitude_source"] == "").sum() == (t["kind"] != "published").sum()
-
-
-def test_lesion_experiment_true_contrasts_match_the_table(lesion_run):
-    n = lesion_run["numbers"]
-    ch = lesions.load_lesion_changes().set_index(["stage", "compartment", "parameter"])["change"]
-    for stage in lesions.STAGES:
-        want = 1000 * ch[(stage, "core", "chi")]
-        assert n[f"{stage.replace('_', '-')}-chi-contrast-true"] == pytest.approx(want, abs=0.05)

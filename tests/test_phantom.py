@@ -1,14 +1,11 @@
 """Tests for qmrigenes.phantom (real templates and literature values)."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from qmrigenes import phantom
-
-
-@pytest.fixture(scope="module")
-def ph():
-    return phantom.make_head_phantom()
 
 
 def test_tissue_values_cover_every_tissue_and_parameter():
@@ -38,7 +35,7 @@ def test_simulation_values_are_labelled():
 
 
 def test_committed_tissue_table_matches_code():
-    committed = pd.read_csv(phantom.__file__.rsplit("/src/", 1)[0] + "/data/literature/tissue_values_3T.csv")
+    committed = pd.read_csv(Path(phantom.__file__).parent / "data" / "literature" / "tissue_values_3T.csv")
     tv = phantom.tissue_values()
     assert list(committed["tissue"]) == list(tv["tissue"])
     np.testing.assert_allclose(committed["value"], tv["value"], rtol=1e-5)

@@ -3,16 +3,7 @@ import numpy as np
 import pytest
 
 from qmrigenes import qsm
-
-SHAPE = (24, 20, 22)
-
-
-def _blob_phantom():
-    chi = np.zeros(SHAPE)
-    chi += qsm.sphere_source(SHAPE, center=(12, 10, 11), radius_mm=12, chi=0.05)
-    chi += qsm.sphere_source(SHAPE, center=(8, 10, 11), radius_mm=5, chi=0.1)
-    mask = qsm.sphere_source(SHAPE, center=(12, 10, 11), radius_mm=16, chi=1.0) > 0
-    return chi, mask
+from toys import SHAPE, _blob_phantom
 
 
 def test_dipole_kernel_values():
@@ -109,40 +100,3 @@ def test_invalid_inputs():
         qsm.reference_to(np.zeros(SHAPE), np.zeros(SHAPE, bool))
 
 
-def _labelled_blob():
-    chi, mask = _blob_phantom()
-    labels = np.where(mask, 1, 0)
-    labels[qsm.sphere_source(SHAPE, center=(12, 10, 11), radius_mm=12, chi=1.0) > 0] = 3
-    labels[qsm.sphere_source(SHAPE, center=(8, 10, 11), radius_mm=5, chi=1.0) > 0] = 6
-    labels[qsm.sphere_source(SHAPE, center=(16, 10, 11), radius_mm=5, chi=1.0) > 0] = 5
-    chi = np.where(labels == 5, 0.07, chi)
-    return chi, labels
-
-
-def test_run_qsm_experiment_ratios_and_threshold_tradeoff():
-    chi, labels = _labelled_blob()
-    res = qsm.run_qsm_experiment(chi, labels, tissues={3: "WM", 5: "putamen", 6: "pallidum"},
-                                 field_sigma=0.0005, seed=0, pad=4, lam=1e-2)
-    n = res["numbers"]
-    assert 0 < n["tkd-gp-ratio"] < 100 and 0 < n["cg-gp-ratio"] < 100      # underestimation
-    assert abs(n["tkdlow-gp-ratio"] - 100) < abs(n["tkd-gp-ratio"] - 100)  # lower t, less bias
-    assert n["cg-iter"] >= 1 and n["t-cg"] > 0
-    rois = res["rois"]
-    assert rois.loc["pallidum", "TKD / truth"] == pytest.approx(n["tkd-gp-ratio"] / 100)
-    assert list(res["recons"]) == ["TKD t=0.05", "TKD t=0.2", "Tikhonov λ=0.01"]
-    assert np.all(res["recons"]["TKD t=0.2"][labels == 0] == 0)
-    with pytest.raises(ValueError, match="pallidum"):
-        qsm.run_qsm_experiment(chi, labels, tissues={3: "WM"}, pad=4)
-
-
-def test_run_background_experiment_sharp_reduces_background():
-    chi, labels = _labelled_blob()
-    mask = labels > 0
-    local = qsm.forward_field(chi, pad=8)
-    res = qsm.run_background_experiment(chi, local, mask, center=(12, 10, 1), radius_mm=4, chi=5.0,
-                                        pad=8, sharp_radius_mm=4)
-    n = res["numbers"]
-    assert n["sharp-rmse"] < 0.5 * n["bg-rms"]
-    assert 0 < n["sharp-kept"] < 100
-    with pytest.raises(ValueError, match="inside the mask"):
-        qsm.run_background_experiment(chi, local, mask, center=(12, 10, 11), radius_mm=4, chi=5.0)

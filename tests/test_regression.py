@@ -8,14 +8,6 @@ from statsmodels.stats.multitest import multipletests
 from qmrigenes.stats import regression as reg
 
 
-@pytest.fixture
-def data(rng):
-    x = pd.DataFrame(rng.normal(size=(34, 200)), columns=[f"G{i}" for i in range(200)],
-                     index=[f"roi{i}" for i in range(34)])
-    y = pd.Series(0.8 * x["G0"] + rng.normal(size=34), index=x.index)
-    return x, y
-
-
 def test_ols_matches_statsmodels(data):
     x, y = data
     res = reg.genome_wide_ols(x, y).table
@@ -139,76 +131,3 @@ def test_power_at():
         reg.power_at(power, 0.3)
 
 
-def test_recovery_numbers():
-    genes = pd.DataFrame({"set": ["s", "s", "s", "t"], "gene": ["A", "B", "C", "D"],
-                          "slope": [0.9, 0.2, -0.1, 0.5], "planted": [0.7, 0.7, 0.0, 0.5],
-                          "bh": pd.array([True, False, False, True], dtype="boolean")})
-    sig = pd.Series([True, False, False, True, True], index=["A", "B", "C", "D", "E"])
-    out = reg.recovery_numbers(genes, sig, {"A": 0.7, "B": 0.7, "D": 0.5})
-    assert out["n_significant"] == 3 and out["n_false"] == 1          # E not planted
-    assert (out["s_found"], out["s_planted"], out["t_found"], out["t_planted"]) == (1, 2, 1, 1)
-    assert (out["slope_min"], out["slope_max"]) == (0.2, 0.9)
-    with pytest.raises(ValueError):
-        reg.recovery_numbers(genes.drop(columns="planted"), sig, {})
-
-
-def test_donor_precision(data):
-    x, y = data
-    per = {"1": x, "2": x.iloc[:12]}
-    out = reg.donor_precision(reg.per_donor_ols(per, y, ["G0", "G1"]), n_split=17)
-    assert out["few_donors"] == "2" and out["many_donors"] == "1"
-    assert out["few_min_rois"] == out["few_max_rois"] == 12
-    assert out["few_se"] > out["many_se"]                              # fewer ROIs, wider slopes
-    with pytest.raises(ValueError):
-        reg.donor_precision(reg.per_donor_ols(per, y, ["G0"]), n_split=40)
-
-
-def test_bh_summary(rng):
-    p = pd.Series(np.r_[rng.uniform(0, 1e-6, 5), rng.uniform(size=500)], index=[f"g{i}" for i in range(505)])
-    cmp = reg.compare_bh(p)
-    out = reg.bh_summary(cmp)
-    assert out["std-n"] == int(multipletests(p, alpha=0.05, method="fdr_bh")[0].sum())
-    assert out["pub-n"] == int(reg.bh_as_published(p.to_numpy()).sum())
-    assert out["unc-n"] == int((p < 1e-4).sum()) and out["stdq-n"] <= out["unc-n"]
-    assert out["pub-n"] - out["pub-only"] + out["std-only"] == out["std-n"]
-    with pytest.raises(ValueError):
-        reg.bh_summary(cmp.iloc[:2])
-
-
-@pytest.fixture(scope="module")
-def small_simulation():
-    from qmrigenes.datasets import load_ahba_sample_annotations
-
-    genes = [f"G{i:03d}" for i in range(300)] + ["FTL", "TFRC"]
-    planted = {"FTL": 0.95, "G000": 0.95}
-    return reg.simulation_study(load_ahba_sample_annotations(), genes, {"iron": ["FTL", "TFRC"]},
-                                planted=planted, donor_genes=["FTL"], seed=1), planted
-
-
-def test_simulation_study(small_simulation):
-    sim, planted = small_simulation
-    assert sim.expression.shape == (34, 302) and sim.numbers["sim-n-genes"] == 302
-    assert sim.numbers["sim-n-iron-planted"] == 1 and sim.numbers["sim-iron-found"] == 1   # a = 0.95 is found
-    assert sim.numbers["sim-n-bh"] >= 2 and sim.results.loc["FTL", "bh"]
-    assert not sim.genes.set_index("gene").loc["TFRC", "bh"]
-    assert set(sim.donors["donor"]) == set(sim.roi_expression.per_donor) and (sim.donors["gene"] == "FTL").all()
-    with pytest.raises(ValueError):
-        reg.simulation_study(pd.DataFrame(), ["A"], {}, planted={"B": 0.5})
-
-
-def test_real_data_study_and_published(small_simulation):
-    from qmrigenes.ahba import load_published
-
-    sets = {"iron": ["TF", "TFRC", "FTL"], "myelin": ["MBP", "MOG", "PLP1"]}
-    real = reg.real_data_study(sets, n_perm=200)
-    num = real.numbers
-    assert real.sets.shape[0] == 6 and num["r2s-n-perm"] == 5040 and num["para-n-perm"] == 120  # 7! and 5!
-    assert num["r2s-n-genes"] == 6 and num["r2s-n-pos"] == int((real.wide["R2*"] > 0).sum())
-    assert num["largest-p-random"] + num["largest-p-coex"] + num["largest-p-perm"] == 6
-    assert num["r2s-iron-n-other"] == 2
-    assert num["r2s-iron-r"] == pytest.approx(real.wide.loc["iron", "R2*"].mean())
-    side = reg.published_comparison(load_published("headline").set_index("item"), real, small_simulation[0])
-    assert side.loc["n_rois", "ours"] == 34 and side.loc["df", "ours"] == 32
-    assert side.loc["ftl_p", "ours"] == pytest.approx(real.r2s.loc["FTL", "p"])
-    assert np.isnan(side.loc["ftl_p_ilsqr", "ours"]) and "not available" in side.loc["ftl_p_ilsqr", "our data"]
-    assert np.isnan(side.loc["mal_p", "ours"]) and "not in the tested" in side.loc["mal_p", "our data"]

@@ -41,8 +41,7 @@ import pandas as pd
 
 from ._validate import (as_array, check_choice, check_genes, check_int, check_scalar, check_seed, check_unique,
                         describe)
-from .datasets import load_published as _load_published
-from .fetch import DATA_DIR
+from .fetch import PACKAGE_DATA
 
 __all__ = [
     "AHBA_DONORS",
@@ -73,7 +72,6 @@ __all__ = [
     "deep_grey_expression",
     "deep_grey_maps",
     "load_literature_susceptibility",
-    "load_published",
 ]
 
 #: Allen donor folders (``normalized_microarray_donor<ID>``) in the order of the
@@ -919,7 +917,7 @@ def load_crosswalk() -> pd.DataFrame:
         ``clinical_mpm_region``, ``chisep_roi``, ``qsm_rois`` (``;``-separated
         ROI names of the paper) and ``note``. Empty cells are NaN.
     """
-    return pd.read_csv(DATA_DIR / "crosswalks" / "deep_grey_structures.csv").set_index("structure")
+    return pd.read_csv(PACKAGE_DATA / "crosswalks" / "deep_grey_structures.csv").set_index("structure")
 
 
 def deep_grey_expression(*, hemisphere: str = "L", crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -981,143 +979,5 @@ def deep_grey_maps(*, crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def load_literature_susceptibility() -> pd.DataFrame:
     """Published deep-grey susceptibility values (``data/literature/deep_grey_susceptibility.csv``), ppb."""
-    return pd.read_csv(DATA_DIR / "literature" / "deep_grey_susceptibility.csv")
+    return pd.read_csv(PACKAGE_DATA / "literature" / "deep_grey_susceptibility.csv")
 
-
-def load_published(name: str = "headline") -> pd.DataFrame:
-    """The source paper's numbers (``data/published/ch2_<name>.csv``), with their location in the paper."""
-    return _load_published("ch2", name)
-
-
-# --------------------------------------------------------------------------- chapter summaries
-#: Genes the paper found significant (BH FDR 0.05, QSM dataset 1; Secs 3.1-3.2):
-#: all iron genes but TFRC and all myelin genes but MBP, NRG1, EIF2AK3, POU3F1.
-PAPER_SIGNIFICANT_IRON = ("TF", "SLC40A1", "FTH1", "FTL", "SLC11A2")
-PAPER_SIGNIFICANT_MYELIN = ("CNP", "OLIG2", "MAL", "MOBP", "MOG", "CLDN11", "PLP1", "GAL3ST1", "PLLP",
-                            "ILK", "OMG", "KLK6", "MAG")
-#: The 13 iron and myelin genes of the paper's PLS model (``plsGeneDG.m``).
-PLS_GENES = ("TF", "FTL", "FTH1", "SLC40A1", "CNP", "MAG", "MAL", "MOBP", "MOG", "CLDN11", "PLP1", "GAL3ST1",
-             "PLLP")
-
-
-def planted_effects(*, iron: float = 0.7, myelin: float = 0.6) -> dict[str, float]:
-    """Planted QSM-expression correlations for a simulation: the paper's significant genes.
-
-    Returns
-    -------
-    dict
-        Gene -> correlation ``a``: ``iron`` for :data:`PAPER_SIGNIFICANT_IRON`,
-        ``myelin`` for :data:`PAPER_SIGNIFICANT_MYELIN`; every other gene has none.
-    """
-    for name, a in (("iron", iron), ("myelin", myelin)):
-        if not 0 <= a <= 1:
-            raise ValueError(f"{name} effect must be in [0, 1], got {a}")
-    out = {g: iron for g in PAPER_SIGNIFICANT_IRON}
-    out.update({g: myelin for g in PAPER_SIGNIFICANT_MYELIN})
-    return out
-
-
-def _join_names(names) -> str:
-    names = [str(n) for n in names]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def sampling_overview(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None) -> dict:
-    """Who sampled which ROI, and where the published matching differs from ours.
-
-    Parameters
-    ----------
-    annotations : pandas.DataFrame
-        :func:`qmrigenes.datasets.load_ahba_sample_annotations`.
-
-    Returns
-    -------
-    dict
-        ``counts`` (ROIs x donors, samples matched with ``method="prefix"``),
-        ``differences`` (ROIs whose total differs between ``"published"`` and
-        ``"prefix"`` matching, columns "as published" / "all listed structures"),
-        ``n_rois``, ``n_differ``, ``right_donors`` (text, donors with any
-        right-hemisphere sample), ``single_donor_rois`` (text, "ROI (donor d)"
-        for ROIs sampled by exactly one donor), ``rois_per_donor`` (Series),
-        ``left_only_donors`` (text), ``left_only_min_rois``/``left_only_max_rois``.
-    """
-    table = roi_structure_table() if table is None else table
-    report = matching_report(annotations, table=table)
-    counts = report["prefix"]
-    totals = pd.concat({"as published": report["published"].sum(axis=1),
-                        "all listed structures": counts.sum(axis=1)}, axis=1)
-    differences = totals[totals.iloc[:, 0] != totals.iloc[:, 1]].rename_axis("ROI (samples, all donors)")
-    right = table.index[table["hemisphere"] == "R"]
-    sampled = counts > 0
-    right_donors = [d for d in counts.columns if sampled.loc[right, d].any()]
-    left_only = [d for d in counts.columns if d not in right_donors]
-    single = [f"{roi} (donor {sampled.columns[sampled.loc[roi]][0]})" for roi in counts.index
-              if sampled.loc[roi].sum() == 1]
-    per_donor = sampled.sum(axis=0).rename("n_rois")
-    return {"counts": counts, "differences": differences, "n_rois": len(table), "n_differ": len(differences),
-            "right_donors": _join_names(right_donors), "left_only_donors": _join_names(left_only),
-            "single_donor_rois": _join_names(single), "rois_per_donor": per_donor,
-            "left_only_min_rois": int(per_donor[left_only].min()) if left_only else 0,
-            "left_only_max_rois": int(per_donor[left_only].max()) if left_only else 0}
-
-
-def literature_summary(literature: pd.DataFrame | None = None, *, reference: str = "Whole white matter",
-                       composite: str = "Basal ganglia (composite)") -> dict:
-    """Literature susceptibility prepared for the bar chart and the reference-region table.
-
-    Returns
-    -------
-    dict
-        ``plot`` (long table without the ``composite`` row; component labelled
-        with its citation key), ``chi`` (χ-separation atlas, structures x
-        ``chi_dia``, ``chi_para``, ``chi_para + chi_dia``, ``relative to whole
-        WM``; ppb) and ``wm_shift`` (ppb added to every structure when the
-        summed components are re-referenced to ``reference``).
-    """
-    lit = load_literature_susceptibility() if literature is None else literature
-    plot = lit[lit["structure"] != composite].copy()
-    plot["component"] = plot["component"] + " (" + plot["citation"] + ")"
-    chi = lit[lit["citation"] == "min2024chisep"].pivot(index="structure", columns="component", values="chi_ppb")
-    if reference not in chi.index:
-        raise ValueError(f"reference {reference!r} is not a chi-separation structure")
-    chi["chi_para + chi_dia"] = chi["chi_para"] + chi["chi_dia"]
-    chi["relative to whole WM"] = chi["chi_para + chi_dia"] - chi.loc[reference, "chi_para + chi_dia"]
-    return {"plot": plot, "chi": chi, "wm_shift": float(-chi.loc[reference, "chi_para + chi_dia"])}
-
-
-def synthetic_folder_check(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None, n_genes: int = 60,
-                           effect: float = 0.8, seed: int = 5) -> dict:
-    """Write a small synthetic donor folder in the Allen format and run the pipeline on it.
-
-    Each gene gets one faithful, one noise and one below-background probe
-    (:func:`write_synthetic_donors`; probe ids ``1000 + 3k`` are the faithful ones).
-
-    Returns
-    -------
-    dict
-        ``n_probes``, ``n_kept`` (after the background filter),
-        ``pct_faithful`` (% of genes whose differential-stability probe is
-        the faithful one) and ``max_diff`` (largest absolute difference
-        between the ROI matrix read from disk and the in-memory one).
-    """
-    import tempfile
-
-    table = roi_structure_table() if table is None else table
-    sampling = roi_sampling(annotations, table=table)
-    genes = [f"GENE{i:03d}" for i in range(n_genes)]
-    small = simulate_roi_expression(sampling, simulate_qsm(table, seed=11), genes, effects={genes[0]: effect},
-                                    level="sample", annotations=annotations, seed=seed)
-    in_memory = expression_by_roi(small.expression, small.annotations, table=table)
-    with tempfile.TemporaryDirectory() as folder:
-        write_synthetic_donors(folder, small.annotations, small.expression, seed=1)
-        from_disk = ahba_qsm_expression(folder)
-        donors = read_donors(folder)
-    n_probes = len(next(iter(donors.values())).probes)
-    kept = filter_probes(donors)
-    chosen = select_probes_ds(donors, kept)
-    diff = np.abs(from_disk.expression - in_memory.expression[from_disk.expression.columns]).to_numpy()
-    return {"n_probes": n_probes, "n_kept": len(kept),
-            "pct_faithful": float(((np.asarray(chosen) - 1000) % 3 == 0).mean() * 100),
-            "max_diff": float(diff.max())}

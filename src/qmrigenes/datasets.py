@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .fetch import DATA_DIR, fetch
+from .fetch import fetch
 
 __all__ = [
     "DK_CORTICAL_REGIONS",
@@ -36,7 +36,6 @@ __all__ = [
     "load_chi_separation",
     "load_enigma_ahba",
     "load_dk_region_stats",
-    "load_published",
 ]
 
 #: The 34 cortical DK regions per hemisphere, in FreeSurfer ``aparc`` order
@@ -372,41 +371,6 @@ def load_dk_region_stats() -> pd.DataFrame:
     table = pd.read_csv(fetch("french_paus_dk_region_stats.tsv"), sep="\t", index_col=0)
     return table.rename(columns={"FreeSurferShortName": "region", "Hemisphere": "hemisphere",
                                  "SamplesInRegion": "n_samples", "BrainsWithSamples": "n_donors"})
-
-
-# --------------------------------------------------------------------------- authored tables
-def load_published(chapter: str, name: str) -> pd.DataFrame:
-    """A committed table of a source paper's numbers, ``data/published/<chapter>_<name>.csv``.
-
-    Parameters
-    ----------
-    chapter : str
-        ``"ch1"``, ``"ch2"`` or ``"ch3"``.
-    name : str
-        Table name, e.g. ``"table1"`` or ``"headline"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table as committed; every row carries its citation and location in the source.
-
-    Raises
-    ------
-    FileNotFoundError
-        No such table; the message lists the chapter's tables.
-    """
-    for arg, value in (("chapter", chapter), ("name", name)):
-        if not isinstance(value, str):
-            raise TypeError(f"{arg} must be a str, got {type(value).__name__} {value!r}")
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or ".." in value:
-            raise ValueError(f"{arg} must be a plain table name (letters, digits, _ . -), got {value!r}")
-    folder = DATA_DIR / "published"
-    path = folder / f"{chapter}_{name}.csv"
-    if not path.is_file():
-        known = sorted(p.stem.removeprefix(f"{chapter}_") for p in folder.glob(f"{chapter}_*.csv"))
-        raise FileNotFoundError(f"no published table {name!r} for {chapter} (looked for {path}); "
-                                f"available: {known}")
-    return pd.read_csv(path)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,7 +1,8 @@
 """Data access: one checksummed registry of every external file.
 
-Every file the book reads from outside this repository is listed, with its
-source, sha256, size, licence and citation, in ``data/registry.csv``. Files
+Every file the package reads from outside is listed, with its source, sha256,
+size, licence and citation, in the registry shipped with the package
+(``qmrigenes/data/registry.csv``). Files
 come from one of two kinds of source:
 
 ``github``
@@ -15,13 +16,14 @@ come from one of two kinds of source:
     temporary folder. No registry host is named here: pip's own configuration
     decides where it looks.
 
-Fetched files are verified against their sha256 and kept in a cache folder
-(``data/cache`` by default, ``QMRIGENES_CACHE`` to override). Once a file is
+Fetched files are verified against their sha256 and kept in a user data
+folder: ``$QMRIGENES_DATA`` if set, else ``~/qmrigenes-data`` (as neuromaps
+and abagen do). The book's Makefile points it at the project's ``data/cache``. Once a file is
 cached and verified, no network call is made. Files are written under a
 temporary name and renamed on success, so a failed fetch leaves nothing
 half-written.
 
-Run ``python -m qmrigenes.fetch`` to fetch everything, ``--verify-only`` to
+Run ``qmrigenes fetch`` (or ``python -m qmrigenes.fetch``) to fetch everything, ``--verify-only`` to
 check the cache without fetching.
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ __all__ = [
     "MIRROR_ENV",
     "CACHE_ENV",
     "REGISTRY_ENV",
-    "DATA_DIR",
+    "PACKAGE_DATA",
     "load_registry",
     "cache_dir",
     "fetch",
@@ -59,18 +61,19 @@ __all__ = [
 ]
 
 MIRROR_ENV = "QMRIGENES_MIRROR"
-CACHE_ENV = "QMRIGENES_CACHE"
+CACHE_ENV = "QMRIGENES_DATA"
 REGISTRY_ENV = "QMRIGENES_REGISTRY"
 
-_ROOT = Path(__file__).resolve().parents[2]
-#: The repository's ``data/`` folder: the registry, the tables we author (``crosswalks/``,
-#: ``literature/``, ``published/``, ``status/``) and the gitignored ``cache/``.
-DATA_DIR = _ROOT / "data"
+#: Tables shipped with the package: the registry and the tables we author
+#: (``crosswalks/``, ``literature/``); read-only.
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+#: Default download cache when ``$QMRIGENES_DATA`` is not set.
+DEFAULT_CACHE = Path("~/qmrigenes-data")
 _REGISTRY_COLUMNS = [
     "name", "kind", "source", "member", "sha256", "size",
     "licence", "citation", "used_by", "description",
 ]
-_FIX = "make data  (or: QMRIGENES_MIRROR=../shared/data python -m qmrigenes.fetch)"
+_FIX = "qmrigenes fetch  (in the book: make data)"
 
 
 class DataFetchError(RuntimeError):
@@ -81,7 +84,7 @@ class DataFetchError(RuntimeError):
 def _registry_path(registry=None) -> Path:
     if registry is not None:
         return Path(registry)
-    return Path(os.environ.get(REGISTRY_ENV, DATA_DIR / "registry.csv"))
+    return Path(os.environ.get(REGISTRY_ENV, PACKAGE_DATA / "registry.csv"))
 
 
 def load_registry(registry=None) -> pd.DataFrame:
@@ -90,8 +93,8 @@ def load_registry(registry=None) -> pd.DataFrame:
     Parameters
     ----------
     registry : str or Path, optional
-        Registry CSV. Default: ``$QMRIGENES_REGISTRY`` or ``data/registry.csv``
-        at the repository root.
+        Registry CSV. Default: ``$QMRIGENES_REGISTRY`` or the registry shipped
+        with the package.
 
     Returns
     -------
@@ -140,10 +143,13 @@ def _check_registry_rows(reg: pd.DataFrame, path) -> None:
 
 
 def cache_dir(cache=None) -> Path:
-    """Folder holding verified copies of registered files (created on demand)."""
+    """Folder holding verified copies of registered files (created on demand).
+
+    ``cache`` if given, else ``$QMRIGENES_DATA``, else ``~/qmrigenes-data``.
+    """
     if cache is None:
-        cache = os.environ.get(CACHE_ENV, DATA_DIR / "cache")
-    path = Path(cache)
+        cache = os.environ.get(CACHE_ENV) or DEFAULT_CACHE
+    path = Path(cache).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

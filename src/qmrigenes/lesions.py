@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from . import qsm, relaxometry
-from .fetch import DATA_DIR
+from .fetch import PACKAGE_DATA
 from .phantom import TISSUES, Phantom
 
 __all__ = [
@@ -37,18 +36,12 @@ __all__ = [
     "review_direction_matrix",
     "simulate_atrophy",
     "atrophy_series",
-    "lesion_change_summary",
-    "lesion_profiles",
-    "run_lesion_experiment",
-    "review_facts",
-    "tkd_measured_chi",
-    "atrophy_changes",
 ]
 
 #: Lesion stages, in temporal order.
 STAGES = ("early_active", "late_active", "chronic_active", "chronic_inactive")
 #: Folder of the committed literature tables.
-LITERATURE_DIR = DATA_DIR / "literature"
+LITERATURE_DIR = PACKAGE_DATA / "literature"
 
 _PARAMS = ("R1", "PD", "R2s", "chi")
 _DIRECTIONS = {"increase": 1, "decrease": -1, "no change": 0}
@@ -369,181 +362,3 @@ def atrophy_series(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0
             row["chi_mass_measured"] = float(chi_hat[sel].sum() * voxel_ml)
         rows.append(row)
     return pd.DataFrame(rows).set_index("volume_loss")
-
-
-# --------------------------------------------------------------------------- chapter helpers
-def lesion_change_summary(changes: pd.DataFrame | None = None) -> dict:
-    """Which lesion-change magnitudes are published and which are design values.
-
-    Returns
-    -------
-    dict
-        ``numbers`` (``n-change-rows``, ``n-change-published``,
-        ``n-change-design``: counts of rows), ``tables`` (``lesion-changes``:
-        the display columns, blanks for missing sources) and ``published`` /
-        ``design`` (lists of rows as text such as ``"R2s of early_active core"``).
-    """
-    changes = load_lesion_changes() if changes is None else changes
-    kinds = set(changes["kind"])
-    if not kinds <= {"published", "SIMULATION design"}:
-        raise ValueError(f"unknown kinds {sorted(kinds - {'published', 'SIMULATION design'})}")
-    text = changes["parameter"] + " of " + changes["stage"] + " " + changes["compartment"]
-    pub = changes["kind"] == "published"
-    numbers = {"n-change-rows": int(len(changes)), "n-change-published": int(pub.sum()),
-               "n-change-design": int((~pub).sum())}
-    shown = changes[["stage", "compartment", "parameter", "direction", "change", "unit", "kind",
-                     "magnitude_source"]].fillna("")
-    return {"numbers": numbers, "tables": {"lesion-changes": shown}, "published": list(text[pub]),
-            "design": list(text[~pub])}
-
-
-def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_size=(2.0, 2.0, 2.0),
-                    max_radius_mm: float = 20.0, step_mm: float = 2.0) -> pd.DataFrame:
-    """Radial profiles of true and estimated maps around each lesion centre.
-
-    Parameters
-    ----------
-    info : DataFrame
-        From :func:`insert_lesions` (columns ``stage``, ``x``, ``y``, ``z``).
-    truth, estimates : dict of str -> ndarray (X, Y, Z)
-        Maps with the same keys (e.g. ``R1``, ``PD``, ``R2s``, ``chi``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long table: ``stage``, ``parameter``, ``source`` (truth/estimate),
-        ``distance_mm``, ``value``.
-    """
-    if set(truth) != set(estimates):
-        raise ValueError(f"truth keys {sorted(truth)} differ from estimate keys {sorted(estimates)}")
-    rows = []
-    for _, r in info.iterrows():
-        c = (r.x, r.y, r.z)
-        for par in estimates:
-            for source, vol in (("truth", truth[par]), ("estimate", estimates[par])):
-                prof = radial_profile(vol, c, voxel_size=voxel_size, max_radius_mm=max_radius_mm,
-                                      step_mm=step_mm)
-                rows += [dict(stage=r.stage, parameter=par, source=source, distance_mm=d, value=v)
-                         for d, v in prof.items()]
-    return pd.DataFrame(rows)
-
-
-def run_lesion_experiment(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: float = 0.05,
-                          field_sigma: float = 0.002, seed_mpm: int = 2025, seed_field: int = 2026,
-                          lam: float = 1e-2, pad: int = 16, rim_distance_mm: float = 7.0) -> dict:
-    """Insert the four lesion stages, simulate MPM and QSM, and fit both.
-
-    Parameters
-    ----------
-    phantom : Phantom
-    b1 : ndarray
-        Transmit field (used in the simulation and, as a known map, in the fit).
-    sigma, field_sigma : float
-        Noise of the MPM signals and of the field (ppm).
-    seed_mpm, seed_field : int
-    lam : float
-        Tikhonov weight of the QSM inversion (CSF-referenced).
-    rim_distance_mm : float
-        Profile shell at which the chronic active rim is read off.
-
-    Returns
-    -------
-    dict
-        ``lesioned`` (Phantom), ``info`` (lesion table), ``maps`` (for
-        :func:`qmrigenes.figures.ms.plot_lesion_stages`: estimated R1, PD,
-        R2s, "QSM (Tikhonov)" and "chi (truth)"), ``profiles`` (from
-        :func:`lesion_profiles`) and ``numbers``: ``rim-chi-true`` and
-        ``rim-chi-est`` (ppb, chronic active χ profile at the rim shell) and
-        ``<stage>-chi-contrast-<true|est>`` (ppb, mean χ of each lesion core
-        minus that of NAWM, i.e. WM outside the lesions; stage with hyphens).
-    """
-    les, lesion_map, info = insert_lesions(phantom)
-    sig = relaxometry.simulate_mpm(les.maps, protocol, b1=b1, sigma=sigma, rng=np.random.default_rng(seed_mpm),
-                                   mask=les.mask)
-    est = relaxometry.fit_mpm(sig, protocol, b1=b1, mask=les.mask)
-    field = qsm.add_field_noise(qsm.forward_field(les.maps["chi"], voxel_size=les.voxel_size, pad=pad),
-                                field_sigma, rng=np.random.default_rng(seed_field), mask=les.mask)
-    chi, _ = qsm.tikhonov_cg(field, les.mask, lam=lam, voxel_size=les.voxel_size)
-    chi = np.where(les.mask, qsm.reference_to(chi, les.labels == _LUT["CSF"]), 0)
-    fitted = {"R1": est["R1"], "PD": est["PD"], "R2s": est["R2s"], "chi": chi}
-    profiles = lesion_profiles(info, {k: les.maps[k] for k in fitted}, fitted, voxel_size=les.voxel_size)
-    rim = profiles[(profiles.stage == "chronic_active") & (profiles.parameter == "chi")].pivot(
-        index="distance_mm", columns="source", values="value")
-    if rim_distance_mm not in rim.index:
-        raise ValueError(f"no profile shell at {rim_distance_mm} mm; shells: {list(rim.index)}")
-    maps = {"R1": est["R1"], "PD": est["PD"], "R2s": est["R2s"], "QSM (Tikhonov)": chi,
-            "chi (truth)": les.maps["chi"]}
-    numbers = {"rim-chi-true": 1000 * float(rim.loc[rim_distance_mm, "truth"]),
-               "rim-chi-est": 1000 * float(rim.loc[rim_distance_mm, "estimate"])}
-    nawm = (les.labels == _LUT["WM"]) & (lesion_map == 0)
-    for i, stage in enumerate(info["stage"]):
-        core = lesion_map == i + 1
-        for source, vol in (("true", les.maps["chi"]), ("est", chi)):
-            numbers[f"{stage.replace('_', '-')}-chi-contrast-{source}"] = 1000 * float(
-                vol[core].mean() - vol[nawm].mean())
-    return {"lesioned": les, "info": info, "maps": maps, "profiles": profiles, "numbers": numbers}
-
-
-def review_facts(table: pd.DataFrame | None = None) -> dict:
-    """Counts and patterns of the encoded review tables, for the chapter text.
-
-    Returns
-    -------
-    dict
-        ``n_cells``, ``n_from_text`` (cells taken from the review's text),
-        ``wm_r1_always_down`` / ``wm_pd_always_up`` (every WM site with an R1
-        / PD entry shows a decrease / an increase), ``wm_r2s_qsm_directions``
-        (number of distinct R2* and QSM directions across WM sites) and
-        ``bg_thalamus_opposite`` (basal ganglia and thalamus move in opposite
-        directions on both R2* and QSM).
-    """
-    table = load_review_tables() if table is None else table
-    wm = table[table["compartment"] == "WM"]
-
-    def _dirs(site_sel, par):
-        return set(table.loc[site_sel & (table["parameter"] == par), "direction"])
-
-    d = table.set_index(["site", "parameter"])["direction"]
-    opposite = all((("basal ganglia", p) in d.index and ("thalamus", p) in d.index)
-                   and {d[("basal ganglia", p)], d[("thalamus", p)]} == {"increase", "decrease"}
-                   for p in ("R2*", "QSM"))
-    wm_sel = table["compartment"] == "WM"
-    return {"n_cells": int(len(table)), "n_from_text": int((table["encoded_from"] == "text").sum()),
-            "wm_r1_always_down": _dirs(wm_sel, "R1") == {"decrease"},
-            "wm_pd_always_up": _dirs(wm_sel, "PD") == {"increase"},
-            "wm_r2s_qsm_directions": len(set(wm.loc[wm["parameter"].isin(["R2*", "QSM"]), "direction"])),
-            "bg_thalamus_opposite": bool(opposite)}
-
-
-def tkd_measured_chi(phantom: Phantom, *, threshold: float = 0.2, pad: int = 16) -> np.ndarray:
-    """χ of a phantom as TKD measures it from its noise-free field, CSF-referenced (ppm)."""
-    field = qsm.forward_field(phantom.maps["chi"], voxel_size=phantom.voxel_size, pad=pad)
-    chi = qsm.tkd(field, threshold=threshold, mask=phantom.mask, voxel_size=phantom.voxel_size)
-    return qsm.reference_to(chi, phantom.labels == _LUT["CSF"])
-
-
-def atrophy_changes(series: pd.DataFrame) -> dict:
-    """Percent changes from the first to the last row of :func:`atrophy_series`.
-
-    Returns
-    -------
-    dict
-        ``atrophy-loss`` (largest volume loss, percent), ``atrophy-r2s-rise``,
-        ``atrophy-chi-rise`` (means), ``atrophy-r2s-mass`` (mass) and, when
-        measured columns exist, ``atrophy-chi-mean-meas`` and
-        ``atrophy-chi-mass-meas``; all in percent.
-    """
-    if len(series) < 2:
-        raise ValueError("need at least two volume losses")
-    first, last = series.iloc[0], series.iloc[-1]
-
-    def pct(col):
-        return 100 * float(last[col] / first[col] - 1)
-
-    out = {"atrophy-loss": 100 * float(series.index[-1] - series.index[0]),
-           "atrophy-r2s-rise": pct("R2s_mean"), "atrophy-chi-rise": pct("chi_mean"),
-           "atrophy-r2s-mass": pct("R2s_mass"), "atrophy-chi-mass": pct("chi_mass")}
-    if "chi_mean_measured" in series:
-        out["atrophy-chi-mean-meas"] = pct("chi_mean_measured")
-        out["atrophy-chi-mass-meas"] = pct("chi_mass_measured")
-    return out

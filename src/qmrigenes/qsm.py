@@ -23,7 +23,6 @@ All operators are periodic on the given grid. Arrays are float64.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -45,8 +44,6 @@ __all__ = [
     "roi_means",
     "reference_to",
     "sphere_source",
-    "run_qsm_experiment",
-    "run_background_experiment",
 ]
 
 _WORKERS = -1
@@ -434,133 +431,3 @@ def sphere_source(shape, *, center, radius_mm: float, chi: float, voxel_size=(2.
     grids = np.meshgrid(*[(np.arange(n) - c) * v for n, c, v in zip(shape, center, voxel_size)],
                         indexing="ij")
     return np.where(sum(g ** 2 for g in grids) <= radius_mm ** 2, float(chi), 0.0)
-
-
-# --------------------------------------------------------------------------- chapter experiments
-def _rms_ppb(x: np.ndarray) -> float:
-    return 1000.0 * float(np.sqrt(np.mean(np.square(x))))
-
-
-def run_qsm_experiment(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, reference_label: int = 1,
-                       field_sigma: float = 0.002, seed: int = 2024, threshold: float = 0.2,
-                       low_threshold: float = 0.05, lam: float = 1e-2, pad: int = 16,
-                       voxel_size=(2.0, 2.0, 2.0)) -> dict:
-    """Forward-simulate a noisy local field and invert it by TKD and Tikhonov-CG.
-
-    Parameters
-    ----------
-    chi_true : ndarray, shape (X, Y, Z)
-        True susceptibility (ppm).
-    labels : ndarray of int, same shape
-        Tissue labels; the brain mask is ``labels > 0``.
-    tissues : dict
-        ``{label: name}`` of the ROIs to report.
-    reference_label : int, default 1 (CSF)
-        Every reconstruction is referenced to its mean over this label.
-    field_sigma : float
-        SD (ppm) of the white noise added to the field inside the mask.
-    seed : int
-    threshold, low_threshold : float
-        TKD thresholds of the main and the streaking illustration.
-    lam : float
-        Tikhonov weight.
-    pad : int
-        Zero padding (voxels) of the forward model.
-
-    Returns
-    -------
-    dict
-        ``field`` (noise-free local field, ppm), ``field_noisy``, ``recons``
-        ({"TKD t=<low>", "TKD t=<t>", "Tikhonov λ=<lam>": referenced χ, zero
-        outside the mask}), ``tables`` (``qsm-roi-table``: ROI means in ppm
-        of truth and the two main reconstructions, their ratios to truth, and
-        ``n_voxels``), ``rois`` (unrounded) and ``numbers``: ``t-tkd`` and
-        ``t-cg`` (s), ``cg-iter``, ``<tkd|tkdlow|cg>-<gp|put>-ratio`` (percent
-        of the pallidum's / putamen's true χ) and ``<tkd|tkdlow|cg>-rmse``
-        (voxel-wise RMS error in the mask, ppb).
-    """
-    chi_true = np.asarray(chi_true, dtype=float)
-    labels = np.asarray(labels)
-    if labels.shape != chi_true.shape:
-        raise ValueError(f"mismatched shapes: labels {labels.shape} vs chi {chi_true.shape}")
-    mask = labels > 0
-    ref = labels == reference_label
-    field = forward_field(chi_true, voxel_size=voxel_size, pad=pad)
-    noisy = add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
-
-    def _ref(chi):
-        return np.where(mask, reference_to(chi, ref), 0)
-
-    t0 = time.perf_counter()
-    chi_tkd = _ref(tkd(noisy, threshold=threshold, mask=mask, voxel_size=voxel_size))
-    t_tkd = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    chi_cg, info = tikhonov_cg(noisy, mask, lam=lam, voxel_size=voxel_size)
-    chi_cg = _ref(chi_cg)
-    t_cg = time.perf_counter() - t0
-    chi_low = _ref(tkd(noisy, threshold=low_threshold, mask=mask, voxel_size=voxel_size))
-
-    named = {"TKD": chi_tkd, "Tikhonov-CG": chi_cg}
-    rois = roi_means({"truth": chi_true, **named}, labels, tissues)
-    for name in named:
-        rois[f"{name} / truth"] = rois[name] / rois["truth"]
-    low = roi_means({"truth": chi_true, "low": chi_low}, labels, tissues)
-    lut = {v: k for k, v in tissues.items()}
-    missing = {"pallidum", "putamen"} - set(lut)
-    if missing:
-        raise ValueError(f"tissues must include {sorted(missing)}")
-    numbers = {"t-tkd": t_tkd, "t-cg": t_cg, "cg-iter": int(info["n_iter"])}
-    for tag, vol, table, col in (("tkd", chi_tkd, rois, "TKD"), ("cg", chi_cg, rois, "Tikhonov-CG"),
-                                 ("tkdlow", chi_low, low, "low")):
-        for roi, short in (("pallidum", "gp"), ("putamen", "put")):
-            numbers[f"{tag}-{short}-ratio"] = 100 * float(table.loc[roi, col] / table.loc[roi, "truth"])
-        numbers[f"{tag}-rmse"] = _rms_ppb((vol - chi_true)[mask])
-    recons = {f"TKD t={low_threshold:g}": chi_low, f"TKD t={threshold:g}": chi_tkd,
-              f"Tikhonov λ={lam:g}": chi_cg}
-    return {"field": field, "field_noisy": noisy, "recons": recons, "rois": rois,
-            "tables": {"qsm-roi-table": rois.round(4)}, "numbers": numbers}
-
-
-def run_background_experiment(chi_true: np.ndarray, local_field: np.ndarray, mask, *, center,
-                              radius_mm: float = 16.0, chi: float = 5.0, pad: int = 16,
-                              sharp_radius_mm: float = 8.0, threshold: float = 0.05,
-                              voxel_size=(2.0, 2.0, 2.0)) -> dict:
-    """Add an external spherical source and remove its field with SHARP.
-
-    Parameters
-    ----------
-    chi_true : ndarray, shape (X, Y, Z)
-        Susceptibility inside the brain (ppm).
-    local_field : ndarray
-        The field of ``chi_true`` alone (ppm), i.e. the true local field.
-    mask : ndarray of bool
-        Brain mask; the source is zeroed inside it.
-    center, radius_mm, chi :
-        Voxel centre, radius and susceptibility (ppm) of the external source.
-    sharp_radius_mm, threshold :
-        SHARP options (see :func:`sharp`).
-
-    Returns
-    -------
-    dict
-        ``total`` (field with the background), ``local_sharp``, ``eroded``
-        (mask where SHARP is valid) and ``numbers``: ``bg-rms``,
-        ``local-rms`` and ``sharp-rmse`` (ppb, inside the eroded mask) and
-        ``sharp-kept`` (percent of the mask kept after erosion).
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != np.shape(chi_true) or np.shape(local_field) != mask.shape:
-        raise ValueError(f"mismatched shapes: chi {np.shape(chi_true)}, field {np.shape(local_field)}, "
-                         f"mask {mask.shape}")
-    source = sphere_source(mask.shape, center=center, radius_mm=radius_mm, chi=chi, voxel_size=voxel_size)
-    source[mask] = 0
-    if not source.any():
-        raise ValueError("the external source lies entirely inside the mask")
-    total = forward_field(np.asarray(chi_true, float) + source, voxel_size=voxel_size, pad=pad)
-    local_sharp, eroded = sharp(total, mask, radius_mm=sharp_radius_mm, threshold=threshold,
-                                voxel_size=voxel_size)
-    numbers = {"bg-rms": _rms_ppb((total - local_field)[eroded]),
-               "local-rms": _rms_ppb(np.asarray(local_field)[eroded]),
-               "sharp-rmse": _rms_ppb((local_sharp - local_field)[eroded]),
-               "sharp-kept": 100 * float(eroded.sum() / mask.sum())}
-    return {"total": total, "local_sharp": local_sharp, "eroded": eroded, "numbers": numbers}

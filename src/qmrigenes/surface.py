@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ._validate import as_array, check_choice, check_int, check_scalar, check_unique, describe
 from .datasets import DK_CORTICAL_REGIONS, load_dk_conte69, load_dk_fsaverage5
-from .fetch import DATA_DIR
+from .fetch import PACKAGE_DATA
 
 __all__ = [
     "N_VERTICES_FSAVERAGE5",
@@ -66,7 +66,7 @@ FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _HEMI = {"L": "left", "R": "right"}
 
 #: The committed Neuromorphometrics -> DK crosswalk (repository ``data/`` folder).
-CROSSWALK_PATH = DATA_DIR / "crosswalks" / "neuromorphometrics_to_dk.csv"
+CROSSWALK_PATH = PACKAGE_DATA / "crosswalks" / "neuromorphometrics_to_dk.csv"
 
 
 class Mesh(NamedTuple):

@@ -1,7 +1,7 @@
 """Figures of Chapter 2 (QSM of deep grey nuclei vs gene expression).
 
 Each plotting function returns a :class:`matplotlib.figure.Figure`; none
-calls ``plt.show``. :func:`table_styler` formats the chapter's tables for display. Styles follow Cohen et al. (2024): ROI bar charts (Fig. 1b/c),
+calls ``plt.show``. Styles follow Cohen et al. (2024): ROI bar charts (Fig. 1b/c),
 per-gene regression panels (Figs 4-9), per-donor panels (Figs S1-S3), the
 gene x ROI matrix (Fig. 3b) and the gene-gene correlation matrix (Fig. S4).
 """
@@ -21,7 +21,6 @@ __all__ = [
     "gene_correlation_matrix",
     "power_figure",
     "sampling_heatmap",
-    "table_styler",
 ]
 
 _DONOR_COLORS = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#e377c2"]
@@ -229,62 +228,3 @@ def sampling_heatmap(counts: pd.DataFrame, *, title: str | None = None) -> plt.F
         ax.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def _general_number(value, *, na_rep: str = "–") -> str:
-    """A number in a readable form: integers whole, tiny values in e-notation, else 3 significant digits."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return na_rep
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        return str(value)
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e6:
-        return f"{value:,.0f}"
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.3g}"
-
-
-def table_styler(table: pd.DataFrame, *, decimals: int = 2, general: Sequence[str] = (),
-                 na_rep: str = "–"):
-    """Format a table for display (glue it; the chapter shows it as a numbered table).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Any shape; the index is shown as is.
-    decimals : int, optional
-        Decimal places of float columns not listed in ``general`` and of float index levels.
-    general : sequence of str, optional
-        Columns shown by magnitude (p-values, mixed counts and values): whole numbers
-        without decimals, values below 1e-3 in e-notation, others with 3 significant
-        digits. Object columns holding numbers are always shown this way.
-    na_rep : str, optional
-        Text for missing values.
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-        The table with per-column formatters; the data are not changed.
-    """
-    if decimals < 0:
-        raise ValueError(f"decimals must be >= 0, got {decimals}")
-    missing = [c for c in general if c not in table.columns]
-    if missing:
-        raise ValueError(f"general columns not in the table: {missing}")
-    formats = {}
-    for column in table.columns:
-        dtype = table[column].dtype
-        if column in general or dtype == object:
-            formats[column] = lambda v: _general_number(v, na_rep=na_rep)
-        elif pd.api.types.is_bool_dtype(dtype):
-            formats[column] = lambda v: na_rep if v is pd.NA else ("yes" if v else "no")
-        elif pd.api.types.is_float_dtype(dtype):
-            formats[column] = lambda v, d=decimals: na_rep if pd.isna(v) else f"{v:.{d}f}"
-    styler = table.style.format(formats, na_rep=na_rep)
-    for level in range(table.index.nlevels):
-        if pd.api.types.is_float_dtype(table.index.get_level_values(level).dtype):
-            styler = styler.format_index(lambda v, d=decimals: f"{v:.{d}f}", axis=0, level=level)
-    return styler

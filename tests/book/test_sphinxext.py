@@ -1,9 +1,9 @@
+"""Tests of the book's study code (qmribook), moved from the library tests."""
 from docutils import nodes
 from docutils.utils import new_document
 from docutils.frontend import get_default_settings
 from docutils.parsers.rst import Parser
-
-from qmrigenes.sphinxext import mark_table_figures, table_figure
+from qmribook.sphinxext import mark_table_figures, table_figure
 
 
 def _doc_with(*labels):

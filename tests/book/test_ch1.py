@@ -1,0 +1,128 @@
+"""Tests of the book's study code (qmribook), moved from the library tests."""
+import numpy as np
+import pandas as pd
+import pytest
+from qmrigenes import mpm
+from qmribook import ch1
+
+
+@pytest.fixture(scope="module")
+def chapter_data():
+    return ch1.load_chapter_data()
+
+
+@pytest.fixture
+def assoc_table():
+    """A small association table over the three data sets of Chapter 1."""
+    keys = [("clinical MPM", m) for m in ("R1", "MTsat", "R2*", "e")] + [("NSPN", "MTsat"), ("HCP", "T1w/T2w")]
+    rows = []
+    for cell, n in (("Astrocyte", 50), ("CA1.Pyramidal", 90), ("Mural", 20)):
+        for ds, m in keys:
+            r = {"Astrocyte": -0.2, "CA1.Pyramidal": 0.1 if m == "R2*" else -0.15, "Mural": 0.01}[cell]
+            p_gene = 0.001 if cell != "Mural" else 0.8
+            p_spin = 0.01 if (cell == "Astrocyte" and m != "e") else 0.3
+            rows.append((cell, ds, m, n + 2, n, r, p_gene, p_gene, p_spin, p_spin))
+    table = pd.DataFrame(rows, columns=["gene_set", "dataset", "map", "n_genes", "n_present", "r", "p_gene",
+                                        "p_gene_fdr", "p_spin", "p_spin_fdr"])
+    return table.set_index(["gene_set", "dataset", "map"])
+
+
+@pytest.fixture
+def published_t1():
+    rows = [(c, m, r, p) for c, r, p in (("Astrocyte", -0.3, 0.001), ("CA1.Pyramidal", -0.2, 0.001),
+                                         ("Mural", -0.1, 0.5)) for m in ("R1", "MTsat", "R2*", "e")]
+    return pd.DataFrame(rows, columns=["cell_type", "map", "r", "p_fdr"])
+
+
+def test_data_counts_real(chapter_data):
+    counts = ch1.data_counts(chapter_data)
+    assert counts["n-panel"] == 2511 and counts["n-genes-expr"] == 15633
+    assert counts["n-clin-subjects"] == 6 and counts["n-nspn"] == 297
+    assert 0 < counts["n-panel-present"] < counts["n-panel"]
+    assert (counts["present"]["n_present"] <= counts["present"]["n_genes"]).all()
+    assert chapter_data.maps.shape == (34, 6)
+
+
+def test_linear_model_report_real(chapter_data):
+    rep = ch1.linear_model_report(chapter_data.clinical, published=ch1.load_published("betas"))
+    assert rep["b1-raw"] == pytest.approx(rep["b1-mean"] * 220 / 500)
+    poster_b1 = 0.2954
+    assert rep["b1-ratio"] == pytest.approx(rep["b1-mean"] / poster_b1)
+    assert 0 < rep["b2-p"] <= 1 and rep["vif"] >= 1
+    assert rep["rsq-min"] <= rep["rsq-max"] <= 1
+    assert any(s.startswith("ours: clinical MPM (6 subjects") for s in rep["beta-table"].index)
+    assert "ours: clinical MPM, MT unscaled" in set(rep["betas"]["source"])
+
+
+def test_simulation_report():
+    cohort = mpm.simulate_cohort(n_subjects=4, seed=3)
+    res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels)
+    rep = ch1.simulation_report(cohort, res)
+    assert rep["sim-e-r"] > 0.9 and abs(rep["sim-b1-bias"]) < 10
+    exact = res._replace(betas=cohort.betas)
+    assert ch1.simulation_report(cohort, exact)["sim-b0-bias"] == pytest.approx(0.0)
+    short = res._replace(betas=res.betas.iloc[:3])
+    with pytest.raises(ValueError, match="subjects"):
+        ch1.simulation_report(cohort, short)
+
+
+def test_cell_type_association_small(chapter_data):
+    res = ch1.cell_type_association(chapter_data, n_perm=50, seed=1)
+    assert set(res.seconds) == {"t-spin", "t-assoc"}
+    assert len(res.table) == 9 * 6
+    assert res.nulls["gene"].shape == (50, 9, 6) and res.nulls["spin"].shape == (50, 9, 6)
+    again = ch1.cell_type_association(chapter_data, n_perm=50, seed=1)
+    pd.testing.assert_frame_equal(res.table, again.table)       # seeded: identical tables
+
+
+def test_significant_sets_and_compare(assoc_table, published_t1):
+    assert ch1.significant_sets(assoc_table) == ["Astrocyte", "CA1.Pyramidal"]
+    assert ch1.significant_sets(assoc_table, column="p_spin_fdr") == ["Astrocyte"]
+    with pytest.raises(ValueError, match="no column"):
+        ch1.significant_sets(assoc_table, column="nope")
+    cmp = ch1.compare_significance(assoc_table, published_t1).set_index(["cell_type", "map"])
+    assert cmp.loc[("Astrocyte", "R1"), "outcome"] == "reproduced"
+    assert cmp.loc[("CA1.Pyramidal", "R2*"), "outcome"] == "opposite sign"
+    assert cmp.loc[("Mural", "e"), "outcome"] == "neither"
+    bad = published_t1.assign(map=published_t1["map"].replace("e", "T2"))
+    with pytest.raises(ValueError, match="not in our"):
+        ch1.compare_significance(assoc_table, bad)
+
+
+def test_table1_findings(assoc_table, published_t1):
+    f = ch1.table1_findings(assoc_table, published_t1)
+    assert f["n-poster-sig"] == 8 and f["n-reproduced"] == 7
+    assert f["opposite-sign"] == "CA1 Pyramidal/R2*"
+    assert f["new-sig"] == "none"
+    assert f["sig-R2s"] == "Astrocyte (−), CA1 Pyramidal (+)"
+    assert f["n-gene-sig"] == 12 and f["n-both-sig"] == 5 and f["n-gene-only"] == 7 and f["n-spin-only"] == 0
+    assert f["both-clinical"] == "Astrocyte/R1, Astrocyte/MTsat, Astrocyte/R2*"
+    assert f["smallest-set"] == "mural"
+
+
+def test_table1_tables(assoc_table, published_t1):
+    t = ch1.table1_tables(assoc_table, published_t1)
+    assert t["table1-clinical"].shape == (3, 4 * 5)
+    assert list(t["table1-other"].columns.get_level_values(0).unique()) == ["NSPN", "HCP"]
+    assert t["table1-other"].loc["Astrocyte", ("HCP", "MTsat (ours: T1w/T2w)", "r ours")] == pytest.approx(-0.2)
+
+
+def test_top_regions():
+    maps = pd.DataFrame({"a": [1.0, 3.0, 2.0], "b": [0.0, -1.0, 5.0]}, index=["x", "y", "z"])
+    assert ch1.top_regions(maps, n=2) == {"a": "y, z", "b": "z, x"}
+    with pytest.raises(ValueError, match="n must be"):
+        ch1.top_regions(maps, n=4)
+    with pytest.raises(ValueError, match="NaN"):
+        ch1.top_regions(maps.assign(a=[np.nan, 1.0, 2.0]))
+
+
+def test_poster_tied_pvalue():
+    tie = ch1.poster_tied_pvalue(ch1.load_published("table1"))
+    assert tie == {"poster-tie-p": 0.294, "poster-tie-n": 3, "poster-tie-map": "R1"}
+    distinct = pd.DataFrame({"map": ["R1", "R1"], "p_fdr": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="no p-value repeats"):
+        ch1.poster_tied_pvalue(distinct)
+
+
+def test_set_label():
+    assert ch1.set_label("CA1.Pyramidal") == "CA1 Pyramidal"
