@@ -30,6 +30,7 @@ import pytest
 
 from qmrigenes import _validate, ahba, datasets, mpm, surface
 from qmrigenes import fetch as F
+from qmrigenes.figures import mpm as fm
 from qmrigenes.stats import genesets as gs
 from qmrigenes.stats import regression as reg
 from qmrigenes.stats import spatial
@@ -398,6 +399,22 @@ case(M, ty, "annotations_bare_int", lambda: datasets.load_ahba_sample_annotation
 case(M, ty, "annotations_bool", lambda: datasets.load_ahba_sample_annotations([True]), TypeError, "donors .* must be an integer, got bool")
 case(M, ty, "celltype_panel_array", lambda: datasets.celltype_gene_sets(np.zeros(3)), TypeError, "panel must be the DataFrame")
 
+# ---- figures (checks run before any plotting)
+M = "figures"
+DK = pd.DataFrame(_RNG.normal(size=(34, 4)), index=list(datasets.DK_CORTICAL_REGIONS), columns=["R1", "MTsat", "R2*", "e"])
+NULLS = {"gene": np.zeros((5, 2, 2)), "sets": ["A", "B"]}
+ASSOC = pd.DataFrame({"r": [0.1] * 4}, index=pd.MultiIndex.from_product([["A", "B"], ["m1", "m2"]], names=["gene_set", "map"]))
+case(M, ty, "surface_maps_array", lambda: fm.plot_dk_surface_maps(DK.to_numpy()), TypeError, "maps must be a DataFrame indexed by DK region")
+case(M, rg, "surface_maps_hemisphere", lambda: fm.plot_dk_surface_maps(DK, hemisphere="left"), ValueError, "hemisphere must be one of")
+case(M, nf, "surface_maps_inf", lambda: fm.plot_dk_surface_maps(_with(DK, 0, 0, np.inf)), ValueError, "maps must be finite")
+case(M, ty, "surface_maps_titles_string", lambda: fm.plot_dk_surface_maps(DK, titles="R1"), TypeError, "titles must be a list")
+case(M, ty, "figure1_sets_array", lambda: fm.plot_figure1(DK, np.zeros((34, 2))), TypeError, "set_expression must be a DataFrame")
+case(M, al, "figure1_regions", lambda: fm.plot_figure1(DK, DK.rename(index={"precentral": "x"})), ValueError, "set_expression and mpm_maps must have the same region names")
+case(M, ty, "nulls_sets_string", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m1", sets="A"), TypeError, "sets must be a list of set names")
+case(M, rg, "nulls_map_key", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m9"), ValueError, "map_key 'm9' is not a map")
+case(M, ty, "nulls_not_dict", lambda: fm.plot_null_distributions([1], ASSOC, map_key="m1"), TypeError, "nulls must be the dict")
+case(M, rg, "nulls_unknown_set", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m1", sets=["Z"]), ValueError, "sets not in the nulls")
+
 
 @pytest.mark.parametrize("call, exc, match", CASES)
 def test_bad_input(call, exc, match):
@@ -410,7 +427,7 @@ def test_suite_size_and_kinds():
     kinds = Counter(p.id.split(":")[1] for p in CASES)
     modules = Counter(p.id.split(":")[0] for p in CASES)
     assert len(CASES) >= 120
-    assert set(modules) == {"genesets", "spatial", "surface", "mpm", "regression", "ahba", "datasets"}
+    assert set(modules) == {"genesets", "spatial", "surface", "mpm", "regression", "ahba", "datasets", "figures"}
     assert {"nonfinite", "shape", "type", "range", "alignment", "degenerate", "bounded"} <= set(kinds)
 
 

@@ -383,6 +383,9 @@ def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -
     reg = load_registry(registry)
     cdir = _usable_cache(cache)
     progress = print if verbose else (lambda *_: None)
+    removed = clean_partials(cdir)
+    if removed:
+        progress(f"removed {len(removed)} stale temporary file(s) left by an interrupted fetch")
     todo = reg[[not _is_valid(cdir / n, s) for n, s in zip(reg.index, reg["sha256"])]]
     progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
     for name in todo.index[todo["kind"] == "github"]:
