@@ -666,3 +666,44 @@ def test_fetch_name_must_be_a_string(world):
 
 def test_validate_module_is_private():
     assert not hasattr(_validate, "__version__") and "check_int" in _validate.__all__
+
+
+# --------------------------------------------------------------------------- found while hunting (beyond the issue)
+@pytest.mark.parametrize("content, match", [
+    (b"", "not a readable CSV table"),
+    (None, "data registry not found"),           # a folder where the registry should be
+], ids=["empty_file", "folder"])
+def test_unreadable_registry_is_a_registry_error(tmp_path, content, match):
+    path = tmp_path / "registry.csv"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(F.DataFetchError, match=match):
+        F.load_registry(path)
+
+
+@pytest.mark.parametrize("name", ["../escape.csv", "sub/file.csv", ".hidden.csv"])
+def test_registry_names_cannot_leave_the_cache(world, name):
+    registry = _write_registry(world, name=name)
+    with pytest.raises(F.DataFetchError, match=r"row 2 .*name must be a plain file name"):
+        F.load_registry(registry)
+
+
+def test_duplicated_map_names_are_refused():
+    with pytest.raises(ValueError, match=r"maps.columns \(map names\) must be unique"):
+        gs.gene_map_correlations(EXPR, MAPS.set_axis(["m1", "m1"], axis=1))
+
+
+def test_map_with_too_few_regions_names_the_map():
+    maps = Y.to_frame("sparse").assign(sparse=lambda f: f["sparse"].where(f.index.isin(["roi0", "roi1"])))
+    with pytest.raises(ValueError, match=r"maps\['sparse'\] has 2 non-NaN regions"):
+        reg.map_gene_tables(X, maps, {"s": ["g0"]})
+
+
+def test_multi_map_surface_file_is_not_silently_ravelled(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    data = np.zeros((5121, 2), np.float32)                  # 10,242 values, but two maps of 5,121
+    nib.save(nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(data)]), tmp_path / "two.gii")
+    with pytest.raises(ValueError, match=r"two.gii: expected one value per vertex, got data of shape \(5121, 2\)"):
+        surface.load_surface_map(tmp_path / "two.gii")

@@ -106,9 +106,13 @@ def load_registry(registry=None) -> pd.DataFrame:
         ``description``.
     """
     path = _registry_path(registry)
-    if not path.exists():
+    if not path.is_file():
         raise DataFetchError(f"data registry not found: {path}")
-    reg = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        reg = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataFetchError(f"data registry {path} is not a readable CSV table ({err}); "
+                             f"restore it from the repository") from None
     missing = set(_REGISTRY_COLUMNS) - set(reg.columns)
     if missing:
         raise DataFetchError(f"registry {path} lacks columns {sorted(missing)}")
@@ -133,6 +137,9 @@ def _check_registry_rows(reg: pd.DataFrame, path) -> None:
         where = f"registry {path}, row {i + 2} ({row['name'] or 'no name'})"
         if not row["name"].strip():
             raise DataFetchError(f"{where}: blank name; every row needs a file name")
+        if row["name"] != Path(row["name"]).name or row["name"].startswith("."):
+            raise DataFetchError(f"{where}: name must be a plain file name (no folders, not hidden), "
+                                 f"got {row['name']!r}")
         sha = row["sha256"].strip()
         if not _SHA256.fullmatch(sha):
             got = repr(sha) if sha else "a blank value"

@@ -568,6 +568,8 @@ def map_gene_tables(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Map
     frames = []
     for name in maps.columns:
         y = maps[name].dropna()
+        if len(y) < 3:
+            raise ValueError(f"maps[{name!r}] has {len(y)} non-NaN regions; a regression needs at least 3")
         res = genome_wide_ols(expression.loc[y.index], y, standardize_x=True)
         tab = gene_table(res, gene_sets, alpha=alpha)
         tab.insert(0, "n_zero_variance", len(res.zero_variance))
