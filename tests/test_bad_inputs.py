@@ -399,6 +399,19 @@ case(M, ty, "annotations_bare_int", lambda: datasets.load_ahba_sample_annotation
 case(M, ty, "annotations_bool", lambda: datasets.load_ahba_sample_annotations([True]), TypeError, "donors .* must be an integer, got bool")
 case(M, ty, "celltype_panel_array", lambda: datasets.celltype_gene_sets(np.zeros(3)), TypeError, "panel must be the DataFrame")
 
+# ---- found while hunting: silent coercions and messages that did not name the argument
+M = "regression"
+case(M, ty, "ols_y_numeric_strings", lambda: reg.genome_wide_ols(X, Y.astype(str)), TypeError, "y must be numeric, got non-numeric entries")
+case(M, ty, "ols_standardize_string", lambda: reg.genome_wide_ols(X, Y, standardize_y="no"), TypeError, "standardize_y must be True or False")
+case(M, rg, "power_at_unknown_effect", lambda: reg.power_at(pd.DataFrame({"effect": [0.5], "design": ["a"], "power": [1.0]}), 0.3), ValueError, r"effect 0.3 not in the power table; known: \[0.5\]")
+M = "spatial"
+case(M, ty, "assoc_return_nulls_string", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, n_perm=5, return_nulls="yes"), TypeError, "return_nulls must be True or False")
+case(M, dg, "spin_set_absent", lambda: spatial.spin_null_scores(EXPR, MAPS, {"X": ["nope"]}, PERMS), ValueError, r"gene_sets\['X'\] has no gene present")
+case(M, ty, "maps_object_strings", lambda: gs.gene_map_correlations(EXPR, MAPS.astype(object).assign(m1="0.5")), TypeError, "maps must be numeric")
+M = "ahba"
+case(M, sh, "zscore_rois_two_rois", lambda: ahba.zscore_rois(MATCHED.iloc[:, :2]), ValueError, "matched must have at least 3 ROIs")
+case(M, al, "average_gene_lists", lambda: ahba.average_donors({"1": MATCHED, "2": MATCHED.iloc[:3]}, rois=list(TABLE.index)), ValueError, "per_donor tables must share one gene index")
+
 # ---- figures (checks run before any plotting)
 M = "figures"
 DK = pd.DataFrame(_RNG.normal(size=(34, 4)), index=list(datasets.DK_CORTICAL_REGIONS), columns=["R1", "MTsat", "R2*", "e"])

@@ -508,7 +508,7 @@ def zscore_rois(matched: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
         raise TypeError(f"matched must be a DataFrame (genes x ROIs), got {describe(matched)}")
     values = as_array(matched, "matched", ndim=2)       # NaN would pass as "zero variance": refused
     if values.shape[1] < 3:
-        raise ValueError(f"need at least 3 matched ROIs to z-score, got {values.shape[1]}")
+        raise ValueError(f"matched must have at least 3 ROIs (columns) to z-score, got {values.shape[1]}")
     mu = values.mean(axis=1, keepdims=True)
     sd = values.std(axis=1, ddof=1, keepdims=True)
     zero = (sd[:, 0] <= 1e-12 * np.maximum(1.0, np.abs(mu[:, 0]))) | ~np.isfinite(sd[:, 0])
@@ -546,7 +546,7 @@ def average_donors(per_donor: Mapping[str, pd.DataFrame], *, rois: Sequence[str]
     genes = frames[0].index
     for f in frames[1:]:
         if not f.index.equals(genes):
-            raise ValueError("donors have different gene lists")
+            raise ValueError("per_donor tables must share one gene index (donors have different gene lists)")
     total = np.zeros((len(genes), len(rois)))
     count = np.zeros(len(rois), int)
     for f in frames:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from .._validate import (align_index, as_array, check_choice, check_gene_sets, check_genes, check_int,
+from .._validate import (align_index, as_array, check_bool, check_choice, check_gene_sets, check_genes, check_int,
                          check_scalar, check_seed, check_unique, describe)
 from .genesets import _sample_subsets
 
@@ -138,6 +138,8 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
         NaN in ``y``, ROI names or order differ, fewer than 3 ROIs, partial NaN in a gene.
     """
     y = _check_inputs(expression, y)
+    standardize_y = check_bool(standardize_y, "standardize_y")
+    standardize_x = check_bool(standardize_x, "standardize_x")
     x = as_array(expression, "expression", ndim=2, allow_nan=True)
     nan_cols = np.isnan(x).any(axis=0)
     partial = nan_cols & ~np.isnan(x).all(axis=0)
@@ -704,5 +706,6 @@ def power_at(power: pd.DataFrame, effect: float) -> dict[str, float]:
     effect = check_scalar(effect, "effect", min=-1, max=1)
     rows = power[np.isclose(power["effect"], effect)]
     if rows.empty:
-        raise ValueError(f"effect {effect} not in {sorted(power['effect'].unique())}")
+        raise ValueError(f"effect {effect:g} not in the power table; known: "
+                         f"{sorted(float(e) for e in power['effect'].unique())}")
     return dict(zip(rows["design"], rows["power"].astype(float)))

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+from .._validate import (align_index, as_array, check_bool, check_choice, check_frame, check_gene_sets, check_int,
                          check_seed, check_unique, describe)
 from ..datasets import DK_CORTICAL_REGIONS
 from .genesets import (gene_map_correlations, gene_set_scores, genes_present, null_pvalues,
@@ -177,7 +177,7 @@ def _set_profiles(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
         pos = pos[(pos >= 0)]
         pos = pos[finite[pos]]
         if pos.size == 0:
-            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
         cols[name] = z[:, pos].mean(axis=1)
     return pd.DataFrame(cols, index=expression.index)
 
@@ -284,6 +284,7 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     if not isinstance(maps, pd.DataFrame):
         raise TypeError(f"maps must be a DataFrame indexed by region, got {describe(maps)}")
     gene_sets = check_gene_sets(gene_sets)
+    return_nulls = check_bool(return_nulls, "return_nulls")
     if perms is not None:
         _check_perms(perms)
     corr = gene_map_correlations(expression, maps)
