@@ -651,8 +651,9 @@ def test_unusable_cache_folder_is_one_line_with_the_fix(world, where):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("verify_only", [False, True], ids=["fetch", "verify_only"])
 @pytest.mark.parametrize("problem", ["blank_sha", "unwritable_cache", "missing_registry"])
-def test_cli_prints_one_error_and_a_fix_not_a_traceback(world, monkeypatch, capsys, problem):
+def test_cli_prints_one_error_and_a_fix_not_a_traceback(world, monkeypatch, capsys, problem, verify_only):
     monkeypatch.setenv(F.MIRROR_ENV, str(world["mirror"]))
     monkeypatch.setenv(F.REGISTRY_ENV, str(world["registry"]))
     monkeypatch.setenv(F.CACHE_ENV, str(world["cache"]))
@@ -664,7 +665,7 @@ def test_cli_prints_one_error_and_a_fix_not_a_traceback(world, monkeypatch, caps
         monkeypatch.setenv(F.CACHE_ENV, str(blocker / "cache"))
     else:
         monkeypatch.setenv(F.REGISTRY_ENV, str(world["tmp"] / "nope.csv"))
-    assert F.main([]) == 1
+    assert F.main(["--verify-only"] if verify_only else []) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert "fix" in err.lower() or "run:" in err.lower()

@@ -161,15 +161,16 @@ def cache_dir(cache=None) -> Path:
     return path
 
 
-def _usable_cache(cache=None) -> Path:
+def _usable_cache(cache=None, *, write: bool = True) -> Path:
     """:func:`cache_dir`, with an unusable folder reported in one line with the fix."""
     try:
         path = cache_dir(cache)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        if write:
+            probe = path / f".write-test-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
     except OSError as err:
-        where = cache if cache is not None else os.environ.get(CACHE_ENV, "the default cache folder")
+        where = cache if cache is not None else (os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
         raise DataFetchError(
             f"cannot write the data cache folder {where} ({err.strerror or err}); "
             f"fix: make it writable, or set {CACHE_ENV} to a folder you can write"
@@ -216,7 +217,7 @@ def clean_partials(cache=None) -> list[Path]:
         try:
             p.unlink()
             removed.append(p)
-        except FileNotFoundError:
+        except OSError:        # gone already, or a read-only cache: still listed by stale_partials
             pass
     return removed
 
@@ -465,7 +466,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verify_only:
-            removed = clean_partials()
+            removed = clean_partials(_usable_cache(write=False))
             if removed:
                 print(f"removed {len(removed)} stale temporary file(s) left by an interrupted fetch: "
                       f"{', '.join(p.name for p in removed)}")
