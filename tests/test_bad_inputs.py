@@ -31,6 +31,7 @@ import pytest
 from qmrigenes import _validate, ahba, datasets, mpm, surface
 from qmrigenes import fetch as F
 from qmrigenes.figures import mpm as fm
+from qmrigenes.figures import qsm as qfig
 from qmrigenes.stats import genesets as gs
 from qmrigenes.stats import regression as reg
 from qmrigenes.stats import spatial
@@ -384,6 +385,10 @@ case(M, nf, "simulate_donor_sd", lambda: ahba.simulate_roi_expression(SAMPLING, 
 case(M, rg, "simulate_level", lambda: ahba.simulate_roi_expression(SAMPLING, QSM, ["a"], level="voxel"), ValueError, "level must be one of")
 case(M, rg, "pipeline_threshold", lambda: ahba.ahba_qsm_expression("/nonexistent", threshold=2), ValueError, "threshold must be <= 1")
 case(M, rg, "deep_grey_hemisphere", lambda: ahba.deep_grey_expression(hemisphere="X"), ValueError, "hemisphere must be")
+case(M, ty, "read_donors_string", lambda: ahba.read_donors("/nonexistent", donors="9861"), TypeError, "donors must be a list of donor IDs")
+case(M, al, "read_donors_duplicated", lambda: ahba.read_donors("/nonexistent", donors=["9861", "9861"]), ValueError, "donors must be unique")
+case(M, ty, "roi_names_string", lambda: ahba.check_roi_names("Left_Put", TABLE), TypeError, "names must be a list of ROI names")
+case(M, ty, "roi_table_array", lambda: ahba.roi_structure_table(np.zeros(3)), TypeError, "rois must be a DataFrame")
 
 # ---- datasets
 M = "datasets"
@@ -427,6 +432,14 @@ case(M, ty, "nulls_sets_string", lambda: fm.plot_null_distributions(NULLS, ASSOC
 case(M, rg, "nulls_map_key", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m9"), ValueError, "map_key 'm9' is not a map")
 case(M, ty, "nulls_not_dict", lambda: fm.plot_null_distributions([1], ASSOC, map_key="m1"), TypeError, "nulls must be the dict")
 case(M, rg, "nulls_unknown_set", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m1", sets=["Z"]), ValueError, "sets not in the nulls")
+
+case(M, ty, "panels_genes_string", lambda: qfig.regression_panels(X, Y, "g0"), TypeError, "genes must be a list.*bare string")
+case(M, ty, "panels_ncols_float", lambda: qfig.regression_panels(X, Y, ["g0"], ncols=2.0), TypeError, "ncols must be an integer")
+case(M, al, "panels_rois", lambda: qfig.regression_panels(X, Y.rename(index={"roi0": "zz"}), ["g0"]), ValueError, "y and expression must have the same ROI names")
+case(M, nf, "panels_y_inf", lambda: qfig.regression_panels(X, Y.replace(Y.iloc[0], np.inf), ["g0"]), ValueError, "y must be finite")
+case(M, al, "donor_panels_missing_gene", lambda: qfig.per_donor_panels({"1": X}, Y, ["nope"]), ValueError, r"per_donor\['1'\]: genes not present \['nope'\]")
+case(M, al, "heatmap_duplicated_genes", lambda: qfig.gene_roi_heatmap(X, ["g0", "g0"]), ValueError, r"genes \(gene symbols\) must be unique")
+case(M, ty, "corr_matrix_genes_string", lambda: qfig.gene_correlation_matrix(X, "g0"), TypeError, "genes must be a list")
 
 
 @pytest.mark.parametrize("call, exc, match", CASES)

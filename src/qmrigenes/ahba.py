@@ -226,6 +226,11 @@ def read_donors(path=None, *, donors: Sequence[str] | None = None) -> dict[str, 
     dict of str to DonorData
         Keyed by donor ID, in the paper's donor order where it applies.
     """
+    if isinstance(donors, (str, bytes)):
+        raise TypeError(f"donors must be a list of donor IDs, got a bare string {donors!r} (write [{donors!r}])")
+    if donors is not None:
+        donors = [str(d) for d in donors]
+        check_unique(donors, "donors")
     root = resolve_ahba_dir(path)
     found = {p.name.removeprefix("normalized_microarray_donor"): p
              for p in root.glob("normalized_microarray_donor*") if p.is_dir()}
@@ -351,6 +356,8 @@ def roi_structure_table(rois: pd.DataFrame | None = None) -> pd.DataFrame:
     if rois is None:
         from .datasets import load_qsm_rois
         rois = load_qsm_rois()
+    if not isinstance(rois, pd.DataFrame):
+        raise TypeError(f"rois must be a DataFrame as from load_qsm_rois(), got {describe(rois)}")
     need = {"roi_id", "roi", "hemisphere", "ahba_structure"}
     if not need <= set(rois.columns):
         raise ValueError(f"ROI table needs columns {sorted(need)}")
@@ -366,6 +373,8 @@ def roi_structure_table(rois: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def check_roi_names(names, table: pd.DataFrame) -> None:
     """Raise ValueError naming every entry of ``names`` that is not an ROI of ``table``."""
+    if isinstance(names, (str, bytes)):
+        raise TypeError(f"names must be a list of ROI names, got a bare string {names!r} (write [{names!r}])")
     unknown = [n for n in names if n not in table.index]
     if unknown:
         raise ValueError(f"ROI names not in the ROI table: {unknown}")
