@@ -196,6 +196,7 @@ case(M, al, "assoc_perms_array", lambda: spatial.gene_set_association(EXPR, MAPS
 case(M, ty, "assoc_sets_list_of_lists", lambda: spatial.gene_set_association(EXPR, MAPS, [GENES[:3]], background=GENES), TypeError, "gene_sets must be a mapping")
 case(M, dg, "assoc_constant_map", lambda: spatial.gene_set_association(EXPR, _const_map(), SETS, background=GENES, n_perm=5), ValueError, "maps has constant column")
 case(M, ty, "assoc_seed_float", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, n_perm=5, seed=0.5), TypeError, "seed must be")
+case(M, al, "assoc_perms_other_regions", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, perms=PERMS.iloc[:, :11].set_axis(REGIONS[1:], axis=1) % 11, n_perm=10**6), ValueError, "maps and perms .spin regions. must have the same region names")
 
 # ---- surface
 M = "surface"
