@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from qmrigenes import cli
-from qmrigenes.associate import associate, permutation_null, read_map, resolve_gene_sets
+from qmrigenes.association import associate, permutation_null, read_map, resolve_gene_sets
 from qmrigenes.datasets import DK_CORTICAL_REGIONS, load_ahba_dk
 
 pytestmark = pytest.mark.realdata
@@ -160,3 +160,11 @@ def test_command_writes_csv_and_prints_summary(tmp_path, left_map, capsys):
     assert cli.main(["associate", str(tmp_path / "missing.csv")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err
+
+
+def test_top_level_call_stays_a_function(left_map):
+    import qmrigenes
+
+    first = qmrigenes.associate(left_map, hemisphere="L", nulls=("genes",), n_perm=50)
+    assert callable(qmrigenes.associate) and len(first) == 9
+    assert len(qmrigenes.associate(left_map, hemisphere="L", nulls=("genes",), n_perm=50)) == 9

@@ -7,7 +7,7 @@ flows: :mod:`~qmrigenes.fetch` (registry, cache) -> :mod:`~qmrigenes.datasets`
 :mod:`~qmrigenes.mpm`, :mod:`~qmrigenes.relaxometry`, :mod:`~qmrigenes.qsm`,
 :mod:`~qmrigenes.phantom`, :mod:`~qmrigenes.lesions` (measures and physics) ->
 :mod:`~qmrigenes.stats` (gene sets, spatial nulls, regression, multiple testing)
--> :mod:`~qmrigenes.associate` -> :mod:`~qmrigenes.figures`.
+-> :mod:`~qmrigenes.association` -> :mod:`~qmrigenes.figures`.
 """
 __version__ = "0.2.0"
 
@@ -15,7 +15,7 @@ __all__ = ["associate", "__version__"]
 
 
 def associate(map, **kwargs):
-    """Gene-set association of a regional or surface map; see :func:`qmrigenes.associate.associate`."""
-    from .associate import associate as _associate
+    """Gene-set association of a regional or surface map; see :func:`qmrigenes.association.associate`."""
+    from .association import associate as _associate
 
     return _associate(map, **kwargs)

@@ -4,7 +4,7 @@
     Fetch and verify every registered data file into ``$QMRIGENES_DATA``.
 ``qmrigenes associate MAP --sets celltypes --n-perm 10000 --out results.csv``
     Gene-set association of a regional or fsaverage5 surface map
-    (:func:`qmrigenes.associate.associate`), with a progress bar on the spins,
+    (:func:`qmrigenes.association.associate`), with a progress bar on the spins,
     a summary at the end and the table written to CSV.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _read_sets(value: str):
 
 
 def _associate(args) -> int:
-    from .associate import associate
+    from .association import associate
 
     t0 = time.perf_counter()
     table = associate(args.map, sets=_read_sets(args.sets), nulls=tuple(args.nulls.split(",")),
