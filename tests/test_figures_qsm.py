@@ -29,8 +29,13 @@ def test_regression_panels(expr):
     visible = [a for a in fig.axes if a.get_visible()]
     assert len(visible) == 3 and "A*" in visible[0].get_title()
     plt.close(fig)
-    with pytest.raises(ValueError):
-        qfig.regression_panels(expr, y.iloc[::-1], ["A"])
+    # y is aligned to the expression ROIs by name; different ROI names are refused
+    fig = qfig.regression_panels(expr, y.iloc[::-1], ["A"])
+    x, yy = fig.axes[0].collections[0].get_offsets().T
+    assert np.allclose(yy, (expr["A"] * 2 - (expr["A"] * 2).mean()) / (expr["A"] * 2).std(ddof=1))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="y and expression must have the same ROI names"):
+        qfig.regression_panels(expr, y.rename(index={y.index[0]: "nowhere"}), ["A"])
 
 
 def test_per_donor_panels(expr):

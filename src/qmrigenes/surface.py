@@ -212,6 +212,9 @@ def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.nda
         data = np.asarray(nib.load(path).get_fdata())
     else:
         raise ValueError(f"{path}: expected a .gii, .mgh or .mgz file")
+    if sum(d > 1 for d in data.shape) > 1:
+        raise ValueError(f"{path}: expected one value per vertex, got data of shape {data.shape} "
+                         f"(several maps in one file); select one map before loading")
     return check_surface_map(data.reshape(-1), n_vertices=n_vertices, name=str(path))
 
 

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .._validate import align_index, as_array, check_genes, check_int, describe
+
 __all__ = [
     "roi_bar_chart",
     "regression_panels",
@@ -85,8 +87,13 @@ def regression_panels(expression: pd.DataFrame, y: pd.Series, genes: Sequence[st
     labels : bool
         Annotate points with the region names (for few regions).
     """
-    if not expression.index.equals(y.index):
-        raise ValueError("expression and y must share the same ROI index and order")
+    if not isinstance(expression, pd.DataFrame) or not isinstance(y, pd.Series):
+        raise TypeError(f"expression must be a DataFrame and y a Series indexed by ROI, got "
+                        f"{describe(expression)} and {describe(y)}")
+    y = align_index(expression.index, y, "y", ref_name="expression", what="ROI")
+    as_array(y, "y", ndim=1)
+    genes = check_genes(genes, "genes")
+    ncols = check_int(ncols, "ncols", min=1)
     missing = [g for g in genes if g not in expression.columns]
     if missing:
         raise ValueError(f"genes not in expression: {missing}")
@@ -131,6 +138,18 @@ def per_donor_panels(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, genes:
     ``results`` (from :func:`qmrigenes.stats.regression.per_donor_ols`) adds the
     range of per-donor slopes to each title.
     """
+    if not isinstance(per_donor, Mapping) or not per_donor:
+        raise TypeError(f"per_donor must be a non-empty mapping {{donor: DataFrame}}, got {describe(per_donor)}")
+    if not isinstance(y, pd.Series):
+        raise TypeError(f"y must be a Series indexed by ROI, got {describe(y)}")
+    as_array(y, "y", ndim=1)
+    genes = check_genes(genes, "genes")
+    ncols = check_int(ncols, "ncols", min=1)
+    for donor, expr in per_donor.items():
+        missing = [g for g in genes if g not in expr.columns]
+        unknown = [r for r in expr.index if r not in y.index]
+        if missing or unknown:
+            raise ValueError(f"per_donor[{donor!r}]: genes not present {missing}, ROIs without a y value {unknown}")
     n = len(genes)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(2.3 * min(n, ncols), 2.3 * nrows),
@@ -160,6 +179,7 @@ def per_donor_panels(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, genes:
 def gene_roi_heatmap(expression: pd.DataFrame, genes: Sequence[str], *, standardize: bool = True,
                      title: str | None = None) -> plt.Figure:
     """Gene x ROI matrix of (z-scored) expression (style of Fig. 3b)."""
+    genes = check_genes(genes, "genes")
     missing = [g for g in genes if g not in expression.columns]
     if missing:
         raise ValueError(f"genes not in expression: {missing}")
@@ -180,6 +200,7 @@ def gene_roi_heatmap(expression: pd.DataFrame, genes: Sequence[str], *, standard
 
 def gene_correlation_matrix(expression: pd.DataFrame, genes: Sequence[str], *, title: str | None = None) -> plt.Figure:
     """Pearson correlation between genes across ROIs (style of Fig. S4)."""
+    genes = check_genes(genes, "genes")
     missing = [g for g in genes if g not in expression.columns]
     if missing:
         raise ValueError(f"genes not in expression: {missing}")

@@ -95,6 +95,7 @@ def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
         dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
         raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
     check_unique(maps.index, "maps.index (region names)")
+    check_unique(maps.columns, "maps.columns (map names)")
     missing = maps.index.difference(expression.index)
     extra = expression.index.difference(maps.index)
     if len(missing) or len(extra):

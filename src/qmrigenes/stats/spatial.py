@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+from .._validate import (align_index, as_array, check_bool, check_choice, check_frame, check_gene_sets, check_int,
                          check_seed, check_unique, describe)
 from ..datasets import DK_CORTICAL_REGIONS
 from .genesets import (gene_map_correlations, gene_set_scores, genes_present, null_pvalues,
@@ -142,6 +142,10 @@ def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_p
     return pd.DataFrame(np.ascontiguousarray(spins.T), columns=pd.Index(regions, name="region"))
 
 
+_SPIN_HINT = ("Spin the regions of the maps: spin_permutations(regions=maps.index), or select the "
+              "spun regions in both tables with .loc[perms.columns]")
+
+
 def _check_perms(perms, name: str = "perms") -> tuple[np.ndarray, pd.Index]:
     """Spin positions and their region order; a bare array is refused."""
     if not isinstance(perms, pd.DataFrame):
@@ -177,7 +181,7 @@ def _set_profiles(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
         pos = pos[(pos >= 0)]
         pos = pos[finite[pos]]
         if pos.size == 0:
-            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
         cols[name] = z[:, pos].mean(axis=1)
     return pd.DataFrame(cols, index=expression.index)
 
@@ -213,10 +217,8 @@ def spin_null_scores(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Ma
     if expression.columns.duplicated().any():
         dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
         raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
-    hint = ("Spin the regions of the maps: spin_permutations(regions=maps.index), or select the "
-            "spun regions in both tables with .loc[perms.columns]")
-    maps = align_index(regions, maps, "maps", ref_name="perms (spin regions)", hint=hint)
-    expression = align_index(regions, expression, "expression", ref_name="perms (spin regions)", hint=hint)
+    maps = align_index(regions, maps, "maps", ref_name="perms (spin regions)", hint=_SPIN_HINT)
+    expression = align_index(regions, expression, "expression", ref_name="perms (spin regions)", hint=_SPIN_HINT)
     values = as_array(maps, "maps", ndim=2, finite=False)
     if not np.isfinite(values).all():
         bad = maps.columns[~np.isfinite(values).all(axis=0)].tolist()
@@ -284,8 +286,11 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     if not isinstance(maps, pd.DataFrame):
         raise TypeError(f"maps must be a DataFrame indexed by region, got {describe(maps)}")
     gene_sets = check_gene_sets(gene_sets)
-    if perms is not None:
-        _check_perms(perms)
+    return_nulls = check_bool(return_nulls, "return_nulls")
+    if perms is not None:                       # refuse misaligned spins before any work
+        _, spin_regions = _check_perms(perms)
+        align_index(spin_regions, maps, "maps", ref_name="perms (spin regions)", hint=_SPIN_HINT)
+        align_index(spin_regions, expression, "expression", ref_name="perms (spin regions)", hint=_SPIN_HINT)
     corr = gene_map_correlations(expression, maps)
     present = genes_present(gene_sets, corr)
     scores = gene_set_scores(corr, gene_sets)
