@@ -28,9 +28,9 @@ def test_same_answer_in_any_region_order_and_label_style(left_map):
     shuffled.index = ["lh_" + r for r in shuffled.index]
     b = associate(shuffled, n_perm=500, seed=3)
     pd.testing.assert_series_equal(a["r"], b["r"])
-    pd.testing.assert_series_equal(a["p_genes"], b["p_genes"])
+    pd.testing.assert_series_equal(a["p_gene"], b["p_gene"])
     # spins are generated in the map's row order and applied by region name: same p
-    pd.testing.assert_series_equal(a["p_spins"], b["p_spins"])
+    pd.testing.assert_series_equal(a["p_spin"], b["p_spin"])
 
 
 def test_matches_the_book_statistic(left_map, cortex):
@@ -44,24 +44,31 @@ def test_matches_the_book_statistic(left_map, cortex):
                                n_perm=1000, seed=5)
     ours = associate(left_map, hemisphere="L", nulls=("genes",), n_perm=1000, seed=5).set_index("gene_set")
     np.testing.assert_allclose(ours["r"], ref["r"].to_numpy(), atol=1e-12)
-    np.testing.assert_allclose(ours["p_genes"], ref["p_gene"].to_numpy())
-    np.testing.assert_allclose(ours["p_genes_fdr"], ref["p_gene_fdr"].to_numpy())
+    np.testing.assert_allclose(ours["p_gene"], ref["p_gene"].to_numpy())
+    np.testing.assert_allclose(ours["p_gene_fdr"], ref["p_gene_fdr"].to_numpy())
+    # and its spins are the chapters' spins: same centroids, same seed
+    from qmrigenes.stats.spatial import spin_permutations
+    from qmrigenes.surface import sphere_centroids
+    from qmrigenes.association import permutation_null, read_map
+    book = spin_permutations(sphere_centroids(hemisphere="L"), n_perm=50, seed=2)
+    here = permutation_null(read_map(left_map, hemisphere="L").index, kind="spins", n_perm=50, seed=2)
+    np.testing.assert_array_equal(book.to_numpy(), here.to_numpy())
 
 
 def test_table_columns_and_genes_used(left_map):
     t = associate(left_map, hemisphere="L", n_perm=200)
-    assert list(t.columns) == ["gene_set", "map", "n_regions", "n_genes", "n_present", "r", "p_genes",
-                               "p_genes_fdr", "p_spins", "p_spins_fdr", "genes"]
+    assert list(t.columns) == ["gene_set", "map", "n_regions", "n_genes", "n_present", "r", "p_gene",
+                               "p_gene_fdr", "p_spin", "p_spin_fdr", "genes"]
     assert len(t) == 9 and (t["n_regions"] == 34).all()
     assert (t["genes"].str.split(", ").str.len() == t["n_present"]).all()
-    assert t[["p_genes", "p_spins"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert t[["p_gene", "p_spin"]].apply(lambda c: c.between(0, 1)).all().all()
 
 
 def test_both_hemispheres_spin_within_hemisphere(cortex):
     m = cortex["PVALB"].rename("PVALB")
     m.index = [f"{h.lower()}h_{r}" for h, r in m.index]
     index = read_map(m).index
-    perms = permutation_null(index, kind="spins", n_perm=100, seed=0)
+    perms = permutation_null(index, kind="spins", n_perm=100, seed=0).to_numpy()
     hemi = np.asarray(index.get_level_values("hemisphere"))
     assert perms.shape == (100, 68)
     assert (hemi[perms] == hemi[None, :]).all()
@@ -154,7 +161,7 @@ def test_command_writes_csv_and_prints_summary(tmp_path, left_map, capsys):
     out = tmp_path / "results.csv"
     assert cli.main(["associate", str(src), "--n-perm", "300", "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out)
-    assert len(table) == 9 and "p_spins_fdr" in table
+    assert len(table) == 9 and "p_spin_fdr" in table
     printed = capsys.readouterr().out
     assert "9 gene sets x 1 maps" in printed and f"wrote {out}" in printed
     assert cli.main(["associate", str(tmp_path / "missing.csv")]) == 1

@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 
 from .datasets import DK_CORTICAL_REGIONS, celltype_gene_sets, load_ahba_dk, load_celltype_panel
-from .stats.genesets import gene_map_correlations, gene_set_scores, genes_present, null_pvalues
-from .stats.genesets import random_gene_set_null
-from .stats.multitest import fdr_bh
-from .stats.spatial import parcel_centroids, spin_null_scores
+from .stats.genesets import gene_map_correlations, genes_present
+from .stats.spatial import gene_set_association, label_permutations, spin_permutations
+from .surface import sphere_centroids
 
 __all__ = ["associate", "read_map", "resolve_gene_sets", "permutation_null", "SUBCORTICAL_REGIONS",
            "NULLS", "MAX_PERM"]
@@ -248,7 +247,10 @@ class _Progress:
         self.total, self.label, self.enabled, self.done, self.t0 = total, label, enabled, 0, time.perf_counter()
 
     def update(self, n: int) -> None:
-        self.done += n
+        self.set(self.done + n)
+
+    def set(self, done: int) -> None:
+        self.done = done
         if self.enabled:
             width = 30
             filled = int(width * self.done / self.total)
@@ -260,71 +262,60 @@ class _Progress:
 
 
 def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int, method: str = "hungarian",
-                     progress: bool = False) -> np.ndarray:
+                     progress: bool = False) -> pd.DataFrame:
     """Region permutations for a spatial null, in the order of ``index``.
 
     Parameters
     ----------
     index : pandas.MultiIndex of (hemisphere, region)
-        The map's regions, in the map's row order.
+        The map's regions.
     kind : {"spins", "labels"}
         ``"spins"``: parcel spins of DK cortical regions on the fsaverage5 sphere
-        (neuromaps, either or both hemispheres; the right hemisphere's rotation
-        mirrors the left's); ``"labels"``: uniformly random permutations of the
-        rows (any atlas; no spatial autocorrelation is preserved).
-    n_perm : int
-    seed : int
+        (:func:`qmrigenes.stats.spatial.spin_permutations` on
+        :func:`qmrigenes.surface.sphere_centroids`; either or both hemispheres,
+        the right hemisphere's rotation mirroring the left's); ``"labels"``:
+        random permutations of the regions
+        (:func:`qmrigenes.stats.spatial.label_permutations`; any atlas, no
+        spatial autocorrelation preserved).
+    n_perm, seed : int
     method : {"hungarian", "vasa"}
         Spin reassignment (optimal or greedy).
     progress : bool
-        Print a progress bar on stderr.
+        Progress bar on stderr while the spins are generated.
 
     Returns
     -------
-    numpy.ndarray of int, shape (n_perm, n_regions)
-        Row k: ``values[perm[k]]`` is the k-th permuted map.
+    pandas.DataFrame of int, shape (n_perm, n_regions)
+        Columns: the regions as ``"L_bankssts"``-style labels (see :func:`_flat`).
     """
-    n = len(index)
+    labels = _flat(index)
     if kind == "labels":
-        rng = np.random.default_rng(seed)
-        return np.argsort(rng.random((n_perm, n)), axis=1)
+        return label_permutations(labels, n_perm=n_perm, seed=seed, max_exact=1)
     if kind != "spins":
         raise ValueError(f"kind must be 'spins' or 'labels', got {kind!r}")
     regions = index.get_level_values("region")
     if not set(regions) <= set(DK_CORTICAL_REGIONS):
         raise ValueError("nulls: spins need DK cortical regions on the sphere; deep grey structures are not on "
                          "the cortical surface — use nulls=('genes', 'labels') for them")
-    from neuromaps.nulls.spins import gen_spinsamples
-
-    from .surface import dk_labels, load_fsaverage5
-
-    coords, hemiid = [], []
-    for hemi, code in (("L", 0), ("R", 1)):
-        mask = index.get_level_values("hemisphere") == hemi
-        if not mask.any():
-            continue
-        sphere = load_fsaverage5(hemisphere=hemi, surface="sphere")
-        cent = parcel_centroids(sphere.coords, dk_labels(hemisphere=hemi), regions=list(regions[mask]))
-        coords.append((np.flatnonzero(mask), cent))
-        hemiid.append(np.full(int(mask.sum()), code))
-    order = np.concatenate([pos for pos, _ in coords])
-    cents = np.concatenate([c for _, c in coords])
-    hemiid = np.concatenate(hemiid)
-    chunks = max(1, min(20, n_perm // 500))
-    sizes = np.full(chunks, n_perm // chunks)
-    sizes[: n_perm % chunks] += 1
-    seeds = np.random.SeedSequence(seed).generate_state(chunks)
+    hemis = index.get_level_values("hemisphere")
+    parts = []
+    for code, hemi in enumerate(("L", "R")):
+        mask = np.asarray(hemis == hemi)
+        if mask.any():
+            cents = sphere_centroids(hemisphere=hemi, regions=list(regions[mask]))
+            cents.index = [f"{hemi}_{r}" for r in cents.index]
+            parts.append((cents, code))
+    centroids = pd.concat([c for c, _ in parts])
+    hemiid = np.concatenate([np.full(len(c), code) for c, code in parts])
     bar = _Progress(n_perm, "spins", progress)
-    out = []
-    for k, size in enumerate(sizes):
-        spins = gen_spinsamples(cents, hemiid, n_rotate=int(size), seed=int(seeds[k]), method=method)
-        out.append(spins.T)
-        bar.update(int(size))
-    perm_sorted = np.concatenate(out)          # permutations in the concatenated (L then R) order
-    # back to the map's row order: row i of the map is position inv[i] of the concatenated order
-    inv = np.empty(n, dtype=int)
-    inv[order] = np.arange(n)
-    return order[perm_sorted][:, inv]
+    perms = spin_permutations(centroids, hemiid=hemiid, n_perm=n_perm, seed=seed, method=method,
+                              progress=(lambda done, total: bar.set(done)) if progress else None)
+    return perms
+
+
+def _flat(index: pd.MultiIndex) -> list[str]:
+    """(hemisphere, region) -> "L_region" labels, unique across hemispheres."""
+    return [f"{h}_{r}" for h, r in index]
 
 
 # --------------------------------------------------------------------------- the call
@@ -384,11 +375,13 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     Returns
     -------
     pandas.DataFrame
-        One row per (gene set, map), columns: ``gene_set``, ``map``,
-        ``n_regions``, ``n_genes`` (in the set), ``n_present`` (in the AHBA table
-        and used), ``r`` (mean Pearson r over the used genes), ``p_genes`` and
-        ``p_genes_fdr`` (two-sided; BH within each map), ``p_spins``/``p_labels``
-        and their ``_fdr``, and ``genes`` (the used genes, comma-separated).
+        The set-level table of :func:`qmrigenes.stats.spatial.gene_set_association`
+        (the statistic the chapters use), one row per (gene set, map), columns:
+        ``gene_set``, ``map``, ``n_regions``, ``n_genes`` (in the set),
+        ``n_present`` (in the AHBA table and used), ``r`` (mean Pearson r over
+        the used genes), ``p_gene`` and ``p_gene_fdr`` (random gene sets;
+        two-sided; BH within each map), ``p_spin``/``p_label`` and their
+        ``_fdr``, and ``genes`` (the used genes, comma-separated).
     """
     nulls = _check_nulls(nulls)
     n_perm = _check_count(n_perm, "n_perm")
@@ -402,42 +395,27 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     if missing:
         raise ValueError(f"map: the AHBA table has no expression for {missing[:5]}")
     expression = expr_all.loc[list(maps.index)]
-    expression.index = maps.index
+    labels = _flat(maps.index)
+    expression.index = maps.index = pd.Index(labels, name="region")
     gene_sets, background, _ = resolve_gene_sets(sets, genes=expression.columns)
     present = genes_present(gene_sets, expression.columns)
     empty = present.index[present["n_present"] == 0].tolist()
     if empty:
         raise ValueError(f"sets: no gene of {empty} is in the AHBA table")
-    corr = gene_map_correlations(expression, maps)
-    scores = gene_set_scores(corr, gene_sets)
-    used = {name: [g for g in gene_sets[name] if g in corr.index and np.isfinite(corr.loc[g]).all()]
-            for name in scores.index}
-    parts = {"r": scores}
-    if "genes" in nulls:
-        background = list(pd.Index(background).intersection(corr.index, sort=False))
-        sizes = {name: len(used[name]) for name in scores.index}
-        null = random_gene_set_null(corr, sizes, background=background, n_perm=n_perm, seed=seed)
-        parts["p_genes"] = pd.DataFrame(null_pvalues(scores.to_numpy(), null), index=scores.index,
-                                        columns=scores.columns)
     spatial = next((k for k in nulls if k in ("spins", "labels")), None)
+    perms = None
     if spatial is not None:
-        perms = permutation_null(maps.index, kind=spatial, n_perm=n_perm, seed=seed, method=method,
-                                 progress=progress)
-        spun = spin_null_scores(expression, maps, {k: used[k] for k in scores.index}, perms)
-        parts[f"p_{spatial}"] = pd.DataFrame(null_pvalues(scores.to_numpy(), spun), index=scores.index,
-                                             columns=scores.columns)
-    rows = []
-    for name in scores.index:
-        for m in scores.columns:
-            row = {"gene_set": name, "map": m, "n_regions": len(maps), "n_genes": len(gene_sets[name]),
-                   "n_present": len(used[name]), "r": float(scores.loc[name, m])}
-            for key in parts:
-                if key != "r":
-                    row[key] = float(parts[key].loc[name, m])
-            row["genes"] = ", ".join(used[name])
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    for key in [k for k in parts if k != "r"]:
-        table.insert(table.columns.get_loc(key) + 1, f"{key}_fdr",
-                     table.groupby("map")[key].transform(lambda p: pd.Series(fdr_bh(p.to_numpy()), index=p.index)))
+        perms = permutation_null(pd.MultiIndex.from_tuples([tuple(x.split("_", 1)) for x in labels],
+                                                           names=["hemisphere", "region"]),
+                                 kind=spatial, n_perm=n_perm, seed=seed, method=method, progress=progress)
+    # one statistic: the chapters' gene_set_association (random genes; permutations if given)
+    table = gene_set_association(expression, maps, gene_sets, background=background, perms=perms,
+                                 n_perm=n_perm, seed=seed).reset_index()
+    if "genes" not in nulls:
+        table = table.drop(columns=["p_gene", "p_gene_fdr"])
+    if spatial == "labels":
+        table = table.rename(columns={"p_spin": "p_label", "p_spin_fdr": "p_label_fdr"})
+    used = genes_present(gene_sets, gene_map_correlations(expression, maps))["genes"]
+    table.insert(2, "n_regions", len(maps))
+    table["genes"] = table["gene_set"].map(used)
     return table
