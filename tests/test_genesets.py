@@ -112,3 +112,12 @@ def test_sample_subsets_distinct_and_uniform(rng, n, k):
     assert np.abs(counts - expected).max() < 6 * np.sqrt(expected * (1 - k / n))
     with pytest.raises(ValueError, match="cannot draw"):
         gs._sample_subsets(rng, 5, 6, 10)
+
+
+def test_null_pvalues_counts_rounding_ties_in_both_tails():
+    """A permutation that reproduces the observed arrangement is a tie, whatever the rounding."""
+    obs = 0.3
+    null = np.array([0.3 * (1 - 1e-15), 0.3 * (1 + 1e-15), 0.1, 0.5])
+    # both near-copies count as >= and as <= the observed value
+    assert gs.null_pvalues(obs, null) == pytest.approx(2 * (3 + 1) / 5 if False else min(1.0, 2 * (3 + 1) / 5))
+    assert gs.null_pvalues(0.5 + 1e-16, np.array([0.5, 0.1, 0.2, 0.3]))[()] == pytest.approx(2 * 2 / 5)

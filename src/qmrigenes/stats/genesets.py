@@ -279,8 +279,9 @@ def null_pvalues(observed, null) -> np.ndarray:
     -------
     numpy.ndarray, shape S
         ``p = min(1, 2 * min(k_hi + 1, k_lo + 1) / (n_perm + 1))`` where
-        ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one: the
-        doubled smaller tail, with the +1 that keeps p above zero.
+        ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one (ties
+        within 1e-12 relative count in both): the doubled smaller tail, with the
+        +1 that keeps p above zero.
 
     Raises
     ------
@@ -294,6 +295,9 @@ def null_pvalues(observed, null) -> np.ndarray:
         raise ValueError(f"null must have shape (n_perm, *observed.shape) = (n_perm, *{observed.shape}), "
                          f"got {null.shape}")
     n = null.shape[0]
-    k_hi = (null >= observed).sum(axis=0)
-    k_lo = (null <= observed).sum(axis=0)
+    # ties: values equal up to floating-point rounding (1e-12 relative) count in both tails, so a
+    # permutation that reproduces the observed arrangement is a tie however it was computed
+    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    k_hi = (null >= observed - tol).sum(axis=0)
+    k_lo = (null <= observed + tol).sum(axis=0)
     return np.minimum(1.0, 2 * (np.minimum(k_hi, k_lo) + 1) / (n + 1))
