@@ -116,8 +116,8 @@ def test_sample_subsets_distinct_and_uniform(rng, n, k):
 
 def test_null_pvalues_counts_rounding_ties_in_both_tails():
     """A permutation that reproduces the observed arrangement is a tie, whatever the rounding."""
-    obs = 0.3
-    null = np.array([0.3 * (1 - 1e-15), 0.3 * (1 + 1e-15), 0.1, 0.5])
-    # both near-copies count as >= and as <= the observed value
-    assert gs.null_pvalues(obs, null) == pytest.approx(2 * (3 + 1) / 5 if False else min(1.0, 2 * (3 + 1) / 5))
-    assert gs.null_pvalues(0.5 + 1e-16, np.array([0.5, 0.1, 0.2, 0.3]))[()] == pytest.approx(2 * 2 / 5)
+    observed = 0.1 + 0.2                      # 0.30000000000000004
+    null = np.array([0.3] + [0.0] * 8)        # the identity permutation, computed another way
+    # without the tolerance k_hi would be 0 and p = 2/10; the tie makes it 2 * (1 + 1) / 10
+    assert gs.null_pvalues(observed, null)[()] == pytest.approx(0.4)
+    assert gs.null_pvalues(0.31, null)[()] == pytest.approx(0.2)     # a real difference is not a tie
