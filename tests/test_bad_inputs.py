@@ -28,13 +28,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmrigenes import _validate, ahba, datasets, mpm, surface
+from qmrigenes import _validate, ahba, datasets, design, mpm, surface
 from qmrigenes import fetch as F
 from qmrigenes.figures import mpm as fm
 from qmrigenes.figures import qsm as qfig
 from qmrigenes.stats import genesets as gs
 from qmrigenes.stats import regression as reg
 from qmrigenes.stats import spatial
+from qmrigenes.stats.multitest import fdr_by_column
 
 # --------------------------------------------------------------------------- toy data
 _RNG = np.random.default_rng(1234)      # module-level data for parametrised cases (seeded)
@@ -103,6 +104,11 @@ QSM = pd.Series([0.5, -1.0, 0.5], index=TABLE.index)
 
 # --------------------------------------------------------------------------- cases
 CASES = []
+
+
+def _cents():
+    from qmrigenes.surface import sphere_centroids
+    return sphere_centroids(hemisphere="L")
 
 
 def case(module, kind, name, call, exc, match):
@@ -174,22 +180,22 @@ case(M, dg, "spin_constant_map", lambda: spatial.spin_null_scores(EXPR, _const_m
 case(M, ty, "spin_maps_series", lambda: spatial.spin_null_scores(EXPR, MAPS["m1"], SETS, PERMS), TypeError, "maps must be a DataFrame indexed by region")
 case(M, ty, "spin_sets_string", lambda: spatial.spin_null_scores(EXPR, MAPS, "A", PERMS), TypeError, "gene_sets must be a mapping")
 case(M, nf, "spin_expression_nan", lambda: spatial.spin_null_scores(_with(EXPR, 0, 0, np.nan), MAPS, SETS, PERMS), ValueError, "expression must be finite")
-case(M, ty, "spins_n_perm_float", lambda: spatial.spin_permutations(n_perm=1e3), TypeError, "n_perm must be an integer")
-case(M, rg, "spins_n_perm_zero", lambda: spatial.spin_permutations(n_perm=0), ValueError, "n_perm must be >= 1")
-case(M, bd, "spins_n_perm_huge", lambda: spatial.spin_permutations(n_perm=10**6), ValueError, "n_perm must be <= 100000")
-case(M, rg, "spins_method", lambda: spatial.spin_permutations(n_perm=5, method="nope"), ValueError, "method must be one of")
-case(M, rg, "spins_hemisphere", lambda: spatial.spin_permutations(n_perm=5, hemisphere="left"), ValueError, "hemisphere must be one of 'L', 'R'")
-case(M, ty, "spins_seed_float", lambda: spatial.spin_permutations(n_perm=5, seed=1.5), TypeError, "seed must be")
-case(M, ty, "spins_seed_generator", lambda: spatial.spin_permutations(n_perm=5, seed=np.random.default_rng(0)), TypeError, "seed must be a non-negative integer here")
-case(M, ty, "spins_regions_string", lambda: spatial.spin_permutations(n_perm=5, regions="precentral"), TypeError, "regions must be a sequence.*bare string")
-case(M, al, "spins_regions_duplicated", lambda: spatial.spin_permutations(n_perm=5, regions=["precentral", "precentral"]), ValueError, "regions must be unique")
-case(M, sh, "centroids_2d_coords", lambda: spatial.parcel_centroids(np.zeros((6, 2)), LABELS6, regions=["a"]), ValueError, r"sphere_coords must have shape \(n_vertices, 3\)")
-case(M, nf, "centroids_nan", lambda: spatial.parcel_centroids(_with(pd.DataFrame(_OCT_C), 0, 0, np.nan), LABELS6, regions=["a"]), ValueError, "sphere_coords must be finite")
-case(M, sh, "centroids_labels_length", lambda: spatial.parcel_centroids(_OCT_C, LABELS6[:4], regions=["a"]), ValueError, r"labels must have shape \(6,\)")
-case(M, ty, "centroids_labels_string", lambda: spatial.parcel_centroids(_OCT_C, "a", regions=["a"]), TypeError, "labels must be one region name per vertex")
-case(M, ty, "fdr_array", lambda: spatial.fdr_by_map(np.full((3, 2), 0.5)), TypeError, "pvalues must be a DataFrame")
-case(M, rg, "fdr_above_one", lambda: spatial.fdr_by_map(pd.DataFrame({"a": [0.1, 1.2]})), ValueError, r"pvalues must lie in \[0, 1\]")
-case(M, nf, "fdr_nan", lambda: spatial.fdr_by_map(pd.DataFrame({"a": [0.1, np.nan]})), ValueError, "pvalues must be finite")
+case(M, ty, "spins_n_perm_float", lambda: spatial.spin_permutations(_cents(), n_perm=1e3), TypeError, "n_perm must be an integer")
+case(M, rg, "spins_n_perm_zero", lambda: spatial.spin_permutations(_cents(), n_perm=0), ValueError, "n_perm must be >= 1")
+case(M, bd, "spins_n_perm_huge", lambda: spatial.spin_permutations(_cents(), n_perm=10**6), ValueError, "n_perm must be <= 100000")
+case(M, rg, "spins_method", lambda: spatial.spin_permutations(_cents(), n_perm=5, method="nope"), ValueError, "method must be one of")
+case(M, rg, "spins_hemisphere", lambda: spatial.spin_permutations(_cents(), n_perm=5, hemiid=[2] * 34), ValueError, "hemiid must hold")
+case(M, ty, "spins_seed_float", lambda: spatial.spin_permutations(_cents(), n_perm=5, seed=1.5), TypeError, "seed must be")
+case(M, ty, "spins_seed_generator", lambda: spatial.spin_permutations(_cents(), n_perm=5, seed=np.random.default_rng(0)), TypeError, "seed must be a non-negative integer here")
+case(M, ty, "spins_regions_string", lambda: spatial.spin_permutations(_cents().to_numpy(), n_perm=5), TypeError, "centroids must be a DataFrame")
+case(M, al, "spins_regions_duplicated", lambda: spatial.spin_permutations(_cents().iloc[[0, 0, 1]], n_perm=5), ValueError, "centroids.index")
+case(M, sh, "centroids_2d_coords", lambda: surface.parcel_centroids(np.zeros((6, 2)), LABELS6, regions=["a"]), ValueError, r"sphere_coords must have shape \(n_vertices, 3\)")
+case(M, nf, "centroids_nan", lambda: surface.parcel_centroids(_with(pd.DataFrame(_OCT_C), 0, 0, np.nan), LABELS6, regions=["a"]), ValueError, "sphere_coords must be finite")
+case(M, sh, "centroids_labels_length", lambda: surface.parcel_centroids(_OCT_C, LABELS6[:4], regions=["a"]), ValueError, r"labels must have shape \(6,\)")
+case(M, ty, "centroids_labels_string", lambda: surface.parcel_centroids(_OCT_C, "a", regions=["a"]), TypeError, "labels must be one region name per vertex")
+case(M, ty, "fdr_array", lambda: fdr_by_column(np.full((3, 2), 0.5)), TypeError, "pvalues must be a DataFrame")
+case(M, rg, "fdr_above_one", lambda: fdr_by_column(pd.DataFrame({"a": [0.1, 1.2]})), ValueError, r"pvalues must lie in \[0, 1\]")
+case(M, nf, "fdr_nan", lambda: fdr_by_column(pd.DataFrame({"a": [0.1, np.nan]})), ValueError, "pvalues must be finite")
 case(M, ty, "assoc_n_perm_float", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, n_perm=1e3), TypeError, "n_perm must be an integer")
 case(M, ty, "assoc_maps_series", lambda: spatial.gene_set_association(EXPR, MAPS["m1"], SETS, background=GENES), TypeError, "maps must be a DataFrame")
 case(M, al, "assoc_perms_array", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, perms=PERMS.to_numpy(), n_perm=5), TypeError, "perms must be a DataFrame")
@@ -339,15 +345,15 @@ case(M, ty, "set_level_seed_float", lambda: reg.set_level_tests(X, Y, {"s": ["g0
 case(M, ty, "map_tables_series", lambda: reg.map_gene_tables(X, Y, {"s": ["g0"]}), TypeError, "maps must be a DataFrame")
 case(M, nf, "map_tables_inf", lambda: reg.map_gene_tables(X, Y.to_frame().replace(Y.iloc[0], np.inf), {"s": ["g0"]}), ValueError, "maps must be finite")
 case(M, al, "map_tables_regions", lambda: reg.map_gene_tables(X, Y.to_frame().rename(index={"roi0": "zz"}), {"s": ["g0"]}), ValueError, "maps has regions not in expression.*zz")
-case(M, rg, "design_name", lambda: reg.design_sampling(SAMPLING, TABLE, "both"), ValueError, "design must be one of")
-case(M, ty, "design_sampling_array", lambda: reg.design_sampling(np.zeros(3), TABLE, "ahba"), TypeError, "sampling must be a DataFrame")
-case(M, ty, "power_n_rep_float", lambda: reg.power_by_design(SAMPLING, TABLE, n_rep=1e3), TypeError, "n_rep must be an integer")
-case(M, rg, "power_effects", lambda: reg.power_by_design(SAMPLING, TABLE, effects=(0.5, 1.5)), ValueError, r"effects must be correlations in \(-1, 1\)")
-case(M, rg, "power_n_genes", lambda: reg.power_by_design(SAMPLING, TABLE, n_genes=50), ValueError, "n_genes must exceed")
-case(M, ty, "power_designs_string", lambda: reg.power_by_design(SAMPLING, TABLE, designs="ahba"), TypeError, "designs must be a list")
-case(M, bd, "power_work_estimate", lambda: reg.power_by_design(SAMPLING, TABLE, n_rep=1000, n_genes=100_000), ValueError, "n_rep=1000 .* too much work")
-case(M, ty, "power_at_effect_string", lambda: reg.power_at(pd.DataFrame({"effect": [0.5], "design": ["a"], "power": [1.0]}), "0.5"), TypeError, "effect must be a real number")
-case(M, ty, "power_at_array", lambda: reg.power_at(np.zeros(3), 0.5), TypeError, "power must be the DataFrame")
+case(M, rg, "design_name", lambda: design.design_sampling(SAMPLING, TABLE, "both"), ValueError, "design must be one of")
+case(M, ty, "design_sampling_array", lambda: design.design_sampling(np.zeros(3), TABLE, "ahba"), TypeError, "sampling must be a DataFrame")
+case(M, ty, "power_n_rep_float", lambda: design.power_by_design(SAMPLING, TABLE, n_rep=1e3), TypeError, "n_rep must be an integer")
+case(M, rg, "power_effects", lambda: design.power_by_design(SAMPLING, TABLE, effects=(0.5, 1.5)), ValueError, r"effects must be correlations in \(-1, 1\)")
+case(M, rg, "power_n_genes", lambda: design.power_by_design(SAMPLING, TABLE, n_genes=50), ValueError, "n_genes must exceed")
+case(M, ty, "power_designs_string", lambda: design.power_by_design(SAMPLING, TABLE, designs="ahba"), TypeError, "designs must be a list")
+case(M, bd, "power_work_estimate", lambda: design.power_by_design(SAMPLING, TABLE, n_rep=1000, n_genes=100_000), ValueError, "n_rep=1000 .* too much work")
+case(M, ty, "power_at_effect_string", lambda: design.power_at(pd.DataFrame({"effect": [0.5], "design": ["a"], "power": [1.0]}), "0.5"), TypeError, "effect must be a real number")
+case(M, ty, "power_at_array", lambda: design.power_at(np.zeros(3), 0.5), TypeError, "power must be the DataFrame")
 case(M, dg, "zscore_constant", lambda: reg.zscore(np.ones(5)), ValueError, r"values is constant \(zero SD\)")
 case(M, nf, "zscore_inf", lambda: reg.zscore([1.0, np.inf, 2.0]), ValueError, "values must be finite")
 case(M, ty, "zscore_ddof_float", lambda: reg.zscore([1.0, 2.0, 3.0], ddof=1.0), TypeError, "ddof must be an integer")
@@ -409,7 +415,7 @@ case(M, ty, "celltype_panel_array", lambda: datasets.celltype_gene_sets(np.zeros
 M = "regression"
 case(M, ty, "ols_y_numeric_strings", lambda: reg.genome_wide_ols(X, Y.astype(str)), TypeError, "y must be numeric, got non-numeric entries")
 case(M, ty, "ols_standardize_string", lambda: reg.genome_wide_ols(X, Y, standardize_y="no"), TypeError, "standardize_y must be True or False")
-case(M, rg, "power_at_unknown_effect", lambda: reg.power_at(pd.DataFrame({"effect": [0.5], "design": ["a"], "power": [1.0]}), 0.3), ValueError, r"effect 0.3 not in the power table; known: \[0.5\]")
+case(M, rg, "power_at_unknown_effect", lambda: design.power_at(pd.DataFrame({"effect": [0.5], "design": ["a"], "power": [1.0]}), 0.3), ValueError, r"effect 0.3 not in the power table; known: \[0.5\]")
 M = "spatial"
 case(M, ty, "assoc_return_nulls_string", lambda: spatial.gene_set_association(EXPR, MAPS, SETS, background=GENES, n_perm=5, return_nulls="yes"), TypeError, "return_nulls must be True or False")
 case(M, dg, "spin_set_absent", lambda: spatial.spin_null_scores(EXPR, MAPS, {"X": ["nope"]}, PERMS), ValueError, r"gene_sets\['X'\] has no gene present")

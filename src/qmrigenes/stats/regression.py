@@ -19,9 +19,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
-from .._validate import (align_index, as_array, check_bool, check_choice, check_gene_sets, check_genes, check_int,
+from .multitest import bh_as_published, bonferroni, fdr_bh
+from .standardize import zscore
+
+from .._validate import (as_array, check_bool, check_gene_sets, check_genes, check_int,
                          check_scalar, check_seed, check_unique, describe)
 from .genesets import _sample_subsets
 
@@ -43,27 +45,7 @@ __all__ = [
     "permutation_set_null",
     "set_level_tests",
     "map_gene_tables",
-    "design_sampling",
-    "power_by_design",
-    "power_at",
 ]
-
-
-def zscore(values, *, ddof: int = 1):
-    """z-score along the first axis (SD with ``ddof``; MATLAB ``std`` uses 1)."""
-    ddof = check_int(ddof, "ddof", min=0)
-    arr = as_array(values, "values", ndim=(1, 2))
-    if arr.shape[0] <= ddof:
-        raise ValueError(f"values must have more than ddof={ddof} rows, got {arr.shape[0]}")
-    flat = np.ptp(arr, axis=0) == 0
-    if np.any(flat):
-        raise ValueError("values is constant (zero SD) along the first axis"
-                         + (f" in column(s) {np.flatnonzero(flat).tolist()[:10]}" if arr.ndim == 2 else "")
-                         + "; its z-score is undefined")
-    if isinstance(values, (pd.Series, pd.DataFrame)):
-        return (values - values.mean()) / values.std(ddof=ddof)
-    values = arr
-    return (values - values.mean(axis=0)) / values.std(axis=0, ddof=ddof)
 
 
 class GenomeWideOLS(NamedTuple):
@@ -176,36 +158,6 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
     return GenomeWideOLS(table, expression.columns[zero])
 
 
-def bh_as_published(p, *, q: float = 1e-4) -> np.ndarray:
-    """The Benjamini-Hochberg code of ``geneQSMComparison.m``, as published.
-
-    ``[B, I] = sort(p)``; ``bh_cval(i) = I(i) * Q / m`` (the sort
-    *permutation* indexed by the gene's own position, not the gene's rank);
-    ``passed = p < bh_cval``; ``M = max(p(passed))``; significant = ``p < M``
-    (strict, so the gene attaining ``M`` itself is excluded). ``Q = 1e-4``.
-
-    Parameters
-    ----------
-    p : array_like, shape (m,)
-        p-values in gene order.
-    q : float
-        The code's ``Q``.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (m,)
-    """
-    p = _check_pvalues(p)
-    q = check_scalar(q, "q", min=0, min_inclusive=False, max=1)
-    m = p.size
-    order = np.argsort(p, kind="stable") + 1          # MATLAB's I (1-based, stable sort)
-    cval = order * q / m
-    passed = p < cval
-    if not passed.any():
-        return np.zeros(m, bool)                      # max([]) is empty: nothing significant
-    return p < p[passed].max()
-
-
 def _check_pvalues(p, name: str = "p") -> np.ndarray:
     pv = as_array(p, name, ndim=1)
     if ((pv < 0) | (pv > 1)).any():
@@ -214,7 +166,7 @@ def _check_pvalues(p, name: str = "p") -> np.ndarray:
 
 
 def correct(p, *, alpha: float = 0.05) -> pd.DataFrame:
-    """BH (FDR ``alpha``) and Bonferroni decisions and adjusted p (statsmodels ``multipletests``).
+    """BH (FDR ``alpha``) and Bonferroni decisions and adjusted p (:mod:`qmrigenes.stats.multitest`).
 
     Returns
     -------
@@ -225,9 +177,9 @@ def correct(p, *, alpha: float = 0.05) -> pd.DataFrame:
     index = p.index if isinstance(p, pd.Series) else None
     pv = _check_pvalues(p)
     alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
-    rej_bh, p_bh, _, _ = multipletests(pv, alpha=alpha, method="fdr_bh")
-    rej_bf, p_bf, _, _ = multipletests(pv, alpha=alpha, method="bonferroni")
-    return pd.DataFrame({"p_bh": p_bh, "bh": rej_bh, "p_bonferroni": p_bf, "bonferroni": rej_bf}, index=index)
+    p_bh, p_bf = fdr_bh(pv), bonferroni(pv)
+    return pd.DataFrame({"p_bh": p_bh, "bh": p_bh <= alpha, "p_bonferroni": p_bf, "bonferroni": p_bf <= alpha},
+                        index=index)
 
 
 def compare_bh(p: pd.Series, *, alpha: float = 0.05, q_published: float = 1e-4,
@@ -250,10 +202,10 @@ def compare_bh(p: pd.Series, *, alpha: float = 0.05, q_published: float = 1e-4,
     q_published = check_scalar(q_published, "q_published", min=0, min_inclusive=False, max=1)
     if genes is not None:
         genes = check_genes(genes, "genes")
-    std_alpha = multipletests(pv, alpha=alpha, method="fdr_bh")[0]
-    std_q = multipletests(pv, alpha=q_published, method="fdr_bh")[0]
+    q_bh = fdr_bh(pv)
+    std_alpha, std_q = q_bh <= alpha, q_bh <= q_published
     pub = bh_as_published(pv, q=q_published)
-    bonf = multipletests(pv, alpha=alpha, method="bonferroni")[0]
+    bonf = bonferroni(pv) <= alpha
     rows = {
         f"standard BH, FDR {alpha:g}": (std_alpha, std_alpha),
         f"uncorrected p < {q_published:g}": (pv < q_published, std_alpha),
@@ -459,32 +411,25 @@ def permutation_set_null(expression: pd.DataFrame, y: pd.Series, genes: Sequence
     ``max_exact`` (n <= 8), otherwise ``n_perm`` random ones. It ignores
     spatial autocorrelation, which with 5-7 whole nuclei cannot be modelled.
 
+    The permutations come from :func:`qmrigenes.stats.spatial.label_permutations`
+    and the statistic from :func:`qmrigenes.stats.spatial.spin_null_scores`, the
+    one permutation null of the package (spins are the same with other
+    permutations).
+
     Returns
     -------
     numpy.ndarray, shape (n_permutations,)
         Includes the identity permutation when exact.
     """
-    import itertools
-    import math
+    from .spatial import label_permutations, spin_null_scores
 
     y = _check_inputs(expression, y)
     genes = check_genes(genes, "genes")
-    max_exact = check_int(max_exact, "max_exact", min=1, max=MAX_DRAWS)
-    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_DRAWS)
-    rng = check_seed(seed)
-    genes = [g for g in genes if g in expression.columns]
-    if not genes:
+    present = [g for g in genes if g in expression.columns]
+    if not present:
         raise ValueError("genes: no gene of the set is present in the expression table")
-    z = zscore(as_array(expression[genes], "expression", ndim=2))
-    yv = zscore(y.to_numpy(dtype=float))
-    n = len(yv)
-    if math.factorial(n) <= max_exact:
-        perms = np.array(list(itertools.permutations(range(n))))
-    else:
-        perms = np.array([rng.permutation(n) for _ in range(n_perm)])
-    yp = yv[perms]                                         # (P, n)
-    r = yp @ z / (n - 1)                                   # (P, k)
-    return r.mean(axis=1)
+    perms = label_permutations(list(y.index), n_perm=n_perm, seed=seed, max_exact=max_exact)
+    return spin_null_scores(expression[present], y.to_frame("map"), {"set": present}, perms)[:, 0, 0]
 
 
 def set_level_tests(expression: pd.DataFrame, y: pd.Series, gene_sets: Mapping[str, Sequence[str]], *,
@@ -579,133 +524,3 @@ def map_gene_tables(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Map
         tab.insert(0, "map", name)
         frames.append(tab)
     return pd.concat(frames, ignore_index=True)
-
-
-def design_sampling(sampling: pd.DataFrame, table: pd.DataFrame, design: str) -> pd.DataFrame:
-    """Alter the real per-donor sampling to a counterfactual design.
-
-    Parameters
-    ----------
-    sampling : pandas.DataFrame
-        Output of :func:`qmrigenes.ahba.roi_sampling`.
-    table : pandas.DataFrame
-        Output of :func:`qmrigenes.ahba.roi_structure_table` (pairs ROIs by ``roi_id``: right = left + 1).
-    design : {"ahba", "left_only", "both_hemispheres"}
-        ``"ahba"``: unchanged; ``"left_only"``: drop right-hemisphere ROIs;
-        ``"both_hemispheres"``: every donor also samples each right ROI as it
-        sampled the left one (the counts of its left structures).
-    """
-    check_choice(design, "design", ["ahba", "left_only", "both_hemispheres"])
-    for nm, t, cols in (("sampling", sampling, {"donor", "roi", "structure"}),
-                        ("table", table, {"hemisphere", "roi_id"})):
-        if not isinstance(t, pd.DataFrame):
-            raise TypeError(f"{nm} must be a DataFrame, got {describe(t)}")
-        if not cols <= set(t.columns):
-            raise ValueError(f"{nm} must have columns {sorted(cols)}, has {list(t.columns)}")
-    if design == "ahba":
-        return sampling.copy()
-    right = table.index[table["hemisphere"] == "R"]
-    if design == "left_only":
-        return sampling[~sampling["roi"].isin(right)].reset_index(drop=True)
-    if design != "both_hemispheres":
-        raise ValueError(f"design must be 'ahba', 'left_only' or 'both_hemispheres', got {design!r}")
-    by_id = pd.Series(table.index, index=table["roi_id"])
-    left = sampling[~sampling["roi"].isin(right)]
-    mirrored = left.assign(
-        roi=[by_id[table.loc[r, "roi_id"] + 1] for r in left["roi"]],
-        structure=left["structure"].str.replace(", left", ", right", regex=False))
-    have = set(zip(sampling["donor"], sampling["roi"]))
-    add = mirrored[[(d, r) not in have for d, r in zip(mirrored["donor"], mirrored["roi"])]]
-    return pd.concat([sampling, add], ignore_index=True)
-
-
-def power_by_design(sampling: pd.DataFrame, table: pd.DataFrame, *, effects=(0.3, 0.5, 0.7, 0.9),
-                    n_per_effect: int = 25, n_genes: int = 5000, n_rep: int = 10, alpha: float = 0.05,
-                    designs=("ahba", "left_only", "both_hemispheres"), donor_sd: float = 0.5,
-                    sample_sd: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Power to detect planted genes (genome-wide BH) under several sampling designs.
-
-    Each replicate simulates a QSM vector (:func:`qmrigenes.ahba.simulate_qsm`)
-    and ``n_genes`` genes, ``n_per_effect`` of them planted at each correlation
-    in ``effects`` (:func:`qmrigenes.ahba.simulate_roi_expression`, ROI level),
-    runs the z-score/average/regression pipeline and records the fraction of
-    planted genes found at BH FDR ``alpha`` and the false discoveries.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long: ``design``, ``effect``, ``power`` (mean over replicates),
-        ``power_sd``, ``mean_slope``, ``n_rois``, ``false_discoveries``
-        (mean per replicate, among null genes).
-    """
-    from ..ahba import average_donors, simulate_qsm, simulate_roi_expression, zscore_rois
-
-    n_genes = check_int(n_genes, "n_genes", min=2, max=100_000)
-    n_per_effect = check_int(n_per_effect, "n_per_effect", min=1)
-    n_rep = check_int(n_rep, "n_rep", min=1, max=1000)
-    seed = check_int(seed, "seed", min=0)
-    alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
-    donor_sd = check_scalar(donor_sd, "donor_sd", min=0)
-    sample_sd = check_scalar(sample_sd, "sample_sd", min=0)
-    effects = as_array(effects, "effects", ndim=1).tolist()
-    if any(abs(a) >= 1 for a in effects):
-        raise ValueError(f"effects must be correlations in (-1, 1), got {effects}")
-    check_unique(effects, "effects")
-    if len(effects) * n_per_effect >= n_genes:
-        raise ValueError(f"n_genes must exceed len(effects) * n_per_effect = {len(effects) * n_per_effect} "
-                         f"(planted genes plus null genes), got {n_genes}")
-    if isinstance(designs, str):
-        raise TypeError(f"designs must be a list of design names, got a bare string {designs!r}")
-    designs = list(designs)
-    for d in designs:
-        check_choice(d, "designs", ["ahba", "left_only", "both_hemispheres"])
-    if n_rep * len(designs) * n_genes > 50_000_000:
-        raise ValueError(f"n_rep={n_rep} x {len(designs)} designs x n_genes={n_genes} is too much work "
-                         f"(limit 5e7 gene-fits); lower n_rep or n_genes")
-    genes = [f"G{i:05d}" for i in range(n_genes)]
-    planted = {}
-    for j, a in enumerate(effects):
-        for g in genes[j * n_per_effect:(j + 1) * n_per_effect]:
-            planted[g] = a
-    rows = []
-    for design in designs:
-        samp = design_sampling(sampling, table, design)
-        rois = [r for r in table.index if r in set(samp["roi"])]
-        for rep in range(n_rep):
-            qsm = simulate_qsm(table, seed=seed + rep).loc[rois]
-            qsm = zscore(qsm)
-            sim = simulate_roi_expression(samp, qsm, genes, effects=planted, donor_sd=donor_sd,
-                                          sample_sd=sample_sd, seed=seed + 1000 + rep)
-            per = {d: zscore_rois(m)[0] for d, m in sim.roi_means.items()}
-            avg, _ = average_donors(per, rois=rois)
-            res = genome_wide_ols(avg, qsm.loc[avg.index]).table
-            sig = pd.Series(multipletests(res["p"].to_numpy(), alpha=alpha, method="fdr_bh")[0], index=res.index)
-            null_genes = [g for g in res.index if g not in planted]
-            for a in effects:
-                gs = [g for g, v in planted.items() if v == a]
-                rows.append({"design": design, "rep": rep, "effect": a, "power": sig[gs].mean(),
-                             "mean_slope": res.loc[gs, "slope"].mean(), "n_rois": len(avg),
-                             "false_discoveries": int(sig[null_genes].sum())})
-    long = pd.DataFrame(rows)
-    out = long.groupby(["design", "effect"], sort=False).agg(
-        power=("power", "mean"), power_sd=("power", "std"), mean_slope=("mean_slope", "mean"),
-        n_rois=("n_rois", "first"), false_discoveries=("false_discoveries", "mean")).reset_index()
-    return out
-
-
-def power_at(power: pd.DataFrame, effect: float) -> dict[str, float]:
-    """Power of each design at one planted correlation (rows of :func:`power_by_design`).
-
-    Returns
-    -------
-    dict
-        Design -> power, in the order of ``power``.
-    """
-    if not isinstance(power, pd.DataFrame) or not {"effect", "design", "power"} <= set(power.columns):
-        raise TypeError(f"power must be the DataFrame of power_by_design(), got {describe(power)}")
-    effect = check_scalar(effect, "effect", min=-1, max=1)
-    rows = power[np.isclose(power["effect"], effect)]
-    if rows.empty:
-        raise ValueError(f"effect {effect:g} not in the power table; known: "
-                         f"{sorted(float(e) for e in power['effect'].unique())}")
-    return dict(zip(rows["design"], rows["power"].astype(float)))
