@@ -42,7 +42,11 @@ def test_per_donor_panels(expr):
 
 def test_matrices_and_power(expr):
     fig = qfig.gene_roi_heatmap(expr, list("ABC"))
-    assert fig.axes[0].images[0].get_array().shape == (3, 8)
+    assert fig.axes[0].images[0].get_array().shape == (3, 8)              # genes x ROIs
+    plt.close(fig)
+    many = pd.concat([expr] * 3, ignore_index=True)                      # 24 ROIs: ROIs become rows
+    fig = qfig.gene_roi_heatmap(many, list("ABC"))
+    assert fig.axes[0].images[0].get_array().shape == (24, 3)
     plt.close(fig)
     fig = qfig.gene_correlation_matrix(expr, list("ABCD"))
     arr = fig.axes[0].images[0].get_array()
@@ -123,6 +127,8 @@ def test_bar_chart_labels_near_zero_bars_and_legend_outside():
     fig = qfig.roi_bar_chart(df)
     ax = fig.axes[0]
     assert "-1.1" in [t.get_text() for t in ax.texts]          # a near-zero bar is labelled, not "empty"
+    fig.canvas.draw()
+    assert not ax.get_legend().get_window_extent().overlaps(ax.xaxis.get_tightbbox())   # nor the labels
     assert _legend_outside(fig, ax)
     assert fig.get_size_inches()[0] <= qfig.MAX_WIDTH
     plt.close(fig)

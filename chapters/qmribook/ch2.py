@@ -770,10 +770,10 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Re
         "tab-real-genes": _table(wide, decimals=2),
         "tab-real-sets": _table(sets, p=["p_random", "p_coexpression_matched", "p_permutation"],
                                 counts=["n_present"], decimals=2, columns={
-                                    "n_present": "genes present", "mean_r": "mean r",
-                                    "p_random": "p (random genes)", "coexpression": "mean coexpression r",
-                                    "p_coexpression_matched": "p (coexpression-matched)",
-                                    "p_permutation": "p (label permutation)"})}
+                                    "n_present": "genes", "mean_r": "mean r",
+                                    "p_random": "p (random)", "coexpression": "coexpr. r",
+                                    "p_coexpression_matched": "p (matched)",
+                                    "p_permutation": "p (permutation)"})}
     figures = {
         "fig-real-heatmap": qfig.gene_roi_heatmap(real.expression, iron + myelin,
                                                   title="Real: AHBA (left), z-scored across 7 structures"),
@@ -909,7 +909,7 @@ def report_exercise_min_p(data: ChapterData, real: RealDataStudy, *, alpha: floa
     rows = []
     for n in n_regions:
         t = float(stats.t.isf(thr / 2, n - 2))
-        r = t / np.sqrt(t ** 2 + n - 2)
+        r = float(t / np.sqrt(t ** 2 + n - 2))
         numbers[f"ex-minp-r-{n}"] = r
         if n <= 12:                       # 1/n! below double precision's interest beyond that
             numbers[f"ex-minp-perm-{n}"] = 1 / factorial(n)

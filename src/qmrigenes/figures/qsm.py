@@ -90,10 +90,10 @@ def roi_bar_chart(values: pd.DataFrame, *, value: str = "chi_ppb", sd: str | Non
     ax.set_xticks(x, groups, rotation=40, ha="right", fontsize=MIN_FONT)
     ax.tick_params(axis="y", labelsize=MIN_FONT)
     ax.set_ylabel(ylabel, fontsize=MIN_FONT + 1)
-    ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.42),
+    ax.legend(fontsize=MIN_FONT, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.01),
               ncol=min(len(hues), 2))
     if title:
-        ax.set_title(title, fontsize=_TITLE + 1)
+        fig.suptitle(title, fontsize=_TITLE + 1)
     fig.tight_layout()
     return fig
 
@@ -215,14 +215,20 @@ def gene_roi_heatmap(expression: pd.DataFrame, genes: Sequence[str], *, standard
     m = expression[list(genes)]
     if standardize:
         m = (m - m.mean()) / m.std(ddof=1)
-    longest = max(len(str(i)) for i in m.index)
-    height = 0.2 * len(genes) + 0.075 * longest + 1.2
-    width = MAX_WIDTH if len(m) > 12 else min(MAX_WIDTH, 0.45 * len(m) + 3.0)
-    fig, ax = plt.subplots(figsize=(width, height))
     lim = np.nanmax(np.abs(m.to_numpy()))
-    im = ax.imshow(m.T.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_yticks(range(len(genes)), genes, fontsize=MIN_FONT)
-    ax.set_xticks(range(len(m)), [str(i) for i in m.index], rotation=60, ha="right", fontsize=MIN_FONT)
+    rois = [str(i) for i in m.index]
+    if len(m) > 12:              # many ROIs: ROIs as rows, so that their names read horizontally
+        fig, ax = plt.subplots(figsize=(min(MAX_WIDTH, 0.32 * len(genes) + 0.075 * max(map(len, rois)) + 2.2),
+                                        0.19 * len(m) + 1.9))
+        im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=MIN_FONT)
+        ax.set_yticks(range(len(m)), rois, fontsize=MIN_FONT)
+    else:
+        longest = max(map(len, rois))
+        fig, ax = plt.subplots(figsize=(min(MAX_WIDTH, 0.45 * len(m) + 3.0), 0.2 * len(genes) + 0.075 * longest + 1.2))
+        im = ax.imshow(m.T.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_yticks(range(len(genes)), genes, fontsize=MIN_FONT)
+        ax.set_xticks(range(len(m)), rois, rotation=60, ha="right", fontsize=MIN_FONT)
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label(units, fontsize=MIN_FONT)
     cb.ax.tick_params(labelsize=MIN_FONT)
