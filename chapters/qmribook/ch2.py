@@ -547,6 +547,7 @@ def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: 
     if unknown:
         raise ValueError(f"columns not in the table: {unknown}")
     out = pd.DataFrame(index=frame.index)
+    text_columns = []
     for c in frame.columns:
         col = frame[c]
         if c in p:
@@ -564,6 +565,7 @@ def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: 
             out[c] = [_fixed_text(v, d) for v in col]
         else:
             out[c] = [_DASH if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v) for v in col]
+            text_columns.append(c)
     if columns:
         missing = [c for c in columns if c not in out.columns]
         if missing:
@@ -576,8 +578,11 @@ def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: 
         styler = styler.hide(axis="index")
     styler = styler.set_table_attributes('class="qmri-table"').set_table_styles(
         [{"selector": "td, th", "props": "padding: 0.15em 0.6em;"},
-         {"selector": "td", "props": "white-space: nowrap;"},
-         {"selector": "td", "props": "text-align: right; font-variant-numeric: tabular-nums;"}])
+         {"selector": "td", "props": "white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums;"}])
+    texts = [dict(columns or {}).get(c, c) for c in text_columns]
+    if texts:                                       # words wrap and read from the left; numbers never wrap
+        styler = styler.set_properties(subset=texts, **{"white-space": "normal", "text-align": "left",
+                                                        "min-width": "8em"})
     return _HtmlTable(styler, out)
 
 
@@ -835,10 +840,12 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
     hist = np.array([np.histogram(null[:n], bins=edges)[0] / (n * width) for n in draws])
     p = [float(null_pvalues(observed, null[:n])) for n in draws]
     label = "R2*" if map_name == "R2*" else map_name
+    spike = np.zeros_like(hist)                       # the observed value as a bar of its bin
+    spike[:, min(np.searchsorted(edges, observed, side="right") - 1, n_bins - 1)] = hist.max()
     widget = interactive.slider_figure(
-        x=edges[:-1], series={"random-gene null": hist}, slider_values=draws, slider_label="random gene sets drawn",
+        x=edges[:-1], series={"random-gene null": hist, "observed mean r": spike}, slider_values=draws, slider_label="random gene sets drawn",
         xlabel=f"mean r of {len(genes)} random genes with {label}", ylabel="density", step=True,
-        markers={"random-gene null": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
+        markers={"observed mean r": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
         title=f"Random-gene null of the {gene_set} set against {label} (real data, 7 structures)",
         caption=f"Observed mean r {observed:.2f}. Drag the slider: the histogram of the null settles as more "
                 "random sets are drawn; the p-value is the share of draws at least as extreme.")
