@@ -577,10 +577,13 @@ def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: 
     if not index:
         styler = styler.hide(axis="index")
     styler = styler.set_table_attributes('class="qmri-table"').set_table_styles(
-        [{"selector": "td, th", "props": "padding: 0.15em 0.6em;"},
-         {"selector": "td", "props": "white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums;"}])
+        [{"selector": "td, th", "props": "padding: 0.15em 0.6em;"}])
     texts = [dict(columns or {}).get(c, c) for c in text_columns]
-    if texts:                                       # words wrap and read from the left; numbers never wrap
+    numbers = [c for c in out.columns if c not in texts]
+    if numbers:                                     # numbers never wrap and line up on the right
+        styler = styler.set_properties(subset=numbers, **{"white-space": "nowrap", "text-align": "right",
+                                                          "font-variant-numeric": "tabular-nums"})
+    if texts:                                       # words wrap and read from the left
         styler = styler.set_properties(subset=texts, **{"white-space": "normal", "text-align": "left",
                                                         "min-width": "8em"})
     return _HtmlTable(styler, out)
@@ -834,16 +837,17 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
     observed = float(corr.loc[genes, "map"].mean())
     draws = sorted(int(d) for d in draws)
     null = random_gene_set_null(corr, [len(genes)], n_perm=max(draws), seed=seed)[:, 0, 0]
-    lim = float(max(np.abs(null).max(), abs(observed))) * 1.05
+    lim = float(max(np.abs(null).max(), abs(observed))) * 1.1
     edges = np.linspace(-lim, lim, n_bins + 1)
     width = edges[1] - edges[0]
     hist = np.array([np.histogram(null[:n], bins=edges)[0] / (n * width) for n in draws])
     p = [float(null_pvalues(observed, null[:n])) for n in draws]
     label = "R2*" if map_name == "R2*" else map_name
+    hist = np.hstack([hist, np.zeros((len(draws), 1))])     # steps over every edge: last bin drawn too
     spike = np.zeros_like(hist)                       # the observed value as a bar of its bin
     spike[:, min(np.searchsorted(edges, observed, side="right") - 1, n_bins - 1)] = hist.max()
     widget = interactive.slider_figure(
-        x=edges[:-1], series={"random-gene null": hist, "observed mean r": spike}, slider_values=draws, slider_label="random gene sets drawn",
+        x=edges, series={"random-gene null": hist, "observed mean r": spike}, slider_values=draws, slider_label="random gene sets drawn",
         xlabel=f"mean r of {len(genes)} random genes with {label}", ylabel="density", step=True,
         markers={"observed mean r": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
         title=f"Random-gene null of the {gene_set} set against {label} (real data, 7 structures)",

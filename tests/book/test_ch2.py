@@ -160,6 +160,7 @@ def test_table_formats_by_kind():
     assert tab.data.loc["b", "χ (ppb)"] == "-1.00"
     html = tab._repr_html_()
     assert "overflow-x: auto" in html and "χ (ppb)" in html and "NaN" not in html and "…" not in html
+    assert html.count("white-space: nowrap") >= 1 and "text-align: left" not in html     # numbers only
     with pytest.raises(ValueError):
         ch2._table(frame, p=["nope"])
 
@@ -214,10 +215,13 @@ def test_report_null_widget(small_simulation):
     payload = rep.figures["null-widget"].payload
     assert payload["slider"]["values"] == [20, 200] and payload["step"] is True
     assert rep.numbers["null-n-genes"] == 3 and len(rep.data["null"]) == 200
-    hist = np.array(payload["series"][0]["y"]) if "y" in payload["series"][0] else None
-    if hist is not None:                                       # densities integrate to ~1
-        width = payload["x"][1] - payload["x"][0]
-        assert np.allclose(hist.reshape(2, -1).sum(axis=1) * width, 1, atol=0.02)
+    hist = np.array(payload["series"][0]["y"])[0]              # (n_slider, n_edges)
+    width = payload["x"][1] - payload["x"][0]
+    assert hist.shape == (2, len(payload["x"])) and (hist[:, -1] == 0).all()
+    assert np.allclose(hist.sum(axis=1) * width, 1, atol=0.02)           # densities integrate to 1
+    spike = np.array(payload["series"][1]["y"])[0]
+    assert payload["series"][1]["name"] == "observed mean r" and (spike > 0).sum(axis=1).tolist() == [1, 1]
+    assert payload["xlim"][0] < rep.numbers["null-observed"] < payload["xlim"][1]
     assert rep.numbers["null-observed"] == pytest.approx(real.wide.loc["myelin", "R2*"].mean())
     assert rep.figures["fig-real-null"].axes[0].get_xlabel().startswith("mean r of 3")
 
