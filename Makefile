@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
-.PHONY: venv data verify-data test book book-student pdf lab bench lock clean
+.PHONY: venv data mathjax verify-data test book book-student pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ venv: $(STAMP)
 data: $(STAMP)  ## fetch and verify every registered data file
 	$(BIN)/qmrigenes fetch
 
+mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas; idempotent
+	bash .ci/fetch_mathjax.sh
+
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/qmrigenes fetch --verify-only
 
@@ -27,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
-book: data
+book: data mathjax
 	rm -rf _build/html _build/.doctrees
 	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html && echo "book: _build/html/index.html"

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Open every built page in headless Chromium, offline, and check it reads well.
+
+Usage: python .ci/browser_check.py [--html _build/html] [--out _build/browser_check]
+
+Every ``*.html`` page under ``--html`` (except ``_static``/``_sources``/``_images``) is
+served from a localhost HTTP server and opened at 1400 px and at 400 px window width.
+Any request to another host is blocked and recorded. A full-page screenshot of every
+page at both widths goes to ``--out`` with ``report.json`` (findings per page, width
+and rule). Exit status 1 if any rule finds something.
+
+Rules (names as in the report)
+------------------------------
+tex           TeX delimiters (``$$``, ``\\(``, ``\\)``, ``\\[``, ``\\]``) left in rendered text outside
+              code, or a MathJax error box (``mjx-merror``).
+outside       A request to a host other than the local server (blocked).
+wide          A table, image, figure, display formula or code block wider than the text column
+              (or reaching past its right edge) that is not inside a horizontal scroll box,
+              or a scroll box itself wider than the column.
+truncated     pandas truncation: a cell that is or ends with "…"/"...", or "N rows × M columns".
+small-text    Figure text below 9 px at displayed size (checked at 1400 px; at 400 px figures
+              are shrunk to the phone column and open full-size on click). For a PNG:
+              displayed px = min_font_pt × dpi / 72 × displayed_width / natural_width, where
+              min_font_pt is the PNG text chunk ``qmri:min_font_pt`` written by
+              ``qmribook.display.figure`` (else 10 pt, matplotlib's default size of all
+              figure text), dpi is ``qmri:dpi``, else the PNG pHYs chunk, else 72. For an SVG:
+              the smallest ``font-size`` of its text (else 10) in user units × displayed
+              width / viewBox width (matplotlib's SVG user unit is the point).
+alt           An image in the text with no alt text, or alt text that is a file name/path.
+console       A console error or an uncaught page error (including failed loads).
+hscroll       At 400 px, the page is wider than the window (scrolls sideways).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.parse
+import zlib
+from pathlib import Path
+
+WIDTHS = (1400, 400)
+MIN_TEXT_PX = 9.0
+DEFAULT_FONT_PT = 10.0
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RULES = ("tex", "outside", "wide", "truncated", "small-text", "alt", "console", "hscroll")
+
+
+def ensure_chromium() -> str:
+    """Path of Debian's chromium; install it with apt-get if absent and we are root."""
+    path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
+    if path:
+        return path
+    if os.geteuid() != 0:
+        sys.exit("browser check: chromium is not installed (apt-get install -y chromium)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env)
+    path = shutil.which("chromium")
+    if not path:
+        sys.exit("browser check: chromium still missing after apt-get install")
+    return path
+
+
+# ------------------------------------------------------------------ image metadata
+def png_info(data: bytes) -> dict:
+    """Natural size, dpi and qmri text chunks of a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return {}
+    info: dict = {"text": {}}
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            info["width"], info["height"] = struct.unpack(">II", body[:8])
+        elif kind == b"pHYs" and len(body) >= 9 and body[8] == 1:
+            info["dpi"] = struct.unpack(">I", body[:4])[0] * 0.0254
+        elif kind == b"tEXt" and b"\x00" in body:
+            key, value = body.split(b"\x00", 1)
+            info["text"][key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"zTXt" and b"\x00" in body:
+            key, rest = body.split(b"\x00", 1)
+            info["text"][key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return info
+
+
+def min_font_px_natural(data: bytes, name: str):
+    """(smallest figure text in natural image pixels, natural width, how it was found)."""
+    if name.endswith(".svg") or data.lstrip()[:5] in (b"<?xml", b"<svg ") or b"<svg" in data[:500]:
+        text = data.decode("utf-8", "replace")
+        box = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"', text)
+        width = float(box.group(1)) if box else None
+        sizes = [float(s) for s in re.findall(r"font-size[:=]\s*\"?([\d.]+)", text)]
+        sizes += [float(s) for s in re.findall(r"font:\s*(?:[a-z]+\s+)*([\d.]+)px", text)]
+        size = min(sizes) if sizes else DEFAULT_FONT_PT
+        return size, width, "svg font-size" if sizes else "svg default 10"
+    info = png_info(data)
+    if not info:
+        return None, None, "unknown format"
+    pt = info["text"].get("qmri:min_font_pt")
+    dpi = info["text"].get("qmri:dpi") or info.get("dpi") or 72.0
+    try:
+        pt = float(pt) if pt is not None else DEFAULT_FONT_PT
+    except ValueError:
+        pt = DEFAULT_FONT_PT
+    how = ("qmri:min_font_pt" if "qmri:min_font_pt" in info["text"] else "default 10 pt") + f" at {float(dpi):.0f} dpi"
+    return pt * float(dpi) / 72.0, info.get("width"), how
+
+
+# ------------------------------------------------------------------ in-page checks
+PAGE_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  const out = [];
+  const column = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  const colRect = column.getBoundingClientRect();
+  const cs = getComputedStyle(column);
+  const colLeft = colRect.left + parseFloat(cs.paddingLeft || 0);
+  const colRight = colRect.right - parseFloat(cs.paddingRight || 0);
+  const colWidth = colRight - colLeft;
+  const describe = (el) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    if (el.className && typeof el.className === "string") s += "." + el.className.trim().split(/\s+/).slice(0, 2).join(".");
+    const sec = el.closest("section[id]");
+    return sec ? s + " in #" + sec.id : s;
+  };
+  const scrollBox = (el) => {
+    for (let p = el.parentElement; p && p !== column.parentElement; p = p.parentElement) {
+      const ox = getComputedStyle(p).overflowX;
+      if (ox === "auto" || ox === "scroll" || ox === "hidden" || ox === "clip") return p;
+    }
+    return null;
+  };
+  // tex: delimiters left in text outside code; MathJax errors
+  const skip = "pre, code, script, style, textarea, mjx-container, .highlight, kbd, samp";
+  const walker = document.createTreeWalker(column, NodeFilter.SHOW_TEXT);
+  const tex = /\$\$|\\\(|\\\)|\\\[|\\\]/;
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const p = n.parentElement;
+    if (!p || p.closest(skip)) continue;
+    if (tex.test(n.nodeValue) && p.getClientRects().length) {
+      const i = n.nodeValue.search(tex);
+      out.push({rule: "tex", where: describe(p), detail: n.nodeValue.slice(Math.max(0, i - 30), i + 40).trim()});
+    }
+  }
+  column.querySelectorAll("mjx-merror").forEach(e => out.push({rule: "tex", where: describe(e), detail: "MathJax error: " + e.textContent.slice(0, 80)}));
+  // wide
+  const wideSel = "table, img, figure, svg, mjx-container[display='true'], pre, .qmri-scroll";
+  column.querySelectorAll(wideSel).forEach(el => {
+    if (!el.getClientRects().length) return;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0) return;
+    const box = scrollBox(el);
+    const over = r.width > colWidth + 1 || r.right > colRight + 1 || r.left < colLeft - 1;
+    if (!over) return;
+    if (box) {
+      const b = box.getBoundingClientRect();
+      if (b.width <= colWidth + 1 && b.right <= colRight + 1 && b.left >= colLeft - 1) return;
+      out.push({rule: "wide", where: describe(el), detail: `scroll box ${Math.round(b.width)} px wide, column ${Math.round(colWidth)} px`});
+    } else {
+      out.push({rule: "wide", where: describe(el), detail: `${Math.round(r.width)} px wide (right edge ${Math.round(r.right)}), column ${Math.round(colLeft)}-${Math.round(colRight)} px, no scroll box`});
+    }
+  });
+  // truncated
+  column.querySelectorAll("td, th").forEach(c => {
+    const t = c.textContent.trim();
+    if (t === "…" || t === "..." || /(…|\.\.\.)$/.test(t)) out.push({rule: "truncated", where: describe(c.closest("table")), detail: "cell: " + t.slice(-60)});
+  });
+  const m = column.innerText.match(/\d+ rows × \d+ columns/);
+  if (m) out.push({rule: "truncated", where: "page", detail: m[0]});
+  // alt + images for the font rule
+  const images = [];
+  column.querySelectorAll("img").forEach(img => {
+    const alt = (img.getAttribute("alt") || "").trim();
+    const file = (img.getAttribute("src") || "").split("/").pop();
+    if (!alt) out.push({rule: "alt", where: describe(img), detail: "no alt text: " + file.slice(0, 60)});
+    else if (/^[\w.\/~-]+\.(png|svg|jpe?g|gif|webp)$/i.test(alt) || alt.includes("_images/") || /^[0-9a-f]{32,}/.test(alt))
+      out.push({rule: "alt", where: describe(img), detail: "alt text is a file name: " + alt.slice(0, 60)});
+    if (img.getClientRects().length && img.naturalWidth)
+      images.push({src: img.currentSrc || img.src, where: describe(img), shown: img.getBoundingClientRect().width, natural: img.naturalWidth});
+  });
+  return {findings: out, images: images, scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth, columnWidth: Math.round(colWidth)};
+}
+"""
+
+WIDEST_JS = r"""
+() => {
+  const w = window.innerWidth, res = [];
+  document.querySelectorAll("body *").forEach(el => {
+    const r = el.getBoundingClientRect();
+    if (r.right > w + 1 && r.width > 0) {
+      let s = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/)[0] : "");
+      res.push([Math.round(r.right), s]);
+    }
+  });
+  res.sort((a, b) => b[0] - a[0]);
+  return res.slice(0, 4);
+}
+"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(root: Path):
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def list_pages(root: Path) -> list[str]:
+    skip = {"_static", "_sources", "_images", "_downloads", "_vendor"}
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
+                  if not (set(p.relative_to(root).parts) & skip))
+
+
+def _image_bytes(src: str, root: Path, base: str):
+    if src.startswith("data:"):
+        head, _, payload = src.partition(",")
+        return base64.b64decode(payload) if ";base64" in head else urllib.parse.unquote(payload).encode()
+    if not src.startswith(base):
+        return None
+    path = root / urllib.parse.unquote(urllib.parse.urlparse(src).path).lstrip("/")
+    return path.read_bytes() if path.is_file() else None
+
+
+def check_site(root, *, pages=None, widths=WIDTHS, out=None, chromium=None) -> dict:
+    """Run every rule on every page; returns {page: {width: [finding, ...]}}."""
+    from playwright.sync_api import sync_playwright
+
+    root = Path(root).resolve()
+    pages = list(pages) if pages is not None else list_pages(root)
+    out = Path(out) if out is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    chromium = chromium or ensure_chromium()
+    server = serve(root)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    results: dict = {}
+    try:
+        with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+            context = pw.chromium.launch_persistent_context(
+                profile, executable_path=chromium, headless=True, args=LAUNCH_ARGS,
+                viewport={"width": widths[0], "height": 900}, service_workers="block")
+            try:
+                for page_name in pages:
+                    results[page_name] = {}
+                    for width in widths:
+                        results[page_name][width] = _check_page(
+                            context, base, root, page_name, width, out)
+            finally:
+                context.close()
+    finally:
+        server.shutdown()
+    return results
+
+
+def _check_page(context, base, root, page_name, width, out):
+    findings = []
+    outside = []
+    local_hosts = {"127.0.0.1", "localhost"}
+
+    def route(r):
+        url = urllib.parse.urlparse(r.request.url)
+        if url.scheme in ("data", "blob", "about") or url.hostname in local_hosts:
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort("blockedbyclient")
+
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.route("**/*", route)
+    console = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
+    page.on("websocket", lambda ws: outside.append(ws.url) if urllib.parse.urlparse(ws.url).hostname not in local_hosts else None)
+    try:
+        page.goto(base + page_name, wait_until="load", timeout=60_000)
+        page.wait_for_timeout(300)
+        data = page.evaluate(PAGE_JS)
+        page.wait_for_timeout(100)
+        findings.extend(data["findings"])
+        if width == WIDTHS[-1] or width < 600:
+            if data["scrollWidth"] > data["innerWidth"] + 1:
+                widest = page.evaluate(WIDEST_JS)
+                findings.append({"rule": "hscroll", "where": "page",
+                                 "detail": f"page {data['scrollWidth']} px wide in a {data['innerWidth']} px window; "
+                                           f"widest: {widest}"})
+        if width >= 1000:
+            for img in data["images"]:
+                raw = _image_bytes(img["src"], root, base)
+                if raw is None:
+                    continue
+                natural_px, natural_w, how = min_font_px_natural(raw, img["src"].lower())
+                if natural_px is None:
+                    continue
+                natural_w = natural_w or img["natural"]
+                shown_px = natural_px * img["shown"] / natural_w
+                if shown_px < MIN_TEXT_PX:
+                    findings.append({"rule": "small-text", "where": img["where"],
+                                     "detail": f"text {shown_px:.1f} px ({how}; shown {img['shown']:.0f} of "
+                                               f"{natural_w:.0f} px): {img['src'].rsplit('/', 1)[-1][:24]}"})
+        if out is not None:
+            name = page_name.replace("/", "__").removesuffix(".html")
+            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+    except Exception as err:  # a page that cannot be checked fails the check
+        findings.append({"rule": "console", "where": "page", "detail": f"check failed: {err}"[:300]})
+    finally:
+        page.close()
+    findings.extend({"rule": "outside", "where": "page", "detail": u[:200]} for u in dict.fromkeys(outside))
+    findings.extend({"rule": "console", "where": "page", "detail": c[:300]} for c in dict.fromkeys(console))
+    return findings
+
+
+def summarise(results) -> tuple[int, str]:
+    lines, total = [], 0
+    for page_name, by_width in results.items():
+        for width, findings in by_width.items():
+            counts = {rule: sum(f["rule"] == rule for f in findings) for rule in RULES}
+            total += len(findings)
+            flag = "ok  " if not findings else "FAIL"
+            lines.append(f"{flag} {page_name} @{width}px: " +
+                         (", ".join(f"{r}={n}" for r, n in counts.items() if n) or "clean"))
+            for rule in RULES:
+                shown = [f for f in findings if f["rule"] == rule][:3]
+                for f in shown:
+                    lines.append(f"       {rule}: {f['where']}: {f['detail']}")
+    return total, "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--html", default="_build/html")
+    parser.add_argument("--out", default="_build/browser_check")
+    parser.add_argument("--pages", nargs="*", help="pages relative to --html (default: all)")
+    args = parser.parse_args(argv)
+    root = Path(args.html)
+    if not (root / "index.html").exists() and not args.pages:
+        print(f"browser check: no built book in {root}")
+        return 1
+    results = check_site(root, pages=args.pages, out=args.out)
+    total, text = summarise(results)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    print(text)
+    print(f"browser check: {len(results)} pages x {len(WIDTHS)} widths, {total} findings; "
+          f"screenshots and report.json in {args.out}")
+    return 1 if total else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""One path for every table and figure the book displays.
+
+Tables: :func:`table` formats a DataFrame by the book's rules (readable headers with
+units, one number style, published values verbatim, an em dash for missing values,
+padded cells, never truncated, wrapped in a scroll box, optional CSV download) and
+returns an object to ``glue``. Figures: :func:`figure` renders a matplotlib figure as a
+high-dpi PNG that records its smallest font size for the browser check.
+
+Examples
+--------
+>>> glue("tab-ch1-betas", table(df, columns={
+...     "b0": ColumnSpec("β₀", kind="value", decimals=3),
+...     "R2s": ColumnSpec("R2* (s⁻¹)", kind="value"),
+...     "p_bh": ColumnSpec("p (FDR)", kind="p"),
+...     "n": ColumnSpec("vertices", kind="count"),
+...     "published": ColumnSpec("β₀, poster", kind="published"),
+... }, csv_name="ch1-betas"), display=False)
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+import math
+import numbers
+from pathlib import Path
+from typing import Mapping, Union
+
+import pandas as pd
+
+__all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "format_p", "format_count",
+           "format_value", "MISSING", "TABLES_DIR", "TABLES_HREF"]
+
+#: What a missing value shows as.
+MISSING = "\u2014"
+#: Where CSV downloads are written: html_extra_path (``_extra``) copies it to
+#: ``_build/html/chapters/_tables/``, next to the chapter pages that link to it.
+TABLES_DIR = Path(__file__).resolve().parents[2] / "_extra" / "chapters" / "_tables"
+#: The link from a chapter page (``chapters/*.html``) to that folder.
+TABLES_HREF = "_tables"
+
+_KINDS = {"text", "value", "count", "p", "published", "code", "hash", "html", "ref", "cite"}
+_SUP = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+_MINUS = "\u2212"
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """How one column is shown.
+
+    Parameters
+    ----------
+    header : str
+        Reader-facing header with symbol and unit, e.g. ``"R2* (s⁻¹)"``, ``"p (FDR)"``.
+    kind : str
+        ``"value"`` (fixed ``decimals``), ``"count"`` (integer, thousands separators),
+        ``"p"`` (p-value, ``digits`` significant digits, ×10⁻ⁿ below 0.001),
+        ``"published"`` (the string as published, verbatim: read it with ``dtype=str``),
+        ``"text"``, ``"code"`` (monospace), ``"hash"`` (a checksum: first 12 hex digits,
+        the full value folded below), ``"html"`` (trusted markup, HTML tables only),
+        ``"ref"`` / ``"cite"`` (figure/table labels or BibTeX keys, ``markup="myst"`` only).
+    decimals : int
+        Decimals for ``"value"``.
+    digits : int
+        Significant digits for ``"p"`` (2 or 3).
+    """
+
+    header: str
+    kind: str = "text"
+    decimals: int = 2
+    digits: int = 2
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown column kind {self.kind!r}; use one of {sorted(_KINDS)}")
+        if self.kind == "p" and self.digits not in (2, 3):
+            raise ValueError("p-values show 2 or 3 significant digits")
+
+
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, str):
+        return value.strip() == "" or value.strip().lower() in {"nan", "<na>", "none"}
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_count(value) -> str:
+    """An integer with thousands separators (``17000 -> '17,000'``); raises on fractions."""
+    if _missing(value):
+        return MISSING
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"count {value!r} is not an integer")
+    return f"{int(number):,}".replace("-", _MINUS)
+
+
+def format_value(value, *, decimals: int = 2) -> str:
+    """Fixed decimals, thousands separators, a true minus sign (``-20 -> '−20.00'``)."""
+    if _missing(value):
+        return MISSING
+    text = f"{float(value):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        text = text.lstrip("-")
+    return text.replace("-", _MINUS)
+
+
+def _p_parts(value, digits: int):
+    """(plain text, or mantissa and exponent) of a p-value."""
+    p = float(value)
+    if not 0 <= p <= 1:
+        raise ValueError(f"p-value {value!r} is outside [0, 1]")
+    if p == 0:
+        return "0", None
+    if p < 0.001:
+        mantissa, exponent = f"{p:.{digits - 1}e}".split("e")
+        return mantissa, int(exponent)
+    decimals = max(digits - 1 - math.floor(math.log10(p)), 0)
+    text = f"{p:.{decimals}f}"
+    # rounding may add a digit (0.0995 -> 0.100): keep `digits` significant digits
+    if len(text.replace("0.", "", 1).lstrip("0").replace(".", "")) > digits and decimals > 0:
+        text = f"{p:.{decimals - 1}f}"
+    return text, None
+
+
+def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
+    """A p-value: 2–3 significant digits; below 0.001 as m×10⁻ⁿ, never wrapped.
+
+    ``markup="html"`` writes ``<sup>`` in a no-wrap span, ``"text"`` Unicode superscripts.
+    """
+    if _missing(value):
+        return MISSING
+    mantissa, exponent = _p_parts(value, digits)
+    if exponent is None:
+        return mantissa
+    if markup == "html":
+        return (f'<span class="qmri-nowrap">{mantissa}\u00d710<sup>{str(exponent).replace("-", _MINUS)}'
+                "</sup></span>")
+    return f"{mantissa}\u00d710{str(exponent).translate(_SUP)}"
+
+
+def _cell_html(value, spec: ColumnSpec) -> tuple[str, str]:
+    """(inner HTML, css class) of one cell."""
+    if spec.kind in {"ref", "cite"}:
+        raise ValueError(f"column kind {spec.kind!r} needs markup='myst'")
+    if _missing(value):
+        return MISSING, "qmri-num" if spec.kind in {"value", "count", "p"} else ""
+    if spec.kind == "value":
+        return format_value(value, decimals=spec.decimals), "qmri-num"
+    if spec.kind == "count":
+        return format_count(value), "qmri-num"
+    if spec.kind == "p":
+        return format_p(value, digits=spec.digits), "qmri-num"
+    if spec.kind == "published":
+        return html.escape(str(value)), "qmri-num"
+    if spec.kind == "code":
+        return f"<code>{html.escape(str(value))}</code>", ""
+    if spec.kind == "hash":
+        full = html.escape(str(value))
+        return (f"<details><summary><code>{full[:12]}</code></summary><code>{full}</code></details>",
+                "")
+    if spec.kind == "html":
+        return str(value), ""
+    return html.escape(str(value)), ""
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]{}<>$|#"})
+
+
+def _cell_myst(value, spec: ColumnSpec) -> str:
+    if _missing(value):
+        return MISSING
+    text = str(value).replace("\n", " ")
+    if spec.kind == "value":
+        return format_value(value, decimals=spec.decimals)
+    if spec.kind == "count":
+        return format_count(value)
+    if spec.kind == "p":
+        return format_p(value, digits=spec.digits, markup="text")
+    if spec.kind == "cite":
+        keys = [k.strip() for k in text.replace(";", ",").split(",") if k.strip()]
+        return "{cite:p}`" + ",".join(keys) + "`"
+    if spec.kind == "ref":
+        import re
+        parts = re.split(r"\b((?:fig|tab)-ch\d-[A-Za-z0-9-]+)", text)
+        return "".join("{numref}`" + part + "`" if i % 2 else part.translate(_MD_SPECIAL)
+                       for i, part in enumerate(parts))
+    if spec.kind in {"code", "hash"}:
+        shown = text[:12] if spec.kind == "hash" else text
+        return "`" + shown.replace("`", "") + "`"
+    if spec.kind == "html":
+        raise ValueError("column kind 'html' needs markup='html'")
+    return text.translate(_MD_SPECIAL)
+
+
+def _normalise(frame: pd.DataFrame, columns) -> dict[str, ColumnSpec]:
+    if columns is None:
+        columns = {c: str(c) for c in frame.columns}
+    specs = {}
+    for name, spec in columns.items():
+        if name not in frame.columns:
+            raise KeyError(f"column {name!r} is not in the table; it has {list(frame.columns)}")
+        if isinstance(spec, str):
+            dtype = frame[name].dtype
+            if pd.api.types.is_bool_dtype(dtype):
+                kind = "text"
+            elif pd.api.types.is_integer_dtype(dtype):
+                kind = "count"
+            elif pd.api.types.is_float_dtype(dtype):
+                kind = "value"
+            else:
+                kind = "text"
+            spec = ColumnSpec(spec, kind=kind)
+        specs[name] = spec
+    return specs
+
+
+class Table:
+    """A formatted table: ``_repr_html_`` (HTML markup) or ``_repr_markdown_`` (MyST)."""
+
+    def __init__(self, body: str, markup: str):
+        self.body = body
+        self.markup = markup
+
+    def _repr_html_(self):
+        return self.body if self.markup == "html" else None
+
+    def _repr_markdown_(self):
+        return self.body if self.markup == "myst" else None
+
+    def __str__(self):
+        return self.body
+
+
+def _write_csv(frame: pd.DataFrame, specs: Mapping[str, ColumnSpec], name: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    out = frame[list(specs)].rename(columns={k: s.header for k, s in specs.items()})
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] | None = None,
+          caption: str | None = None, csv_name: str | None = None, markup: str = "html",
+          csv_dir: Path | None = None) -> Table:
+    """Format a table by the book's rules, for ``glue``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The rows to show, all of them (nothing is truncated); the index is not shown
+        (``reset_index()`` first to show it).
+    columns : dict of str to ColumnSpec or str, optional
+        The columns to show, in order, with their reader-facing headers (symbols and
+        units). A plain string is a header; its kind is then inferred from the dtype
+        (integers are counts, floats are values with 2 decimals, the rest text).
+        Default: every column under its own name.
+    caption : str, optional
+        Caption inside the table (HTML markup only). Numbered tables take their caption
+        from the ``{glue:figure}`` directive instead.
+    csv_name : str, optional
+        Also write the shown columns (raw, full-precision values, readable headers) to
+        ``_extra/chapters/_tables/<csv_name>.csv`` and link it under the table; the
+        build copies it to ``chapters/_tables/`` so the link works in the book.
+    markup : {"html", "myst"}
+        ``"html"`` (show with ``{glue:figure}`` or ``{glue:}``) or ``"myst"``, a pipe table
+        whose ``ref``/``cite`` columns become live cross-references (show with
+        ``{glue:md}`` and ``:format: myst``).
+    csv_dir : pathlib.Path, optional
+        Folder for the CSV (tests); default :data:`TABLES_DIR`.
+
+    Returns
+    -------
+    Table
+        An object whose ``_repr_html_`` / ``_repr_markdown_`` is the table.
+    """
+    if markup not in {"html", "myst"}:
+        raise ValueError("markup must be 'html' or 'myst'")
+    specs = _normalise(frame, columns)
+    download = ""
+    if csv_name is not None:
+        _write_csv(frame, specs, csv_name, csv_dir if csv_dir is not None else TABLES_DIR)
+        href = f"{TABLES_HREF}/{html.escape(csv_name)}.csv"
+        download = (f'<p class="qmri-download"><a href="{href}" download>'
+                    f"Download this table as CSV ({len(frame):,} rows)</a></p>")
+    if markup == "myst":
+        lines = ["| " + " | ".join(s.header.translate(_MD_SPECIAL) for s in specs.values()) + " |",
+                 "|" + "|".join("--:" if s.kind in {"value", "count", "p", "published"} else "---"
+                                for s in specs.values()) + "|"]
+        for _, row in frame.iterrows():
+            lines.append("| " + " | ".join(_cell_myst(row[c], s) for c, s in specs.items()) + " |")
+        body = "\n".join(lines)
+        if download:
+            body += "\n\n" + download
+        return Table(body, "myst")
+    head = "".join(
+        ('<th class="qmri-num">' if s.kind in {"value", "count", "p", "published"} else "<th>")
+        + f"{html.escape(s.header)}</th>" for s in specs.values())
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for c, s in specs.items():
+            inner, css = _cell_html(row[c], s)
+            cells.append(f'<td class="{css}">{inner}</td>' if css else f"<td>{inner}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    body = (f'<div class="qmri-scroll"><table class="qmri-table">{cap}<thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{download}')
+    return Table(body, "html")
+
+
+# ---------------------------------------------------------------- figures
+def _min_font_pt(fig) -> float:
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # tick labels get their text only when drawn
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+    return float(min(sizes)) if sizes else float("nan")
+
+
+class Figure:
+    """A matplotlib figure rendered once as a high-dpi PNG, for ``glue``.
+
+    The PNG is shown at ``1/scale`` of its pixel size (``width`` output metadata), and
+    records its smallest font (``qmri:min_font_pt``) and dpi in PNG text chunks so the
+    browser check can compute the displayed text size.
+    """
+
+    def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0):
+        import matplotlib.pyplot as plt
+
+        self.min_font_pt = _min_font_pt(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
+                    metadata={"qmri:min_font_pt": f"{self.min_font_pt:g}", "qmri:dpi": str(dpi)})
+        plt.close(fig)
+        self.png = buffer.getvalue()
+        width_px = int.from_bytes(self.png[16:20], "big")
+        height_px = int.from_bytes(self.png[20:24], "big")
+        self.width = round(width_px / scale)
+        self.height = round(height_px / scale)
+
+    def _repr_png_(self):
+        return self.png, {"width": self.width, "height": self.height}
+
+
+def figure(fig, *, dpi: int = 200, min_font_pt: float = 7.0) -> Figure:
+    """Render a matplotlib figure for ``glue`` as a high-dpi PNG.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Size it for the column it appears in: about 7.5 in wide for the text column
+        (780 px at 1,400 px window width); text then stays at least 9 px tall if its
+        smallest font is at least ``min_font_pt``.
+    dpi : int
+        Resolution of the PNG (shown at half size, so sharp on high-density screens).
+    min_font_pt : float
+        Smallest font allowed in the figure (points); raises ``ValueError`` if a
+        visible text is smaller.
+
+    Returns
+    -------
+    Figure
+        Show it with ``{glue:figure}`` **and an** ``:alt:`` option that says what the
+        figure shows (the alt text cannot travel with the PNG).
+    """
+    smallest = _min_font_pt(fig)
+    if smallest < min_font_pt:
+        raise ValueError(f"figure text of {smallest:g} pt is below {min_font_pt:g} pt")
+    return Figure(fig, dpi=dpi)

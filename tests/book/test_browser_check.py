@@ -1,0 +1,119 @@
+"""The CI browser check (.ci/browser_check.py): each rule catches a deliberately broken page."""
+import importlib.util
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+pytest.importorskip("playwright")
+
+
+def _load_check():
+    spec = importlib.util.spec_from_file_location("browser_check", ROOT / ".ci" / "browser_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _png(width_in, dpi, fontsize):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width_in, 1.5), dpi=dpi)
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=fontsize)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{margin:0}} article.bd-article{{width:min(780px,100%);padding:0 10px;box-sizing:border-box}}
+.box{{overflow-x:auto;max-width:100%}} img{{max-width:100%}}</style></head>
+<body><article class="bd-article">{body}</article></body></html>"""
+
+CLEAN = """<h1>Clean</h1><p>Prose with inline code <code>$$x$$</code> and a price of 5 dollars.</p>
+<div class="box"><table><tr><td style="min-width:1500px">wide table in its own scroll box</td></tr></table></div>
+<table><tr><td>1.0</td><td>2.0</td></tr></table>
+<figure><img src="big.png" alt="A line rising from 0 to 1"></figure>"""
+
+BROKEN = {
+    "tex": "<p>The model $$R_1 = \\beta_0$$ and \\(x\\) stay raw.</p>",
+    "outside": '<p>x</p><script src="http://example.invalid/lib.js"></script>',
+    "wide": '<table><tr><td style="min-width:1500px">too wide</td></tr></table>',
+    "truncated": "<table><tr><td>1</td><td>\u2026</td></tr></table><p>10 rows \u00d7 91 columns</p>",
+    "small-text": '<figure><img src="strip.png" alt="A wide strip of panels"></figure>',
+    "alt": '<figure><img src="big.png"></figure><img src="big.png" alt="_images/abc.png">',
+    "console": "<script>console.error('boom'); throw new Error('uncaught boom');</script>",
+    "hscroll": '<div style="width:900px;background:#eee">a fixed-width block</div>',
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    (site / "big.png").write_bytes(_png(7.5, 100, 10))     # 750 px, 10 pt at 100 dpi: ~14 px shown
+    (site / "strip.png").write_bytes(_png(20, 100, 10))    # 2000 px shrunk into 760 px: ~5 px text
+    (site / "clean.html").write_text(PAGE.format(body=CLEAN), encoding="utf-8")
+    for rule, body in BROKEN.items():
+        (site / f"{rule}.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    check = _load_check()
+    pages = ["clean.html"] + [f"{rule}.html" for rule in BROKEN]
+    out = tmp_path_factory.mktemp("shots")
+    return check, check.check_site(site, pages=pages, out=out, chromium=CHROMIUM), out
+
+
+def _rules(findings):
+    return {f["rule"] for f in findings}
+
+
+def test_clean_page_passes_at_both_widths(results):
+    check, res, out = results
+    for width in check.WIDTHS:
+        assert res["clean.html"][width] == [], res["clean.html"][width]
+        assert (out / f"clean-{width}.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("rule", sorted(BROKEN))
+def test_each_rule_catches_its_broken_page(results, rule):
+    check, res, _ = results
+    found = _rules(res[f"{rule}.html"][1400]) | _rules(res[f"{rule}.html"][400])
+    assert rule in found, res[f"{rule}.html"]
+
+
+def test_rules_fire_where_documented(results):
+    check, res, _ = results
+    assert "hscroll" not in _rules(res["hscroll.html"][1400])      # only judged at 400 px
+    assert "hscroll" in _rules(res["hscroll.html"][400])
+    assert "small-text" in _rules(res["small-text.html"][1400])
+    # the outside request is blocked, never fetched, and reported with its URL
+    assert any("example.invalid" in f["detail"] for f in res["outside.html"][1400])
+    # alt: both the missing and the file-name alt are reported
+    assert sum(f["rule"] == "alt" for f in res["alt.html"][1400]) == 2
+    total, text = check.summarise({"tex.html": res["tex.html"]})
+    assert total >= 2 and "FAIL tex.html @1400px: tex=" in text
+
+
+def test_png_font_estimate_reads_metadata():
+    check = _load_check()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import sys
+    sys.path.insert(0, str(ROOT / "chapters"))
+    from qmribook import display
+
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.tick_params(labelsize=8)
+    data, _ = display.figure(fig, dpi=200)._repr_png_()
+    px, width, how = check.min_font_px_natural(data, "x.png")
+    assert how.startswith("qmri:min_font_pt") and px == pytest.approx(8 * 200 / 72)
+    px, width, how = check.min_font_px_natural(_png(4, 100, 10), "y.png")
+    assert how.startswith("default 10 pt") and px == pytest.approx(10 * 100 / 72, rel=0.01)

@@ -1,0 +1,131 @@
+"""The one table path and the figure helper (qmribook.display)."""
+import re
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from qmribook import display  # noqa: E402
+from qmribook.display import ColumnSpec  # noqa: E402
+
+
+@pytest.mark.parametrize("p, text", [
+    (0.0433, "0.043"), (0.92, "0.92"), (0.5, "0.50"), (0.001, "0.0010"),
+    (0.0995, "0.10"), (1.0, "1.0"), (0.0123, "0.012"),
+])
+def test_format_p_plain(p, text):
+    assert display.format_p(p) == text
+
+
+def test_format_p_scientific_below_0001():
+    html = display.format_p(1.234e-5)
+    assert html == '<span class="qmri-nowrap">1.2\u00d710<sup>\u22125</sup></span>'
+    assert display.format_p(1.234e-5, digits=3, markup="text") == "1.23\u00d710\u207b\u2075"
+    assert display.format_p(float("nan")) == display.MISSING
+    with pytest.raises(ValueError):
+        display.format_p(1.5)
+
+
+def test_counts_and_values():
+    assert display.format_count(17000.0) == "17,000"
+    assert display.format_count(np.int64(3)) == "3"
+    with pytest.raises(ValueError):
+        display.format_count(2.5)
+    assert display.format_value(-20.0, decimals=2) == "\u221220.00"
+    assert display.format_value(-0.0001, decimals=2) == "0.00"
+    assert display.format_value(None) == display.MISSING
+    assert display.format_value(15167.14, decimals=1) == "15,167.1"
+
+
+def test_table_html_rules(tmp_path):
+    frame = pd.DataFrame({
+        "b0": [0.23961, -0.5, np.nan],
+        "p_bh": [0.0433, 2.2e-7, 0.5],
+        "n": [17000, 3, 12],
+        "published": ["0.2396", "", "1.20"],
+        "name": ["a<b", "x", "y"],
+    })
+    out = display.table(frame, columns={
+        "b0": ColumnSpec("β₀", kind="value", decimals=3),
+        "p_bh": ColumnSpec("p (FDR)", kind="p"),
+        "n": "vertices",
+        "published": ColumnSpec("β₀, poster", kind="published"),
+        "name": "region",
+    }, caption="Betas", csv_name="betas", csv_dir=tmp_path)
+    html = out._repr_html_()
+    assert out._repr_markdown_() is None
+    assert html.startswith('<div class="qmri-scroll"><table class="qmri-table">')
+    headers = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html)
+    assert headers == ["β₀", "p (FDR)", "vertices", "β₀, poster", "region"]
+    assert "0.240" in html and "\u22120.500" in html
+    assert "17,000" in html                      # inferred count
+    assert "0.2396" in html and "1.20" in html   # published precision kept verbatim
+    assert "2.2\u00d710<sup>\u22127</sup>" in html
+    assert "NaN" not in html and "nan" not in html
+    assert html.count(display.MISSING) == 2
+    assert "a&lt;b" in html
+    assert html.count("<tr>") == 4              # header + every row
+    assert 'href="_tables/betas.csv"' in html
+    written = pd.read_csv(tmp_path / "betas.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == headers
+    assert written["β₀"].iloc[0] == "0.23961"   # CSV keeps full precision
+
+
+def test_table_is_never_truncated():
+    frame = pd.DataFrame({"x": np.arange(500, dtype=float), "t": ["w" * 300] * 500})
+    with pd.option_context("display.max_rows", 10, "display.max_colwidth", 20):
+        html = display.table(frame)._repr_html_()
+    assert html.count("<tr>") == 501
+    assert "w" * 300 in html and "\u2026" not in html and "rows \u00d7" not in html
+
+
+def test_table_hash_is_folded_in_full():
+    digest = "ab" * 32
+    html = display.table(pd.DataFrame({"sha": [digest]}),
+                         columns={"sha": ColumnSpec("sha256", kind="hash")})._repr_html_()
+    assert f"<summary><code>{digest[:12]}</code></summary><code>{digest}</code>" in html
+
+
+def test_table_myst_refs_and_cites():
+    frame = pd.DataFrame({"where": ["see fig-ch1-betas", "private data"], "key": ["a2020,b2021", ""],
+                          "p": [1e-6, 0.2]})
+    out = display.table(frame, markup="myst", columns={
+        "where": ColumnSpec("where", kind="ref"), "key": ColumnSpec("source", kind="cite"),
+        "p": ColumnSpec("p", kind="p")})
+    text = out._repr_markdown_()
+    assert out._repr_html_() is None
+    assert "see {numref}`fig-ch1-betas`" in text
+    assert "{cite:p}`a2020,b2021`" in text
+    assert "1.0\u00d710\u207b\u2076" in text
+    assert text.splitlines()[1] == "|---|---|--:|"
+    assert display.MISSING in text
+
+
+def test_table_rejects_unknown_column_and_kind():
+    with pytest.raises(KeyError):
+        display.table(pd.DataFrame({"a": [1]}), columns={"b": "B"})
+    with pytest.raises(ValueError):
+        ColumnSpec("x", kind="fancy")
+    with pytest.raises(ValueError):
+        display.table(pd.DataFrame({"a": ["x"]}), columns={"a": ColumnSpec("A", kind="ref")})
+
+
+def test_figure_png_records_font_and_display_size():
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("x", fontsize=12)
+    ax.tick_params(labelsize=8)
+    out = display.figure(fig, dpi=200)
+    data, meta = out._repr_png_()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"qmri:min_font_pt\x008" in data
+    width = int.from_bytes(data[16:20], "big")
+    assert meta["width"] == round(width / 2)
+    fig, ax = plt.subplots()
+    ax.set_title("tiny", fontsize=5)
+    with pytest.raises(ValueError, match="below"):
+        display.figure(fig)
