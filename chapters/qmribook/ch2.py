@@ -480,21 +480,13 @@ def _published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: Sim
 # =========================================================================== display of tables
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _DASH = "—"
-_NBSP = "\u00a0"
 
 
 def _p_text(value, *, digits: int = 2) -> str:
-    """A p-value with ``digits`` significant digits; below 0.001 as ``m × 10⁻ⁿ`` (never wrapped)."""
-    if value is None or pd.isna(value):
-        return _DASH
-    v = float(f"{float(value):.{digits - 1}e}")            # rounded first: 9.99e-4 -> 0.0010
-    if v != 0 and abs(v) < 1e-3:
-        mantissa, exponent = f"{v:.{digits - 1}e}".split("e")
-        return f"{mantissa}{_NBSP}×{_NBSP}10{str(int(exponent)).translate(_SUP)}"
-    if v == 0:
-        return "0"
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(v)))))
-    return f"{v:.{decimals}f}"
+    """A p-value in the book's one style (:func:`qmribook.display.format_p`), as plain text."""
+    from .display import format_p
+
+    return format_p(value, digits=digits, markup="text")
 
 
 def _published_text(text) -> str:
@@ -504,24 +496,10 @@ def _published_text(text) -> str:
     t = str(text).strip()
     m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
     if m:
-        return f"{m.group(1)}{_NBSP}×{_NBSP}10{str(int(m.group(2))).translate(_SUP)}"
+        return f"{m.group(1)}×10{str(int(m.group(2))).translate(_SUP)}"
     if re.fullmatch(r"-?\d+", t):
         return f"{int(t):,}"
     return t
-
-
-def _count_text(value) -> str:
-    if value is None or pd.isna(value):
-        return _DASH
-    return f"{int(round(float(value))):,}"
-
-
-def _fixed_text(value, decimals: int) -> str:
-    if value is None or pd.isna(value):
-        return _DASH
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    return f"{float(value):.{decimals}f}"
 
 
 def _yes_no(value) -> str:
@@ -532,75 +510,93 @@ def _yes_no(value) -> str:
 
 def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: Sequence[str] = (),
            counts: Sequence[str] = (), flags: Sequence[str] = (), published: Sequence[str] = (),
-           decimals: int | Mapping[str, int] = 2, index_name: str | None = None, index: bool = True):
-    """One display path for the chapter's tables: readable headers, one number style, em dash for missing.
+           decimals: int | Mapping[str, int] = 2, index_name: str | None = None, index: bool = True,
+           csv_name: str | None = None):
+    """The chapter's tables through the book's one table path (:func:`qmribook.display.table`).
 
-    Each column is formatted by kind — p-values (:func:`_p_text`), counts (integers with thousands
-    separators), yes/no flags, published numbers as printed, other numbers with ``decimals`` — and
-    renamed with ``columns`` (header text with units and symbols). The data are not changed; the
-    result is an HTML table in its own horizontally scrolling box, never truncated.
+    Each column gets its kind — p-values (``p``), counts (``counts``), yes/no flags
+    (``flags``), published numbers as printed (``published``, ``1.32e-9`` shown as
+    1.32×10⁻⁹ with its published digits), other numbers with ``decimals``, the rest text — and
+    its reader-facing header from ``columns``. The index (named ``index_name``) is shown as
+    leading text columns unless ``index=False``.
+
+    Returns
+    -------
+    qmribook.display.Table
+        With ``.data``: the shown cells as text (for tests and the glue snapshot).
     """
-    from .pages import table_styler
+    from .display import ColumnSpec, table
 
-    frame = frame.copy()
     unknown = [c for c in [*p, *counts, *flags, *published] if c not in frame.columns]
     if unknown:
         raise ValueError(f"columns not in the table: {unknown}")
-    out = pd.DataFrame(index=frame.index)
-    text_columns = []
+    missing = [c for c in (columns or {}) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns to rename not in the table: {missing}")
+    frame = frame.copy()
+    specs: dict[str, ColumnSpec] = {}
+    if index:
+        names = list(frame.index.names)
+        if index_name is not None:
+            names[0] = index_name
+        names = [n if n is not None else f"level {i}" for i, n in enumerate(names)]
+        frame.index = frame.index.set_names(names)
+        frame = frame.reset_index()
+        specs.update({n: ColumnSpec(str(n), kind="text") for n in names})
     for c in frame.columns:
+        if c in specs:
+            continue
+        header = str((columns or {}).get(c, c))
         col = frame[c]
         if c in p:
-            out[c] = [_p_text(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="p")
         elif c in counts:
-            out[c] = [_count_text(v) for v in col]
-        elif c in flags:
-            out[c] = [_yes_no(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="count")
+        elif c in flags or pd.api.types.is_bool_dtype(col.dtype):
+            frame[c] = [_yes_no(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="text")
         elif c in published:
-            out[c] = [_published_text(v) for v in col]
-        elif pd.api.types.is_bool_dtype(col.dtype):
-            out[c] = [_yes_no(v) for v in col]
+            frame[c] = [_published_text(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="published")
         elif pd.api.types.is_numeric_dtype(col.dtype):
             d = decimals.get(c, 2) if isinstance(decimals, Mapping) else decimals
-            out[c] = [_fixed_text(v, d) for v in col]
+            specs[c] = ColumnSpec(header, kind="value", decimals=d)
         else:
-            out[c] = [_DASH if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v) for v in col]
-            text_columns.append(c)
-    if columns:
-        missing = [c for c in columns if c not in out.columns]
-        if missing:
-            raise ValueError(f"columns to rename not in the table: {missing}")
-        out = out.rename(columns=dict(columns))
-    if index_name is not None:
-        out.index.name = index_name
-    styler = table_styler(out, na_rep=_DASH)
-    if not index:
-        styler = styler.hide(axis="index")
-    styler = styler.set_table_attributes('class="qmri-table"').set_table_styles(
-        [{"selector": "td, th", "props": "padding: 0.15em 0.6em;"}])
-    texts = [dict(columns or {}).get(c, c) for c in text_columns]
-    numbers = [c for c in out.columns if c not in texts]
-    if numbers:                                     # numbers never wrap and line up on the right
-        styler = styler.set_properties(subset=numbers, **{"white-space": "nowrap", "text-align": "right",
-                                                          "font-variant-numeric": "tabular-nums"})
-    if texts:                                       # words wrap and read from the left
-        styler = styler.set_properties(subset=texts, **{"white-space": "normal", "text-align": "left",
-                                                        "min-width": "8em"})
-    return _HtmlTable(styler, out)
+            specs[c] = ColumnSpec(header, kind="text")
+    shown = table(frame, columns=specs, csv_name=csv_name)
+    text = pd.DataFrame({s.header: [_cell_text(v, s) for v in frame[c]] for c, s in specs.items()})
+    shown.data = text
+    return shown
 
 
-class _HtmlTable:
-    """A formatted table shown in its own horizontal scroll box (``.data`` keeps the cells)."""
+def _cell_text(value, spec) -> str:
+    """The text a cell shows (Unicode, no markup)."""
+    from .display import format_count, format_p, format_value
 
-    def __init__(self, styler, data: pd.DataFrame):
-        self.styler, self.data = styler, data
+    if spec.kind == "p":
+        return format_p(value, digits=spec.digits, markup="text")
+    if spec.kind == "count":
+        return format_count(value)
+    if spec.kind == "value":
+        return format_value(value, decimals=spec.decimals)
+    return _DASH if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
-    def _repr_html_(self) -> str:
-        return ('<div class="qmri-table-scroll" style="overflow-x: auto; max-width: 100%;">'
-                + self.styler.to_html() + "</div>")
 
-    def __repr__(self) -> str:
-        return self.data.to_string()
+def _figures(figures: Mapping[str, object]) -> dict:
+    """Matplotlib figures through the book's figure path (:func:`qmribook.display.figure`: high-dpi
+    PNG at column width, smallest font checked); other objects (interactive figures) unchanged."""
+    import matplotlib.pyplot as plt
+
+    from .display import figure
+
+    out = {}
+    for key, value in figures.items():
+        if isinstance(value, plt.Figure):
+            out[key] = figure(value, min_font_pt=8)
+            out[key].mpl = value          # the closed matplotlib figure, for tests
+        else:
+            out[key] = value
+    return out
 
 
 # =========================================================================== chapter reports
@@ -647,7 +643,7 @@ def report_sampling(data: ChapterData) -> Report:
                  "single-donor-rois": ov["single_donor_rois"]},
         tables={"tab-matching": _table(diff, counts=list(diff.columns), columns={
             "as published": "samples, as published", "all listed structures": "samples, all listed structures"})},
-        figures={"fig-sampling": fig}, data={"overview": ov})
+        figures=_figures({"fig-sampling": fig}), data={"overview": ov})
 
 
 def report_literature(literature: pd.DataFrame | None = None) -> Report:
@@ -662,7 +658,7 @@ def report_literature(literature: pd.DataFrame | None = None) -> Report:
         "chi_para": "χpara (ppb)", "chi_dia": "χdia (ppb)", "chi_para + chi_dia": "χpara + χdia (ppb)",
         "relative to whole WM": "χpara + χdia − WM (ppb)"})
     return Report(numbers={"wm-shift": lit["wm_shift"]}, tables={"tab-chi-sep": table},
-                  figures={"fig-literature": fig}, data={"literature": lit})
+                  figures=_figures({"fig-literature": fig}), data={"literature": lit})
 
 
 def report_folder_check(data: ChapterData) -> Report:
@@ -682,6 +678,7 @@ def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_se
                             donor_genes=iron, qsm_seed=qsm_seed, seed=seed)
     genes = sim.genes.set_index(["set", "gene"])[["planted", "slope", "p", "p_bh", "bh", "bonferroni"]]
     table = _table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
+                   csv_name="ch2-sim-genes",
                    columns={"planted": "planted r", "slope": "slope b", "p": "p", "p_bh": "p (FDR)",
                             "bh": "BH 0.05", "bonferroni": "Bonferroni 0.05"})
     figures = {
@@ -689,7 +686,7 @@ def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_se
                                                suptitle="Simulated: QSM vs iron genes (34 ROIs)"),
         "fig-sim-myelin": qfig.regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
                                                  suptitle="Simulated: QSM vs myelin genes (34 ROIs)")}
-    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=figures,
+    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=_figures(figures),
                   data={"simulation": sim})
 
 
@@ -705,8 +702,8 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
                for k in ("few_donors", "many_donors", "few_min_rois", "few_max_rois", "few_se", "many_se")}
     return Report(numbers=numbers,
                   tables={"tab-sim-donors": _table(slopes, decimals=2, index_name="gene (slope b per donor)")},
-                  figures={"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
-                                                                   results=sim.donors, ncols=3)},
+                  figures=_figures({"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
+                                                                   results=sim.donors, ncols=3)}),
                   data={"precision": prec})
 
 
@@ -738,7 +735,7 @@ def report_pls(sim: SimulationStudy) -> Report:
         "rmse": "RMSE (in sample, z)", "r2": "R² (in sample)", "rmse_loocv": "RMSE (LOOCV, z)",
         "q2": "Q² (LOOCV)"})
     return Report(numbers={"pls-best": int(pls["rmse_loocv"].idxmin()), "pls-q2": float(pls["q2"].max())},
-                  tables={"tab-pls": table}, figures={"fig-sim-heatmap": fig}, data={"pls": pls})
+                  tables={"tab-pls": table}, figures=_figures({"fig-sim-heatmap": fig}), data={"pls": pls})
 
 
 _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemisphere only, 17 ROIs",
@@ -755,7 +752,7 @@ def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
     numbers = {f"power-{d.split('_')[0]}-07": v for d, v in power_at(power, 0.7).items()}
     return Report(numbers=numbers,
                   tables={"tab-power": _table(wide, decimals=2, index_name="planted r")},
-                  figures={"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}, data={"power": power})
+                  figures=_figures({"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}), data={"power": power})
 
 
 _MAP_LABELS = {"R2*": "R2* r", "chi_para": "χpara r", "chi_dia_abs": "|χdia| r", "R2* (L-R mean)": "R2* r (L–R mean)"}
@@ -775,7 +772,7 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Re
                                                              level="map")
     sets = sets.rename_axis(["map", "gene set"])
     tables = {
-        "tab-real-genes": _table(wide, decimals=2),
+        "tab-real-genes": _table(wide, decimals=2, csv_name="ch2-real-genes"),
         "tab-real-sets": _table(sets, p=["p_random", "p_coexpression_matched", "p_permutation"],
                                 counts=["n_present"], decimals=2, columns={
                                     "n_present": "genes", "mean_r": "mean r",
@@ -790,7 +787,7 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Re
         "fig-real-iron": qfig.regression_panels(real.expression, real.maps["R2*"], iron, results=real.r2s,
                                                 standardize=True, ncols=3, ylabel="R2* (z)",
                                                 suptitle="Real: clinical MPM R2* vs AHBA iron genes (7 structures)")}
-    return Report(numbers=numbers, tables=tables, figures=figures, data={"real": real})
+    return Report(numbers=numbers, tables=tables, figures=_figures(figures), data={"real": real})
 
 
 def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.DataFrame | None = None) -> Report:
@@ -806,7 +803,7 @@ def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.Da
              (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
     side["ours"] = ours
     side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)
-    table = _table(side, published=["value"], index=False, columns={
+    table = _table(side, published=["value"], index=False, csv_name="ch2-published", columns={
         "what": "quantity", "value": "published", "qsm_data": "published QSM data", "location": "in the paper",
         "ours": "ours", "our data": "our data"})
     return Report(tables={"tab-published": table}, data={"side": side})
@@ -857,7 +854,7 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
                               title=f"Random-gene null, {gene_set} set vs {label} ({len(null):,} draws)")
     numbers = {"null-n-genes": len(genes), "null-observed": observed, "null-draws-min": draws[0],
                "null-p-min-draws": p[0], "null-p-max-draws": p[-1], "null-draws-max": draws[-1]}
-    return Report(numbers=numbers, figures={"null-widget": widget, "fig-real-null": fig},
+    return Report(numbers=numbers, figures=_figures({"null-widget": widget, "fig-real-null": fig}),
                   data={"null": null, "p": dict(zip(draws, p))})
 
 
