@@ -38,7 +38,9 @@ book: data mathjax
 # Student edition: the same book with every exercise solution removed (chapters/qmribook/student.py),
 # built from a generated copy of _config.yml into its own folder; then checked for solution text.
 STUDENT := _build/student
-book-student: data
+# (`mathjax` is a prerequisite only where that target exists: the offline-math branch)
+MATHJAX_DEP := $(if $(wildcard .ci/fetch_mathjax.sh),mathjax)
+book-student: data $(MATHJAX_DEP)
 	rm -rf $(STUDENT)
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
 	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/jupyter-book build . \
@@ -55,7 +57,7 @@ CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-firs
 	--disable-background-networking --disable-component-update --disable-sync \
 	--host-resolver-rules="MAP * ~NOTFOUND"
 PDF := _build/pdf/qmri-gene-expression-book.pdf
-pdf: data
+pdf: data $(MATHJAX_DEP)
 	@command -v $(CHROMIUM) >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
 	rm -rf _build/singlehtml _build/pdf
 	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going

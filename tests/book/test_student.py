@@ -98,3 +98,13 @@ def test_write_config_adds_extension_and_keeps_the_rest(tmp_path):
     assert cfg["html"]["use_download_button"] is False
     assert cfg["execute"] == orig["execute"] and cfg["bibtex_bibfiles"] == orig["bibtex_bibfiles"]
     assert cfg["title"].endswith("(student edition)")
+
+
+def test_write_config_extends_a_full_extension_list(tmp_path):
+    src = tmp_path / "_config.yml"
+    src.write_text(yaml.safe_dump({"title": "T", "sphinx": {"config": {
+        "extensions": ["myst_nb", "sphinx_exercise"]}}}), encoding="utf-8")
+    out = tmp_path / "student.yml"
+    student.write_config(str(src), str(out))
+    cfg = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert cfg["sphinx"]["config"]["extensions"] == ["myst_nb", "sphinx_exercise", "qmribook.student"]
