@@ -206,9 +206,16 @@ async () => {
 WIDEST_JS = r"""
 () => {
   const w = window.innerWidth, res = [];
+  const clipped = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const ox = getComputedStyle(p).overflowX;
+      if (ox !== "visible") return true;
+    }
+    return false;
+  };
   document.querySelectorAll("body *").forEach(el => {
     const r = el.getBoundingClientRect();
-    if (r.right > w + 1 && r.width > 0) {
+    if (r.right > w + 1 && r.width > 0 && !clipped(el)) {
       let s = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/)[0] : "");
       res.push([Math.round(r.right), s]);
     }

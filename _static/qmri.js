@@ -2,6 +2,11 @@
    figures open at full size on click. Loaded on every page by jupyter-book. */
 (function () {
   "use strict";
+  // On a first visit localStorage has no colour mode, the theme's head script sets
+  // data-mode="" and the theme then logs "Got invalid theme mode" as a console error.
+  // Runs before the theme's deferred script: fall back to "auto" (the theme's default).
+  const root = document.documentElement;
+  if (!root.dataset.mode) root.dataset.mode = "auto";
   function inScrollBox(el) {
     for (let p = el.parentElement; p && !p.classList.contains("bd-article"); p = p.parentElement) {
       const ox = getComputedStyle(p).overflowX;
