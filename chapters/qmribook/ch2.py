@@ -803,7 +803,7 @@ def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.Da
              (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
     side["ours"] = ours
     side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)
-    table = _table(side, published=["value"], index=False, csv_name="ch2-published", columns={
+    table = _table(side, published=["value", "ours"], index=False, csv_name="ch2-published", columns={
         "what": "quantity", "value": "published", "qsm_data": "published QSM data", "location": "in the paper",
         "ours": "ours", "our data": "our data"})
     return Report(tables={"tab-published": table}, data={"side": side})
@@ -834,8 +834,9 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
     observed = float(corr.loc[genes, "map"].mean())
     draws = sorted(int(d) for d in draws)
     null = random_gene_set_null(corr, [len(genes)], n_perm=max(draws), seed=seed)[:, 0, 0]
-    lim = float(max(np.abs(null).max(), abs(observed))) * 1.1
-    edges = np.linspace(-lim, lim, n_bins + 1)
+    lo, hi = float(min(null.min(), observed)), float(max(null.max(), observed))
+    span = hi - lo
+    edges = np.linspace(lo - 0.05 * span, hi + 0.2 * span, n_bins + 1)   # room for the marker's label
     width = edges[1] - edges[0]
     hist = np.array([np.histogram(null[:n], bins=edges)[0] / (n * width) for n in draws])
     p = [float(null_pvalues(observed, null[:n])) for n in draws]
