@@ -87,3 +87,64 @@ def test_atrophy_rejects_bad_input(ph):
         lesions.simulate_atrophy(ph, nucleus="WM")
     with pytest.raises(ValueError, match="volume_loss"):
         lesions.simulate_atrophy(ph, volume_loss=1.5)
+
+
+# ---- lesion controls at small size (issue #12, point 2)
+def _small_phantom():
+    """32^3 at 2 mm: CSF shell, WM ball and a strongly paramagnetic 'pallidum' near the centre."""
+    from qmrigenes.phantom import Phantom
+
+    n = 32
+    g = np.indices((n, n, n)) - 15.5
+    r = 2.0 * np.sqrt((g ** 2).sum(0))
+    labels = np.zeros((n, n, n), np.int16)
+    labels[r <= 28] = 1
+    labels[r <= 24] = 3
+    labels[2.0 * np.sqrt(((g - np.array([0, 5, 0])[:, None, None, None]) ** 2).sum(0)) <= 6] = 6
+    inside = labels > 0
+    maps = {"R1": np.where(inside, 1.0, 0), "PD": np.where(inside, 70.0, 0), "R2s": np.where(inside, 20.0, 0),
+            "MTsat": np.where(labels == 3, 1.0, 0),
+            "chi": np.select([labels == 3, labels == 6], [-0.012, 0.12], 0.0)}
+    return Phantom(labels=labels, maps=maps)
+
+
+def _contrasts(volume, lmap, labels, reference="nawm"):
+    from qmrigenes import qsm
+
+    mask = labels > 0
+    chi, info = qsm.tikhonov_cg(np.where(mask, qsm.forward_field(volume, pad=8), 0), mask, lam=1e-2)
+    assert info["converged"]
+    return 1000 * lesions.lesion_contrast(chi, lmap, labels=labels, reference=reference).to_numpy()
+
+
+def test_lesion_only_and_noise_free_controls_separate_cross_talk_from_the_lesions():
+    ph = _small_phantom()
+    les, lmap, _ = lesions.insert_lesions(ph, stages=("late_active", "chronic_inactive"),
+                                          centers=[[16, 14, 8], [8, 16, 16]], radius_mm=4.0)
+    only = lesions.lesion_only(les, ph)
+    assert np.count_nonzero(only) == np.count_nonzero(lmap)          # the control holds the lesions alone
+    truth = 1000 * lesions.lesion_contrast(les.maps["chi"], lmap, labels=les.labels, reference="nawm").to_numpy()
+    np.testing.assert_allclose(truth, [10.2, 4.67])
+    full = _contrasts(les.maps["chi"], lmap, les.labels)                  # noise-free, anatomy present
+    lesion_part = _contrasts(only, lmap, les.labels)                      # noise-free, anatomy removed
+    anatomy_part = _contrasts(ph.maps["chi"], lmap, les.labels)           # anatomy alone: truth is 0 at the lesions
+    # the solver is linear: the measured contrast is the lesions' part plus the anatomy's cross-talk
+    np.testing.assert_allclose(full, lesion_part + anatomy_part, atol=0.05)
+    # without the anatomy every lesion keeps the same fraction of its contrast ...
+    ratio = lesion_part / truth
+    assert 0.5 < ratio.min() and ratio.max() < 1.0 and abs(ratio[0] - ratio[1]) < 0.05
+    # ... with it, the anatomy adds ppb-level contrast of either sign where there is none
+    assert np.abs(anatomy_part).max() > 2.0 and anatomy_part.min() < 0 < anatomy_part.max()
+    assert abs(full[0] - truth[0]) > 5.0
+
+
+def test_lesion_contrast_references(ph):
+    les, lmap, info = lesions.insert_lesions(ph)
+    truth_nawm = lesions.lesion_contrast(les.maps["chi"], lmap, labels=les.labels, reference="nawm")
+    truth_shell = lesions.lesion_contrast(les.maps["chi"], lmap, labels=les.labels, reference="shell")
+    expected = lesions.load_lesion_changes().query("compartment == 'core' and parameter == 'chi'")
+    expected = expected.set_index("stage").loc[list(info["stage"]), "change"].to_numpy()
+    np.testing.assert_allclose(truth_nawm.to_numpy(), expected, atol=1e-12)
+    np.testing.assert_allclose(truth_shell.to_numpy(), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="labels"):
+        lesions.lesion_contrast(les.maps["chi"], lmap, reference="nawm")

@@ -142,3 +142,100 @@ def test_sigma_needs_rng(toy_maps):
         R.simulate_mpm(toy_maps, sigma=0.1)
 
 
+
+
+# ---- exact estimators, MT pulse and B1 (issue #12, points 3-4)
+def _intercepts(r1, *, fa=(6.0, 21.0, 6.0), tr=(0.025, 0.02, 0.03), b1=1.0, mtsat=1.5, **mt):
+    kw = dict(te=[0.0], b1=b1)
+    s_pd = R.spgr_signal(80.0, r1, 0.0, flip_angle=fa[0], tr=tr[0], **kw)[0]
+    s_t1 = R.spgr_signal(80.0, r1, 0.0, flip_angle=fa[1], tr=tr[1], **kw)[0]
+    s_mt = R.spgr_signal(80.0, r1, 0.0, flip_angle=fa[2], tr=tr[2], mtsat=mtsat, **kw, **mt)[0]
+    return s_pd, s_t1, s_mt
+
+
+@pytest.mark.parametrize("tr", [(0.025, 0.025, 0.025), (0.025, 0.018, 0.03)])
+def test_exact_vfa_inverts_the_forward_model_to_machine_precision(tr):
+    r1 = np.array([0.25, 0.6, 1.0, 1.6, 3.0])
+    b1 = np.array([0.7, 0.9, 1.0, 1.15, 1.3])
+    s_pd, s_t1, _ = _intercepts(r1, tr=tr, b1=b1)
+    r1_hat, a_hat = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=tr[0], tr_t1w=tr[1], b1=b1,
+                                    approximation="exact")
+    np.testing.assert_allclose(r1_hat, r1, rtol=1e-12)
+    np.testing.assert_allclose(a_hat, 80.0, rtol=1e-12)
+
+
+def test_tan_estimator_nearly_removes_the_small_angle_bias():
+    r1 = 1.0
+    s_pd, s_t1, _ = _intercepts(r1, tr=(0.025, 0.025, 0.025))
+    kw = dict(fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025)
+    small, _ = R.fit_r1_pd_vfa(s_pd, s_t1, **kw)
+    tan, _ = R.fit_r1_pd_vfa(s_pd, s_t1, **kw, approximation="tan")
+    assert abs(small / r1 - 1) > 0.01            # the small-angle bias is percent-level at 21 deg
+    assert abs(tan / r1 - 1) < 1e-3              # the 2 tan(a/2) form leaves only the short-TR term
+    assert abs(tan / r1 - 1) < abs(small / r1 - 1) / 50
+
+
+def test_exact_mtsat_formula_with_exact_r1_recovers_mtsat():
+    r1 = np.array([0.6, 1.0, 1.5])
+    s_pd, s_t1, s_mt = _intercepts(r1, tr=(0.025, 0.025, 0.025))
+    r1_hat, a_hat = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025,
+                                    approximation="exact")
+    exact = R.fit_mtsat(s_mt, a_hat, r1_hat, fa_mtw=6, tr_mtw=0.025, formula="exact")
+    small = R.fit_mtsat(s_mt, a_hat, r1_hat, fa_mtw=6, tr_mtw=0.025)
+    np.testing.assert_allclose(exact, 1.5, rtol=1e-10)
+    assert np.all(np.abs(small / 1.5 - 1) > 1e-3)       # the small-angle MTsat formula alone is biased
+
+
+def test_mt_timing_changes_the_sign_of_the_small_angle_mtsat_bias():
+    r1 = 1.0
+    out = {}
+    for timing in ("start-of-tr", "end-of-tr"):
+        s_pd, s_t1, s_mt = _intercepts(r1, tr=(0.025, 0.025, 0.025), mt_timing=timing)
+        r1_hat, a_hat = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025,
+                                        approximation="exact")
+        out[timing] = float(R.fit_mtsat(s_mt, a_hat, r1_hat, fa_mtw=6, tr_mtw=0.025)) / 1.5 - 1
+    assert out["start-of-tr"] * out["end-of-tr"] < 0 or out["end-of-tr"] > out["start-of-tr"]
+    assert out["start-of-tr"] != pytest.approx(out["end-of-tr"], abs=1e-4)
+
+
+def test_uncorrected_mtsat_follows_inverse_b1_squared_only_when_mt_ignores_b1():
+    b1 = np.array([0.8, 1.0, 1.2])
+    r1 = np.full(3, 1.0)
+    ratios = {}
+    for p in (0.0, 2.0):
+        s_pd, s_t1, s_mt = _intercepts(r1, tr=(0.025, 0.025, 0.025), b1=b1, mt_b1_exponent=p)
+        r1_n, a_n = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025)
+        mt = R.fit_mtsat(s_mt, a_n, r1_n, fa_mtw=6, tr_mtw=0.025)
+        ratios[p] = mt / mt[1]
+    # delta independent of B1: nominal-angle MTsat scales ~ 1/B1^2 (Helms' first-order analysis)
+    np.testing.assert_allclose(ratios[0.0], 1 / b1 ** 2, rtol=0.03)
+    # delta ~ B1^2: nominal-angle MTsat is nearly B1-free (Helms' "inherent" correction)
+    np.testing.assert_allclose(ratios[2.0], 1.0, atol=0.03)
+
+
+def test_helms_correction_matches_hmri_formula_and_fit_mpm_option():
+    mt = np.array([1.0, 2.0, 3.0])
+    b1 = np.array([0.8, 1.0, 1.25])
+    np.testing.assert_allclose(R.correct_mtsat_helms(mt, b1), mt * 0.6 / (1 - 0.4 * b1), rtol=1e-15)
+    assert R.correct_mtsat_helms(mt, 1.0) == pytest.approx(mt)
+    r1 = np.full(3, 1.0)
+    s_pd, s_t1, s_mt = _intercepts(r1, tr=(0.025, 0.025, 0.025), b1=b1, mt_b1_exponent=2.0)
+    r1_n, a_n = R.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=6, fa_t1w=21, tr_pdw=0.025, tr_t1w=0.025)
+    plain = R.fit_mtsat(s_mt, a_n, r1_n, fa_mtw=6, tr_mtw=0.025)
+    helms = R.fit_mtsat(s_mt, a_n, r1_n, fa_mtw=6, tr_mtw=0.025, b1=b1, b1_correction="helms")
+    np.testing.assert_allclose(helms, plain * 0.6 / (1 - 0.4 * b1), rtol=1e-12)
+    with pytest.raises(ValueError, match="b1_correction"):
+        R.fit_mtsat(s_mt, a_n, r1_n, fa_mtw=6, tr_mtw=0.025, b1_correction="helms")
+
+
+def test_fit_mpm_helms_option_uses_nominal_angles_for_mtsat():
+    shape = (3, 1, 1)
+    maps = {"PD": np.full(shape, 80.0), "R1": np.full(shape, 1.0), "R2s": np.full(shape, 20.0),
+            "MTsat": np.full(shape, 1.5)}
+    b1 = np.array([0.8, 1.0, 1.2]).reshape(shape)
+    sig = R.simulate_mpm(maps, b1=b1, mt_b1_exponent=2.0)
+    fa = R.fit_mpm(sig, b1=b1, approximation="exact", mtsat_formula="exact")
+    np.testing.assert_allclose(fa["MTsat"], 1.5 * b1 ** 2, rtol=1e-9)      # flip-angle correction: true delta
+    helms = R.fit_mpm(sig, b1=b1, mtsat_b1_correction="helms")
+    nominal = R.fit_mpm(sig)
+    np.testing.assert_allclose(helms["MTsat"], nominal["MTsat"] * 0.6 / (1 - 0.4 * b1), rtol=1e-12)

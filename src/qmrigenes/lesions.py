@@ -32,6 +32,8 @@ __all__ = [
     "lesion_sites",
     "insert_lesions",
     "radial_profile",
+    "lesion_only",
+    "lesion_contrast",
     "load_review_tables",
     "review_direction_matrix",
     "simulate_atrophy",
@@ -233,6 +235,96 @@ def radial_profile(volume: np.ndarray, center, *, voxel_size=(2.0, 2.0, 2.0), ma
     out = pd.Series(vals, name="mean")
     out.index.name = "distance_mm"
     return out
+
+
+def lesion_only(lesioned: Phantom, original: Phantom, *, parameter: str = "chi") -> np.ndarray:
+    """The lesions' change of one map alone: ``lesioned - original`` (zero outside lesions).
+
+    A control for reconstructions: the field of this volume contains no
+    anatomy, so whatever a reconstruction does to the lesions here is not
+    cross-talk from the surrounding tissue.
+
+    Returns
+    -------
+    ndarray, shape (X, Y, Z)
+        In the parameter's unit (ppm for ``chi``).
+    """
+    if not isinstance(lesioned, Phantom) or not isinstance(original, Phantom):
+        raise TypeError("lesioned and original must be Phantom objects")
+    if lesioned.shape != original.shape:
+        raise ValueError(f"mismatched shapes: lesioned {lesioned.shape} vs original {original.shape}")
+    if parameter not in original.maps:
+        raise ValueError(f"parameter must be one of {sorted(original.maps)}, got {parameter!r}")
+    return np.asarray(lesioned.maps[parameter], float) - np.asarray(original.maps[parameter], float)
+
+
+def lesion_contrast(volume: np.ndarray, lesion_map: np.ndarray, *, reference="shell", labels=None,
+                    shell_mm=(4.0, 10.0), voxel_size=(2.0, 2.0, 2.0)) -> pd.Series:
+    """Mean of ``volume`` in each lesion core minus its reference.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (X, Y, Z)
+    lesion_map : ndarray of int, same shape
+        As from :func:`insert_lesions`: ``i + 1`` in the core and ``-(i + 1)``
+        in the rim of lesion ``i``, 0 elsewhere.
+    reference : {"shell", "nawm"} or ndarray of bool
+        ``"shell"``: the lesion's local surround, voxels between
+        ``shell_mm[0]`` and ``shell_mm[1]`` from the lesion (core and rim),
+        outside every lesion and, if ``labels`` is given, in white matter;
+        ``"nawm"``: all white matter outside lesions (needs ``labels``);
+        or a boolean mask used for every lesion.
+    labels : ndarray of int, optional
+        Tissue labels (:data:`qmrigenes.phantom.TISSUES`).
+    shell_mm : (float, float)
+        Inner and outer distance of the shell from the lesion, mm.
+
+    Returns
+    -------
+    pandas.Series
+        Index lesion number (1-based); core mean minus reference mean, in the
+        unit of ``volume``.
+    """
+    volume = np.asarray(volume, dtype=float)
+    lesion_map = np.asarray(lesion_map)
+    if volume.ndim != 3 or lesion_map.shape != volume.shape:
+        raise ValueError(f"mismatched shapes: volume {volume.shape} vs lesion_map {lesion_map.shape}")
+    if labels is not None and np.shape(labels) != volume.shape:
+        raise ValueError(f"mismatched shapes: labels {np.shape(labels)} vs volume {volume.shape}")
+    ids = sorted(int(i) for i in np.unique(lesion_map) if i > 0)
+    if not ids:
+        raise ValueError("lesion_map has no lesion core (no positive label)")
+    outside = lesion_map == 0
+    wm = outside if labels is None else outside & (np.asarray(labels) == _LUT["WM"])
+    if isinstance(reference, str):
+        check_ref = ("shell", "nawm")
+        if reference not in check_ref:
+            raise ValueError(f"reference must be one of {check_ref} or a boolean mask, got {reference!r}")
+        if reference == "nawm" and labels is None:
+            raise ValueError("reference='nawm' needs labels")
+    else:
+        ref_mask = np.asarray(reference, dtype=bool)
+        if ref_mask.shape != volume.shape or not ref_mask.any():
+            raise ValueError("reference mask must match volume's shape and select voxels")
+    lo, hi = (float(x) for x in shell_mm)
+    if not 0 <= lo < hi:
+        raise ValueError(f"shell_mm must be (inner, outer) with 0 <= inner < outer, got {shell_mm}")
+    out = {}
+    for i in ids:
+        core = lesion_map == i
+        if isinstance(reference, str) and reference == "shell":
+            dist = ndimage.distance_transform_edt(np.abs(lesion_map) != i, sampling=voxel_size)
+            ref = wm & (dist > lo) & (dist <= hi)
+        elif isinstance(reference, str):
+            ref = wm
+        else:
+            ref = ref_mask & outside
+        if not ref.any():
+            raise ValueError(f"lesion {i}: empty reference region")
+        out[i] = float(volume[core].mean() - volume[ref].mean())
+    res = pd.Series(out, name="contrast")
+    res.index.name = "lesion"
+    return res
 
 
 # --------------------------------------------------------------------------- review tables

@@ -19,6 +19,10 @@ Inversion (as in the hMRI toolbox; Weiskopf et al. 2013)
       2008, "rational approximation"), with or without a B1 map.
     * MTsat from the MTw intercept, A and R1 (Helms et al. 2008).
 
+    Options: the hMRI toolbox's current default ``2 tan(a/2)`` estimator and an
+    exact Ernst-equation inversion (``approximation=``), an exact MTsat
+    formula, and the toolbox's empirical MTsat B1 correction (Helms, C = 0.4).
+
 All rates are in 1/s, times in seconds, angles in degrees, PD and MTsat in
 percent units (p.u.).
 """
@@ -29,6 +33,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ._validate import check_choice, check_scalar
+
 __all__ = [
     "MPMProtocol",
     "r1_from_t1",
@@ -38,6 +44,8 @@ __all__ = [
     "fit_r2star_estatics",
     "fit_r1_pd_vfa",
     "fit_mtsat",
+    "correct_mtsat_helms",
+    "HELMS_C",
     "fit_mpm",
     "denoise_nlm",
     "denoising_experiment",
@@ -109,7 +117,8 @@ def _check_rate(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
     bad = (x < 0) if allow_zero else (x <= 0)
     if np.any(~np.isfinite(x)) or np.any(bad):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} and finite "
-                         f"(min {np.nanmin(x):.4g})")
+                         f"(got {int(np.sum(~np.isfinite(x)))} non-finite, min of the finite "
+                         f"{np.min(x[np.isfinite(x)]) if np.isfinite(x).any() else float('nan'):.4g})")
     return x
 
 
@@ -130,7 +139,14 @@ def r1_from_t1(t1) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- forward model
-def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat=0.0) -> np.ndarray:
+#: hMRI default constant of the empirical MTsat B1 correction (hmri_defaults.m,
+#: ``MTsatB1CorrectionHelmsC = 0.4``, "value for 220 deg" MT pulses).
+HELMS_C = 0.4
+_MT_TIMING = ("start-of-tr", "end-of-tr")
+
+
+def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat=0.0,
+                mt_b1_exponent: float = 0.0, mt_timing: str = "start-of-tr") -> np.ndarray:
     """Spoiled gradient-echo signal at each echo time.
 
     Parameters
@@ -148,15 +164,27 @@ def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat
     b1 : array_like, default 1
         Relative transmit field; the actual flip angle is ``b1 * flip_angle``.
     mtsat : array_like, default 0
-        MT saturation in p.u. (0 for contrasts without an MT pulse).
+        MT saturation in p.u. (0 for contrasts without an MT pulse) at the
+        nominal MT pulse power (B1 = 1).
+    mt_b1_exponent : float, default 0
+        Simulation assumption on how the MT pulse's saturation depends on the
+        transmit field: the saturation applied is ``mtsat * b1**p``. ``0``
+        (default) makes it independent of B1 (the MT pulse is unaffected by
+        B1 - not realistic); ``2`` assumes ``delta`` proportional to the MT
+        pulse energy (B1^2), a small-saturation assumption.
+    mt_timing : {"start-of-tr", "end-of-tr"}
+        Where the MT saturation acts in each TR: right after the excitation,
+        followed by a full TR of recovery (default; the form whose small-angle
+        expansion is Helms' MTsat model, ``S = A a R1 TR / (R1 TR + a^2/2 +
+        delta)``), or immediately before the excitation (the signal then also
+        carries a factor ``1 - delta``).
 
     Returns
     -------
     ndarray, shape (n_te, *broadcast shape)
     """
     _check_flip_angle(flip_angle)
-    if not tr > 0:
-        raise ValueError(f"TR must be positive (seconds), got {tr}")
+    tr = check_scalar(tr, "tr", min=0.0, min_inclusive=False, max=100.0, unit="s")
     te = _check_te(te)
     pd_, r1, r2s, b1, mtsat = _broadcast(pd=pd_, r1=r1, r2s=r2s, b1=b1, mtsat=mtsat)
     _check_rate(pd_, "PD", allow_zero=True)
@@ -165,12 +193,16 @@ def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat
                          f"{np.nanmin(r1):.4g} 1/s")
     _check_rate(r2s, "R2*", allow_zero=True)
     _check_rate(b1, "B1", allow_zero=False)
-    delta = np.asarray(mtsat, dtype=float) / 100.0
-    if np.any(delta < 0) or np.any(delta >= 1):
-        raise ValueError("MTsat must be in [0, 100) p.u.")
+    p_mt = check_scalar(mt_b1_exponent, "mt_b1_exponent", min=0.0, max=4.0)
+    check_choice(mt_timing, "mt_timing", _MT_TIMING)
+    delta = np.asarray(mtsat, dtype=float) / 100.0 * b1 ** p_mt
+    if np.any(~np.isfinite(delta)) or np.any(delta < 0) or np.any(delta >= 1):
+        raise ValueError("mtsat must be in [0, 100) p.u. (after B1 scaling of the MT pulse)")
     a = np.deg2rad(flip_angle) * b1
     e1 = np.exp(-tr * r1)
     s0 = pd_ * np.sin(a) * (1 - e1) / (1 - (1 - delta) * np.cos(a) * e1)
+    if mt_timing == "end-of-tr":
+        s0 = s0 * (1 - delta)
     return s0[None] * np.exp(-te.reshape((-1,) + (1,) * s0.ndim) * r2s[None])
 
 
@@ -186,7 +218,7 @@ def add_rician_noise(signal: np.ndarray, sigma: float, *, rng) -> np.ndarray:
 
 
 def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sigma: float = 0.0,
-                 rng=None, mask=None) -> dict:
+                 rng=None, mask=None, mt_b1_exponent: float = 0.0, mt_timing: str = "start-of-tr") -> dict:
     """Simulate the three multi-echo MPM contrasts.
 
     Parameters
@@ -206,6 +238,9 @@ def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sig
     mask : ndarray of bool, optional
         Simulate only these voxels (faster); others get zero signal (plus
         noise if ``sigma > 0``).
+    mt_b1_exponent, mt_timing :
+        How the MT saturation depends on B1 and where it acts in the TR (see
+        :func:`spgr_signal`; defaults: independent of B1, start of TR).
 
     Returns
     -------
@@ -219,8 +254,9 @@ def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sig
     shapes = {k: np.shape(maps[k]) for k in ("PD", "R1", "R2s", "MTsat")}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"mismatched shapes: {shapes}")
+    sigma = check_scalar(sigma, "sigma", min=0.0)
     if sigma > 0 and rng is None:
-        raise ValueError("pass rng when sigma > 0")
+        raise ValueError("rng must be given when sigma > 0 (pass rng=numpy.random.default_rng(seed))")
     shape = shapes["PD"]
     b1 = np.broadcast_to(np.asarray(b1, dtype=float), shape) if np.ndim(b1) == 0 else np.asarray(b1, float)
     if b1.shape != shape:
@@ -239,7 +275,8 @@ def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sig
         mt = np.asarray(maps["MTsat"], float)[sel] if c == protocol.mt_contrast else 0.0
         s = np.zeros((len(protocol.te),) + shape)
         s[:, sel] = spgr_signal(pd_, r1, r2s, flip_angle=protocol.flip_angles[c], tr=protocol.tr[c],
-                                te=protocol.te, b1=b1[sel], mtsat=mt)
+                                te=protocol.te, b1=b1[sel], mtsat=mt, mt_b1_exponent=mt_b1_exponent,
+                                mt_timing=mt_timing)
         out[c] = add_rician_noise(s, sigma, rng=rng) if sigma > 0 else s
     return out
 
@@ -288,9 +325,25 @@ def fit_r2star_estatics(signals: dict, te, *, floor: float = 1e-6) -> tuple[np.n
     return r2s, intercepts
 
 
+_APPROX = ("small-angle", "tan", "exact")
+
+
 def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, tr_t1w: float,
-                  b1=None) -> tuple[np.ndarray, np.ndarray]:
-    """R1 and amplitude A from two flip angles (small-angle approximation).
+                  b1=None, approximation: str = "small-angle") -> tuple[np.ndarray, np.ndarray]:
+    """R1 and amplitude A from two flip angles.
+
+    ``approximation`` chooses the estimator:
+
+    * ``"small-angle"`` (default): the rational approximation below with
+      ``a`` the flip angle in radians (Helms et al. 2008);
+    * ``"tan"``: the same closed form with ``a`` replaced by ``2 tan(a/2)``,
+      the hMRI toolbox's default since ``hmri_def.small_angle_approx =
+      false`` (hmri_calc_R1.m / hmri_calc_A.m; Edwards et al. 2026); exact
+      in the flip angle, it keeps only the short-TR expansion
+      ``coth(R1 TR / 2) ~ 2 / (R1 TR)``;
+    * ``"exact"``: the Ernst equation inverted without approximation
+      (Newton iterations on R1 started from the ``"tan"`` solution, to
+      machine precision).
 
     Uses the closed-form dual-flip-angle solution of the rational
     approximation of the Ernst equation (Helms et al. 2008), as in the hMRI
@@ -311,6 +364,7 @@ def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, 
     b1 : array_like, optional
         Relative transmit field used to correct the flip angles; ``None``
         assumes nominal flip angles (no B1 correction).
+    approximation : {"small-angle", "tan", "exact"}
 
     Returns
     -------
@@ -320,8 +374,8 @@ def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, 
         Amplitude A (PD x receive sensitivity), in the signals' units.
     """
     _check_flip_angle([fa_pdw, fa_t1w])
-    if not (tr_pdw > 0 and tr_t1w > 0):
-        raise ValueError("TRs must be positive (seconds)")
+    tr_pdw = check_scalar(tr_pdw, "tr_pdw", min=0.0, min_inclusive=False, max=100.0, unit="s")
+    tr_t1w = check_scalar(tr_t1w, "tr_t1w", min=0.0, min_inclusive=False, max=100.0, unit="s")
     if fa_pdw == fa_t1w and tr_pdw == tr_t1w:
         raise ValueError("the two acquisitions must differ in flip angle or TR")
     s_pd, s_t1 = _broadcast(s_pdw=s_pdw, s_t1w=s_t1w)
@@ -330,32 +384,108 @@ def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, 
     b1 = _check_rate(b1, "B1")
     if np.shape(b1) not in ((), s_pd.shape):
         raise ValueError(f"mismatched shapes: B1 {np.shape(b1)} vs signals {s_pd.shape}")
+    check_choice(approximation, "approximation", _APPROX)
     a_pd = np.deg2rad(fa_pdw) * b1
     a_t1 = np.deg2rad(fa_t1w) * b1
+    if np.any(a_pd >= np.pi) or np.any(a_t1 >= np.pi):
+        raise ValueError("b1 x flip angle must stay below 180 degrees")
+    if approximation == "small-angle":
+        t_pd, t_t1 = a_pd, a_t1
+    else:
+        t_pd, t_t1 = 2 * np.tan(a_pd / 2), 2 * np.tan(a_t1 / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r1 = 0.5 * (s_t1 * a_t1 / tr_t1w - s_pd * a_pd / tr_pdw) / (s_pd / a_pd - s_t1 / a_t1)
-        a = (s_pd * s_t1 * (tr_pdw * a_t1 / a_pd - tr_t1w * a_pd / a_t1)
-             / (s_t1 * tr_pdw * a_t1 - s_pd * tr_t1w * a_pd))
+        r1 = 0.5 * (s_t1 * t_t1 / tr_t1w - s_pd * t_pd / tr_pdw) / (s_pd / t_pd - s_t1 / t_t1)
+        a = (s_pd * s_t1 * (tr_pdw * t_t1 / t_pd - tr_t1w * t_pd / t_t1)
+             / (s_t1 * tr_pdw * t_t1 - s_pd * tr_t1w * t_pd))
+    if approximation == "exact":
+        r1, a = _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pdw, tr_t1w, r1)
     return r1, a
 
 
-def fit_mtsat(s_mtw, a, r1, *, fa_mtw: float, tr_mtw: float, b1=None) -> np.ndarray:
+def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30):
+    """Newton on R1 of ``A_pd(R1) = A_t1(R1)``, ``A_i = S_i (1 + t_i^2/4 coth(R1 TR_i / 2)) / t_i``.
+
+    With ``t = 2 tan(a/2)`` this identity is the Ernst equation exactly
+    (``sin a = t / (1 + t^2/4)``, ``cos a = (1 - t^2/4) / (1 + t^2/4)``).
+    """
+    r1 = np.array(r1, dtype=float, copy=True)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(n_iter):
+            u_pd, u_t1 = r1 * tr_pd / 2, r1 * tr_t1 / 2
+            c_pd, c_t1 = 1 / np.tanh(u_pd), 1 / np.tanh(u_t1)
+            f = s_pd * (1 + t_pd ** 2 / 4 * c_pd) / t_pd - s_t1 * (1 + t_t1 ** 2 / 4 * c_t1) / t_t1
+            df = (-s_pd * t_pd / 4 * (tr_pd / 2) / np.sinh(u_pd) ** 2
+                  + s_t1 * t_t1 / 4 * (tr_t1 / 2) / np.sinh(u_t1) ** 2)
+            step = f / df
+            r1 = r1 - np.where(np.isfinite(step), step, 0.0)
+        a = s_pd * (1 + t_pd ** 2 / 4 / np.tanh(r1 * tr_pd / 2)) / t_pd
+    return r1, a
+
+
+def fit_mtsat(s_mtw, a, r1, *, fa_mtw: float, tr_mtw: float, b1=None, b1_correction: str | None = None,
+              formula: str = "small-angle", helms_c: float = HELMS_C) -> np.ndarray:
     """MT saturation (p.u.) after Helms et al. (2008).
 
-    ``delta = (A a / S_MT - 1) R1 TR - a^2 / 2``, returned as 100 x delta.
-    ``b1`` corrects the MTw flip angle (``None``: nominal).
+    ``formula="small-angle"`` (Helms; the hMRI toolbox's hmri_calc_MTsat.m):
+    ``delta = (A a / S_MT - 1) R1 TR - a^2 / 2``. ``formula="exact"``
+    inverts the forward model of :func:`spgr_signal` (MT saturation at the
+    start of the TR): ``1 - delta = (1 - A sin a (1 - E1) / S_MT) / (cos a E1)``.
+
+    ``b1_correction``:
+
+    * ``"flip-angle"`` (default when ``b1`` is given): the MTw flip angle is
+      ``b1 x nominal``; pass A and R1 fitted with the same B1 map. Exact if
+      the MT pulse's saturation does not depend on B1.
+    * ``"helms"``: the hMRI toolbox's default (hmri_create_MTProt.m with
+      ``MTsatB1CorrectionModel = 'helms'``): A, R1 and the MTw angle all at
+      nominal B1 (pass A and R1 fitted *without* B1), then
+      ``MTsat x (1 - C) / (1 - C b1)`` (hmri_correct_MTsat.m), ``C =
+      helms_c`` (default 0.4).
+    * ``None``: nominal angles, no correction (also when ``b1`` is None).
+
+    Returns 100 x delta.
     """
     _check_flip_angle(fa_mtw)
-    if not tr_mtw > 0:
-        raise ValueError("TR must be positive (seconds)")
+    tr_mtw = check_scalar(tr_mtw, "tr_mtw", min=0.0, min_inclusive=False, max=100.0, unit="s")
+    check_choice(formula, "formula", ("small-angle", "exact"))
+    if b1_correction is None and b1 is not None:
+        b1_correction = "flip-angle"
+    check_choice(b1_correction, "b1_correction", ("flip-angle", "helms", None))
+    if b1_correction is not None and b1 is None:
+        raise ValueError(f"b1_correction={b1_correction!r} needs a b1 map, got b1=None")
+    helms_c = check_scalar(helms_c, "helms_c", min=0.0, max=1.0, max_inclusive=False)
     s_mt, a, r1 = _broadcast(s_mtw=s_mtw, a=a, r1=r1)
-    alpha = np.deg2rad(fa_mtw) * (1.0 if b1 is None else _check_rate(b1, "B1"))
+    b1v = 1.0 if b1 is None else _check_rate(b1, "b1")
+    alpha = np.deg2rad(fa_mtw) * (b1v if b1_correction == "flip-angle" else 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        delta = (a * alpha / s_mt - 1.0) * r1 * tr_mtw - alpha ** 2 / 2
-    return 100.0 * delta
+        if formula == "small-angle":
+            delta = (a * alpha / s_mt - 1.0) * r1 * tr_mtw - alpha ** 2 / 2
+        else:
+            e1 = np.exp(-r1 * tr_mtw)
+            delta = 1 - (1 - a * np.sin(alpha) * (1 - e1) / s_mt) / (np.cos(alpha) * e1)
+    mt = 100.0 * delta
+    if b1_correction == "helms":
+        mt = correct_mtsat_helms(mt, b1v, c=helms_c)
+    return mt
 
 
-def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask=None) -> dict:
+def correct_mtsat_helms(mtsat, b1, *, c: float = HELMS_C) -> np.ndarray:
+    """Empirical B1 correction of MTsat: ``MTsat (1 - C) / (1 - C b1)``.
+
+    As hmri_correct_MTsat.m (model ``'helms'``; Helms et al. 2021,
+    arXiv:2104.14878), with the hMRI default ``C = 0.4``. The input must be
+    MTsat computed at nominal flip angles (B1 = 1 throughout).
+    """
+    c = check_scalar(c, "c", min=0.0, max=1.0, max_inclusive=False)
+    b1 = _check_rate(b1, "b1")
+    if np.any(c * b1 >= 1):
+        raise ValueError(f"c x b1 must stay below 1, got c = {c} and max b1 = {np.max(b1):.3g}")
+    return np.asarray(mtsat, float) * (1 - c) / (1 - c * b1)
+
+
+def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask=None,
+            approximation: str = "small-angle", mtsat_b1_correction: str = "flip-angle",
+            mtsat_formula: str = "small-angle") -> dict:
     """Full MPM map creation: ESTATICS R2*, then R1/PD (VFA) and MTsat.
 
     Parameters
@@ -367,6 +497,13 @@ def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask
         B1 map for flip-angle correction; ``None`` = no correction.
     mask : ndarray of bool, optional
         Voxels outside are set to NaN.
+    approximation : {"small-angle", "tan", "exact"}
+        R1/A estimator (see :func:`fit_r1_pd_vfa`; the hMRI default is "tan").
+    mtsat_b1_correction : {"flip-angle", "helms"}
+        How MTsat uses ``b1`` (see :func:`fit_mtsat`); ignored without ``b1``.
+        With ``"helms"`` the A and R1 fed to MTsat are refitted at nominal
+        angles, as hmri_create_MTProt.m does.
+    mtsat_formula : {"small-angle", "exact"}
 
     Returns
     -------
@@ -393,8 +530,19 @@ def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask
     r2s, s0 = fit_r2star_estatics(sig, protocol.te)
     r1, a = fit_r1_pd_vfa(s0["PDw"], s0["T1w"], fa_pdw=protocol.flip_angles["PDw"],
                           fa_t1w=protocol.flip_angles["T1w"], tr_pdw=protocol.tr["PDw"],
-                          tr_t1w=protocol.tr["T1w"], b1=b1)
-    mt = fit_mtsat(s0["MTw"], a, r1, fa_mtw=protocol.flip_angles["MTw"], tr_mtw=protocol.tr["MTw"], b1=b1)
+                          tr_t1w=protocol.tr["T1w"], b1=b1, approximation=approximation)
+    check_choice(mtsat_b1_correction, "mtsat_b1_correction", ("flip-angle", "helms"))
+    if b1 is None:
+        a_mt, r1_mt, corr = a, r1, None
+    elif mtsat_b1_correction == "helms":
+        r1_mt, a_mt = fit_r1_pd_vfa(s0["PDw"], s0["T1w"], fa_pdw=protocol.flip_angles["PDw"],
+                                    fa_t1w=protocol.flip_angles["T1w"], tr_pdw=protocol.tr["PDw"],
+                                    tr_t1w=protocol.tr["T1w"], b1=None, approximation=approximation)
+        corr = "helms"
+    else:
+        a_mt, r1_mt, corr = a, r1, "flip-angle"
+    mt = fit_mtsat(s0["MTw"], a_mt, r1_mt, fa_mtw=protocol.flip_angles["MTw"], tr_mtw=protocol.tr["MTw"],
+                   b1=b1, b1_correction=corr, formula=mtsat_formula)
     out = {}
     for k, v in {"R1": r1, "PD": a, "R2s": r2s, "MTsat": mt}.items():
         full = np.full(shape, np.nan)
