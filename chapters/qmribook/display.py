@@ -24,6 +24,7 @@ import html
 import io
 import math
 import numbers
+import re
 from pathlib import Path
 from typing import Mapping, Union
 
@@ -143,6 +144,15 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
     return f"{mantissa}\u00d710{str(exponent).translate(_SUP)}"
 
 
+_LONG_TOKEN = re.compile(r"\S{25,}")
+
+
+def _breakable(text: str) -> str:
+    """Zero-width break opportunities after . _ / - : ; in tokens of 25+ characters
+    (dotted names, paths, URLs), so one long word does not widen its column."""
+    return _LONG_TOKEN.sub(lambda m: re.sub(r"([._/:;-])", "\\1\u200b", m.group()), text)
+
+
 def _cell_html(value, spec: ColumnSpec) -> tuple[str, str]:
     """(inner HTML, css class) of one cell."""
     if spec.kind in {"ref", "cite"}:
@@ -158,14 +168,14 @@ def _cell_html(value, spec: ColumnSpec) -> tuple[str, str]:
     if spec.kind == "published":
         return html.escape(str(value)), "qmri-num"
     if spec.kind == "code":
-        return f"<code>{html.escape(str(value))}</code>", ""
+        return f"<code>{html.escape(_breakable(str(value)))}</code>", ""
     if spec.kind == "hash":
         full = html.escape(str(value))
         return (f"<details><summary><code>{full[:12]}</code></summary><code>{full}</code></details>",
                 "")
     if spec.kind == "html":
         return str(value), ""
-    return html.escape(str(value)), ""
+    return html.escape(_breakable(str(value))), ""
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]{}<>$|#"})
@@ -185,16 +195,15 @@ def _cell_myst(value, spec: ColumnSpec) -> str:
         keys = [k.strip() for k in text.replace(";", ",").split(",") if k.strip()]
         return "{cite:p}`" + ",".join(keys) + "`"
     if spec.kind == "ref":
-        import re
         parts = re.split(r"\b((?:fig|tab)-ch\d-[A-Za-z0-9-]+)", text)
-        return "".join("{numref}`" + part + "`" if i % 2 else part.translate(_MD_SPECIAL)
+        return "".join("{numref}`" + part + "`" if i % 2 else _breakable(part).translate(_MD_SPECIAL)
                        for i, part in enumerate(parts))
     if spec.kind in {"code", "hash"}:
-        shown = text[:12] if spec.kind == "hash" else text
+        shown = text[:12] if spec.kind == "hash" else _breakable(text)
         return "`" + shown.replace("`", "") + "`"
     if spec.kind == "html":
         raise ValueError("column kind 'html' needs markup='html'")
-    return text.translate(_MD_SPECIAL)
+    return _breakable(text).translate(_MD_SPECIAL)
 
 
 def _normalise(frame: pd.DataFrame, columns) -> dict[str, ColumnSpec]:

@@ -129,3 +129,11 @@ def test_figure_png_records_font_and_display_size():
     ax.set_title("tiny", fontsize=5)
     with pytest.raises(ValueError, match="below"):
         display.figure(fig)
+
+
+def test_long_tokens_get_break_opportunities_but_csv_keeps_them(tmp_path):
+    frame = pd.DataFrame({"t": ["see qmrigenes.ahba.MYELIN_GENES; ok"]})
+    html = display.table(frame, csv_name="t", csv_dir=tmp_path)._repr_html_()
+    assert "qmrigenes.\u200bahba.\u200bMYELIN_\u200bGENES;\u200b" in html
+    assert "see " in html and " ok" in html
+    assert "\u200b" not in (tmp_path / "t.csv").read_text(encoding="utf-8")
