@@ -232,3 +232,25 @@ def test_denoising_and_heatmap_legible():
     fig = figs.plot_review_heatmap(lesions.review_direction_matrix())
     assert _displayed_text_px(fig) >= 9
     plt.close(fig)
+
+
+def test_plot_tkd_sweep_and_flip_angle_noise():
+    tab = pd.DataFrame({"recovery_pct": [99.0, 80.0, 50.0], "artefact_sd_ppb": [25.0, 9.0, 6.0],
+                        "recovery_pct_clean": [100.0, 81.0, 51.0], "artefact_sd_ppb_clean": [6.0, 5.0, 5.0]},
+                       index=pd.Index([0.05, 0.2, 0.5], name="threshold"))
+    x = np.linspace(-10, 10, 11)
+    fig = figs.plot_tkd_sweep(tab, profile_x=x, profile_truth=np.where(abs(x) < 5, 120, 0),
+                              profiles={"t = 0.05": x * 0 + 100})
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 3          # two curves + 100 % line
+    assert fig.get_size_inches()[0] <= figs.COLUMN_WIDTH_IN and _displayed_text_px(fig) >= 9
+    _assert_legends_outside_data(fig)
+    plt.close(fig)
+    lo, hi = np.meshgrid([4.0, 6.0], [20.0, 30.0], indexing="ij")
+    grid = pd.DataFrame({"fa_low": lo.ravel(), "fa_high": hi.ravel(), "r1_cov_pct": [2.1, 1.9, 2.0, 2.2],
+                         "r1_bias_pct": [-1.0, -2.0, -1.2, -2.3]})
+    fig = figs.plot_flip_angle_noise(grid, optimum=(4, 30), protocol=(6, 20), ernst=11.8, r1=0.86, tr=0.025)
+    assert fig.get_size_inches()[0] <= figs.COLUMN_WIDTH_IN and _displayed_text_px(fig) >= 9
+    cb = [c for c in fig.axes if c.get_ylabel() == "SD of R1 (% of R1)"]
+    assert len(cb) == 1
+    _assert_legends_outside_data(fig)
+    plt.close(fig)

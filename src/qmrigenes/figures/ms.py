@@ -31,6 +31,8 @@ __all__ = [
     "plot_lesion_profiles",
     "plot_review_heatmap",
     "plot_atrophy",
+    "plot_tkd_sweep",
+    "plot_flip_angle_noise",
 ]
 
 #: Widest figure (inches): the book's text column is about 750 px, i.e. 7.5 in at 100 dpi.
@@ -402,4 +404,105 @@ def plot_atrophy(series: pd.DataFrame) -> plt.Figure:
     axes[1].set_ylim(0.5, 1.5)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
                fontsize=_FS + 1, frameon=False)
+    return fig
+
+
+def plot_tkd_sweep(table: pd.DataFrame, *, profile_x=None, profile_truth=None, profiles: dict | None = None,
+                   roi: str = "pallidum", uniform: str = "WM") -> plt.Figure:
+    """TKD threshold versus χ underestimation and artefacts, and line profiles (static figure).
+
+    Parameters
+    ----------
+    table : DataFrame indexed by threshold
+        Columns ``recovery_pct`` and ``artefact_sd_ppb`` (noisy field) and, optionally,
+        ``recovery_pct_clean`` and ``artefact_sd_ppb_clean`` (noise-free field).
+    profile_x : array_like, shape (n,), optional
+        Position (mm) of the profile samples.
+    profile_truth : array_like, shape (n,), optional
+        True χ along the profile (ppb).
+    profiles : dict of str -> array_like (n,), optional
+        Reconstructed χ profiles (ppb), e.g. one per threshold.
+    roi, uniform : str
+        Names used in the axis labels.
+    """
+    with_profiles = profiles is not None and profile_x is not None
+    fig = plt.figure(figsize=(COLUMN_WIDTH_IN, 6.4 if with_profiles else 3.4), layout="constrained")
+    gs = fig.add_gridspec(2 if with_profiles else 1, 2)
+    t = table.index.to_numpy(float)
+    ax1, ax2 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
+    for col, ax in (("recovery_pct", ax1), ("artefact_sd_ppb", ax2)):
+        ax.plot(t, table[col], "o-", color="C0", label="noisy field")
+        if f"{col}_clean" in table:
+            ax.plot(t, table[f"{col}_clean"], "s--", color="C1", label="noise-free field")
+        ax.set_xlabel("TKD threshold t")
+    ax1.axhline(100, color="k", lw=0.8)
+    ax1.set_ylabel(f"{roi} χ recovered (%)")
+    ax2.set_ylabel(f"SD of χ in {uniform} (ppb)")
+    ax2.set_ylim(0, None)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncol=2,
+               fontsize=_FS + 1, frameon=False)
+    if with_profiles:
+        ax3 = fig.add_subplot(gs[1, :])
+        if profile_truth is not None:
+            ax3.plot(profile_x, profile_truth, color="k", lw=2.5, label="truth")
+        for (name, prof), ls in zip(profiles.items(), ("-", "--", ":", "-.")):
+            ax3.plot(profile_x, prof, ls=ls, lw=1.5, label=name)
+        ax3.set_xlabel(f"distance along B0 from the {roi} centre (mm)")
+        ax3.set_ylabel("χ (ppb)")
+        ax3.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=_FS + 1, frameon=False)
+    return fig
+
+
+def plot_flip_angle_noise(grid: pd.DataFrame, *, optimum, protocol, ernst: float, r1: float, tr: float,
+                          tissue: str = "WM") -> plt.Figure:
+    """Noise of two-angle R1 over flip-angle pairs (right) and where the angles sit on the
+    SPGR signal curve (left).
+
+    Parameters
+    ----------
+    grid : DataFrame
+        :func:`qmribook.ch3_exercises.r1_noise_grid` (``fa_low``, ``fa_high``, ``r1_cov_pct``,
+        ``r1_bias_pct``).
+    optimum, protocol : (float, float)
+        (low, high) flip angles in degrees to mark.
+    ernst : float
+        Ernst angle (degrees).
+    r1 : float
+        R1 (1/s) of the tissue; ``tr`` in s.
+    """
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(COLUMN_WIDTH_IN, 3.9), layout="constrained",
+                                   width_ratios=[1, 1.25])
+    fa = np.linspace(0.5, 60, 240)
+    a = np.deg2rad(fa)
+    e1 = np.exp(-tr * r1)
+    s = np.sin(a) * (1 - e1) / (1 - np.cos(a) * e1)
+    s /= s.max()
+    ax1.plot(fa, s, color="k", lw=1.5)
+    ax1.axvline(ernst, color="0.5", ls=":", lw=1.2)
+    ax1.text(ernst, 0.03, f" Ernst {ernst:.1f}°", fontsize=_FS, color="0.3")
+    for (lo, hi), style, lab in ((optimum, dict(marker="*", ms=13, color="C3"), "least-noise pair"),
+                                  (protocol, dict(marker="o", ms=8, color="C0", mfc="white", mew=2),
+                                   "chapter's protocol")):
+        ys = np.interp([lo, hi], fa, s)
+        ax1.plot([lo, hi], ys, ls="none", label=f"{lab} ({lo:g}°, {hi:g}°)", **style)
+        ax2.plot([lo], [hi], ls="none", **style)
+    ax1.set_xlabel("flip angle (°)")
+    ax1.set_ylabel("SPGR signal / maximum")
+    ax1.set_ylim(0, 1.08)
+    ax1.set_title(f"{tissue}: R1 = {r1:.2f} s⁻¹, TR = {1000 * tr:g} ms", fontsize=_FS + 1)
+    piv = grid.pivot(index="fa_high", columns="fa_low", values="r1_cov_pct")
+    bias = grid.pivot(index="fa_high", columns="fa_low", values="r1_bias_pct")
+    lo_max = float(np.nanpercentile(piv.to_numpy(), 90))
+    im = ax2.pcolormesh(piv.columns, piv.index, piv.to_numpy(), cmap="viridis_r", shading="nearest",
+                        vmin=float(np.nanmin(piv.to_numpy())), vmax=lo_max)
+    cs = ax2.contour(bias.columns, bias.index, np.abs(bias.to_numpy()), levels=[1, 5], colors="w",
+                     linewidths=1.2, linestyles=["--", "-"])
+    ax2.clabel(cs, fmt=lambda v: f"|bias| {v:g} %", fontsize=_FS)
+    cb = fig.colorbar(im, ax=ax2)
+    cb.set_label("SD of R1 (% of R1)", fontsize=_FS + 1)
+    cb.ax.tick_params(labelsize=_FS)
+    ax2.set_xlabel("low flip angle (°)")
+    ax2.set_ylabel("high flip angle (°)")
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=_FS + 1,
+               frameon=False)
     return fig
