@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
-.PHONY: venv data verify-data test book bench lock clean
+.PHONY: venv data verify-data test book book-student pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,45 @@ book: data
 	rm -rf _build/html _build/.doctrees
 	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html && echo "book: _build/html/index.html"
+
+# Student edition: the same book with every exercise solution removed (chapters/qmribook/student.py),
+# built from a generated copy of _config.yml into its own folder; then checked for solution text.
+STUDENT := _build/student
+book-student: data
+	rm -rf $(STUDENT)
+	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
+	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/jupyter-book build . \
+	    --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W -n --keep-going
+	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student check chapters $(STUDENT)/_build/html
+	@echo "book-student: $(STUDENT)/_build/html/index.html"
+
+# The whole book as one PDF: a single-page HTML build printed by headless Chromium (Debian's
+# `chromium` package), with the network blocked; MathJax must be served from the built book.
+CHROMIUM ?= chromium
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	--disable-background-networking --disable-component-update --disable-sync \
+	--host-resolver-rules="MAP * ~NOTFOUND"
+PDF := _build/pdf/qmri-gene-expression-book.pdf
+pdf: data
+	@command -v $(CHROMIUM) >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
+	rm -rf _build/singlehtml _build/pdf
+	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+	mkdir -p _build/pdf
+	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$(CURDIR)/_build/pdf/.chromium \
+	    --virtual-time-budget=120000 --run-all-compositor-stages-before-draw --no-pdf-header-footer \
+	    --print-to-pdf=$(CURDIR)/$(PDF) file://$(CURDIR)/_build/singlehtml/index.html 2>/dev/null
+	rm -rf _build/pdf/.chromium
+	@test -s $(PDF) || { echo "pdf: Chromium wrote no PDF"; exit 1; }
+	@if command -v pdftotext >/dev/null; then \
+	  if pdftotext $(PDF) - | grep -qE '\\\(|\\\[|\\frac|\\mathrm'; then \
+	    echo "pdf: raw TeX in $(PDF): MathJax did not load offline (mathjax_path must point into the built book)"; exit 1; fi; \
+	  echo "pdf: $$(pdfinfo $(PDF) | grep Pages), no raw TeX"; fi
+	@echo "pdf: $(PDF)"
+
+# JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
 
 bench: $(STAMP)  ## benchmarks, run on demand
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
