@@ -119,3 +119,36 @@ def test_spgr_explorer():
     assert 'id="t-spgr"' in r.figures["spgr-widget"]._repr_html_()
     with pytest.raises(ValueError, match="CSF"):
         ex.report_spgr_explorer(tab)
+
+
+_CHROMIUM = __import__("shutil").which("chromium")
+_PROBE = """<script>window.addEventListener("load", function () {
+  var b = document.getElementById("t-tkd"), p = b.querySelectorAll("path.qmri-curve")[1];
+  var r = {error: b.getAttribute("data-qmri-error"), d0: p.getAttribute("d")};
+  var s = b.querySelector("input.qmri-slider"); s.value = 0; s.dispatchEvent(new Event("input"));
+  r.d1 = p.getAttribute("d");
+  var c = b.querySelector("select.qmri-dropdown"); c.value = 1; c.dispatchEvent(new Event("change"));
+  r.d2 = p.getAttribute("d"); r.state = b.getAttribute("data-qmri-state");
+  var o = document.createElement("pre"); o.id = "probe"; o.textContent = JSON.stringify(r);
+  document.body.appendChild(o); });</script>"""
+
+
+@pytest.mark.skipif(_CHROMIUM is None, reason="needs Debian's chromium")
+def test_tkd_explorer_redraws_offline_in_headless_chromium(tkd_report, tmp_path):
+    import subprocess
+    from pathlib import Path
+    js = Path(__file__).resolve().parents[2] / "_static" / "interactive.js"
+    page = tmp_path / "page.html"
+    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+                    + tkd_report.figures["int-tkd"].to_html() + "<script>" + js.read_text()
+                    + "</script>" + _PROBE + "</body></html>", encoding="utf-8")
+    out = subprocess.run([_CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--proxy-server=127.0.0.1:9",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'<pre id="probe"[^>]*>(.*?)</pre>', out, flags=re.S)
+    assert m is not None, out[-2000:]
+    r = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert r["error"] is None
+    assert r["d0"].startswith("M") and r["d1"] != r["d0"] and r["d2"] != r["d1"]
+    assert r["state"] == "0,1"                      # threshold 0.05, noise-free field
