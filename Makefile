@@ -45,6 +45,8 @@ book-student: data
 
 # The whole book as one PDF: a single-page HTML build printed by headless Chromium (Debian's
 # `chromium` package), with the network blocked; MathJax must be served from the built book.
+# The single page is written as chapters/<root>.html with links relative to the build root
+# (index.html only redirects to it), so a copy placed at the root is printed.
 CHROMIUM ?= chromium
 CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync \
@@ -55,9 +57,11 @@ pdf: data
 	rm -rf _build/singlehtml _build/pdf
 	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
 	mkdir -p _build/pdf
+	root=$$(sed -n 's/.*url=\([^" ]*\)".*/\1/p' _build/singlehtml/index.html); \
+	  cp _build/singlehtml/$${root:-index.html} _build/singlehtml/book.html
 	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$(CURDIR)/_build/pdf/.chromium \
 	    --virtual-time-budget=120000 --run-all-compositor-stages-before-draw --no-pdf-header-footer \
-	    --print-to-pdf=$(CURDIR)/$(PDF) file://$(CURDIR)/_build/singlehtml/index.html 2>/dev/null
+	    --print-to-pdf=$(CURDIR)/$(PDF) file://$(CURDIR)/_build/singlehtml/book.html 2>/dev/null
 	rm -rf _build/pdf/.chromium
 	@test -s $(PDF) || { echo "pdf: Chromium wrote no PDF"; exit 1; }
 	@if command -v pdftotext >/dev/null; then \
@@ -69,7 +73,7 @@ pdf: data
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
 LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: $(STAMP)  ## benchmarks, run on demand
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -147,3 +147,12 @@ def test_slider_redraws_in_headless_chromium(widget, tmp_path):
     assert r["l1"] == f"Ernst {ernst[1]:.1f}°"               # slider moved to TR = 50 ms
     assert r["l2"] == f"Ernst {ernst[1] / 0.8:.1f}°"         # dropdown to B1 = 0.8
     assert r["state"] == "2,0"
+
+
+def test_default_id_is_deterministic():
+    kw = dict(x=[0, 1], series={"a": [[0, 1]]}, slider_values=[1], slider_label="k",
+              xlabel="x", ylabel="y")
+    a, b = interactive.slider_figure(**kw), interactive.slider_figure(**kw)
+    assert a.fig_id == b.fig_id and a.to_html() == b.to_html()
+    kw["series"] = {"a": [[0, 2]]}
+    assert interactive.slider_figure(**kw).fig_id != a.fig_id
