@@ -22,6 +22,7 @@ def test_spin_permutations_are_seeded_permutations():
     a = spatial.spin_permutations(n_perm=50, seed=3)
     b = spatial.spin_permutations(n_perm=50, seed=3)
     assert a.shape == (50, 34)
+    assert list(a.columns) == list(spatial.DK_CORTICAL_REGIONS)        # spins carry their region order
     np.testing.assert_array_equal(a, b)
     assert (np.sort(a, axis=1) == np.arange(34)).all()            # each spin is a permutation
     assert (a != np.arange(34)).any(axis=1).mean() > 0.9           # and they move regions
@@ -38,22 +39,38 @@ def test_parcel_centroids_region_not_in_atlas(icosphere):
         spatial.parcel_centroids(icosphere[0], labels, regions=["a", "zz"])
 
 
+def _perms(array, regions):
+    return pd.DataFrame(np.asarray(array), columns=pd.Index(regions, name="region"))
+
+
 def test_spin_null_scores_match_direct_computation(toy_expression, toy_maps, toy_sets, rng):
-    perms = np.array([rng.permutation(12) for _ in range(5)])
+    perms = _perms([rng.permutation(12) for _ in range(5)], toy_expression.index)
     null = spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms)
     assert null.shape == (5, 3, 2)
     for k in range(5):
-        spun = pd.DataFrame(toy_maps.to_numpy()[perms[k]], index=toy_maps.index, columns=toy_maps.columns)
+        spun = pd.DataFrame(toy_maps.to_numpy()[perms.to_numpy()[k]], index=toy_maps.index,
+                            columns=toy_maps.columns)
         direct = gene_set_scores(gene_map_correlations(toy_expression, spun), toy_sets)
         np.testing.assert_allclose(null[k], direct.to_numpy(), atol=1e-12)
 
 
+def test_spin_null_scores_align_tables_by_region_name(toy_expression, toy_maps, toy_sets, rng):
+    perms = _perms([rng.permutation(12) for _ in range(20)], toy_expression.index)
+    ref = spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms)
+    alpha = spatial.spin_null_scores(toy_expression.sort_index(ascending=False),
+                                     toy_maps.sample(frac=1, random_state=0), toy_sets, perms)
+    np.testing.assert_allclose(alpha, ref, atol=1e-12)
+
+
 def test_spin_null_errors(toy_expression, toy_maps, toy_sets):
-    perms = np.tile(np.arange(12), (3, 1))
-    with pytest.raises(ValueError, match="same region index"):
-        spatial.spin_null_scores(toy_expression, toy_maps.iloc[::-1], toy_sets, perms)
-    with pytest.raises(ValueError, match="shape"):
-        spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms[:, :5])
+    perms = _perms(np.tile(np.arange(12), (3, 1)), toy_expression.index)
+    with pytest.raises(TypeError, match="perms must be a DataFrame.*region order"):
+        spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms.to_numpy())
+    with pytest.raises(ValueError, match="maps and perms .spin regions. must have the same region names"
+                       ".*spin_permutations.regions=maps.index"):
+        spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms.iloc[:, :5])
+    with pytest.raises(ValueError, match="perms must hold positions 0..11"):
+        spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms + 1)
     with pytest.raises(ValueError, match="no gene present"):
         spatial.spin_null_scores(toy_expression, toy_maps, {"X": ["NOPE"]}, perms)
     nan = toy_maps.copy()
@@ -63,7 +80,7 @@ def test_spin_null_errors(toy_expression, toy_maps, toy_sets):
 
 
 def test_gene_set_association_table(toy_expression, toy_maps, toy_sets, rng):
-    perms = np.array([rng.permutation(12) for _ in range(200)])
+    perms = _perms([rng.permutation(12) for _ in range(200)], toy_expression.index)
     kw = dict(background=toy_expression.columns, perms=perms, n_perm=500, seed=1)
     table, nulls = spatial.gene_set_association(toy_expression, toy_maps, toy_sets, return_nulls=True, **kw)
     again = spatial.gene_set_association(toy_expression, toy_maps, toy_sets, **kw)

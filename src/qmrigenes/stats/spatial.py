@@ -13,8 +13,9 @@ Null generation is separate from the statistic:
 * :func:`parcel_centroids` and :func:`spin_permutations` generate parcel
   spins on the fsaverage5 sphere (nilearn mesh; neuromaps'
   :func:`~neuromaps.nulls.spins.gen_spinsamples`, Hungarian assignment of
-  Markello & Misic 2021 or the greedy Vasa et al. 2018 method), as an array
-  of region permutations;
+  Markello & Misic 2021 or the greedy Vasa et al. 2018 method), as a table
+  of region permutations whose columns name the regions (so every function
+  applying spins aligns maps and expression to them by name);
 * :func:`spin_null_scores` recomputes the gene-set scores for every spun map,
   vectorised: the mean over a set's genes of Pearson r equals the
   correlation-weighted projection of the map on the set's mean z-scored
@@ -30,6 +31,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+                         check_seed, check_unique, describe)
 from ..datasets import DK_CORTICAL_REGIONS
 from .genesets import (gene_map_correlations, gene_set_scores, genes_present, null_pvalues,
                        random_gene_set_null)
@@ -40,7 +43,11 @@ __all__ = [
     "spin_null_scores",
     "fdr_by_map",
     "gene_set_association",
+    "MAX_SPINS",
 ]
+
+#: Upper bound on the number of spins (10,000 is usual; each costs one small matrix product).
+MAX_SPINS = 100_000
 
 
 def parcel_centroids(sphere_coords, labels, *, regions=DK_CORTICAL_REGIONS) -> np.ndarray:
@@ -60,10 +67,15 @@ def parcel_centroids(sphere_coords, labels, *, regions=DK_CORTICAL_REGIONS) -> n
     -------
     numpy.ndarray, shape (n_regions, 3)
     """
-    coords = np.asarray(sphere_coords, float)
+    coords = as_array(sphere_coords, "sphere_coords", ndim=2)
+    if coords.shape[1] != 3:
+        raise ValueError(f"sphere_coords must have shape (n_vertices, 3), got {coords.shape}")
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be one region name per vertex, got {describe(labels)}")
     labels = np.asarray(labels)
     if labels.shape != (len(coords),):
-        raise ValueError(f"labels have shape {labels.shape}, expected ({len(coords)},)")
+        raise ValueError(f"labels must have shape ({len(coords)},) (one per vertex), got {labels.shape}")
+    regions = _region_list(regions)
     out = []
     for r in regions:
         mask = labels == r
@@ -75,8 +87,18 @@ def parcel_centroids(sphere_coords, labels, *, regions=DK_CORTICAL_REGIONS) -> n
     return np.asarray(out)
 
 
+def _region_list(regions, name: str = "regions") -> list[str]:
+    if isinstance(regions, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of region names, got a bare string {regions!r}")
+    regions = list(regions)
+    if not regions:
+        raise ValueError(f"{name} is empty")
+    check_unique(regions, name)
+    return regions
+
+
 def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_perm: int = 10_000,
-                      seed: int = 0, method: str = "hungarian") -> np.ndarray:
+                      seed: int = 0, method: str = "hungarian") -> pd.DataFrame:
     """Parcel spin permutations of the DK regions on the fsaverage5 sphere.
 
     Parameters
@@ -85,31 +107,59 @@ def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_p
     regions : sequence of str, optional
         Regions (and order) of the maps to be spun; default the 34 DK regions.
     n_perm : int, optional
-        Number of random rotations; default 10,000.
+        Number of random rotations, 1 to :data:`MAX_SPINS`; default 10,000.
     seed : int, optional
+        Non-negative integer seed (neuromaps needs an integer).
     method : {"hungarian", "vasa"}, optional
         Reassignment of rotated centroids to regions that makes every spin a
         permutation: optimal (Hungarian) or greedy (Vasa et al. 2018).
 
     Returns
     -------
-    numpy.ndarray of int, shape (n_perm, n_regions)
-        Row k: ``spun = values[perm[k]]`` gives region i the value of the
-        region whose rotated centroid was assigned to it.
+    pandas.DataFrame of int, shape (n_perm, n_regions)
+        Columns are the region names (the order the positions refer to);
+        row k: ``spun = values[perms.to_numpy()[k]]``, with ``values`` in
+        column order, gives region i the value of the region whose rotated
+        centroid was assigned to it. Functions that apply spins
+        (:func:`spin_null_scores`, :func:`gene_set_association`) align maps
+        and expression to the columns by name.
     """
     from neuromaps.nulls.spins import gen_spinsamples
 
     from ..surface import dk_labels, load_fsaverage5
 
-    if method not in ("hungarian", "vasa"):
-        raise ValueError(f"method must be 'hungarian' or 'vasa', got {method!r}")
-    if n_perm < 1:
-        raise ValueError(f"n_perm must be positive, got {n_perm}")
+    check_choice(hemisphere, "hemisphere", ["L", "R"])
+    check_choice(method, "method", ["hungarian", "vasa"])
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_SPINS)
+    if isinstance(seed, np.random.Generator) or seed is None:
+        raise TypeError(f"seed must be a non-negative integer here (neuromaps), got {describe(seed)}")
+    check_seed(seed)
+    regions = _region_list(regions)
     sphere = load_fsaverage5(hemisphere=hemisphere, surface="sphere")
     centroids = parcel_centroids(sphere.coords, dk_labels(hemisphere=hemisphere), regions=regions)
     spins = gen_spinsamples(centroids, np.zeros(len(centroids), dtype=int), n_rotate=n_perm,
-                            seed=seed, method=method)
-    return np.ascontiguousarray(spins.T)
+                            seed=int(seed), method=method)
+    return pd.DataFrame(np.ascontiguousarray(spins.T), columns=pd.Index(regions, name="region"))
+
+
+def _check_perms(perms, name: str = "perms") -> tuple[np.ndarray, pd.Index]:
+    """Spin positions and their region order; a bare array is refused."""
+    if not isinstance(perms, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a DataFrame of spins whose columns name the regions "
+            f"(from spin_permutations(regions=...)), got {describe(perms)}; a bare array has no "
+            f"region order - wrap it as pd.DataFrame(array, columns=<region order of the spins>)")
+    check_unique(perms.columns, f"{name}.columns (region names)")
+    arr = as_array(perms, name, ndim=2, dtype=None)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+            arr = arr.astype(np.intp)
+        else:
+            raise TypeError(f"{name} must hold integer positions, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= arr.shape[1]):
+        raise ValueError(f"{name} must hold positions 0..{arr.shape[1] - 1} into its columns, "
+                         f"got values from {arr.min()} to {arr.max()}")
+    return arr, perms.columns
 
 
 def _unit_z(values: np.ndarray, axis: int) -> np.ndarray:
@@ -133,7 +183,7 @@ def _set_profiles(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
 
 
 def spin_null_scores(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]],
-                     perms: np.ndarray) -> np.ndarray:
+                     perms: pd.DataFrame) -> np.ndarray:
     """Gene-set scores of spun maps.
 
     For unit-norm z-scored vectors, r(gene, map) = z_gene . z_map, so the
@@ -145,25 +195,36 @@ def spin_null_scores(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Ma
     ----------
     expression : pandas.DataFrame, shape (n_regions, n_genes)
     maps : pandas.DataFrame, shape (n_regions, n_maps)
-        Same region index as ``expression`` (same order; checked).
+        Same region names as ``expression`` and ``perms`` (any order: all
+        are aligned by name to the columns of ``perms``).
     gene_sets : mapping of str to sequence of str
-    perms : numpy.ndarray of int, shape (n_perm, n_regions)
-        From :func:`spin_permutations`.
+    perms : pandas.DataFrame of int, shape (n_perm, n_regions)
+        From :func:`spin_permutations`; columns name the regions.
 
     Returns
     -------
     numpy.ndarray, shape (n_perm, n_sets, n_maps)
     """
-    if not expression.index.equals(maps.index):
-        raise ValueError("expression and maps must have the same region index (same order)")
-    values = maps.to_numpy(float)
+    perms, regions = _check_perms(perms)
+    check_frame(expression, "expression")
+    if not isinstance(maps, pd.DataFrame):
+        raise TypeError(f"maps must be a DataFrame indexed by region, got {describe(maps)}")
+    gene_sets = check_gene_sets(gene_sets)
+    if expression.columns.duplicated().any():
+        dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
+        raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
+    hint = ("Spin the regions of the maps: spin_permutations(regions=maps.index), or select the "
+            "spun regions in both tables with .loc[perms.columns]")
+    maps = align_index(regions, maps, "maps", ref_name="perms (spin regions)", hint=hint)
+    expression = align_index(regions, expression, "expression", ref_name="perms (spin regions)", hint=hint)
+    values = as_array(maps, "maps", ndim=2, finite=False)
     if not np.isfinite(values).all():
-        raise ValueError("maps contain NaN")
-    perms = np.asarray(perms)
-    if perms.ndim != 2 or perms.shape[1] != len(maps):
-        raise ValueError(f"perms must have shape (n_perm, {len(maps)}), got {perms.shape}")
-    if perms.min() < 0 or perms.max() >= len(maps):
-        raise ValueError("perms index outside the regions")
+        bad = maps.columns[~np.isfinite(values).all(axis=0)].tolist()
+        raise ValueError(f"maps must be finite, got NaN or infinite values (columns {bad[:10]})")
+    if (np.ptp(values, axis=0) == 0).any():
+        raise ValueError(f"maps has constant column(s) {maps.columns[np.ptp(values, axis=0) == 0].tolist()}; "
+                         f"a correlation with a constant map is undefined")
+    as_array(expression, "expression", ndim=2)
     profiles = _set_profiles(expression, gene_sets).to_numpy()        # (r, s)
     spun = _unit_z(values[perms], axis=1)                              # (p, r, m)
     return np.einsum("prm,rs->psm", spun, profiles)
@@ -173,13 +234,18 @@ def fdr_by_map(pvalues: pd.DataFrame) -> pd.DataFrame:
     """Benjamini-Hochberg FDR (statsmodels ``multipletests``) within each column."""
     from statsmodels.stats.multitest import multipletests
 
+    if not isinstance(pvalues, pd.DataFrame):
+        raise TypeError(f"pvalues must be a DataFrame (one column per map), got {describe(pvalues)}")
+    arr = as_array(pvalues, "pvalues", ndim=2)
+    if ((arr < 0) | (arr > 1)).any():
+        raise ValueError(f"pvalues must lie in [0, 1], got values from {arr.min():g} to {arr.max():g}")
     return pvalues.apply(lambda col: pd.Series(multipletests(col.to_numpy(), method="fdr_bh")[1],
                                                index=col.index))
 
 
 def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
                          gene_sets: Mapping[str, Sequence[str]], *, background: Sequence[str],
-                         perms: np.ndarray | None = None, n_perm: int = 10_000, seed: int = 0,
+                         perms: pd.DataFrame | None = None, n_perm: int = 10_000, seed: int = 0,
                          return_nulls: bool = False):
     """Table 1: gene-set scores with gene- and spatial-specificity p-values.
 
@@ -188,12 +254,13 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     expression : pandas.DataFrame, shape (n_regions, n_genes)
         Regional expression (unique gene columns).
     maps : pandas.DataFrame, shape (n_regions, n_maps)
-        Maps with the same region index.
+        Maps with the same region names (any order; aligned by name).
     gene_sets : mapping of str to sequence of str
     background : sequence of str
         Reference panel for random gene sets (the 2,511-gene panel).
-    perms : numpy.ndarray, shape (n_spins, n_regions), optional
-        Spin permutations; without them no spatial p is computed.
+    perms : pandas.DataFrame, shape (n_spins, n_regions), optional
+        Spin permutations from :func:`spin_permutations` (columns name the
+        regions); without them no spatial p is computed.
     n_perm : int, optional
         Random gene sets per set (default 10,000).
     seed : int, optional
@@ -203,8 +270,9 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     Returns
     -------
     table : pandas.DataFrame
-        One row per (gene_set, map): ``n_genes``, ``n_present``, ``r`` (mean
-        over the set's present genes of the Pearson r between regional
+        One row per (gene_set, map): ``n_genes``, ``n_present`` (genes in
+        the expression table with non-constant expression, i.e. those the
+        score averages), ``r`` (mean over the set's present genes of the Pearson r between regional
         expression and the map), ``p_gene`` (two-sided, random gene sets of
         equal size from ``background``), ``p_gene_fdr`` (BH within each map),
         and with ``perms`` ``p_spin`` and ``p_spin_fdr``.
@@ -212,10 +280,14 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
         ``"gene"`` and (with ``perms``) ``"spin"``: arrays (n, n_sets, n_maps)
         with sets in ``nulls["sets"]`` order and maps in ``maps.columns`` order.
     """
-    if not expression.index.equals(maps.index):
-        raise ValueError("expression and maps must have the same region index (same order)")
-    present = genes_present(gene_sets, expression.columns)
+    check_frame(expression, "expression")
+    if not isinstance(maps, pd.DataFrame):
+        raise TypeError(f"maps must be a DataFrame indexed by region, got {describe(maps)}")
+    gene_sets = check_gene_sets(gene_sets)
+    if perms is not None:
+        _check_perms(perms)
     corr = gene_map_correlations(expression, maps)
+    present = genes_present(gene_sets, corr)
     scores = gene_set_scores(corr, gene_sets)
     sizes = present.loc[scores.index, "n_present"]
     null = random_gene_set_null(corr, sizes.to_dict(), background=background, n_perm=n_perm, seed=seed)
