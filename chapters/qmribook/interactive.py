@@ -134,7 +134,7 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
                   markers: Mapping[str, object] | None = None,
                   marker_label: str = "{:.1f}", ylim: tuple[float, float] | None = None,
                   xlim: tuple[float, float] | None = None, caption: str = "",
-                  fig_id: str | None = None) -> InteractiveFigure:
+                  step: bool = False, fig_id: str | None = None) -> InteractiveFigure:
     """Build an interactive line figure from precomputed curves.
 
     Parameters
@@ -169,6 +169,9 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
         the slider moves).
     caption : str, optional
         Short text shown under the controls (plain text).
+    step : bool, default False
+        Draw every curve as steps (value ``y[i]`` from ``x[i]`` to ``x[i+1]``), e.g. a histogram
+        of a null distribution given by its left bin edges.
     fig_id : str, optional
         HTML id of the container (default: derived from a hash of the data).
 
@@ -241,6 +244,7 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
                    "values": np.round(sv, _MARKER_DECIMALS).tolist(), "initial": init},
         "dropdown": dd,
         "marker_label": _parse_label(marker_label),
+        "step": bool(step),
         "series": [
             {"name": name, "color": _PALETTE[i], "y": _round_sig(a),
              "marker": (np.round(marks[name], _MARKER_DECIMALS).tolist() if name in marks else None)}
