@@ -1,30 +1,58 @@
 """Chapter 3 (quantitative MRI in MS): the chapter's simulation experiments and summaries.
 
+Every chapter-facing function is named ``report_<topic>`` and returns a
+:class:`~qmribook.report.Report`; the chapter shows it with
+``show(ch3.report_<topic>(...), chapter="ch3")``, which glues each number, table
+and figure as ``ch3-<key>``. Arrays a later cell reuses travel in ``Report.data``.
+
 Book study code: depends on the library ``qmrigenes``, never the reverse.
 """
 from __future__ import annotations
 
-from qmrigenes import qsm
-from qmrigenes import relaxometry
-from qmrigenes.lesions import (_LUT, insert_lesions, load_lesion_changes, load_review_tables, radial_profile)
-from qmrigenes.phantom import Phantom
-from qmrigenes.qsm import (add_field_noise, forward_field, reference_to, roi_means, sharp, sphere_source, tikhonov_cg, tkd)
-from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise, denoising_experiment, fit_mpm, r1_bias_curve, simulate_mpm)
-import numpy as np
-import pandas as pd
 import time
 
+import numpy as np
+import pandas as pd
 
-# ---- moved from qmrigenes.qsm
+from qmrigenes import qsm
+from qmrigenes import relaxometry
+from qmrigenes.figures import ms as figs
+from qmrigenes.lesions import (_LUT, atrophy_series, insert_lesions, load_lesion_changes, load_review_tables,
+                               radial_profile, review_direction_matrix)
+from qmrigenes.phantom import Phantom, tissue_table
+from qmrigenes.qsm import (add_field_noise, forward_field, reference_to, roi_means, sharp, sphere_source,
+                           tikhonov_cg, tkd)
+from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise, denoising_experiment, fit_mpm,
+                                   r1_bias_curve, simulate_mpm)
+
+from .report import Report
+
+__all__ = [
+    "report_phantom",
+    "report_mpm",
+    "report_r1_bias",
+    "report_denoising",
+    "report_qsm",
+    "report_background",
+    "report_lesion_sources",
+    "report_lesions",
+    "report_review",
+    "report_atrophy",
+    "report_runtime",
+    "lesion_profiles",
+    "tkd_measured_chi",
+]
+
+
 # --------------------------------------------------------------------------- chapter experiments
 def _rms_ppb(x: np.ndarray) -> float:
     return 1000.0 * float(np.sqrt(np.mean(np.square(x))))
 
 
-def run_qsm_experiment(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, reference_label: int = 1,
-                       field_sigma: float = 0.002, seed: int = 2024, threshold: float = 0.2,
-                       low_threshold: float = 0.05, lam: float = 1e-2, pad: int = 16,
-                       voxel_size=(2.0, 2.0, 2.0)) -> dict:
+def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, reference_label: int = 1,
+               field_sigma: float = 0.002, seed: int = 2024, threshold: float = 0.2,
+               low_threshold: float = 0.05, lam: float = 1e-2, pad: int = 16,
+               voxel_size=(2.0, 2.0, 2.0), z: int | None = None, y: int | None = None) -> Report:
     """Forward-simulate a noisy local field and invert it by TKD and Tikhonov-CG.
 
     Parameters
@@ -46,18 +74,21 @@ def run_qsm_experiment(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dic
         Tikhonov weight.
     pad : int
         Zero padding (voxels) of the forward model.
+    z, y : int, optional
+        Axial and coronal slices of the figure (default: the grid centre).
 
     Returns
     -------
-    dict
+    Report
+        ``numbers``: ``t-tkd`` and ``t-cg`` (s), ``cg-iter``,
+        ``<tkd|tkdlow|cg>-<gp|put>-ratio`` (percent of the pallidum's /
+        putamen's true χ) and ``<tkd|tkdlow|cg>-rmse`` (voxel-wise RMS error
+        in the mask, ppb); ``tables``: ``qsm-roi-table`` (ROI means in ppm of
+        truth and the two main reconstructions, their ratios to truth, and
+        ``n_voxels``); ``figures``: ``fig-qsm``, ``fig-qsm-roi``; ``data``:
         ``field`` (noise-free local field, ppm), ``field_noisy``, ``recons``
         ({"TKD t=<low>", "TKD t=<t>", "Tikhonov λ=<lam>": referenced χ, zero
-        outside the mask}), ``tables`` (``qsm-roi-table``: ROI means in ppm
-        of truth and the two main reconstructions, their ratios to truth, and
-        ``n_voxels``), ``rois`` (unrounded) and ``numbers``: ``t-tkd`` and
-        ``t-cg`` (s), ``cg-iter``, ``<tkd|tkdlow|cg>-<gp|put>-ratio`` (percent
-        of the pallidum's / putamen's true χ) and ``<tkd|tkdlow|cg>-rmse``
-        (voxel-wise RMS error in the mask, ppb).
+        outside the mask}) and ``rois`` (unrounded).
     """
     chi_true = np.asarray(chi_true, dtype=float)
     labels = np.asarray(labels)
@@ -97,14 +128,18 @@ def run_qsm_experiment(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dic
         numbers[f"{tag}-rmse"] = _rms_ppb((vol - chi_true)[mask])
     recons = {f"TKD t={low_threshold:g}": chi_low, f"TKD t={threshold:g}": chi_tkd,
               f"Tikhonov λ={lam:g}": chi_cg}
-    return {"field": field, "field_noisy": noisy, "recons": recons, "rois": rois,
-            "tables": {"qsm-roi-table": rois.round(4)}, "numbers": numbers}
+    z = chi_true.shape[2] // 2 if z is None else z
+    y = chi_true.shape[1] // 2 if y is None else y
+    figures = {"fig-qsm": figs.plot_qsm(chi_true, recons, z=z, y=y),
+               "fig-qsm-roi": figs.plot_roi_means(rois[["truth", *named]])}
+    return Report(numbers=numbers, tables={"qsm-roi-table": rois.round(4)}, figures=figures,
+                  data={"field": field, "field_noisy": noisy, "recons": recons, "rois": rois})
 
 
-def run_background_experiment(chi_true: np.ndarray, local_field: np.ndarray, mask, *, center,
-                              radius_mm: float = 16.0, chi: float = 5.0, pad: int = 16,
-                              sharp_radius_mm: float = 8.0, threshold: float = 0.05,
-                              voxel_size=(2.0, 2.0, 2.0)) -> dict:
+def report_background(chi_true: np.ndarray, local_field: np.ndarray, mask, *, center,
+                      radius_mm: float = 16.0, chi: float = 5.0, pad: int = 16,
+                      sharp_radius_mm: float = 8.0, threshold: float = 0.05,
+                      voxel_size=(2.0, 2.0, 2.0), y: int | None = None) -> Report:
     """Add an external spherical source and remove its field with SHARP.
 
     Parameters
@@ -119,14 +154,17 @@ def run_background_experiment(chi_true: np.ndarray, local_field: np.ndarray, mas
         Voxel centre, radius and susceptibility (ppm) of the external source.
     sharp_radius_mm, threshold :
         SHARP options (see :func:`sharp`).
+    y : int, optional
+        Coronal slice of the figure (default: the grid centre).
 
     Returns
     -------
-    dict
-        ``total`` (field with the background), ``local_sharp``, ``eroded``
-        (mask where SHARP is valid) and ``numbers``: ``bg-rms``,
-        ``local-rms`` and ``sharp-rmse`` (ppb, inside the eroded mask) and
-        ``sharp-kept`` (percent of the mask kept after erosion).
+    Report
+        ``numbers``: ``bg-rms``, ``local-rms`` and ``sharp-rmse`` (ppb, inside
+        the eroded mask) and ``sharp-kept`` (percent of the mask kept after
+        erosion); ``figures``: ``fig-sharp``; ``data``: ``total`` (field with
+        the background), ``local_sharp``, ``eroded`` (mask where SHARP is
+        valid).
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != np.shape(chi_true) or np.shape(local_field) != mask.shape:
@@ -143,10 +181,12 @@ def run_background_experiment(chi_true: np.ndarray, local_field: np.ndarray, mas
                "local-rms": _rms_ppb(np.asarray(local_field)[eroded]),
                "sharp-rmse": _rms_ppb((local_sharp - local_field)[eroded]),
                "sharp-kept": 100 * float(eroded.sum() / mask.sum())}
-    return {"total": total, "local_sharp": local_sharp, "eroded": eroded, "numbers": numbers}
+    y = mask.shape[1] // 2 if y is None else y
+    fig = figs.plot_sharp(total, local_field, local_sharp, eroded, y=y)
+    return Report(numbers=numbers, figures={"fig-sharp": fig},
+                  data={"total": total, "local_sharp": local_sharp, "eroded": eroded})
 
 
-# ---- moved from qmrigenes.relaxometry
 # --------------------------------------------------------------------------- chapter experiments
 _NOISELESS = "noiseless, B1-corrected"
 
@@ -158,9 +198,9 @@ def _tissue_lut(tissues: dict, name: str) -> int:
     return lut[name]
 
 
-def run_mpm_experiment(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol | None = None,
-                       sigma: float = 0.05, seed: int = 2022, report_tissue: str = "WM",
-                       summary_tissues=("WM", "cortical GM", "putamen")) -> dict:
+def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol | None = None,
+               sigma: float = 0.05, seed: int = 2022, report_tissue: str = "WM",
+               summary_tissues=("WM", "cortical GM", "putamen"), z: int | None = None) -> Report:
     """Simulate an MPM acquisition of a phantom and fit it with and without B1 correction.
 
     Noisy signals (Rician, ``sigma``) are fitted with the true B1 map
@@ -185,17 +225,20 @@ def run_mpm_experiment(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMP
         Tissue whose bias and noise are returned as named numbers.
     summary_tissues : sequence of str
         Tissues of the bias summary table.
+    z : int, optional
+        Axial slice of the map figure (default: the grid centre).
 
     Returns
     -------
-    dict
-        ``estimates`` ({method: {parameter: ndarray}}), ``accuracy`` (long
-        DataFrame: method, parameter, tissue, truth, estimate, bias_pct,
-        noise_pct), ``tables`` (``accuracy-table``: bias and noise per
-        parameter and tissue for the noisy fits; ``acc-summary``: bias of
-        all three fits in ``summary_tissues``) and ``numbers`` (``wm-<par>-
-        bias|noise-<b1|nob1|clean>`` in percent, ``wm-pdw-snr`` = mean first
-        PDw echo / sigma in ``report_tissue``, ``b1-range`` as text).
+    Report
+        ``numbers`` (``wm-<par>-bias|noise-<b1|nob1|clean>`` in percent,
+        ``wm-pdw-snr`` = mean first PDw echo / sigma in ``report_tissue``,
+        ``b1-range`` as text); ``tables`` (``accuracy-table``: bias and noise
+        per parameter and tissue for the noisy fits; ``acc-summary``: bias of
+        all three fits in ``summary_tissues``); ``figures`` (``fig-mpm-maps``,
+        ``fig-accuracy``); ``data``: ``estimates`` ({method: {parameter:
+        ndarray}}), ``accuracy`` (long DataFrame: method, parameter, tissue,
+        truth, estimate, bias_pct, noise_pct) and ``accuracy_noisy``.
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
@@ -230,12 +273,16 @@ def run_mpm_experiment(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMP
                         .pivot_table(index=["tissue", "parameter"], columns="method", values="bias_pct")
                         .round(2)),
     }
-    return {"estimates": estimates, "accuracy": acc, "accuracy_noisy": noisy, "tables": tables,
-            "numbers": numbers}
+    z = phantom.labels.shape[2] // 2 if z is None else z
+    shown = {"B1-corrected": estimates["B1-corrected"], "no B1 corr.": estimates["no B1 correction"]}
+    figures = {"fig-mpm-maps": figs.plot_mpm_maps(phantom.maps, shown, b1, z=z),
+               "fig-accuracy": figs.plot_accuracy(noisy)}
+    return Report(numbers=numbers, tables=tables, figures=figures,
+                  data={"estimates": estimates, "accuracy": acc, "accuracy_noisy": noisy})
 
 
-def r1_bias_study(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050), tr_ref: float = 0.025,
-                  angles=(21.0, 30.0), tissue: str = "WM") -> dict:
+def report_r1_bias(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050), tr_ref: float = 0.025,
+                   angles=(21.0, 30.0), tissue: str = "WM") -> Report:
     """Small-angle R1 bias versus the T1w flip angle for several TRs.
 
     Parameters
@@ -250,10 +297,11 @@ def r1_bias_study(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050),
 
     Returns
     -------
-    dict
-        ``curves`` ({label: DataFrame from :func:`r1_bias_curve`}) and
+    Report
         ``numbers``: ``r1-bias-<angle>deg`` (at ``tr_ref``) and
-        ``r1-bias-<angle>deg-tr<ms>`` for every TR, in percent.
+        ``r1-bias-<angle>deg-tr<ms>`` for every TR, in percent; ``figures``:
+        ``fig-r1-bias``; ``data``: ``curves`` ({label: DataFrame from
+        :func:`r1_bias_curve`}).
     """
     if tr_ref not in trs:
         raise ValueError(f"tr_ref {tr_ref} must be one of trs {tuple(trs)}")
@@ -267,12 +315,12 @@ def r1_bias_study(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050),
             if tr == tr_ref:
                 numbers[f"r1-bias-{fa:g}deg"] = value
     curves[f"TR = {1000 * tr_ref:.0f} ms, CSF R1"] = r1_bias_curve(r1_csf, tr=tr_ref)
-    return {"curves": curves, "numbers": numbers}
+    return Report(numbers=numbers, figures={"fig-r1-bias": figs.plot_r1_bias(curves)}, data={"curves": curves})
 
 
-def run_denoising_slab(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_width: int = 8,
-                       protocol: MPMProtocol | None = None, sigma: float = 0.1, seed: int = 2023,
-                       report_tissue: str = "WM", biased_tissue: str = "pallidum", **nlm) -> dict:
+def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_width: int = 8,
+                     protocol: MPMProtocol | None = None, sigma: float = 0.1, seed: int = 2023,
+                     report_tissue: str = "WM", biased_tissue: str = "pallidum", **nlm) -> Report:
     """R2* with and without NLM denoising on an axial slab of a phantom.
 
     Parameters
@@ -289,12 +337,13 @@ def run_denoising_slab(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_w
 
     Returns
     -------
-    dict
-        ``r2s_noisy``, ``r2s_denoised`` (zero outside the brain), ``r2s_true``
-        (arrays of the slab), ``z`` (the central slice in slab coordinates),
-        ``tables`` (``denoise-table``: SD and mean of the R2* error per
-        tissue, 1/s) and ``numbers`` (``r2s-sd-wm-raw``, ``r2s-sd-wm-nlm``,
-        ``r2s-bias-gp-nlm``).
+    Report
+        ``numbers`` (``r2s-sd-wm-raw``, ``r2s-sd-wm-nlm``,
+        ``r2s-bias-gp-nlm``, 1/s), ``tables`` (``denoise-table``: SD and mean
+        of the R2* error per tissue, 1/s), ``figures`` (``fig-denoise``) and
+        ``data``: ``r2s_noisy``, ``r2s_denoised`` (zero outside the brain),
+        ``r2s_true`` (arrays of the slab), ``z`` (the central slice in slab
+        coordinates) and ``precision``.
     """
     if half_width < 1 or not half_width <= z <= phantom.labels.shape[2] - half_width:
         raise ValueError(f"slab {z} +/- {half_width} does not fit in {phantom.labels.shape[2]} slices")
@@ -307,23 +356,26 @@ def run_denoising_slab(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_w
     numbers = {"r2s-sd-wm-raw": float(table.loc[report_tissue, "no denoising"]),
                "r2s-sd-wm-nlm": float(table.loc[report_tissue, "NLM"]),
                "r2s-bias-gp-nlm": float(table.loc[biased_tissue, "bias_NLM"])}
-    return {"r2s_noisy": np.where(inside, noisy, 0), "r2s_denoised": np.where(inside, den, 0),
-            "r2s_true": maps["R2s"], "z": half_width, "tables": {"denoise-table": table.round(2)},
-            "precision": table[["no denoising", "NLM"]], "numbers": numbers}
+    data = {"r2s_noisy": np.where(inside, noisy, 0), "r2s_denoised": np.where(inside, den, 0),
+            "r2s_true": maps["R2s"], "z": half_width, "precision": table[["no denoising", "NLM"]]}
+    fig = figs.plot_denoising(data["r2s_noisy"], data["r2s_denoised"], data["r2s_true"], data["precision"],
+                              z=half_width)
+    return Report(numbers=numbers, tables={"denoise-table": table.round(2)}, figures={"fig-denoise": fig},
+                  data=data)
 
 
-# ---- moved from qmrigenes.lesions
 # --------------------------------------------------------------------------- chapter helpers
-def lesion_change_summary(changes: pd.DataFrame | None = None) -> dict:
+def report_lesion_sources(changes: pd.DataFrame | None = None) -> Report:
     """Which lesion-change magnitudes are published and which are design values.
 
     Returns
     -------
-    dict
+    Report
         ``numbers`` (``n-change-rows``, ``n-change-published``,
         ``n-change-design``: counts of rows), ``tables`` (``lesion-changes``:
-        the display columns, blanks for missing sources) and ``published`` /
-        ``design`` (lists of rows as text such as ``"R2s of early_active core"``).
+        the display columns, blanks for missing sources) and ``data``:
+        ``published`` / ``design`` (lists of rows as text such as
+        ``"R2s of early_active core"``).
     """
     changes = load_lesion_changes() if changes is None else changes
     kinds = set(changes["kind"])
@@ -335,8 +387,8 @@ def lesion_change_summary(changes: pd.DataFrame | None = None) -> dict:
                "n-change-design": int((~pub).sum())}
     shown = changes[["stage", "compartment", "parameter", "direction", "change", "unit", "kind",
                      "magnitude_source"]].fillna("")
-    return {"numbers": numbers, "tables": {"lesion-changes": shown}, "published": list(text[pub]),
-            "design": list(text[~pub])}
+    return Report(numbers=numbers, tables={"lesion-changes": shown},
+                  data={"published": list(text[pub]), "design": list(text[~pub])})
 
 
 def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_size=(2.0, 2.0, 2.0),
@@ -370,9 +422,9 @@ def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_s
     return pd.DataFrame(rows)
 
 
-def run_lesion_experiment(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: float = 0.05,
-                          field_sigma: float = 0.002, seed_mpm: int = 2025, seed_field: int = 2026,
-                          lam: float = 1e-2, pad: int = 16, rim_distance_mm: float = 7.0) -> dict:
+def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: float = 0.05,
+                   field_sigma: float = 0.002, seed_mpm: int = 2025, seed_field: int = 2026,
+                   lam: float = 1e-2, pad: int = 16, rim_distance_mm: float = 7.0) -> Report:
     """Insert the four lesion stages, simulate MPM and QSM, and fit both.
 
     Parameters
@@ -390,14 +442,15 @@ def run_lesion_experiment(phantom: Phantom, b1: np.ndarray, *, protocol=None, si
 
     Returns
     -------
-    dict
-        ``lesioned`` (Phantom), ``info`` (lesion table), ``maps`` (for
-        :func:`qmrigenes.figures.ms.plot_lesion_stages`: estimated R1, PD,
-        R2s, "QSM (Tikhonov)" and "chi (truth)"), ``profiles`` (from
-        :func:`lesion_profiles`) and ``numbers``: ``rim-chi-true`` and
-        ``rim-chi-est`` (ppb, chronic active χ profile at the rim shell) and
+    Report
+        ``numbers``: ``rim-chi-true`` and ``rim-chi-est`` (ppb, chronic
+        active χ profile at the rim shell) and
         ``<stage>-chi-contrast-<true|est>`` (ppb, mean χ of each lesion core
-        minus that of NAWM, i.e. WM outside the lesions; stage with hyphens).
+        minus that of NAWM, i.e. WM outside the lesions; stage with hyphens);
+        ``figures``: ``fig-lesions``, ``fig-profiles``; ``data``:
+        ``lesioned`` (Phantom), ``info`` (lesion table), ``maps`` (estimated
+        R1, PD, R2s, "QSM (Tikhonov)" and "chi (truth)") and ``profiles``
+        (from :func:`lesion_profiles`).
     """
     les, lesion_map, info = insert_lesions(phantom)
     sig = relaxometry.simulate_mpm(les.maps, protocol, b1=b1, sigma=sigma, rng=np.random.default_rng(seed_mpm),
@@ -423,10 +476,13 @@ def run_lesion_experiment(phantom: Phantom, b1: np.ndarray, *, protocol=None, si
         for source, vol in (("true", les.maps["chi"]), ("est", chi)):
             numbers[f"{stage.replace('_', '-')}-chi-contrast-{source}"] = 1000 * float(
                 vol[core].mean() - vol[nawm].mean())
-    return {"lesioned": les, "info": info, "maps": maps, "profiles": profiles, "numbers": numbers}
+    figures = {"fig-lesions": figs.plot_lesion_stages(maps, info),
+               "fig-profiles": figs.plot_lesion_profiles(profiles)}
+    return Report(numbers=numbers, figures=figures,
+                  data={"lesioned": les, "info": info, "maps": maps, "profiles": profiles})
 
 
-def review_facts(table: pd.DataFrame | None = None) -> dict:
+def _review_facts(table: pd.DataFrame) -> dict:
     """Counts and patterns of the encoded review tables, for the chapter text.
 
     Returns
@@ -439,7 +495,6 @@ def review_facts(table: pd.DataFrame | None = None) -> dict:
         ``bg_thalamus_opposite`` (basal ganglia and thalamus move in opposite
         directions on both R2* and QSM).
     """
-    table = load_review_tables() if table is None else table
     wm = table[table["compartment"] == "WM"]
 
     def _dirs(site_sel, par):
@@ -457,6 +512,31 @@ def review_facts(table: pd.DataFrame | None = None) -> dict:
             "bg_thalamus_opposite": bool(opposite)}
 
 
+def report_review(table: pd.DataFrame | None = None) -> Report:
+    """The review's Tables 1-2 as data: a heatmap, the encoded table and its counts.
+
+    Parameters
+    ----------
+    table : DataFrame, optional
+        Default :func:`qmrigenes.lesions.load_review_tables`.
+
+    Returns
+    -------
+    Report
+        ``numbers``: ``n-review-cells``, ``n-review-text`` (cells taken from
+        the review's text); ``tables``: ``review-table``; ``figures``:
+        ``fig-review-heatmap``; ``data``: ``facts`` (see :func:`_review_facts`:
+        the patterns the chapter's text states).
+    """
+    table = load_review_tables() if table is None else table
+    facts = _review_facts(table)
+    shown = table[["table", "site", "parameter", "direction", "encoded_from", "review_refs"]]
+    return Report(numbers={"n-review-cells": facts["n_cells"], "n-review-text": facts["n_from_text"]},
+                  tables={"review-table": shown},
+                  figures={"fig-review-heatmap": figs.plot_review_heatmap(review_direction_matrix(table))},
+                  data={"facts": facts})
+
+
 def tkd_measured_chi(phantom: Phantom, *, threshold: float = 0.2, pad: int = 16) -> np.ndarray:
     """χ of a phantom as TKD measures it from its noise-free field, CSF-referenced (ppm)."""
     field = qsm.forward_field(phantom.maps["chi"], voxel_size=phantom.voxel_size, pad=pad)
@@ -464,7 +544,7 @@ def tkd_measured_chi(phantom: Phantom, *, threshold: float = 0.2, pad: int = 16)
     return qsm.reference_to(chi, phantom.labels == _LUT["CSF"])
 
 
-def atrophy_changes(series: pd.DataFrame) -> dict:
+def _atrophy_changes(series: pd.DataFrame) -> dict:
     """Percent changes from the first to the last row of :func:`atrophy_series`.
 
     Returns
@@ -489,3 +569,51 @@ def atrophy_changes(series: pd.DataFrame) -> dict:
         out["atrophy-chi-mean-meas"] = pct("chi_mean_measured")
         out["atrophy-chi-mass-meas"] = pct("chi_mass_measured")
     return out
+
+
+def report_atrophy(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0.1, 0.2, 0.3),
+                   measured=tkd_measured_chi) -> Report:
+    """Concentration versus content of a nucleus shrinking at constant iron content.
+
+    Parameters
+    ----------
+    phantom : Phantom
+    nucleus : str
+        Deep grey nucleus that loses volume.
+    losses : sequence of float
+        Volume-loss fractions (first = reference).
+    measured : callable or None
+        ``measured(phantom) -> chi`` (default: TKD of the noise-free field).
+
+    Returns
+    -------
+    Report
+        ``numbers`` from :func:`_atrophy_changes` (percent), ``tables``:
+        ``atrophy-table``, ``figures``: ``fig-atrophy``, ``data``: ``series``.
+    """
+    series = atrophy_series(phantom, nucleus=nucleus, losses=losses, measured=measured)
+    return Report(numbers=_atrophy_changes(series), tables={"atrophy-table": series.round(4)},
+                  figures={"fig-atrophy": figs.plot_atrophy(series)}, data={"series": series})
+
+
+def report_phantom(phantom: Phantom, *, z: int | None = None) -> Report:
+    """The head phantom: its grid, brain size, tissue values and a figure.
+
+    Returns
+    -------
+    Report
+        ``numbers``: ``phantom-shape`` (text), ``n-brain`` (voxels);
+        ``tables``: ``tissue-table``; ``figures``: ``fig-phantom``; ``data``:
+        ``table`` (unrounded tissue values).
+    """
+    table = tissue_table()
+    kw = {} if z is None else {"z": z}
+    return Report(numbers={"phantom-shape": " × ".join(map(str, phantom.shape)),
+                           "n-brain": int(phantom.mask.sum())},
+                  tables={"tissue-table": table.round(3)},
+                  figures={"fig-phantom": figs.plot_phantom(phantom, **kw)}, data={"table": table})
+
+
+def report_runtime(t_start: float) -> Report:
+    """Seconds since ``t_start`` (a :func:`time.perf_counter` value), as ``runtime``."""
+    return Report(numbers={"runtime": time.perf_counter() - t_start})
