@@ -745,7 +745,7 @@ _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemispher
 def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
     """Power at BH FDR 0.05 for three sampling designs (Fig. 2.7, Table 2.7)."""
     from qmrigenes.figures import qsm as qfig
-    from qmrigenes.stats.regression import power_at, power_by_design
+    from qmrigenes.design import power_at, power_by_design
 
     power = power_by_design(roi_sampling(data.annotations, table=data.table), data.table, n_rep=n_rep, seed=seed)
     wide = power.pivot(index="effect", columns="design", values="power").rename(columns=_DESIGN_LABELS)
@@ -939,8 +939,8 @@ def report_exercise_power_rois(data: ChapterData, *, n_rois: Sequence[int] = (8,
                                effects: Sequence[float] = (0.5, 0.7, 0.9), n_genes: int = 2000,
                                n_rep: int = 3, seed: int = 11) -> Report:
     """Power at BH FDR 0.05 against the number of ROIs (the first ``k`` ROIs of the paper's table,
-    left-right pairs kept together) with :func:`qmrigenes.stats.regression.power_by_design`."""
-    from qmrigenes.stats.regression import power_by_design
+    left-right pairs kept together) with :func:`qmrigenes.design.power_by_design`."""
+    from qmrigenes.design import power_by_design
 
     sampling = roi_sampling(data.annotations, table=data.table)
     frames = []
