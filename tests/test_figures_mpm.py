@@ -63,5 +63,5 @@ def test_figure1_rows(rng):
     plt.close(fig)
     with pytest.raises(ValueError, match="lacks the columns"):
         fm.plot_figure1(mpm_maps.drop(columns="e"), sets)
-    with pytest.raises(ValueError, match="same region index"):
-        fm.plot_figure1(mpm_maps, sets.iloc[::-1])
+    with pytest.raises(ValueError, match="set_expression and mpm_maps must have the same region names"):
+        fm.plot_figure1(mpm_maps, sets.rename(index={idx[0]: "nowhere"}))

@@ -112,3 +112,12 @@ def test_sample_subsets_distinct_and_uniform(rng, n, k):
     assert np.abs(counts - expected).max() < 6 * np.sqrt(expected * (1 - k / n))
     with pytest.raises(ValueError, match="cannot draw"):
         gs._sample_subsets(rng, 5, 6, 10)
+
+
+def test_null_pvalues_counts_rounding_ties_in_both_tails():
+    """A permutation that reproduces the observed arrangement is a tie, whatever the rounding."""
+    observed = 0.1 + 0.2                      # 0.30000000000000004
+    null = np.array([0.3] + [0.0] * 8)        # the identity permutation, computed another way
+    # without the tolerance k_hi would be 0 and p = 2/10; the tie makes it 2 * (1 + 1) / 10
+    assert gs.null_pvalues(observed, null)[()] == pytest.approx(0.4)
+    assert gs.null_pvalues(0.31, null)[()] == pytest.approx(0.2)     # a real difference is not a tie

@@ -3,7 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qmrigenes.datasets import DK_CORTICAL_REGIONS
 from qmrigenes.stats import spatial
+from qmrigenes.stats.multitest import fdr_by_column
+from qmrigenes.surface import parcel_centroids, sphere_centroids
 from qmrigenes.stats.genesets import gene_map_correlations, gene_set_scores
 
 
@@ -18,25 +21,36 @@ def toy_sets(toy_expression):
     return {"A": g[:5], "B": g[5:12] + ["ABSENT1"], "C": g[12:20]}
 
 
+CENTS = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _dk_centroids():
+    """Centroids of the 34 left DK regions on the fsaverage5 sphere (real atlas)."""
+    global CENTS
+    CENTS = sphere_centroids(hemisphere="L")
+    yield
+
+
 def test_spin_permutations_are_seeded_permutations():
-    a = spatial.spin_permutations(n_perm=50, seed=3)
-    b = spatial.spin_permutations(n_perm=50, seed=3)
+    a = spatial.spin_permutations(CENTS, n_perm=50, seed=3)
+    b = spatial.spin_permutations(CENTS, n_perm=50, seed=3)
     assert a.shape == (50, 34)
-    assert list(a.columns) == list(spatial.DK_CORTICAL_REGIONS)        # spins carry their region order
+    assert list(a.columns) == list(DK_CORTICAL_REGIONS)        # spins carry their region order
     np.testing.assert_array_equal(a, b)
     assert (np.sort(a, axis=1) == np.arange(34)).all()            # each spin is a permutation
     assert (a != np.arange(34)).any(axis=1).mean() > 0.9           # and they move regions
     with pytest.raises(ValueError, match="method"):
-        spatial.spin_permutations(n_perm=5, method="nope")
+        spatial.spin_permutations(CENTS, n_perm=5, method="nope")
 
 
 def test_parcel_centroids_region_not_in_atlas(icosphere):
     labels = np.array(["a"] * 100 + ["b"] * 62)
-    cents = spatial.parcel_centroids(icosphere[0], labels, regions=["a", "b"])
+    cents = parcel_centroids(icosphere[0], labels, regions=["a", "b"])
     assert cents.shape == (2, 3)
     np.testing.assert_allclose(np.linalg.norm(cents, axis=1), 1.0)
     with pytest.raises(ValueError, match="not in the atlas"):
-        spatial.parcel_centroids(icosphere[0], labels, regions=["a", "zz"])
+        parcel_centroids(icosphere[0], labels, regions=["a", "zz"])
 
 
 def _perms(array, regions):
@@ -67,7 +81,7 @@ def test_spin_null_errors(toy_expression, toy_maps, toy_sets):
     with pytest.raises(TypeError, match="perms must be a DataFrame.*region order"):
         spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms.to_numpy())
     with pytest.raises(ValueError, match="maps and perms .spin regions. must have the same region names"
-                       ".*spin_permutations.regions=maps.index"):
+                       ".*centroids indexed like maps.index"):
         spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms.iloc[:, :5])
     with pytest.raises(ValueError, match="perms must hold positions 0..11"):
         spatial.spin_null_scores(toy_expression, toy_maps, toy_sets, perms + 1)
@@ -104,8 +118,8 @@ def test_gene_set_association_bad_inputs(toy_expression, toy_maps, toy_sets):
         spatial.gene_set_association(toy_expression, other, toy_sets, background=toy_expression.columns, n_perm=10)
 
 
-def test_fdr_by_map_is_bh_per_column():
+def test_fdr_by_column_is_bh_per_column():
     p = pd.DataFrame({"a": [0.01, 0.02, 0.03, 0.5], "b": [0.04, 0.04, 0.04, 0.04]})
-    out = spatial.fdr_by_map(p)
+    out = fdr_by_column(p)
     np.testing.assert_allclose(out["a"], [0.04, 0.04, 0.04, 0.5])
     np.testing.assert_allclose(out["b"], [0.04] * 4)

@@ -7,8 +7,8 @@ from qmrigenes import _validate as v
 
 
 @pytest.mark.parametrize("bad, match", [
-    ([1.0, np.nan], "x must be finite, got 1 NaN"),
-    ([1.0, np.inf], "x must be finite, got 1 infinite"),
+    ([1.0, np.nan], r"x must be finite, got 1 non-finite value\(s\) \(1 NaN"),
+    ([1.0, np.inf], r"x must be finite, got 1 non-finite value\(s\) \(1 infinite"),
     ([-np.inf, 2.0], "first at index 0"),
 ])
 def test_as_array_nonfinite(bad, match):
@@ -41,7 +41,14 @@ def test_as_array_type(bad):
 
 
 def test_as_array_numeric_strings_and_empty():
-    assert v.as_array(np.array(["1", "2"]), "x").tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="x must be numeric, got dtype <U1"):
+        v.as_array(np.array(["1", "2"]), "x")
+    with pytest.raises(TypeError, match="x must be numeric, got non-numeric entries such as '2'"):
+        v.as_array(pd.Series([1.0, "2"]), "x")
+    assert np.isnan(v.as_array(pd.Series([1.0, None], dtype=object), "x", allow_nan=True)[1])
+    with pytest.raises(TypeError, match="flag must be True or False, got str 'no'"):
+        v.check_bool("no", "flag")
+    assert v.check_bool(np.True_, "flag") is True
     with pytest.raises(ValueError, match="x must have at least 1"):
         v.as_array([], "x")
 

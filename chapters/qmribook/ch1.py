@@ -269,7 +269,9 @@ def cell_type_association(data: ChapterData, *, n_perm: int = 10_000, seed: int 
     from qmrigenes.stats import spatial
 
     t0 = time.perf_counter()
-    perms = spatial.spin_permutations(n_perm=n_perm, seed=seed, method=method)
+    from qmrigenes.surface import sphere_centroids
+
+    perms = spatial.spin_permutations(sphere_centroids(hemisphere="L"), n_perm=n_perm, seed=seed, method=method)
     t1 = time.perf_counter()
     table, nulls = spatial.gene_set_association(data.expression, data.maps, data.gene_sets,
                                                 background=data.panel.index, perms=perms, n_perm=n_perm,

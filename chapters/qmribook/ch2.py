@@ -9,9 +9,15 @@ from collections.abc import Sequence
 from qmrigenes.ahba import (ahba_qsm_expression, expression_by_roi, filter_probes, load_literature_susceptibility, matching_report, read_donors, roi_sampling, roi_structure_table, select_probes_ds, simulate_qsm, simulate_roi_expression, write_synthetic_donors)
 from qmrigenes.stats.regression import (GenomeWideOLS, correct, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols, set_level_tests)
 from typing import NamedTuple
+from pathlib import Path
+import re
 import numpy as np
 import pandas as pd
 
+from .report import Report
+
+#: The book's bibliography (author-year labels for figure legends).
+_BIB = Path(__file__).resolve().parents[2] / "references.bib"
 
 # ---- moved from qmrigenes.ahba
 # --------------------------------------------------------------------------- chapter summaries
@@ -25,7 +31,7 @@ PLS_GENES = ("TF", "FTL", "FTH1", "SLC40A1", "CNP", "MAG", "MAL", "MOBP", "MOG",
              "PLLP")
 
 
-def planted_effects(*, iron: float = 0.7, myelin: float = 0.6) -> dict[str, float]:
+def load_planted_effects(*, iron: float = 0.7, myelin: float = 0.6) -> dict[str, float]:
     """Planted QSM-expression correlations for a simulation: the paper's significant genes.
 
     Returns
@@ -42,6 +48,32 @@ def planted_effects(*, iron: float = 0.7, myelin: float = 0.6) -> dict[str, floa
     return out
 
 
+#: Display names of the literature table's susceptibility components.
+_COMPONENTS = {"chi_para": "χpara", "chi_dia": "χdia", "chi_total": "χ (bulk QSM)"}
+
+
+def _author_year(key: str, *, bib: Path | None = None) -> str:
+    """'Min et al. 2024' for a BibTeX key of the book's ``references.bib``."""
+    text = (bib or _BIB).read_text(encoding="utf-8")
+    m = re.search(r"@\w+\{" + re.escape(key) + r",(.*?)\n\}", text, flags=re.S)
+    if m is None:
+        raise KeyError(f"{key!r} is not in {bib or _BIB}")
+    entry = m.group(1)
+    author = re.search(r"author\s*=\s*\{(.*?)\},\s*\n", entry, flags=re.S)
+    year = re.search(r"year\s*=\s*\{?(\d{4})", entry)
+    if author is None or year is None:
+        raise ValueError(f"{key!r} has no author or year")
+    people = [a.strip() for a in author.group(1).split(" and ")]
+    last = re.sub(r"[{}]", "", people[0].split(",")[0].strip())
+    last = last.replace('\\"a', "ä").replace('\\"o', "ö").replace('\\"u', "ü")
+    if len(people) == 1:
+        return f"{last} {year.group(1)}"
+    if len(people) == 2 and people[1] != "others":
+        other = re.sub(r"[{}]", "", people[1].split(",")[0].strip())
+        return f"{last} and {other} {year.group(1)}"
+    return f"{last} et al. {year.group(1)}"
+
+
 def _join_names(names) -> str:
     names = [str(n) for n in names]
     if len(names) <= 1:
@@ -49,7 +81,7 @@ def _join_names(names) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def sampling_overview(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None) -> dict:
+def _sampling_overview(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None) -> dict:
     """Who sampled which ROI, and where the published matching differs from ours.
 
     Parameters
@@ -88,7 +120,7 @@ def sampling_overview(annotations: pd.DataFrame, *, table: pd.DataFrame | None =
             "left_only_max_rois": int(per_donor[left_only].max()) if left_only else 0}
 
 
-def literature_summary(literature: pd.DataFrame | None = None, *, reference: str = "Whole white matter",
+def _literature_summary(literature: pd.DataFrame | None = None, *, reference: str = "Whole white matter",
                        composite: str = "Basal ganglia (composite)") -> dict:
     """Literature susceptibility prepared for the bar chart and the reference-region table.
 
@@ -96,14 +128,15 @@ def literature_summary(literature: pd.DataFrame | None = None, *, reference: str
     -------
     dict
         ``plot`` (long table without the ``composite`` row; component labelled
-        with its citation key), ``chi`` (χ-separation atlas, structures x
+        with its symbol and the source's author-year, e.g. "χpara (Min et al. 2024)"), ``chi`` (χ-separation atlas, structures x
         ``chi_dia``, ``chi_para``, ``chi_para + chi_dia``, ``relative to whole
         WM``; ppb) and ``wm_shift`` (ppb added to every structure when the
         summed components are re-referenced to ``reference``).
     """
     lit = load_literature_susceptibility() if literature is None else literature
     plot = lit[lit["structure"] != composite].copy()
-    plot["component"] = plot["component"] + " (" + plot["citation"] + ")"
+    plot["component"] = [f"{_COMPONENTS.get(c, c)} ({_author_year(k)})"
+                         for c, k in zip(plot["component"], plot["citation"])]
     chi = lit[lit["citation"] == "min2024chisep"].pivot(index="structure", columns="component", values="chi_ppb")
     if reference not in chi.index:
         raise ValueError(f"reference {reference!r} is not a chi-separation structure")
@@ -112,7 +145,7 @@ def literature_summary(literature: pd.DataFrame | None = None, *, reference: str
     return {"plot": plot, "chi": chi, "wm_shift": float(-chi.loc[reference, "chi_para + chi_dia"])}
 
 
-def synthetic_folder_check(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None, n_genes: int = 60,
+def _folder_check(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None, n_genes: int = 60,
                            effect: float = 0.8, seed: int = 5) -> dict:
     """Write a small synthetic donor folder in the Allen format and run the pipeline on it.
 
@@ -150,15 +183,7 @@ def synthetic_folder_check(annotations: pd.DataFrame, *, table: pd.DataFrame | N
 
 # ---- moved from qmrigenes.stats.regression
 # --------------------------------------------------------------------------- chapter studies
-def _join_names(names) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    names = [str(n) for n in names]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def recovery_numbers(genes: pd.DataFrame, significant: pd.Series, planted: Mapping[str, float]) -> dict:
+def _recovery_numbers(genes: pd.DataFrame, significant: pd.Series, planted: Mapping[str, float]) -> dict:
     """How many planted genes a genome-wide test found, and at what cost.
 
     Parameters
@@ -189,7 +214,7 @@ def recovery_numbers(genes: pd.DataFrame, significant: pd.Series, planted: Mappi
     return out
 
 
-def donor_precision(donor_results: pd.DataFrame, *, n_split: int) -> dict:
+def _donor_precision(donor_results: pd.DataFrame, *, n_split: int) -> dict:
     """Precision of per-donor slopes for donors with few versus many ROIs.
 
     Parameters
@@ -216,7 +241,7 @@ def donor_precision(donor_results: pd.DataFrame, *, n_split: int) -> dict:
             "few_se": float(few["mean_se"].mean()), "many_se": float(many["mean_se"].mean())}
 
 
-def bh_summary(comparison: pd.DataFrame) -> dict:
+def _bh_summary(comparison: pd.DataFrame) -> dict:
     """Named counts from :func:`compare_bh`.
 
     Returns
@@ -241,7 +266,7 @@ def bh_summary(comparison: pd.DataFrame) -> dict:
 
 
 class SimulationStudy(NamedTuple):
-    """Result of :func:`simulation_study` (the chapter's whole-genome simulation)."""
+    """Result of :func:`_simulation_study` (the chapter's whole-genome simulation)."""
 
     expression: pd.DataFrame      #: (34, n_genes) donor-averaged z-scores
     qsm: pd.Series                #: (34,) simulated z-scored QSM
@@ -250,10 +275,10 @@ class SimulationStudy(NamedTuple):
     results: pd.DataFrame         #: all genes: OLS table + BH/Bonferroni
     genes: pd.DataFrame           #: set genes (gene_table) + ``planted``
     donors: pd.DataFrame          #: per_donor_ols for ``donor_genes``
-    numbers: dict                 #: see simulation_study
+    numbers: dict                 #: see _simulation_study
 
 
-def simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets: Mapping[str, Sequence[str]], *,
+def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets: Mapping[str, Sequence[str]], *,
                      planted: Mapping[str, float], table: pd.DataFrame | None = None,
                      donor_genes: Sequence[str] = (), qsm_seed: int = 2024, seed: int = 7,
                      alpha: float = 0.05) -> SimulationStudy:
@@ -280,7 +305,7 @@ def simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets:
     Returns
     -------
     SimulationStudy
-        ``numbers`` (from :func:`recovery_numbers`): ``ols-ms`` (time of the
+        ``numbers`` (from :func:`_recovery_numbers`): ``ols-ms`` (time of the
         genome-wide OLS), ``sim-n-genes``, ``sim-zero-var`` (genes excluded
         for zero variance), ``sim-n-bh``, ``sim-n-fp`` (significant genes not
         planted), ``sim-<set>-found`` / ``sim-n-<set>-planted``,
@@ -308,7 +333,7 @@ def simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets:
     tab = gene_table(ols, gene_sets, alpha=alpha)
     tab["planted"] = tab["gene"].map(dict(planted)).fillna(0.0)
     donors = per_donor_ols(roi_expr.per_donor, qsm, list(donor_genes)) if donor_genes else pd.DataFrame()
-    rec = recovery_numbers(tab, sig["bh"], planted)
+    rec = _recovery_numbers(tab, sig["bh"], planted)
     numbers = {"ols-ms": ms, "sim-n-genes": ols.table.shape[0],
                "sim-zero-var": len(ols.zero_variance) + len(roi_expr.zero_variance),
                "sim-n-bh": rec.pop("n_significant"), "sim-n-fp": rec.pop("n_false"),
@@ -320,7 +345,7 @@ def simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets:
 
 
 class RealDataStudy(NamedTuple):
-    """Result of :func:`real_data_study` (AHBA aseg structures against R2* and χ-separation)."""
+    """Result of :func:`_real_data_study` (AHBA aseg structures against R2* and χ-separation)."""
 
     expression: pd.DataFrame      #: (7, n_genes) left-hemisphere AHBA expression
     maps: pd.DataFrame            #: (7, 3) R2*, chi_para, chi_dia_abs
@@ -334,7 +359,7 @@ class RealDataStudy(NamedTuple):
 _MAP_KEYS = {"R2*": "r2s", "chi_para": "para", "chi_dia_abs": "dia"}
 
 
-def real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10000, seed: int = 0,
+def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10000, seed: int = 0,
                     expected_negative: Sequence[str] = ("TFRC",)) -> RealDataStudy:
     """Per-gene and set-level tests of the real deep-grey maps on left-hemisphere AHBA expression.
 
@@ -395,14 +420,14 @@ def real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 100
     return RealDataStudy(expr_l, maps, real_l, wide, sets, r2s, num)
 
 
-def published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: SimulationStudy) -> pd.DataFrame:
+def _published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: SimulationStudy) -> pd.DataFrame:
     """The paper's headline numbers beside ours, each with the data it came from.
 
     Parameters
     ----------
     published : pandas.DataFrame
         :func:`qmrigenes.ahba.load_published` indexed by ``item``.
-    real, sim : results of :func:`real_data_study` and :func:`simulation_study`
+    real, sim : results of :func:`_real_data_study` and :func:`_simulation_study`
 
     Returns
     -------
@@ -450,3 +475,487 @@ def published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: Simu
     side = published[["gene", "quantity", "value", "qsm_data", "location"]].copy()
     side[["ours", "our data"]] = [list(ours(i)) for i in side.index]
     return side
+
+
+# =========================================================================== display of tables
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_DASH = "—"
+
+
+def _p_text(value, *, digits: int = 2) -> str:
+    """A p-value in the book's one style (:func:`qmribook.display.format_p`), as plain text."""
+    from .display import format_p
+
+    return format_p(value, digits=digits, markup="text")
+
+
+def _published_text(text) -> str:
+    """A published number as printed in the source (``1.32e-9`` -> ``1.32 × 10⁻⁹``, ``15627`` -> ``15,627``)."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)) or str(text).strip() == "":
+        return _DASH
+    t = str(text).strip()
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
+    if m:
+        return f"{m.group(1)}×10{str(int(m.group(2))).translate(_SUP)}"
+    if re.fullmatch(r"-?\d+", t):
+        return f"{int(t):,}"
+    return t
+
+
+def _yes_no(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return _DASH
+    return "yes" if bool(value) else "no"
+
+
+def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: Sequence[str] = (),
+           counts: Sequence[str] = (), flags: Sequence[str] = (), published: Sequence[str] = (),
+           decimals: int | Mapping[str, int] = 2, index_name: str | None = None, index: bool = True,
+           csv_name: str | None = None):
+    """The chapter's tables through the book's one table path (:func:`qmribook.display.table`).
+
+    Each column gets its kind — p-values (``p``), counts (``counts``), yes/no flags
+    (``flags``), published numbers as printed (``published``, ``1.32e-9`` shown as
+    1.32×10⁻⁹ with its published digits), other numbers with ``decimals``, the rest text — and
+    its reader-facing header from ``columns``. The index (named ``index_name``) is shown as
+    leading text columns unless ``index=False``.
+
+    Returns
+    -------
+    qmribook.display.Table
+        With ``.data``: the shown cells as text (for tests and the glue snapshot).
+    """
+    from .display import ColumnSpec, table
+
+    unknown = [c for c in [*p, *counts, *flags, *published] if c not in frame.columns]
+    if unknown:
+        raise ValueError(f"columns not in the table: {unknown}")
+    missing = [c for c in (columns or {}) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns to rename not in the table: {missing}")
+    frame = frame.copy()
+    specs: dict[str, ColumnSpec] = {}
+    if index:
+        names = list(frame.index.names)
+        if index_name is not None:
+            names[0] = index_name
+        names = [n if n is not None else f"level {i}" for i, n in enumerate(names)]
+        frame.index = frame.index.set_names(names)
+        frame = frame.reset_index()
+        specs.update({n: ColumnSpec(str(n), kind="text") for n in names})
+    for c in frame.columns:
+        if c in specs:
+            continue
+        header = str((columns or {}).get(c, c))
+        col = frame[c]
+        if c in p:
+            specs[c] = ColumnSpec(header, kind="p")
+        elif c in counts:
+            specs[c] = ColumnSpec(header, kind="count")
+        elif c in flags or pd.api.types.is_bool_dtype(col.dtype):
+            frame[c] = [_yes_no(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="text")
+        elif c in published:
+            frame[c] = [_published_text(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="published")
+        elif pd.api.types.is_numeric_dtype(col.dtype):
+            d = decimals.get(c, 2) if isinstance(decimals, Mapping) else decimals
+            specs[c] = ColumnSpec(header, kind="value", decimals=d)
+        else:
+            specs[c] = ColumnSpec(header, kind="text")
+    shown = table(frame, columns=specs, csv_name=csv_name)
+    text = pd.DataFrame({s.header: [_cell_text(v, s) for v in frame[c]] for c, s in specs.items()})
+    shown.data = text
+    return shown
+
+
+def _cell_text(value, spec) -> str:
+    """The text a cell shows (Unicode, no markup)."""
+    from .display import format_count, format_p, format_value
+
+    if spec.kind == "p":
+        return format_p(value, digits=spec.digits, markup="text")
+    if spec.kind == "count":
+        return format_count(value)
+    if spec.kind == "value":
+        return format_value(value, decimals=spec.decimals)
+    return _DASH if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _figures(figures: Mapping[str, object]) -> dict:
+    """Matplotlib figures through the book's figure path (:func:`qmribook.display.figure`: high-dpi
+    PNG at column width, smallest font checked); other objects (interactive figures) unchanged."""
+    import matplotlib.pyplot as plt
+
+    from .display import figure
+
+    out = {}
+    for key, value in figures.items():
+        if isinstance(value, plt.Figure):
+            out[key] = figure(value, min_font_pt=8)
+            out[key].mpl = value          # the closed matplotlib figure, for tests
+        else:
+            out[key] = value
+    return out
+
+
+# =========================================================================== chapter reports
+class ChapterData(NamedTuple):
+    """Inputs shared by the chapter's reports (:func:`load_chapter_data`)."""
+
+    annotations: pd.DataFrame     #: real AHBA SampleAnnot rows of the six donors
+    table: pd.DataFrame           #: the paper's 34 ROIs and their AHBA structures
+    genes: list                   #: gene names of the AHBA deep-grey table (simulated genome)
+    sets: dict                    #: {"iron": [...], "myelin": [...]} (the paper's genes)
+
+
+def load_chapter_data() -> ChapterData:
+    """Real sample annotations, the ROI table, the AHBA gene names and the paper's gene sets."""
+    from qmrigenes import ahba
+    from qmrigenes.datasets import load_ahba_dk, load_ahba_sample_annotations
+
+    return ChapterData(load_ahba_sample_annotations(), roi_structure_table(),
+                       list(load_ahba_dk(hemisphere="L", structure="subcortex").columns),
+                       {"iron": list(ahba.IRON_GENES), "myelin": list(ahba.MYELIN_GENES)})
+
+
+def load_published_headline() -> pd.DataFrame:
+    """The paper's headline numbers (``data/published/ch2_headline.csv``) indexed by ``item``;
+    ``value`` kept as the text printed in the paper (its published precision)."""
+    from .pages import load_published
+
+    table = load_published("ch2", "headline").set_index("item")
+    raw = pd.read_csv(_BIB.parent / "data" / "published" / "ch2_headline.csv", dtype=str,
+                      keep_default_na=False).set_index("item")
+    table["value_text"] = raw.loc[table.index, "value"]
+    return table
+
+
+def report_sampling(data: ChapterData) -> Report:
+    """Who sampled which ROI (Fig. 2.1) and where the published name matching differs (Table 2.1)."""
+    from qmrigenes.figures import qsm as qfig
+
+    ov = _sampling_overview(data.annotations, table=data.table)
+    diff = ov["differences"].rename_axis("ROI")
+    fig = qfig.sampling_heatmap(ov["counts"], title="AHBA samples per ROI (real SampleAnnot files)")
+    return Report(
+        numbers={"n-rois": ov["n_rois"], "n-rois-differ": ov["n_differ"], "right-donors": ov["right_donors"],
+                 "single-donor-rois": ov["single_donor_rois"]},
+        tables={"tab-matching": _table(diff, counts=list(diff.columns), columns={
+            "as published": "samples, as published", "all listed structures": "samples, all listed structures"})},
+        figures=_figures({"fig-sampling": fig}), data={"overview": ov})
+
+
+def report_literature(literature: pd.DataFrame | None = None) -> Report:
+    """Published deep-grey susceptibility (Fig. 2.2) and the white-matter reference shift (Table 2.2)."""
+    from qmrigenes.figures import qsm as qfig
+
+    lit = _literature_summary(literature)
+    fig = qfig.roi_bar_chart(lit["plot"], group="structure", hue="component", ylabel="χ (ppb)",
+                             title="Published deep-grey susceptibility (literature)")
+    chi = lit["chi"][["chi_para", "chi_dia", "chi_para + chi_dia", "relative to whole WM"]]
+    table = _table(chi, decimals=1, index_name="structure", columns={
+        "chi_para": "χpara (ppb)", "chi_dia": "χdia (ppb)", "chi_para + chi_dia": "χpara + χdia (ppb)",
+        "relative to whole WM": "χpara + χdia − WM (ppb)"})
+    return Report(numbers={"wm-shift": lit["wm_shift"]}, tables={"tab-chi-sep": table},
+                  figures=_figures({"fig-literature": fig}), data={"literature": lit})
+
+
+def report_folder_check(data: ChapterData) -> Report:
+    """The expression pipeline on a synthetic donor folder in the Allen format."""
+    demo = _folder_check(data.annotations, table=data.table)
+    return Report(numbers={"demo-probes": demo["n_probes"], "demo-kept": demo["n_kept"],
+                           "demo-faithful": demo["pct_faithful"], "demo-maxdiff": demo["max_diff"]})
+
+
+def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_seed: int = 2024,
+                      seed: int = 7) -> Report:
+    """Whole-genome simulation with the real sampling: recovery numbers, Figs 2.3-2.4, Table 2.3."""
+    from qmrigenes.figures import qsm as qfig
+
+    iron, myelin = data.sets["iron"], data.sets["myelin"]
+    sim = _simulation_study(data.annotations, data.genes, data.sets, planted=planted, table=data.table,
+                            donor_genes=iron, qsm_seed=qsm_seed, seed=seed)
+    genes = sim.genes.set_index(["set", "gene"])[["planted", "slope", "p", "p_bh", "bh", "bonferroni"]]
+    table = _table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
+                   csv_name="ch2-sim-genes",
+                   columns={"planted": "planted r", "slope": "slope b", "p": "p", "p_bh": "p (FDR)",
+                            "bh": "BH 0.05", "bonferroni": "Bonferroni 0.05"})
+    figures = {
+        "fig-sim-iron": qfig.regression_panels(sim.expression, sim.qsm, iron, results=sim.results, ncols=3,
+                                               suptitle="Simulated: QSM vs iron genes (34 ROIs)"),
+        "fig-sim-myelin": qfig.regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
+                                                 suptitle="Simulated: QSM vs myelin genes (34 ROIs)")}
+    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=_figures(figures),
+                  data={"simulation": sim})
+
+
+def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
+    """Per-donor regressions of the simulation (Fig. 2.5, Table 2.4) and their precision."""
+    from qmrigenes.figures import qsm as qfig
+
+    iron = data.sets["iron"]
+    prec = _donor_precision(sim.donors, n_split=int((data.table["hemisphere"] == "L").sum()))
+    slopes = sim.donors.pivot(index="gene", columns="donor", values="slope").loc[iron]
+    slopes.columns = [f"donor {d}" for d in slopes.columns]
+    numbers = {f"donor-{k.replace('_', '-')}": prec[k]
+               for k in ("few_donors", "many_donors", "few_min_rois", "few_max_rois", "few_se", "many_se")}
+    return Report(numbers=numbers,
+                  tables={"tab-sim-donors": _table(slopes, decimals=2, index_name="gene (slope b per donor)")},
+                  figures=_figures({"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
+                                                                   results=sim.donors, ncols=3)}),
+                  data={"precision": prec})
+
+
+def report_bh(sim: SimulationStudy, *, planted: Mapping[str, float]) -> Report:
+    """Standard BH against the paper's BH code on the simulated genome (Table 2.5)."""
+    from qmrigenes.stats.regression import compare_bh
+
+    cmp = compare_bh(sim.ols.table["p"], genes=list(planted))
+    summary = _bh_summary(cmp)
+    table = _table(cmp.rename_axis("procedure"), p=["max_p"],
+                   counts=["n_significant", "n_in_genes", "n_only_here", "n_only_standard"],
+                   columns={"n_significant": "genes selected", "max_p": "largest selected p",
+                            "n_in_genes": "planted genes selected", "n_only_here": "not selected by BH 0.05",
+                            "n_only_standard": "BH 0.05 genes missed"})
+    return Report(numbers={f"bh-{k}": v for k, v in summary.items()}, tables={"tab-bh": table},
+                  data={"comparison": cmp})
+
+
+def report_pls(sim: SimulationStudy) -> Report:
+    """Gene x ROI matrix of the PLS genes (Fig. 2.6) and PLS with LOOCV (Table 2.6)."""
+    from qmrigenes.figures import qsm as qfig
+    from qmrigenes.stats.regression import pls_loocv
+
+    genes = list(PLS_GENES)
+    pls = pls_loocv(sim.expression[genes], sim.qsm, max_components=8)
+    fig = qfig.gene_roi_heatmap(sim.expression, genes, standardize=False,
+                                title="Simulated: gene × ROI (donor-averaged z-scores)")
+    table = _table(pls[["rmse", "r2", "rmse_loocv", "q2"]], decimals=3, index_name="components", columns={
+        "rmse": "RMSE (in sample, z)", "r2": "R² (in sample)", "rmse_loocv": "RMSE (LOOCV, z)",
+        "q2": "Q² (LOOCV)"})
+    return Report(numbers={"pls-best": int(pls["rmse_loocv"].idxmin()), "pls-q2": float(pls["q2"].max())},
+                  tables={"tab-pls": table}, figures=_figures({"fig-sim-heatmap": fig}), data={"pls": pls})
+
+
+_DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemisphere only, 17 ROIs",
+                  "both_hemispheres": "all donors both hemispheres, 34 ROIs"}
+
+
+def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
+    """Power at BH FDR 0.05 for three sampling designs (Fig. 2.7, Table 2.7)."""
+    from qmrigenes.figures import qsm as qfig
+    from qmrigenes.design import power_at, power_by_design
+
+    power = power_by_design(roi_sampling(data.annotations, table=data.table), data.table, n_rep=n_rep, seed=seed)
+    wide = power.pivot(index="effect", columns="design", values="power").rename(columns=_DESIGN_LABELS)
+    numbers = {f"power-{d.split('_')[0]}-07": v for d, v in power_at(power, 0.7).items()}
+    return Report(numbers=numbers,
+                  tables={"tab-power": _table(wide, decimals=2, index_name="planted r")},
+                  figures=_figures({"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}), data={"power": power})
+
+
+_MAP_LABELS = {"R2*": "R2* r", "chi_para": "χpara r", "chi_dia_abs": "|χdia| r", "R2* (L-R mean)": "R2* r (L–R mean)"}
+
+
+def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Report:
+    """AHBA (left) against R2* and χ-separation in 7 structures: per-gene r, set tests, Figs 2.8-2.10."""
+    from qmrigenes.figures import qsm as qfig
+
+    iron, myelin = data.sets["iron"], data.sets["myelin"]
+    real = _real_data_study(data.sets, n_perm=n_perm, seed=seed)
+    numbers = dict(real.numbers)
+    for gene in ("FTL", "TFRC", "MBP"):
+        numbers[f"r2s-{gene.lower()}"] = float(real.wide.xs(gene, level="gene")["R2*"].iloc[0])
+    wide = real.wide.rename(columns=_MAP_LABELS)
+    sets = real.sets.drop(columns=["n_permutations"]).rename(index={"chi_para": "χpara", "chi_dia_abs": "|χdia|"},
+                                                             level="map")
+    sets = sets.rename_axis(["map", "gene set"])
+    tables = {
+        "tab-real-genes": _table(wide, decimals=2, csv_name="ch2-real-genes"),
+        "tab-real-sets": _table(sets, p=["p_random", "p_coexpression_matched", "p_permutation"],
+                                counts=["n_present"], decimals=2, columns={
+                                    "n_present": "genes", "mean_r": "mean r",
+                                    "p_random": "p (random)", "coexpression": "coexpr. r",
+                                    "p_coexpression_matched": "p (matched)",
+                                    "p_permutation": "p (permutation)"})}
+    figures = {
+        "fig-real-heatmap": qfig.gene_roi_heatmap(real.expression, iron + myelin,
+                                                  title="Real: AHBA (left), z-scored across 7 structures"),
+        "fig-real-corr": qfig.gene_correlation_matrix(real.expression, iron + myelin,
+                                                      title="Real: gene–gene correlation across 7 structures"),
+        "fig-real-iron": qfig.regression_panels(real.expression, real.maps["R2*"], iron, results=real.r2s,
+                                                standardize=True, ncols=3, ylabel="R2* (z)",
+                                                suptitle="Real: clinical MPM R2* vs AHBA iron genes (7 structures)")}
+    return Report(numbers=numbers, tables=tables, figures=_figures(figures), data={"real": real})
+
+
+def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.DataFrame | None = None) -> Report:
+    """The paper's headline numbers at their published precision beside ours (Table 2.10)."""
+    published = load_published_headline() if published is None else published
+    side = _published_comparison(published, real, sim)
+    side["value"] = published.loc[side.index, "value_text"] if "value_text" in published else side["value"]
+    names = {k: v for k, v in zip(published.index, published["quantity"])}
+    side.insert(0, "what", [f"{g} {names[i]}" if isinstance(g, str) and g else names[i]
+                            for i, g in zip(side.index, side["gene"])])
+    p_rows = [i for i in side.index if i.endswith("_p") or "_p_" in i]
+    ours = [(_p_text(v) if i in p_rows else (_DASH if pd.isna(v) else
+             (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
+    side["ours"] = ours
+    side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)
+    table = _table(side, published=["value", "ours"], index=False, csv_name="ch2-published", columns={
+        "what": "quantity", "value": "published", "qsm_data": "published QSM data", "location": "in the paper",
+        "ours": "ours", "our data": "our data"})
+    return Report(tables={"tab-published": table}, data={"side": side})
+
+
+# =========================================================================== interactive figure
+def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_name: str = "R2*",
+                       draws: Sequence[int] = (30, 100, 300, 1000, 3000, 10_000), n_bins: int = 40,
+                       seed: int = 0) -> Report:
+    """A random-gene null that redraws as the number of draws grows (interactive) and its static twin.
+
+    The null is the mean r of random gene sets of the size of ``gene_set`` (genes present) drawn
+    from all genes of the left-hemisphere AHBA table against ``map_name``
+    (:func:`qmrigenes.stats.genesets.random_gene_set_null`); each slider step shows the histogram
+    (density) of the first ``n`` draws with the observed mean r marked.
+    """
+    from qmrigenes.figures import qsm as qfig
+    from qmrigenes.stats.genesets import gene_map_correlations, null_pvalues, random_gene_set_null
+
+    from . import interactive
+
+    y = real.maps[map_name].dropna()
+    expr = real.expression.loc[y.index]
+    expr = expr.loc[:, expr.var(ddof=1) > 0]
+    corr = gene_map_correlations(expr, y.rename("map"))
+    genes = [g for g in real.genes.loc[(real.genes["map"] == map_name) & (real.genes["set"] == gene_set)
+                                       & real.genes["present"], "gene"] if g in corr.index]
+    observed = float(corr.loc[genes, "map"].mean())
+    draws = sorted(int(d) for d in draws)
+    null = random_gene_set_null(corr, [len(genes)], n_perm=max(draws), seed=seed)[:, 0, 0]
+    lo, hi = float(min(null.min(), observed)), float(max(null.max(), observed))
+    span = hi - lo
+    edges = np.linspace(lo - 0.05 * span, hi + 0.2 * span, n_bins + 1)   # room for the marker's label
+    width = edges[1] - edges[0]
+    hist = np.array([np.histogram(null[:n], bins=edges)[0] / (n * width) for n in draws])
+    p = [float(null_pvalues(observed, null[:n])) for n in draws]
+    label = "R2*" if map_name == "R2*" else map_name
+    hist = np.hstack([hist, np.zeros((len(draws), 1))])     # steps over every edge: last bin drawn too
+    spike = np.zeros_like(hist)                       # the observed value as a bar of its bin
+    spike[:, min(np.searchsorted(edges, observed, side="right") - 1, n_bins - 1)] = hist.max()
+    widget = interactive.slider_figure(
+        x=edges, series={"random-gene null": hist, "observed mean r": spike}, slider_values=draws, slider_label="random gene sets drawn",
+        xlabel=f"mean r of {len(genes)} random genes with {label}", ylabel="density", step=True,
+        markers={"observed mean r": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
+        title=f"Random-gene null of the {gene_set} set against {label} (real data, 7 structures)",
+        caption=f"Observed mean r {observed:.2f}. Drag the slider: the histogram of the null settles as more "
+                "random sets are drawn; the p-value is the share of draws at least as extreme.")
+    fig = qfig.null_histogram(null, observed, xlabel=f"mean r of {len(genes)} random genes with {label}",
+                              title=f"Random-gene null, {gene_set} set vs {label} ({len(null):,} draws)")
+    numbers = {"null-n-genes": len(genes), "null-observed": observed, "null-draws-min": draws[0],
+               "null-p-min-draws": p[0], "null-p-max-draws": p[-1], "null-draws-max": draws[-1]}
+    return Report(numbers=numbers, figures=_figures({"null-widget": widget, "fig-real-null": fig}),
+                  data={"null": null, "p": dict(zip(draws, p))})
+
+
+# =========================================================================== exercises
+#: The p-values of the BH exercise: ten genes, in the order the gene list gives them.
+EXERCISE_P = {"g01": 3e-6, "g02": 0.012, "g03": 4e-5, "g04": 0.2, "g05": 1e-5, "g06": 0.03, "g07": 0.6,
+              "g08": 0.004, "g09": 0.9, "g10": 2e-4}
+
+
+def report_exercise_bh(p: Mapping[str, float] = EXERCISE_P, *, alpha: float = 0.05, q: float = 1e-4) -> Report:
+    """Standard BH against the paper's BH code (:func:`bh_as_published`) on a short p-value list.
+
+    The table gives, per gene (in list order), p, its rank, the sort index ``I(i)`` the paper's code
+    uses, both thresholds and the decisions; the published code is also run on the reversed list.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    from qmrigenes.stats.regression import bh_as_published
+
+    genes = list(p)
+    pv = np.array([float(p[g]) for g in genes])
+    m = pv.size
+    rank = pd.Series(pv).rank(method="first").astype(int).to_numpy()
+    sort_index = np.argsort(pv, kind="stable") + 1
+    std = multipletests(pv, alpha=alpha, method="fdr_bh")[0]
+    std_q = multipletests(pv, alpha=q, method="fdr_bh")[0]
+    pub = bh_as_published(pv, q=q)
+    pub_rev = bh_as_published(pv[::-1], q=q)[::-1]
+    frame = pd.DataFrame({"p": pv, "rank": rank, "I(i)": sort_index, "bh_thr": rank * alpha / m,
+                          "pub_thr": sort_index * q / m, "std": std, "std_q": std_q, "pub": pub,
+                          "pub_rev": pub_rev}, index=pd.Index(genes, name="gene"))
+    table = _table(frame, p=["p", "bh_thr", "pub_thr"], counts=["rank", "I(i)"],
+                   flags=["std", "std_q", "pub", "pub_rev"], columns={
+                       "rank": "rank k", "I(i)": "sort index I(i)", "bh_thr": f"BH threshold k·{alpha:g}/m",
+                       "pub_thr": f"code threshold I(i)·{q:g}/m", "std": f"BH {alpha:g}", "std_q": f"BH {q:g}",
+                       "pub": "paper's code", "pub_rev": "paper's code, list reversed"})
+    names = lambda sel: _join_names([g for g, s in zip(genes, sel) if s]) or "none"   # noqa: E731
+    numbers = {"ex-bh-m": m, "ex-bh-std-n": int(std.sum()), "ex-bh-stdq-n": int(std_q.sum()),
+               "ex-bh-pub-n": int(pub.sum()), "ex-bh-pub-rev-n": int(pub_rev.sum()),
+               "ex-bh-pub-genes": names(pub), "ex-bh-pub-rev-genes": names(pub_rev),
+               "ex-bh-stdq-genes": names(std_q), "ex-bh-unc-n": int((pv < q).sum())}
+    return Report(numbers=numbers, tables={"tab-ex-bh": table}, data={"frame": frame})
+
+
+def report_exercise_min_p(data: ChapterData, real: RealDataStudy, *, alpha: float = 0.05,
+                          n_regions: Sequence[int] = (5, 7, 34)) -> Report:
+    """Why 5 or 7 structures cannot survive genome-wide correction: the |r| a gene would need.
+
+    For ``m`` genes (the AHBA table) the Bonferroni threshold ``alpha/m`` is also the BH threshold
+    of the single best gene. The slope t-test has ``n - 2`` df and ``t = r√(n−2)/√(1−r²)``, so the
+    threshold translates into a critical |r|; a label-permutation p can be no smaller than ``1/n!``.
+    """
+    from math import factorial
+
+    from scipy import stats
+
+    m = len(data.genes)
+    thr = alpha / m
+    numbers = {"ex-minp-m": m, "ex-minp-thr": thr}
+    rows = []
+    for n in n_regions:
+        t = float(stats.t.isf(thr / 2, n - 2))
+        r = float(t / np.sqrt(t ** 2 + n - 2))
+        numbers[f"ex-minp-r-{n}"] = r
+        if n <= 12:                       # 1/n! below double precision's interest beyond that
+            numbers[f"ex-minp-perm-{n}"] = 1 / factorial(n)
+            numbers[f"ex-minp-perm-ratio-{n}"] = (1 / factorial(n)) / thr
+        rows.append({"regions n": n, "df": n - 2, "t": t, "r": r,
+                     "perm": 1 / factorial(n) if n <= 12 else np.nan})
+    r2s = real.genes[(real.genes["map"] == "R2*") & real.genes["present"]]
+    best = r2s.loc[r2s["r"].abs().idxmax()]
+    numbers.update({"ex-minp-best-gene": str(best["gene"]), "ex-minp-best-r": float(best["r"]),
+                    "ex-minp-best-p": float(best["p"])})
+    frame = pd.DataFrame(rows).set_index("regions n")
+    table = _table(frame, p=["perm"], counts=["df"], decimals={"t": 1, "r": 4}, columns={
+        "t": "critical |t|", "r": "critical |r|", "perm": "smallest permutation p (1/n!)"})
+    return Report(numbers=numbers, tables={"tab-ex-minp": table}, data={"frame": frame})
+
+
+def report_exercise_power_rois(data: ChapterData, *, n_rois: Sequence[int] = (8, 16, 24, 34),
+                               effects: Sequence[float] = (0.5, 0.7, 0.9), n_genes: int = 2000,
+                               n_rep: int = 3, seed: int = 11) -> Report:
+    """Power at BH FDR 0.05 against the number of ROIs (the first ``k`` ROIs of the paper's table,
+    left-right pairs kept together) with :func:`qmrigenes.design.power_by_design`."""
+    from qmrigenes.design import power_by_design
+
+    sampling = roi_sampling(data.annotations, table=data.table)
+    frames = []
+    for k in n_rois:
+        table = data.table.iloc[:k]
+        sub = sampling[sampling["roi"].isin(table.index)].reset_index(drop=True)
+        res = power_by_design(sub, table, effects=effects, n_genes=n_genes, n_rep=n_rep, seed=seed,
+                              designs=("ahba",))
+        frames.append(res.assign(n_rois_requested=k))
+    power = pd.concat(frames, ignore_index=True)
+    wide = power.pivot(index="effect", columns="n_rois", values="power")
+    wide.columns = [f"{k} ROIs" for k in wide.columns]
+    numbers = {}
+    for k, sub in power.groupby("n_rois"):
+        for a, v in zip(sub["effect"], sub["power"]):
+            numbers[f"ex-power-{k}-{int(round(a * 10)):02d}"] = float(v)
+    return Report(numbers=numbers, tables={"tab-ex-power": _table(wide, decimals=2, index_name="planted r")},
+                  data={"power": power})

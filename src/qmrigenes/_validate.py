@@ -21,7 +21,7 @@ import pandas as pd
 __all__ = [
     "as_array", "check_finite", "check_int", "check_scalar", "check_choice",
     "check_unique", "align_index", "check_gene_sets", "check_genes",
-    "check_seed", "check_frame", "check_not_constant", "describe",
+    "check_seed", "check_frame", "check_not_constant", "check_bool", "describe",
 ]
 
 
@@ -93,12 +93,15 @@ def as_array(value, name: str, *, ndim: int | tuple[int, ...] | None = None,
     if raw.dtype == bool:
         raise TypeError(f"{name} must be numeric, got a boolean array "
                         f"(convert with .astype(float) if that is intended)")
-    if raw.dtype.kind in "OUSV" or raw.dtype.kind == "M" or raw.dtype.kind == "m":
-        try:
-            raw = raw.astype(float)
-        except (ValueError, TypeError):
-            raise TypeError(f"{name} must be numeric, got dtype {raw.dtype} "
-                            f"with non-numeric entries") from None
+    if raw.dtype.kind in "USVMm":
+        raise TypeError(f"{name} must be numeric, got dtype {raw.dtype} (text or dates; "
+                        f"convert numbers read as text with pd.to_numeric first)")
+    if raw.dtype.kind == "O":
+        bad = [v for v in raw.ravel()[:100_000] if isinstance(v, (str, bytes, bool, np.bool_))
+               or not isinstance(v, (numbers.Real, type(None)))]
+        if bad:
+            raise TypeError(f"{name} must be numeric, got non-numeric entries such as {bad[0]!r}")
+        raw = np.array([np.nan if v is None else v for v in raw.ravel()], dtype=float).reshape(raw.shape)
     if raw.dtype.kind == "c":
         raise TypeError(f"{name} must be real, got a complex array")
     arr = raw.astype(dtype, copy=False) if dtype is not None else raw
@@ -139,8 +142,8 @@ def check_finite(arr, name: str, *, allow_nan: bool = False) -> None:
         first = np.argwhere(~np.isfinite(a) if not allow_nan else np.isinf(a))[0]
         where = tuple(int(i) for i in first)
         where = where[0] if len(where) == 1 else where
-        raise ValueError(f"{name} must be finite, got {' and '.join(parts)} "
-                         f"value(s) (first at index {where})")
+        raise ValueError(f"{name} must be finite, got {n_inf + n_nan} non-finite value(s) "
+                         f"({' and '.join(parts)}; first at index {where})")
 
 
 def check_not_constant(arr, name: str, *, what: str = "values") -> None:
@@ -214,6 +217,13 @@ def check_scalar(value, name: str, *, min: float | None = None,
         op = "<=" if max_inclusive else "<"
         raise ValueError(f"{name} must be {op} {max:g}{u}, got {value:g}{u}{hint}")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` must be ``True`` or ``False`` (not a string such as ``"no"``)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return bool(value)
 
 
 def check_choice(value, name: str, options) -> object:

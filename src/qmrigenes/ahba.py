@@ -39,6 +39,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._validate import (as_array, check_choice, check_genes, check_int, check_scalar, check_seed, check_unique,
+                        describe)
 from .fetch import PACKAGE_DATA
 
 __all__ = [
@@ -91,6 +93,37 @@ _ANNOT_COLUMNS = ("structure_id", "slab_num", "well_id", "slab_type", "structure
                   "mni_x", "mni_y", "mni_z")
 _PROBE_COLUMNS = ("probe_id", "probe_name", "gene_id", "gene_symbol", "gene_name", "entrez_id",
                   "chromosome")
+
+
+def _check_donor_map(donors, name: str = "donors", kind=None) -> list:
+    if not isinstance(donors, Mapping) or not donors:
+        raise TypeError(f"{name} must be a non-empty mapping {{donor ID: data}}, got {describe(donors)}")
+    if kind is not None:
+        for k, v in donors.items():
+            if not isinstance(v, kind):
+                raise TypeError(f"{name}[{k!r}] must be a {kind.__name__}, got {describe(v)}")
+    return list(donors.values())
+
+
+def _check_table(table):
+    if table is None:
+        return roi_structure_table()
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a DataFrame from roi_structure_table(), got {describe(table)}")
+    need = {"roi_id", "hemisphere"}
+    if not need <= set(table.columns):
+        raise ValueError(f"table must have columns {sorted(need)} (from roi_structure_table()), "
+                         f"has {list(table.columns)}")
+    check_unique(table.index, "table.index (ROI names)")
+    return table
+
+
+def _check_annotations(annotations, name: str = "annotations", cols=("donor", "structure_name")):
+    if not isinstance(annotations, pd.DataFrame):
+        raise TypeError(f"{name} must be a DataFrame of sample annotations, got {describe(annotations)}")
+    missing = [c for c in cols if c not in annotations.columns]
+    if missing:
+        raise ValueError(f"{name} must have columns {list(cols)}, lacks {missing}")
 
 
 # --------------------------------------------------------------------------- reading
@@ -193,6 +226,11 @@ def read_donors(path=None, *, donors: Sequence[str] | None = None) -> dict[str, 
     dict of str to DonorData
         Keyed by donor ID, in the paper's donor order where it applies.
     """
+    if isinstance(donors, (str, bytes)):
+        raise TypeError(f"donors must be a list of donor IDs, got a bare string {donors!r} (write [{donors!r}])")
+    if donors is not None:
+        donors = [str(d) for d in donors]
+        check_unique(donors, "donors")
     root = resolve_ahba_dir(path)
     found = {p.name.removeprefix("normalized_microarray_donor"): p
              for p in root.glob("normalized_microarray_donor*") if p.is_dir()}
@@ -218,9 +256,8 @@ def filter_probes(donors: Mapping[str, DonorData], *, threshold: float = 0.5) ->
     pandas.Index
         The kept ``probe_id`` values, in ``Probes.csv`` order.
     """
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    donors = list(donors.values())
+    threshold = check_scalar(threshold, "threshold", min=0, max=1)
+    donors = _check_donor_map(donors, kind=DonorData)
     probes = donors[0].probes
     for d in donors[1:]:
         if not d.probes.index.equals(probes.index):
@@ -267,10 +304,18 @@ def select_probes_ds(donors: Mapping[str, DonorData], probe_ids) -> pd.Series:
         Index: gene symbol (sorted); values: the chosen ``probe_id``. The
         series' ``attrs["ds"]`` holds the DS of every candidate probe.
     """
-    donors = list(donors.values())
+    donors = _check_donor_map(donors, kind=DonorData)
     if len(donors) < 2:
-        raise ValueError("differential stability needs at least two donors")
+        raise ValueError(f"donors must hold at least two donors for differential stability, got {len(donors)}")
+    if isinstance(probe_ids, (str, bytes, int, np.integer)):
+        raise TypeError(f"probe_ids must be a sequence of probe IDs, got {describe(probe_ids)}")
     probe_ids = pd.Index(probe_ids)
+    if probe_ids.empty:
+        raise ValueError("probe_ids is empty")
+    check_unique(probe_ids, "probe_ids")
+    absent = probe_ids.difference(donors[0].probes.index)
+    if len(absent):
+        raise ValueError(f"probe_ids not in Probes.csv: {list(absent)[:10]}")
     means = [_structure_means(d, probe_ids) for d in donors]
     ds = np.zeros(len(probe_ids))
     pairs = list(itertools.combinations(range(len(donors)), 2))
@@ -311,6 +356,8 @@ def roi_structure_table(rois: pd.DataFrame | None = None) -> pd.DataFrame:
     if rois is None:
         from .datasets import load_qsm_rois
         rois = load_qsm_rois()
+    if not isinstance(rois, pd.DataFrame):
+        raise TypeError(f"rois must be a DataFrame as from load_qsm_rois(), got {describe(rois)}")
     need = {"roi_id", "roi", "hemisphere", "ahba_structure"}
     if not need <= set(rois.columns):
         raise ValueError(f"ROI table needs columns {sorted(need)}")
@@ -326,6 +373,8 @@ def roi_structure_table(rois: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def check_roi_names(names, table: pd.DataFrame) -> None:
     """Raise ValueError naming every entry of ``names`` that is not an ROI of ``table``."""
+    if isinstance(names, (str, bytes)):
+        raise TypeError(f"names must be a list of ROI names, got a bare string {names!r} (write [{names!r}])")
     unknown = [n for n in names if n not in table.index]
     if unknown:
         raise ValueError(f"ROI names not in the ROI table: {unknown}")
@@ -388,15 +437,15 @@ def match_samples(expression: pd.DataFrame, annotation: pd.DataFrame, *, table: 
     ValueError
         Shapes disagree, the method is unknown, or no sample matches any ROI.
     """
-    if method not in ("prefix", "exact", "published"):
-        raise ValueError(f"method must be 'prefix', 'exact' or 'published', got {method!r}")
-    if "structure_name" not in annotation.columns:
-        raise ValueError("annotation needs a structure_name column")
+    check_choice(method, "method", ["prefix", "exact", "published"])
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"expression must be a DataFrame (genes x samples), got {describe(expression)}")
+    _check_annotations(annotation, "annotation", cols=("structure_name",))
     if expression.shape[1] != len(annotation):
         raise ValueError(f"{donor}: expression has {expression.shape[1]} samples, annotation {len(annotation)}")
-    table = roi_structure_table() if table is None else table
+    table = _check_table(table)
     names = annotation["structure_name"].astype(str).reset_index(drop=True)
-    values = expression.to_numpy(dtype=float)
+    values = as_array(expression, "expression", ndim=2)
     out = {}
     for roi, patterns in _roi_patterns(table, method).items():
         parts = []
@@ -428,7 +477,13 @@ def matching_report(annotations: pd.DataFrame, *, table: pd.DataFrame | None = N
         number of distinct samples used for the ROI (a sample counted once
         even if matched by two patterns).
     """
-    table = roi_structure_table() if table is None else table
+    _check_annotations(annotations)
+    if isinstance(methods, str):
+        raise TypeError(f"methods must be a list of method names, got a bare string {methods!r} (write [{methods!r}])")
+    methods = list(methods)
+    for m in methods:
+        check_choice(m, "methods", ["prefix", "exact", "published"])
+    table = _check_table(table)
     cols = {}
     for method in methods:
         pats = _roi_patterns(table, method)
@@ -458,9 +513,11 @@ def zscore_rois(matched: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     zero_variance : pandas.Index
         Those genes (reported, never silently dropped).
     """
-    values = matched.to_numpy(dtype=float)
+    if not isinstance(matched, pd.DataFrame):
+        raise TypeError(f"matched must be a DataFrame (genes x ROIs), got {describe(matched)}")
+    values = as_array(matched, "matched", ndim=2)       # NaN would pass as "zero variance": refused
     if values.shape[1] < 3:
-        raise ValueError(f"need at least 3 matched ROIs to z-score, got {values.shape[1]}")
+        raise ValueError(f"matched must have at least 3 ROIs (columns) to z-score, got {values.shape[1]}")
     mu = values.mean(axis=1, keepdims=True)
     sd = values.std(axis=1, ddof=1, keepdims=True)
     zero = (sd[:, 0] <= 1e-12 * np.maximum(1.0, np.abs(mu[:, 0]))) | ~np.isfinite(sd[:, 0])
@@ -487,11 +544,18 @@ def average_donors(per_donor: Mapping[str, pd.DataFrame], *, rois: Sequence[str]
     n_donors : pandas.Series
         Number of donors averaged per ROI.
     """
-    frames = list(per_donor.values())
+    frames = _check_donor_map(per_donor, "per_donor", kind=pd.DataFrame)
+    if isinstance(rois, (str, bytes)):
+        raise TypeError(f"rois must be a sequence of ROI names, got a bare string {rois!r}")
+    rois = list(rois)
+    check_unique(rois, "rois")
+    for d, f in per_donor.items():
+        as_array(f, f"per_donor[{d!r}]", ndim=2, allow_nan=True)
+        check_unique(f.columns, f"per_donor[{d!r}].columns (ROI names)")
     genes = frames[0].index
     for f in frames[1:]:
         if not f.index.equals(genes):
-            raise ValueError("donors have different gene lists")
+            raise ValueError("per_donor tables must share one gene index (donors have different gene lists)")
     total = np.zeros((len(genes), len(rois)))
     count = np.zeros(len(rois), int)
     for f in frames:
@@ -546,7 +610,10 @@ def expression_by_roi(expression: Mapping[str, pd.DataFrame], annotations: Mappi
     -------
     RoiExpression
     """
-    table = roi_structure_table() if table is None else table
+    _check_donor_map(expression, "expression", kind=pd.DataFrame)
+    _check_donor_map(annotations, "annotations", kind=pd.DataFrame)
+    check_choice(method, "method", ["prefix", "exact", "published"])
+    table = _check_table(table)
     if set(expression) != set(annotations):
         raise ValueError("expression and annotations name different donors")
     per_donor, zero = {}, pd.Index([])
@@ -575,6 +642,8 @@ def ahba_qsm_expression(path=None, *, threshold: float = 0.5, method: str = "pre
     RoiExpression
         Its ``expression`` attribute is the ROI x gene matrix the regression uses.
     """
+    threshold = check_scalar(threshold, "threshold", min=0, max=1)
+    check_choice(method, "method", ["prefix", "exact", "published"])
     donors = read_donors(path)
     kept = filter_probes(donors, threshold=threshold)
     chosen = select_probes_ds(donors, kept)
@@ -615,8 +684,20 @@ def write_synthetic_donors(root, annotations: Mapping[str, pd.DataFrame], expres
     pathlib.Path
         ``root``.
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path, got {describe(root)}")
     root = Path(root)
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
+    noisy_probes = check_int(noisy_probes, "noisy_probes", min=0, max=100)
+    absent_probes = check_int(absent_probes, "absent_probes", min=0, max=100)
+    background = check_scalar(background, "background", min=0, max=1)
+    _check_donor_map(expression, "expression", kind=pd.DataFrame)
+    _check_donor_map(annotations, "annotations", kind=pd.DataFrame)
+    for d, e in expression.items():
+        as_array(e, f"expression[{d!r}]", ndim=2)
+        check_unique(e.index, f"expression[{d!r}].index (genes)")
+        if d not in annotations:
+            raise ValueError(f"annotations has no entry for donor {d!r}")
     genes = None
     for donor, expr in expression.items():
         genes = expr.index if genes is None else genes
@@ -672,7 +753,9 @@ def roi_sampling(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None
     pandas.DataFrame
         Long table: ``donor``, ``roi``, ``structure`` (pattern), ``n_samples`` (> 0 only).
     """
-    table = roi_structure_table() if table is None else table
+    _check_annotations(annotations)
+    check_choice(method, "method", ["prefix", "exact", "published"])
+    table = _check_table(table)
     rows = []
     for donor, annot in annotations.groupby("donor", sort=True):
         names = annot["structure_name"].astype(str).reset_index(drop=True)
@@ -691,8 +774,9 @@ def simulate_qsm(table: pd.DataFrame | None = None, *, lr_noise: float = 0.2, se
     ROIs add independent N(0, ``lr_noise``\\ :sup:`2`) deviations; the vector is
     then z-scored (SD with n-1). Simulated, not measured.
     """
-    table = roi_structure_table() if table is None else table
-    rng = np.random.default_rng(seed)
+    table = _check_table(table)
+    lr_noise = check_scalar(lr_noise, "lr_noise", min=0)
+    rng = check_seed(seed)
     key = table["roi_id"].to_numpy() - (table["hemisphere"].to_numpy() == "R")   # pairs share (odd id) key
     uniq, codes = np.unique(key, return_inverse=True)
     y = rng.normal(size=len(uniq))[codes] + rng.normal(0, lr_noise, len(table))
@@ -760,10 +844,21 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
     -------
     SimulatedDesign
     """
-    if level not in ("roi", "sample"):
-        raise ValueError(f"level must be 'roi' or 'sample', got {level!r}")
+    check_choice(level, "level", ["roi", "sample"])
+    if not isinstance(qsm, pd.Series):
+        raise TypeError(f"qsm must be a Series indexed by ROI, got {describe(qsm)}")
     if qsm.isna().any():
         raise ValueError("qsm contains NaN")
+    as_array(qsm, "qsm", ndim=1)
+    check_unique(qsm.index, "qsm.index (ROI names)")
+    if not isinstance(sampling, pd.DataFrame) or not {"donor", "roi", "structure", "n_samples"} <= set(sampling):
+        raise TypeError(f"sampling must be the DataFrame of roi_sampling(), got {describe(sampling)}")
+    genes = check_genes(genes, "genes")
+    donor_sd = check_scalar(donor_sd, "donor_sd", min=0)
+    sample_sd = check_scalar(sample_sd, "sample_sd", min=0)
+    seed = check_int(seed, "seed", min=0)
+    if effects is not None and not isinstance(effects, Mapping):
+        raise TypeError(f"effects must be a mapping {{gene: correlation}}, got {describe(effects)}")
     unknown = sorted(set(sampling["roi"]) - set(qsm.index))
     if unknown:
         raise ValueError(f"ROIs sampled but without a QSM value: {unknown}")
@@ -772,8 +867,7 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
     for g, v in (effects or {}).items():
         if g not in genes:
             raise ValueError(f"planted gene {g!r} is not among the simulated genes")
-        if not -1 <= v <= 1:
-            raise ValueError(f"effect of {g} must be in [-1, 1], got {v}")
+        v = check_scalar(v, f"effects[{g!r}]", min=-1, max=1)
         a[g] = v
     rng = np.random.default_rng(seed)
     noise_rng = np.random.default_rng([seed, 1])   # separate stream: both levels share u and v

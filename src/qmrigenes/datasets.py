@@ -79,12 +79,14 @@ def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None)
         gene symbol (``columns.name == "gene"``). The full table has 83 rows:
         34 cortical + 7 subcortical regions per hemisphere and the brainstem.
     """
-    genes = _read_ahba_dk().copy()
     if hemisphere is not None:
         _check_choice(hemisphere, ("L", "R", "B"), "hemisphere")
-        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
     if structure is not None:
         _check_choice(structure, ("cortex", "subcortex", "brainstem"), "structure")
+    genes = _read_ahba_dk().copy()
+    if hemisphere is not None:
+        genes = genes.xs(hemisphere, level="hemisphere", drop_level=False)
+    if structure is not None:
         genes = genes.xs(structure, level="structure", drop_level=False)
     return genes
 
@@ -139,6 +141,10 @@ def celltype_gene_sets(panel: pd.DataFrame | None = None) -> dict[str, list[str]
     """Gene sets per cell type, ``{cell_type: [genes]}`` in alphabetical order."""
     if panel is None:
         panel = load_celltype_panel()
+    if not isinstance(panel, pd.DataFrame) or "cell_type" not in panel.columns:
+        raise TypeError(f"panel must be the DataFrame of load_celltype_panel() (a cell_type column), "
+                        f"got {type(panel).__name__}")
+    _check_unique(panel.index, "genes in the panel (panel.index)")
     annotated = panel["cell_type"].dropna()
     return {ct: sorted(g.index) for ct, g in annotated.groupby(annotated, sort=True)}
 
@@ -179,8 +185,9 @@ def load_nspn_mt(*, scale: float = 1e-3) -> NSPNMT:
         the usual range of cortical MTsat). The scale is inferred from the value
         range, not documented in the source; correlations do not depend on it.
     """
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+    from ._validate import check_scalar
+
+    scale = check_scalar(scale, "scale", min=0, min_inclusive=False)
     raw = pd.read_csv(fetch("nspn_mt_projfrac050.csv"))
     cols = [c for c in raw.columns if c.endswith("_thickness") and "_unknown_" not in c]
     names = [c.removesuffix("_thickness") for c in cols]
@@ -303,10 +310,17 @@ def load_ahba_sample_annotations(donors=range(1, 7)) -> pd.DataFrame:
         (``structure_id``, ``structure_acronym``, ``structure_name``,
         ``mni_x``/``mni_y``/``mni_z`` in mm, ...).
     """
+    from ._validate import check_int
+
+    if isinstance(donors, (str, bytes)) or not hasattr(donors, "__iter__"):
+        raise TypeError(f"donors must be an iterable of donor numbers 1-6, got {type(donors).__name__} "
+                        f"{donors!r} (write [{donors!r}])")
+    donors = [check_int(d, "donors (donor number)", min=1, max=6) for d in donors]
+    if not donors:
+        raise ValueError("donors is empty; give donor numbers 1-6")
+    _check_unique(donors, "donors (each donor's samples would be counted twice)")
     frames = []
     for d in donors:
-        if d not in range(1, 7):
-            raise ValueError(f"donor must be 1-6, got {d}")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Unknown extension", category=UserWarning)
             frame = pd.read_excel(fetch(f"ahba_sampleannot_donor{d}.xlsx"))
@@ -367,6 +381,6 @@ def _check_unique(index, what: str) -> None:
 
 
 def _check_choice(value, choices, name) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 

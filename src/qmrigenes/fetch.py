@@ -106,9 +106,13 @@ def load_registry(registry=None) -> pd.DataFrame:
         ``description``.
     """
     path = _registry_path(registry)
-    if not path.exists():
+    if not path.is_file():
         raise DataFetchError(f"data registry not found: {path}")
-    reg = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        reg = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataFetchError(f"data registry {path} is not a readable CSV table ({err}); "
+                             f"restore it from the repository") from None
     missing = set(_REGISTRY_COLUMNS) - set(reg.columns)
     if missing:
         raise DataFetchError(f"registry {path} lacks columns {sorted(missing)}")
@@ -133,6 +137,9 @@ def _check_registry_rows(reg: pd.DataFrame, path) -> None:
         where = f"registry {path}, row {i + 2} ({row['name'] or 'no name'})"
         if not row["name"].strip():
             raise DataFetchError(f"{where}: blank name; every row needs a file name")
+        if row["name"] != Path(row["name"]).name or row["name"].startswith("."):
+            raise DataFetchError(f"{where}: name must be a plain file name (no folders, not hidden), "
+                                 f"got {row['name']!r}")
         sha = row["sha256"].strip()
         if not _SHA256.fullmatch(sha):
             got = repr(sha) if sha else "a blank value"
@@ -154,15 +161,16 @@ def cache_dir(cache=None) -> Path:
     return path
 
 
-def _usable_cache(cache=None) -> Path:
+def _usable_cache(cache=None, *, write: bool = True) -> Path:
     """:func:`cache_dir`, with an unusable folder reported in one line with the fix."""
     try:
         path = cache_dir(cache)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        if write:
+            probe = path / f".write-test-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
     except OSError as err:
-        where = cache if cache is not None else os.environ.get(CACHE_ENV, "the default cache folder")
+        where = cache if cache is not None else (os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
         raise DataFetchError(
             f"cannot write the data cache folder {where} ({err.strerror or err}); "
             f"fix: make it writable, or set {CACHE_ENV} to a folder you can write"
@@ -209,7 +217,7 @@ def clean_partials(cache=None) -> list[Path]:
         try:
             p.unlink()
             removed.append(p)
-        except FileNotFoundError:
+        except OSError:        # gone already, or a read-only cache: still listed by stale_partials
             pass
     return removed
 
@@ -383,6 +391,9 @@ def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -
     reg = load_registry(registry)
     cdir = _usable_cache(cache)
     progress = print if verbose else (lambda *_: None)
+    removed = clean_partials(cdir)
+    if removed:
+        progress(f"removed {len(removed)} stale temporary file(s) left by an interrupted fetch")
     todo = reg[[not _is_valid(cdir / n, s) for n, s in zip(reg.index, reg["sha256"])]]
     progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
     for name in todo.index[todo["kind"] == "github"]:
@@ -455,7 +466,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verify_only:
-            removed = clean_partials()
+            removed = clean_partials(_usable_cache(write=False))
             if removed:
                 print(f"removed {len(removed)} stale temporary file(s) left by an interrupted fetch: "
                       f"{', '.join(p.name for p in removed)}")

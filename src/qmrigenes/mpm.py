@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+                        check_scalar, check_seed, check_unique, describe)
 from .datasets import (CLINICAL_MPM_MT_SCALE, DK_CORTICAL_REGIONS, load_clinical_mpm,
                        load_nspn_mt)
 from .surface import (Mesh, check_surface_map, dk_labels, hcp_t1wt2w_dk, load_fsaverage5,
@@ -78,12 +80,12 @@ class LinearModelFit(NamedTuple):
     resid: np.ndarray
 
 
-def _check_vector(x, name, n=None):
-    arr = np.asarray(x, dtype=float).ravel()
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains {int((~np.isfinite(arr)).sum())} non-finite values")
+def _check_vector(x, name, n=None, *, constant_ok: bool = True):
+    arr = as_array(x, name, ndim=1)              # a 2-D input is refused, never ravelled
     if n is not None and arr.size != n:
-        raise ValueError(f"{name} has {arr.size} values, expected {n}")
+        raise ValueError(f"{name} must have {n} values (as R1), got {arr.size}")
+    if not constant_ok and np.ptp(arr) == 0:
+        raise ValueError(f"{name} is constant ({arr[0]:g} everywhere); its coefficient is undefined")
     return arr
 
 
@@ -102,12 +104,14 @@ def fit_linear_model(r1, mtsat, r2s) -> LinearModelFit:
     import statsmodels.api as sm
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-    y = _check_vector(r1, "R1")
-    x1 = _check_vector(mtsat, "MTsat", y.size)
-    x2 = _check_vector(r2s, "R2*", y.size)
+    y = _check_vector(r1, "r1")
+    x1 = _check_vector(mtsat, "mtsat", y.size, constant_ok=False)
+    x2 = _check_vector(r2s, "r2s", y.size, constant_ok=False)
     if y.size < 4:
-        raise ValueError(f"need at least 4 observations for 3 coefficients, got {y.size}")
+        raise ValueError(f"r1 must have at least 4 observations for 3 coefficients, got {y.size}")
     design = sm.add_constant(np.column_stack([x1, x2]), has_constant="add")
+    if np.linalg.matrix_rank(design) < 3:
+        raise ValueError("mtsat and r2s are collinear (with the intercept); the coefficients are undefined")
     res = sm.OLS(y, design).fit()
     vif = pd.Series([variance_inflation_factor(design, k) for k in (1, 2)], index=["MTsat", "R2*"])
     return LinearModelFit(pd.Series(res.params, index=list(BETAS)), pd.Series(res.bse, index=list(BETAS)),
@@ -127,14 +131,18 @@ class SubjectFits(NamedTuple):
 
 
 def _check_same_tables(r1, mtsat, r2s):
-    for name, t in (("MTsat", mtsat), ("R2*", r2s)):
-        if not t.index.equals(r1.index):
-            only_a = list(r1.index.difference(t.index))[:5]
-            only_b = list(t.index.difference(r1.index))[:5]
-            raise ValueError(f"mismatched subject lists between R1 and {name}: only in R1 {only_a}, "
-                             f"only in {name} {only_b} (order must match too)")
-        if not t.columns.equals(r1.columns):
-            raise ValueError(f"R1 and {name} cover different regions/vertices (or a different order)")
+    """The three tables aligned to ``r1`` by subject (rows) and region (columns) names."""
+    out = []
+    for name, t in (("r1", r1), ("mtsat", mtsat), ("r2s", r2s)):
+        if not isinstance(t, pd.DataFrame):
+            raise TypeError(f"{name} must be a DataFrame (subjects x regions), got {describe(t)}")
+        check_unique(t.index, f"{name}.index (subjects)")
+        check_unique(t.columns, f"{name}.columns (regions)")
+    for name, t in (("mtsat", mtsat), ("r2s", r2s)):
+        t = align_index(r1.index, t, name, ref_name="r1", what="subject")
+        t = align_index(r1.columns, t, name, ref_name="r1", what="region", axis=1)
+        out.append(t)
+    return out
 
 
 def fit_subjects(r1: pd.DataFrame, mtsat: pd.DataFrame, r2s: pd.DataFrame) -> SubjectFits:
@@ -143,7 +151,8 @@ def fit_subjects(r1: pd.DataFrame, mtsat: pd.DataFrame, r2s: pd.DataFrame) -> Su
     Parameters
     ----------
     r1, mtsat, r2s : pandas.DataFrame, shape (n_subjects, n_regions)
-        Same subject index and region columns (same order) in all three.
+        Same subject names and region names in all three (any order: aligned
+        by name to ``r1``).
 
     Returns
     -------
@@ -152,9 +161,9 @@ def fit_subjects(r1: pd.DataFrame, mtsat: pd.DataFrame, r2s: pd.DataFrame) -> Su
     Raises
     ------
     ValueError
-        Mismatched subject lists or regions, or non-finite values.
+        Different subject or region names, or non-finite values.
     """
-    _check_same_tables(r1, mtsat, r2s)
+    mtsat, r2s = _check_same_tables(r1, mtsat, r2s)
     fits = {s: fit_linear_model(r1.loc[s], mtsat.loc[s], r2s.loc[s]) for s in r1.index}
     betas = pd.DataFrame({s: f.params for s, f in fits.items()}).T.rename_axis(r1.index.name)
     bse = pd.DataFrame({s: f.bse for s, f in fits.items()}).T.rename_axis(r1.index.name)
@@ -177,14 +186,19 @@ def fit_vertexwise(r1, mtsat, r2s) -> tuple[np.ndarray, np.ndarray]:
         (b0, b1, b2) per subject; identical to statsmodels OLS.
     residuals : numpy.ndarray, shape (n_subjects, n_vertices)
     """
-    y = np.asarray(r1, dtype=float)
-    if y.ndim != 2:
-        raise ValueError(f"expected (n_subjects, n_vertices) arrays, got shape {y.shape}")
-    y = check_surface_map(y, n_vertices=y.shape[1], name="R1")
-    x1 = check_surface_map(mtsat, n_vertices=y.shape[1], name="MTsat")
-    x2 = check_surface_map(r2s, n_vertices=y.shape[1], name="R2*")
+    y = as_array(r1, "r1", ndim=2)
+    x1 = as_array(mtsat, "mtsat", ndim=2)
+    x2 = as_array(r2s, "r2s", ndim=2)
     if x1.shape != y.shape or x2.shape != y.shape:
-        raise ValueError(f"mismatched subjects: R1 {y.shape}, MTsat {x1.shape}, R2* {x2.shape}")
+        raise ValueError(f"r1, mtsat and r2s must have the same shape (n_subjects, n_vertices), "
+                         f"got {y.shape}, {x1.shape}, {x2.shape}")
+    if y.shape[1] < 4:
+        raise ValueError(f"r1 must have at least 4 vertices for 3 coefficients, got {y.shape[1]}")
+    for name, x in (("mtsat", x1), ("r2s", x2)):
+        flat = np.ptp(x, axis=1) == 0
+        if flat.any():
+            raise ValueError(f"{name} is constant for subject(s) {np.flatnonzero(flat).tolist()[:10]}; "
+                             f"the coefficients are undefined")
     design = np.stack([np.ones_like(y), x1, x2], axis=-1)          # (s, v, 3)
     xtx = np.einsum("svi,svj->sij", design, design)
     xty = np.einsum("svi,sv->si", design, y)
@@ -195,6 +209,10 @@ def fit_vertexwise(r1, mtsat, r2s) -> tuple[np.ndarray, np.ndarray]:
 
 def summarise_betas(betas: pd.DataFrame) -> pd.DataFrame:
     """Mean and SD (ddof=1) over subjects of each coefficient: index b0,b1,b2; columns mean, sd, n."""
+    check_frame(betas, "betas", index_name="subject")
+    as_array(betas, "betas", ndim=2)
+    if len(betas) < 2:
+        raise ValueError(f"betas must have at least 2 subjects for an SD, got {len(betas)}")
     return pd.DataFrame({"mean": betas.mean(), "sd": betas.std(ddof=1), "n": betas.count()})
 
 
@@ -252,13 +270,25 @@ def simulate_cohort(*, n_subjects: int = 17, hemisphere: str = "L",
     vertex noise of SD ``noise_sd`` (R1, MTsat, R2*) is then added to each
     observed map. Default betas are close to the poster's estimates.
 
+    Bounded work: ``n_subjects`` <= 1,000, ``n_basis`` <= 100,
+    ``field_fwhm`` <= 100 mm.
+
     Returns
     -------
     SimulatedCohort
     """
-    if n_subjects < 2:
-        raise ValueError(f"n_subjects must be >= 2, got {n_subjects}")
-    rng = np.random.default_rng(seed)
+    n_subjects = check_int(n_subjects, "n_subjects", min=2, max=1000)
+    n_basis = check_int(n_basis, "n_basis", min=1, max=100)
+    check_choice(hemisphere, "hemisphere", ["L", "R"])
+    field_fwhm = check_scalar(field_fwhm, "field_fwhm", min=0, min_inclusive=False, max=100, unit="mm")
+    epsilon_amplitude = check_scalar(epsilon_amplitude, "epsilon_amplitude", min=0, unit="1/s")
+    beta_mean = as_array(beta_mean, "beta_mean", shape=(3,))
+    beta_sd = as_array(beta_sd, "beta_sd", shape=(3,))
+    noise_sd = as_array(noise_sd, "noise_sd", shape=(3,))
+    for name, v in (("beta_sd", beta_sd), ("noise_sd", noise_sd)):
+        if (v < 0).any():
+            raise ValueError(f"{name} must be >= 0 (standard deviations), got {v.tolist()}")
+    rng = check_seed(seed)
     mesh = load_fsaverage5(hemisphere=hemisphere)
     labels = dk_labels(hemisphere=hemisphere)
     n = len(mesh.coords)
@@ -333,23 +363,35 @@ def vertexwise_pipeline(r1, mtsat, r2s, mesh: Mesh, labels, *, fwhm: float = 6.0
     -------
     VertexwiseResult
     """
+    from .surface import MAX_FWHM_MM, _check_mesh
+
+    mesh = _check_mesh(mesh)
     n = len(mesh.coords)
-    maps = {}
-    for name, x in (("R1", r1), ("MTsat", mtsat), ("R2*", r2s)):
-        x = np.asarray(x, dtype=float)
-        if x.ndim != 2:
-            raise ValueError(f"{name}: expected (n_subjects, n_vertices), got shape {x.shape}")
-        maps[name] = smooth_surface(check_surface_map(x, n_vertices=n, name=name), mesh, fwhm=fwhm)
-    shapes = {k: v.shape[0] for k, v in maps.items()}
+    fwhm = check_scalar(fwhm, "fwhm", min=0, max=MAX_FWHM_MM, unit="mm")
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be one DK region name per vertex, got a bare string {labels!r}")
+    if np.shape(labels) != (n,):
+        raise ValueError(f"labels must have shape ({n},) (one per mesh vertex), got {np.shape(labels)}")
+    if subjects is not None:
+        if isinstance(subjects, (str, bytes)):
+            raise TypeError(f"subjects must be a sequence of subject IDs, got a bare string {subjects!r}")
+        subjects = list(subjects)
+        check_unique(subjects, "subjects")
+    arrays = {name: check_surface_map(as_array(x, name, ndim=2, finite=False), n_vertices=n, name=name)
+              for name, x in (("r1", r1), ("mtsat", mtsat), ("r2s", r2s))}
+    shapes = {k: v.shape for k, v in arrays.items()}
     if len(set(shapes.values())) != 1:
-        raise ValueError(f"mismatched subject lists (subjects per map: {shapes})")
-    betas, resid = fit_vertexwise(maps["R1"], maps["MTsat"], maps["R2*"])
+        raise ValueError(f"r1, mtsat and r2s must have the same shape (n_subjects, n_vertices): "
+                         f"mismatched subject lists {shapes}")
+    maps = {name: smooth_surface(x, mesh, fwhm=fwhm) for name, x in arrays.items()}
+    betas, resid = fit_vertexwise(maps["r1"], maps["mtsat"], maps["r2s"])
     n_sub = betas.shape[0]
     if subjects is None:
         subjects = [f"sub-{i + 1:02d}" for i in range(n_sub)]
     if len(subjects) != n_sub:
-        raise ValueError(f"{len(subjects)} subject IDs for {n_sub} subjects")
-    mean_maps = pd.DataFrame({k: v.mean(axis=0) for k, v in maps.items()})
+        raise ValueError(f"subjects must have {n_sub} IDs (one per subject), got {len(subjects)}")
+    mean_maps = pd.DataFrame({k: v.mean(axis=0) for k, v in
+                              zip(("R1", "MTsat", "R2*"), (maps["r1"], maps["mtsat"], maps["r2s"]))})
     mean_maps["e"] = resid.mean(axis=0)
     dk = parcellate(mean_maps.to_numpy().T, labels).T
     dk.columns = mean_maps.columns
@@ -397,6 +439,13 @@ def clinical_mpm_model(*, mt_scale: float = CLINICAL_MPM_MT_SCALE, table: pd.Dat
     crosswalk : pandas.DataFrame, optional
         Default :func:`qmrigenes.surface.load_neuromorphometrics_crosswalk`.
     """
+    mt_scale = check_scalar(mt_scale, "mt_scale", min=0, min_inclusive=False)
+    if table is not None:
+        check_frame(table, "table", index_name="row")
+        need = {"parameter", "subject", "region", "value"}
+        if not need <= set(table.columns):
+            raise ValueError(f"table must have columns {sorted(need)}, has {list(table.columns)}")
+        as_array(table["value"], "table['value']", ndim=1)
     table = load_clinical_mpm() if table is None else table
     cw = load_neuromorphometrics_crosswalk() if crosswalk is None else crosswalk
     unknown = sorted(set(table["region"]) - set(cw["neuromorphometrics"]))
@@ -429,6 +478,8 @@ def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
         ``("NSPN", MTsat)`` (mean over 297 subjects of left-hemisphere MT at
         50% depth, sub-parcels averaged into DK) and ``("HCP", T1w/T2w)``.
     """
+    if clinical is not None and not isinstance(clinical, ClinicalModel):
+        raise TypeError(f"clinical must be a ClinicalModel from clinical_mpm_model(), got {describe(clinical)}")
     clinical = clinical_mpm_model() if clinical is None else clinical
     nspn = load_nspn_mt()
     cols = {("clinical MPM", k): clinical.dk[k] for k in ("R1", "MTsat", "R2*", "e")}
@@ -469,13 +520,19 @@ def gene_set_expression(expression: pd.DataFrame, gene_sets, *, sets=None) -> pd
     -------
     pandas.DataFrame, shape (n_regions, n_sets)
     """
+    check_frame(expression, "expression")
+    check_unique(expression.columns, "expression.columns (gene symbols)")
+    gene_sets = check_gene_sets(gene_sets)
+    if isinstance(sets, (str, bytes)):
+        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
     names = list(gene_sets) if sets is None else list(sets)
     out = {}
     for name in names:
         if name not in gene_sets:
-            raise ValueError(f"unknown gene set {name!r}")
+            raise ValueError(f"sets: unknown gene set {name!r}; known: {', '.join(gene_sets)}")
         genes = [g for g in gene_sets[name] if g in expression.columns]
         if not genes:
-            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
-        out[name] = expression[genes].mean(axis=1)
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
+        out[name] = pd.Series(as_array(expression[genes], "expression", ndim=2).mean(axis=1),
+                              index=expression.index)
     return pd.DataFrame(out, index=expression.index)

@@ -41,6 +41,8 @@ __all__ = [
     "smooth_surface",
     "kernel_fwhm",
     "dk_labels",
+    "parcel_centroids",
+    "sphere_centroids",
     "parcellate",
     "regions_to_vertices",
     "nspn_to_dk",
@@ -212,6 +214,9 @@ def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.nda
         data = np.asarray(nib.load(path).get_fdata())
     else:
         raise ValueError(f"{path}: expected a .gii, .mgh or .mgz file")
+    if sum(d > 1 for d in data.shape) > 1:
+        raise ValueError(f"{path}: expected one value per vertex, got data of shape {data.shape} "
+                         f"(several maps in one file); select one map before loading")
     return check_surface_map(data.reshape(-1), n_vertices=n_vertices, name=str(path))
 
 
@@ -468,6 +473,63 @@ def regions_to_vertices(values: pd.Series, labels) -> np.ndarray:
     if absent:
         raise ValueError(f"regions not in the atlas labels: {absent}")
     return pd.Series(labels).map(values).to_numpy(dtype=float)
+
+
+def parcel_centroids(sphere_coords, labels, *, regions) -> np.ndarray:
+    """Centroids of regions on a spherical surface.
+
+    The centroid is the vertex closest to the mean of the region's vertex
+    coordinates (neuromaps' ``"surface"`` method), so it lies on the sphere.
+
+    Parameters
+    ----------
+    sphere_coords : array_like, shape (n_vertices, 3)
+    labels : array_like of str, shape (n_vertices,)
+    regions : sequence of str
+        Regions, in the order of the output rows.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_regions, 3)
+    """
+    coords = as_array(sphere_coords, "sphere_coords", ndim=2)
+    if coords.shape[1] != 3:
+        raise ValueError(f"sphere_coords must have shape (n_vertices, 3), got {coords.shape}")
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be one region name per vertex, got {describe(labels)}")
+    labels = np.asarray(labels)
+    if labels.shape != (len(coords),):
+        raise ValueError(f"labels must have shape ({len(coords)},) (one per vertex), got {labels.shape}")
+    if isinstance(regions, (str, bytes)):
+        raise TypeError(f"regions must be a sequence of region names, got a bare string {regions!r}")
+    regions = list(regions)
+    if not regions or len(set(regions)) != len(regions):
+        raise ValueError("regions must be a non-empty list of unique region names")
+    out = []
+    for r in regions:
+        mask = labels == r
+        if not mask.any():
+            raise ValueError(f"region {r!r} is not in the atlas labels")
+        mean = coords[mask].mean(axis=0)
+        idx = np.flatnonzero(mask)[np.argmin(((coords[mask] - mean) ** 2).sum(axis=1))]
+        out.append(coords[idx])
+    return np.asarray(out)
+
+
+def sphere_centroids(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS) -> pd.DataFrame:
+    """Centroids of DK regions on the fsaverage5 sphere (for spin tests).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_regions, 3)
+        Index: the regions in the given order; columns ``x``, ``y``, ``z`` (mm on
+        the sphere). Pass to :func:`qmrigenes.stats.spatial.spin_permutations`.
+    """
+    if hemisphere not in _HEMI:
+        raise ValueError(f"hemisphere must be 'L' or 'R', got {hemisphere!r}")
+    sphere = load_fsaverage5(hemisphere=hemisphere, surface="sphere")
+    coords = parcel_centroids(sphere.coords, dk_labels(hemisphere=hemisphere), regions=regions)
+    return pd.DataFrame(coords, index=pd.Index(list(regions), name="region"), columns=["x", "y", "z"])
 
 
 # --------------------------------------------------------------------------- NSPN / clinical / HCP

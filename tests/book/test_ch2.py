@@ -1,4 +1,6 @@
 """Tests of the book's study code (qmribook), moved from the library tests."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,17 +10,17 @@ from qmrigenes.stats import regression as reg
 
 
 def test_planted_effects():
-    eff = ch2.planted_effects(iron=0.5, myelin=0.25)
+    eff = ch2.load_planted_effects(iron=0.5, myelin=0.25)
     assert len(eff) == 5 + 13 and "TFRC" not in eff and "MBP" not in eff
     assert eff["FTL"] == 0.5 and eff["MAL"] == 0.25
     with pytest.raises(ValueError):
-        ch2.planted_effects(iron=1.5)
+        ch2.load_planted_effects(iron=1.5)
 
 
 def test_sampling_overview_real():
     from qmrigenes.datasets import load_ahba_sample_annotations
 
-    ov = ch2.sampling_overview(load_ahba_sample_annotations())
+    ov = ch2._sampling_overview(load_ahba_sample_annotations())
     assert ov["n_rois"] == 34 and ov["counts"].shape == (34, 6)
     assert ov["right_donors"] == "1 and 2" and ov["left_only_donors"] == "3, 4, 5 and 6"
     assert ov["single_donor_rois"] == "Amygdala_R (donor 2)"
@@ -36,21 +38,21 @@ def test_literature_summary():
     lit = pd.DataFrame({"structure": ["Putamen", "Putamen", "Whole white matter", "Whole white matter", "X", "Y"],
                         "component": ["chi_para", "chi_dia", "chi_para", "chi_dia", "chi_total", "chi_total"],
                         "chi_ppb": [80.0, -10.0, 15.0, -30.0, 5.0, 1.0],
-                        "citation": ["min2024chisep"] * 4 + ["other", "other"]})
+                        "citation": ["min2024chisep"] * 4 + ["zivadinov2018iron"] * 2})
     lit.loc[5, "structure"] = "Basal ganglia (composite)"
-    out = ch2.literature_summary(lit)
+    out = ch2._literature_summary(lit)
     assert out["wm_shift"] == pytest.approx(15.0)
     assert out["chi"].loc["Putamen", "relative to whole WM"] == pytest.approx(85.0)
     assert "Basal ganglia (composite)" not in set(out["plot"]["structure"])
-    assert out["plot"]["component"].iloc[0] == "chi_para (min2024chisep)"
+    assert out["plot"]["component"].iloc[0] == "χpara (Min et al. 2024)"          # no BibTeX keys in legends
     with pytest.raises(ValueError):
-        ch2.literature_summary(lit, reference="Nowhere")
+        ch2._literature_summary(lit, reference="Nowhere")
 
 
 def test_synthetic_folder_check_real_annotations():
     from qmrigenes.datasets import load_ahba_sample_annotations
 
-    out = ch2.synthetic_folder_check(load_ahba_sample_annotations(), n_genes=8)
+    out = ch2._folder_check(load_ahba_sample_annotations(), n_genes=8)
     assert out["n_probes"] == 3 * 8 and out["n_kept"] == 2 * 8     # below-background probes filtered
     assert out["pct_faithful"] == 100.0 and out["max_diff"] < 1e-5
 
@@ -60,35 +62,35 @@ def test_recovery_numbers():
                           "slope": [0.9, 0.2, -0.1, 0.5], "planted": [0.7, 0.7, 0.0, 0.5],
                           "bh": pd.array([True, False, False, True], dtype="boolean")})
     sig = pd.Series([True, False, False, True, True], index=["A", "B", "C", "D", "E"])
-    out = ch2.recovery_numbers(genes, sig, {"A": 0.7, "B": 0.7, "D": 0.5})
+    out = ch2._recovery_numbers(genes, sig, {"A": 0.7, "B": 0.7, "D": 0.5})
     assert out["n_significant"] == 3 and out["n_false"] == 1          # E not planted
     assert (out["s_found"], out["s_planted"], out["t_found"], out["t_planted"]) == (1, 2, 1, 1)
     assert (out["slope_min"], out["slope_max"]) == (0.2, 0.9)
     with pytest.raises(ValueError):
-        ch2.recovery_numbers(genes.drop(columns="planted"), sig, {})
+        ch2._recovery_numbers(genes.drop(columns="planted"), sig, {})
 
 
 def test_donor_precision(data):
     x, y = data
     per = {"1": x, "2": x.iloc[:12]}
-    out = ch2.donor_precision(reg.per_donor_ols(per, y, ["G0", "G1"]), n_split=17)
+    out = ch2._donor_precision(reg.per_donor_ols(per, y, ["G0", "G1"]), n_split=17)
     assert out["few_donors"] == "2" and out["many_donors"] == "1"
     assert out["few_min_rois"] == out["few_max_rois"] == 12
     assert out["few_se"] > out["many_se"]                              # fewer ROIs, wider slopes
     with pytest.raises(ValueError):
-        ch2.donor_precision(reg.per_donor_ols(per, y, ["G0"]), n_split=40)
+        ch2._donor_precision(reg.per_donor_ols(per, y, ["G0"]), n_split=40)
 
 
 def test_bh_summary(rng):
     p = pd.Series(np.r_[rng.uniform(0, 1e-6, 5), rng.uniform(size=500)], index=[f"g{i}" for i in range(505)])
     cmp = reg.compare_bh(p)
-    out = ch2.bh_summary(cmp)
+    out = ch2._bh_summary(cmp)
     assert out["std-n"] == int(multipletests(p, alpha=0.05, method="fdr_bh")[0].sum())
     assert out["pub-n"] == int(reg.bh_as_published(p.to_numpy()).sum())
     assert out["unc-n"] == int((p < 1e-4).sum()) and out["stdq-n"] <= out["unc-n"]
     assert out["pub-n"] - out["pub-only"] + out["std-only"] == out["std-n"]
     with pytest.raises(ValueError):
-        ch2.bh_summary(cmp.iloc[:2])
+        ch2._bh_summary(cmp.iloc[:2])
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,7 @@ def small_simulation():
 
     genes = [f"G{i:03d}" for i in range(300)] + ["FTL", "TFRC"]
     planted = {"FTL": 0.95, "G000": 0.95}
-    return ch2.simulation_study(load_ahba_sample_annotations(), genes, {"iron": ["FTL", "TFRC"]},
+    return ch2._simulation_study(load_ahba_sample_annotations(), genes, {"iron": ["FTL", "TFRC"]},
                                 planted=planted, donor_genes=["FTL"], seed=1), planted
 
 
@@ -109,22 +111,138 @@ def test_simulation_study(small_simulation):
     assert not sim.genes.set_index("gene").loc["TFRC", "bh"]
     assert set(sim.donors["donor"]) == set(sim.roi_expression.per_donor) and (sim.donors["gene"] == "FTL").all()
     with pytest.raises(ValueError):
-        ch2.simulation_study(pd.DataFrame(), ["A"], {}, planted={"B": 0.5})
+        ch2._simulation_study(pd.DataFrame(), ["A"], {}, planted={"B": 0.5})
 
 
 def test_real_data_study_and_published(small_simulation):
-    from qmribook.pages import load_published
-
     sets = {"iron": ["TF", "TFRC", "FTL"], "myelin": ["MBP", "MOG", "PLP1"]}
-    real = ch2.real_data_study(sets, n_perm=200)
+    real = ch2._real_data_study(sets, n_perm=200)
     num = real.numbers
     assert real.sets.shape[0] == 6 and num["r2s-n-perm"] == 5040 and num["para-n-perm"] == 120  # 7! and 5!
     assert num["r2s-n-genes"] == 6 and num["r2s-n-pos"] == int((real.wide["R2*"] > 0).sum())
     assert num["largest-p-random"] + num["largest-p-coex"] + num["largest-p-perm"] == 6
     assert num["r2s-iron-n-other"] == 2
     assert num["r2s-iron-r"] == pytest.approx(real.wide.loc["iron", "R2*"].mean())
-    side = ch2.published_comparison(load_published("ch2", "headline").set_index("item"), real, small_simulation[0])
+    side = ch2._published_comparison(ch2.load_published_headline(), real, small_simulation[0])
     assert side.loc["n_rois", "ours"] == 34 and side.loc["df", "ours"] == 32
     assert side.loc["ftl_p", "ours"] == pytest.approx(real.r2s.loc["FTL", "p"])
     assert np.isnan(side.loc["ftl_p_ilsqr", "ours"]) and "not available" in side.loc["ftl_p_ilsqr", "our data"]
     assert np.isnan(side.loc["mal_p", "ours"]) and "not in the tested" in side.loc["mal_p", "our data"]
+
+
+# --------------------------------------------------------------------------- display helpers
+def test_p_text_one_style():
+    assert ch2._p_text(1.32e-9) == "1.3×10⁻⁹"                          # no spaces: never wraps
+    assert ch2._p_text(0.0019) == "0.0019" and ch2._p_text(0.2) == "0.20" and ch2._p_text(0.012) == "0.012"
+    assert ch2._p_text(1.0) == "1.0" and ch2._p_text(np.nan) == "—"
+
+
+def test_published_text_keeps_published_precision():
+    assert ch2._published_text("3.40e-6") == "3.40×10⁻⁶"                 # trailing zero kept
+    assert ch2._published_text("15627") == "15,627" and ch2._published_text("0.46") == "0.46"
+    assert ch2._published_text("") == "—"
+
+
+def test_author_year_from_bibliography():
+    assert ch2._author_year("min2024chisep") == "Min et al. 2024"
+    assert ch2._author_year("schafer2012stn") == "Schäfer et al. 2012"
+    with pytest.raises(KeyError):
+        ch2._author_year("nobody1900")
+
+
+def test_table_formats_by_kind():
+    frame = pd.DataFrame({"n": [17.0, np.nan], "p": [1e-5, 0.5], "flag": [True, False], "x": [0.123, -1.0]},
+                         index=pd.Index(["a", "b"], name="gene"))
+    tab = ch2._table(frame, counts=["n"], p=["p"], flags=["flag"], columns={"p": "p (FDR)", "x": "χ (ppb)"})
+    data = tab.data.set_index("gene")
+    assert data.loc["a", "n"] == "17" and data.loc["b", "n"] == "—"                  # no 17.000, no NaN
+    assert data.loc["a", "p (FDR)"] == "1.0×10⁻⁵" and data.loc["b", "flag"] == "no"
+    assert data.loc["b", "χ (ppb)"] == "−1.00"
+    html = tab._repr_html_()
+    assert "qmri-scroll" in html and "χ (ppb)" in html and "NaN" not in html and "…" not in html
+    assert "<sup>−5</sup>" in html and "qmri-nowrap" in html                          # p never wraps
+    with pytest.raises(ValueError):
+        ch2._table(frame, p=["nope"])
+
+
+# --------------------------------------------------------------------------- reports and exercises
+def test_report_exercise_bh_disagrees_with_standard():
+    rep = ch2.report_exercise_bh()
+    num, frame = rep.numbers, rep.data["frame"]
+    p = np.array(list(ch2.EXERCISE_P.values()))
+    assert num["ex-bh-std-n"] == int(multipletests(p, alpha=0.05, method="fdr_bh")[0].sum()) == 7
+    assert num["ex-bh-pub-n"] == int(reg.bh_as_published(p).sum()) == 1
+    assert num["ex-bh-pub-rev-n"] != num["ex-bh-pub-n"]                     # order dependence shown
+    assert num["ex-bh-pub-genes"] == "g01" and num["ex-bh-unc-n"] == int((p < 1e-4).sum())
+    assert (frame["rank"].sort_values().to_numpy() == np.arange(1, 11)).all()
+    assert "tab-ex-bh" in rep.tables and "paper's code" in rep.tables["tab-ex-bh"].data.columns
+
+
+@pytest.fixture(scope="module")
+def chapter_data():
+    return ch2.load_chapter_data()
+
+
+def test_report_exercise_min_p(chapter_data, small_simulation):
+    from scipy import stats
+
+    real = ch2._real_data_study({"iron": ["TF", "FTL"], "myelin": ["MOG", "PLP1"]}, n_perm=50)
+    rep = ch2.report_exercise_min_p(chapter_data, real)
+    num = rep.numbers
+    thr = 0.05 / num["ex-minp-m"]
+    assert num["ex-minp-thr"] == pytest.approx(thr) and num["ex-minp-m"] == len(chapter_data.genes)
+    for n in (5, 7, 34):                                        # the critical r gives p = threshold
+        r = num[f"ex-minp-r-{n}"]
+        t = r * np.sqrt(n - 2) / np.sqrt(1 - r ** 2)
+        assert 2 * stats.t.sf(t, n - 2) == pytest.approx(thr, rel=1e-6)
+    assert num["ex-minp-r-5"] > num["ex-minp-r-7"] > 0.99 > num["ex-minp-r-34"] > 0.6
+    assert num["ex-minp-perm-7"] == pytest.approx(1 / 5040) and num["ex-minp-perm-ratio-7"] > 50
+    assert "ex-minp-perm-34" not in num
+    assert abs(num["ex-minp-best-r"]) < num["ex-minp-r-7"] and num["ex-minp-best-p"] > thr
+
+
+def test_report_exercise_power_rois(chapter_data):
+    rep = ch2.report_exercise_power_rois(chapter_data, n_rois=(8, 34), effects=(0.9,), n_genes=300, n_rep=2)
+    num = rep.numbers
+    assert set(num) == {"ex-power-8-09", "ex-power-34-09"}
+    assert num["ex-power-34-09"] > num["ex-power-8-09"]           # more regions, more power
+    assert list(rep.data["power"]["n_rois"]) == [8, 34]
+
+
+def test_report_null_widget(small_simulation):
+    real = ch2._real_data_study({"iron": ["TF", "FTL", "FTH1"], "myelin": ["MOG", "PLP1", "MAL"]}, n_perm=50)
+    rep = ch2.report_null_widget(real, gene_set="myelin", draws=(20, 200))
+    payload = rep.figures["null-widget"].payload
+    assert payload["slider"]["values"] == [20, 200] and payload["step"] is True
+    assert rep.numbers["null-n-genes"] == 3 and len(rep.data["null"]) == 200
+    hist = np.array(payload["series"][0]["y"])[0]              # (n_slider, n_edges)
+    width = payload["x"][1] - payload["x"][0]
+    assert hist.shape == (2, len(payload["x"])) and (hist[:, -1] == 0).all()
+    assert np.allclose(hist.sum(axis=1) * width, 1, atol=0.02)           # densities integrate to 1
+    spike = np.array(payload["series"][1]["y"])[0]
+    assert payload["series"][1]["name"] == "observed mean r" and (spike > 0).sum(axis=1).tolist() == [1, 1]
+    assert payload["xlim"][0] < rep.numbers["null-observed"] < payload["xlim"][1]
+    assert rep.numbers["null-observed"] == pytest.approx(real.wide.loc["myelin", "R2*"].mean())
+    assert rep.figures["fig-real-null"].mpl.axes[0].get_xlabel().startswith("mean r of 3")
+
+
+def test_report_sampling_and_literature(chapter_data):
+    rep = ch2.report_sampling(chapter_data)
+    assert rep.numbers["n-rois"] == 34 and rep.numbers["right-donors"] == "1 and 2"
+    assert set(rep.tables) == {"tab-matching"} and set(rep.figures) == {"fig-sampling"}
+    lit = ch2.report_literature()
+    legend = [t.get_text() for t in lit.figures["fig-literature"].mpl.axes[0].get_legend().get_texts()]
+    assert legend and not any(re.search(r"[a-z]+\d{4}[a-z]+", t) for t in legend)   # no BibTeX keys
+    assert "χpara (ppb)" in lit.tables["tab-chi-sep"].data.columns
+
+
+def test_report_published_precision(small_simulation):
+    real = ch2._real_data_study({"iron": ["TF", "FTL"], "myelin": ["MAL", "MOG"]}, n_perm=50)
+    rep = ch2.report_published(real, small_simulation[0])
+    side = rep.tables["tab-published"].data.drop_duplicates("quantity").set_index("quantity")
+    assert side.loc["FTL p (slope t-test)", "published"] == "1.32×10⁻⁹"
+    assert side.loc["FTL p (slope t-test)", "published"].startswith("1.32")        # as printed in the paper
+    assert side.loc["CNP p (slope t-test)", "published"].startswith("3.40")
+    assert side.loc["genes regressed", "published"] == "15,627"
+    assert side.loc["ROIs (regions in the regression)", "ours"] == "34"
+    assert "ftl_p" not in rep.tables["tab-published"]._repr_html_()                 # no code names

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validate import align_index, as_array, check_choice, check_unique, describe
+
 __all__ = [
     "plot_dk_surface_maps",
     "plot_figure1",
@@ -59,6 +61,14 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
 
     from ..surface import dk_labels, load_fsaverage5, regions_to_vertices
 
+    if not isinstance(maps, pd.DataFrame):
+        raise TypeError(f"maps must be a DataFrame indexed by DK region, got {describe(maps)}")
+    check_choice(hemisphere, "hemisphere", ["L", "R"])
+    check_unique(maps.index, "maps.index (region names)")
+    as_array(maps, "maps", ndim=2, allow_nan=True)       # NaN: region not shown; inf refused
+    for arg, value in (("titles", titles), ("cmaps", cmaps)):
+        if isinstance(value, str):
+            raise TypeError(f"{arg} must be a list with one entry per map, got a bare string {value!r}")
     k = maps.shape[1]
     titles = list(maps.columns) if titles is None else list(titles)
     symmetric = [False] * k if symmetric is None else list(symmetric)
@@ -115,11 +125,13 @@ def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisp
     matplotlib.figure.Figure
         4 + n_sets rows (:func:`plot_dk_surface_maps`); e on a symmetric scale.
     """
+    for arg, value in (("mpm_maps", mpm_maps), ("set_expression", set_expression)):
+        if not isinstance(value, pd.DataFrame):
+            raise TypeError(f"{arg} must be a DataFrame indexed by DK region, got {describe(value)}")
     missing = [m for m in _FIG1_TITLES if m not in mpm_maps.columns]
     if missing:
         raise ValueError(f"mpm_maps lacks the columns {missing}")
-    if not mpm_maps.index.equals(set_expression.index):
-        raise ValueError("mpm_maps and set_expression must have the same region index (same order)")
+    set_expression = align_index(mpm_maps.index, set_expression, "set_expression", ref_name="mpm_maps")
     maps = pd.concat([mpm_maps[list(_FIG1_TITLES)], set_expression], axis=1)
     titles = list(_FIG1_TITLES.values()) + [f"{s.replace('.', ' ')}\ngenes" for s in set_expression.columns]
     symmetric = [False, False, False, True] + [False] * set_expression.shape[1]
@@ -233,10 +245,21 @@ def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=N
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(nulls, dict) or not {"gene", "sets"} <= set(nulls):
+        raise TypeError("nulls must be the dict of gene_set_association(..., return_nulls=True) "
+                        f"(keys 'gene', 'sets'), got {describe(nulls)}")
+    if isinstance(sets, str):
+        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
     sets = nulls["sets"] if sets is None else list(sets)
+    unknown = [s for s in sets if s not in nulls["sets"]]
+    if unknown:
+        raise ValueError(f"sets not in the nulls: {unknown}; known: {nulls['sets']}")
     key = map_key if isinstance(map_key, tuple) else (map_key,)
-    maps = table.index.droplevel("gene_set").unique()
-    m = list(maps).index(key if len(key) > 1 else key[0])
+    maps = list(table.index.droplevel("gene_set").unique())
+    wanted = key if len(key) > 1 else key[0]
+    if wanted not in maps:
+        raise ValueError(f"map_key {map_key!r} is not a map of the table; known: {maps}")
+    m = maps.index(wanted)
     n = len(sets)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))

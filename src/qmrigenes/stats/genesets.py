@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .standardize import unit_z
 from .._validate import (as_array, check_frame, check_gene_sets, check_genes, check_int, check_seed,
                          check_unique)
 
@@ -58,13 +59,6 @@ def _check_constant_columns(frame: pd.DataFrame, values: np.ndarray, name: str) 
                          f"map is undefined; drop them before testing")
 
 
-def _zscore_columns(values: np.ndarray) -> np.ndarray:
-    centred = values - values.mean(axis=0)
-    norm = np.sqrt((centred ** 2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return centred / norm
-
-
 def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
     """Pearson correlation of each gene's regional expression with each map.
 
@@ -95,6 +89,7 @@ def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
         dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
         raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
     check_unique(maps.index, "maps.index (region names)")
+    check_unique(maps.columns, "maps.columns (map names)")
     missing = maps.index.difference(expression.index)
     extra = expression.index.difference(maps.index)
     if len(missing) or len(extra):
@@ -108,7 +103,7 @@ def gene_map_correlations(expression: pd.DataFrame, maps) -> pd.DataFrame:
     if len(maps.index) < 3:
         raise ValueError(f"maps must cover at least 3 regions to correlate, got {len(maps.index)}")
     _check_constant_columns(maps, values, "maps")
-    r = _zscore_columns(expr).T @ _zscore_columns(values)
+    r = unit_z(expr, axis=0).T @ unit_z(values, axis=0)
     return pd.DataFrame(r, index=expression.columns, columns=maps.columns)
 
 
@@ -128,7 +123,8 @@ def genes_present(gene_sets: Mapping[str, Sequence[str]], genes) -> pd.DataFrame
     -------
     pandas.DataFrame
         Index: set name. Columns ``n_genes`` (set size), ``n_present`` and
-        ``missing`` (the absent or unusable symbols, comma-separated).
+        ``missing`` (the absent or unusable symbols, comma-separated) and
+        ``genes`` (the present, usable symbols, comma-separated, in set order).
     """
     gene_sets = check_gene_sets(gene_sets)
     if isinstance(genes, pd.DataFrame):
@@ -139,7 +135,7 @@ def genes_present(gene_sets: Mapping[str, Sequence[str]], genes) -> pd.DataFrame
         members = pd.Index(members)
         absent = members.difference(genes)
         rows[name] = {"n_genes": len(members), "n_present": len(members) - len(absent),
-                      "missing": ", ".join(absent)}
+                      "missing": ", ".join(absent), "genes": ", ".join(g for g in members if g in genes)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("gene_set")
 
 
@@ -283,8 +279,9 @@ def null_pvalues(observed, null) -> np.ndarray:
     -------
     numpy.ndarray, shape S
         ``p = min(1, 2 * min(k_hi + 1, k_lo + 1) / (n_perm + 1))`` where
-        ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one: the
-        doubled smaller tail, with the +1 that keeps p above zero.
+        ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one (ties
+        within 1e-12 relative count in both): the doubled smaller tail, with the
+        +1 that keeps p above zero.
 
     Raises
     ------
@@ -298,6 +295,9 @@ def null_pvalues(observed, null) -> np.ndarray:
         raise ValueError(f"null must have shape (n_perm, *observed.shape) = (n_perm, *{observed.shape}), "
                          f"got {null.shape}")
     n = null.shape[0]
-    k_hi = (null >= observed).sum(axis=0)
-    k_lo = (null <= observed).sum(axis=0)
+    # ties: values equal up to floating-point rounding (1e-12 relative) count in both tails, so a
+    # permutation that reproduces the observed arrangement is a tie however it was computed
+    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    k_hi = (null >= observed - tol).sum(axis=0)
+    k_lo = (null <= observed + tol).sum(axis=0)
     return np.minimum(1.0, 2 * (np.minimum(k_hi, k_lo) + 1) / (n + 1))

@@ -19,9 +19,16 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
+from .multitest import bh_as_published, bonferroni, fdr_bh
+from .standardize import zscore
+
+from .._validate import (as_array, check_bool, check_gene_sets, check_genes, check_int,
+                         check_scalar, check_seed, check_unique, describe)
 from .genesets import _sample_subsets
+
+#: Upper bound on permutation / random-draw counts in this module.
+MAX_DRAWS = 1_000_000
 
 __all__ = [
     "zscore",
@@ -38,18 +45,7 @@ __all__ = [
     "permutation_set_null",
     "set_level_tests",
     "map_gene_tables",
-    "design_sampling",
-    "power_by_design",
-    "power_at",
 ]
-
-
-def zscore(values, *, ddof: int = 1):
-    """z-score along the first axis (SD with ``ddof``; MATLAB ``std`` uses 1)."""
-    if isinstance(values, (pd.Series, pd.DataFrame)):
-        return (values - values.mean()) / values.std(ddof=ddof)
-    values = np.asarray(values, dtype=float)
-    return (values - values.mean(axis=0)) / values.std(axis=0, ddof=ddof)
 
 
 class GenomeWideOLS(NamedTuple):
@@ -68,22 +64,32 @@ class GenomeWideOLS(NamedTuple):
     zero_variance: pd.Index
 
 
-def _check_inputs(expression: pd.DataFrame, y: pd.Series) -> None:
-    if not isinstance(expression, pd.DataFrame) or not isinstance(y, pd.Series):
-        raise TypeError("expression must be a DataFrame (ROIs x genes) and the map a Series (ROIs)")
+def _check_inputs(expression: pd.DataFrame, y: pd.Series, name: str = "y") -> pd.Series:
+    """Checked ``y``, aligned by ROI name to ``expression`` (same names, any order)."""
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"expression must be a DataFrame (ROIs x genes), got {describe(expression)}")
+    if not isinstance(y, pd.Series):
+        raise TypeError(f"{name} (the map) must be a Series indexed by ROI, got {describe(y)}")
     if y.isna().any():
-        raise ValueError(f"the map has NaN values at {list(y.index[y.isna()])}")
+        raise ValueError(f"{name} (the map) has NaN values at {list(y.index[y.isna()])}")
+    as_array(y, name, ndim=1)
+    check_unique(expression.index, "expression.index (ROI names)")
+    check_unique(y.index, f"{name}.index (ROI names)")
     if not expression.index.equals(y.index):
         if set(expression.index) == set(y.index) and len(expression.index) == len(y.index):
-            raise ValueError("ROI order of expression and map differ; align them explicitly "
-                             "(e.g. map.loc[expression.index]) before regressing")
+            y = y.reindex(expression.index)         # aligned by ROI name, never by position
+    if not expression.index.equals(y.index):
         only_x = [r for r in expression.index if r not in set(y.index)]
         only_y = [r for r in y.index if r not in set(expression.index)]
         raise ValueError(f"expression and map cover different ROIs: only in expression {only_x}, only in map {only_y}")
     if expression.columns.duplicated().any():
         raise ValueError(f"duplicated genes: {sorted(set(expression.columns[expression.columns.duplicated()]))[:10]}")
     if len(y) < 3:
-        raise ValueError(f"need at least 3 ROIs, got {len(y)}")
+        raise ValueError(f"{name} must cover at least 3 ROIs, got {len(y)}")
+    if np.ptp(y.to_numpy(dtype=float)) == 0:
+        raise ValueError(f"{name} (the map) is constant ({y.iloc[0]!r} in every ROI); "
+                         f"a regression on it is undefined")
+    return y
 
 
 def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bool = True,
@@ -113,8 +119,10 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
     ValueError
         NaN in ``y``, ROI names or order differ, fewer than 3 ROIs, partial NaN in a gene.
     """
-    _check_inputs(expression, y)
-    x = expression.to_numpy(dtype=float)
+    y = _check_inputs(expression, y)
+    standardize_y = check_bool(standardize_y, "standardize_y")
+    standardize_x = check_bool(standardize_x, "standardize_x")
+    x = as_array(expression, "expression", ndim=2, allow_nan=True)
     nan_cols = np.isnan(x).any(axis=0)
     partial = nan_cols & ~np.isnan(x).all(axis=0)
     if partial.any():
@@ -150,39 +158,15 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
     return GenomeWideOLS(table, expression.columns[zero])
 
 
-def bh_as_published(p, *, q: float = 1e-4) -> np.ndarray:
-    """The Benjamini-Hochberg code of ``geneQSMComparison.m``, as published.
-
-    ``[B, I] = sort(p)``; ``bh_cval(i) = I(i) * Q / m`` (the sort
-    *permutation* indexed by the gene's own position, not the gene's rank);
-    ``passed = p < bh_cval``; ``M = max(p(passed))``; significant = ``p < M``
-    (strict, so the gene attaining ``M`` itself is excluded). ``Q = 1e-4``.
-
-    Parameters
-    ----------
-    p : array_like, shape (m,)
-        p-values in gene order.
-    q : float
-        The code's ``Q``.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (m,)
-    """
-    p = np.asarray(p, dtype=float)
-    if np.isnan(p).any():
-        raise ValueError("p contains NaN")
-    m = p.size
-    order = np.argsort(p, kind="stable") + 1          # MATLAB's I (1-based, stable sort)
-    cval = order * q / m
-    passed = p < cval
-    if not passed.any():
-        return np.zeros(m, bool)                      # max([]) is empty: nothing significant
-    return p < p[passed].max()
+def _check_pvalues(p, name: str = "p") -> np.ndarray:
+    pv = as_array(p, name, ndim=1)
+    if ((pv < 0) | (pv > 1)).any():
+        raise ValueError(f"{name} must be p-values in [0, 1], got values from {pv.min():g} to {pv.max():g}")
+    return pv
 
 
 def correct(p, *, alpha: float = 0.05) -> pd.DataFrame:
-    """BH (FDR ``alpha``) and Bonferroni decisions and adjusted p (statsmodels ``multipletests``).
+    """BH (FDR ``alpha``) and Bonferroni decisions and adjusted p (:mod:`qmrigenes.stats.multitest`).
 
     Returns
     -------
@@ -191,12 +175,11 @@ def correct(p, *, alpha: float = 0.05) -> pd.DataFrame:
         index as ``p`` if it is a Series.
     """
     index = p.index if isinstance(p, pd.Series) else None
-    pv = np.asarray(p, dtype=float)
-    if np.isnan(pv).any():
-        raise ValueError("p contains NaN")
-    rej_bh, p_bh, _, _ = multipletests(pv, alpha=alpha, method="fdr_bh")
-    rej_bf, p_bf, _, _ = multipletests(pv, alpha=alpha, method="bonferroni")
-    return pd.DataFrame({"p_bh": p_bh, "bh": rej_bh, "p_bonferroni": p_bf, "bonferroni": rej_bf}, index=index)
+    pv = _check_pvalues(p)
+    alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
+    p_bh, p_bf = fdr_bh(pv), bonferroni(pv)
+    return pd.DataFrame({"p_bh": p_bh, "bh": p_bh <= alpha, "p_bonferroni": p_bf, "bonferroni": p_bf <= alpha},
+                        index=index)
 
 
 def compare_bh(p: pd.Series, *, alpha: float = 0.05, q_published: float = 1e-4,
@@ -212,11 +195,17 @@ def compare_bh(p: pd.Series, *, alpha: float = 0.05, q_published: float = 1e-4,
         same level), and ``n_only_here``/``n_only_standard`` versus standard BH
         at the same level.
     """
-    pv = p.to_numpy(dtype=float)
-    std_alpha = multipletests(pv, alpha=alpha, method="fdr_bh")[0]
-    std_q = multipletests(pv, alpha=q_published, method="fdr_bh")[0]
+    if not isinstance(p, pd.Series):
+        raise TypeError(f"p must be a Series of p-values indexed by gene, got {describe(p)}")
+    pv = _check_pvalues(p)
+    alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
+    q_published = check_scalar(q_published, "q_published", min=0, min_inclusive=False, max=1)
+    if genes is not None:
+        genes = check_genes(genes, "genes")
+    q_bh = fdr_bh(pv)
+    std_alpha, std_q = q_bh <= alpha, q_bh <= q_published
     pub = bh_as_published(pv, q=q_published)
-    bonf = multipletests(pv, alpha=alpha, method="bonferroni")[0]
+    bonf = bonferroni(pv) <= alpha
     rows = {
         f"standard BH, FDR {alpha:g}": (std_alpha, std_alpha),
         f"uncorrected p < {q_published:g}": (pv < q_published, std_alpha),
@@ -241,6 +230,9 @@ def gene_table(result: GenomeWideOLS, gene_sets: Mapping[str, Sequence[str]], *,
     the rows of the requested genes are returned; absent genes are listed with
     ``present = False`` rather than dropped.
     """
+    if not isinstance(result, GenomeWideOLS):
+        raise TypeError(f"result must be a GenomeWideOLS from genome_wide_ols(), got {describe(result)}")
+    gene_sets = check_gene_sets(gene_sets)
     table = result.table
     corr = correct(table["p"], alpha=alpha)
     rows = []
@@ -276,10 +268,18 @@ def per_donor_ols(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, genes: Se
     pandas.DataFrame
         Long: ``donor``, ``gene``, ``slope``, ``se`` (of the slope), ``p``, ``r``, ``n``.
     """
+    if not isinstance(per_donor, Mapping) or not per_donor:
+        raise TypeError(f"per_donor must be a non-empty mapping {{donor: DataFrame}}, got {describe(per_donor)}")
+    if not isinstance(y, pd.Series):
+        raise TypeError(f"y (the map) must be a Series indexed by ROI, got {describe(y)}")
     if y.isna().any():
-        raise ValueError("the map contains NaN")
+        raise ValueError("y (the map) contains NaN")
+    as_array(y, "y", ndim=1)
+    genes = check_genes(genes, "genes")
     frames = []
     for donor, expr in per_donor.items():
+        if not isinstance(expr, pd.DataFrame):
+            raise TypeError(f"per_donor[{donor!r}] must be a DataFrame (ROIs x genes), got {describe(expr)}")
         missing = [g for g in genes if g not in expr.columns]
         if missing:
             raise ValueError(f"donor {donor}: genes not present {missing}")
@@ -315,13 +315,12 @@ def pls_loocv(x: pd.DataFrame, y: pd.Series, *, max_components: int | None = Non
     from sklearn.cross_decomposition import PLSRegression
     from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
-    _check_inputs(x, y)
-    if x.isna().any().any():
-        raise ValueError("x contains NaN")
+    y = _check_inputs(x, y)
+    xv = as_array(x, "x", ndim=2)
     n = len(y)
     yv = zscore(y.to_numpy(dtype=float))
-    xv = x.to_numpy(dtype=float)
-    kmax = min(x.shape[1], n - 2) if max_components is None else max_components
+    kmax = min(x.shape[1], n - 2) if max_components is None else \
+        check_int(max_components, "max_components", min=1)
     if not 1 <= kmax <= min(x.shape[1], n - 2):
         raise ValueError(f"max_components must be between 1 and {min(x.shape[1], n - 2)}")
     tss = ((yv - yv.mean()) ** 2).sum()
@@ -339,7 +338,15 @@ def pls_loocv(x: pd.DataFrame, y: pd.Series, *, max_components: int | None = Non
 # --------------------------------------------------------------------------- set-level nulls
 def set_coexpression(expression: pd.DataFrame, genes: Sequence[str]) -> float:
     """Mean pairwise Pearson correlation (across regions) among ``genes``."""
-    z = zscore(expression[list(genes)].to_numpy(dtype=float))
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"expression must be a DataFrame (regions x genes), got {describe(expression)}")
+    genes = check_genes(genes, "genes")
+    absent = [g for g in genes if g not in expression.columns]
+    if absent:
+        raise ValueError(f"genes not in the expression table: {absent[:10]}")
+    if len(genes) < 2:
+        raise ValueError(f"genes must list at least 2 genes for a pairwise correlation, got {len(genes)}")
+    z = zscore(as_array(expression[genes], "expression", ndim=2))
     k, n = z.shape[1], z.shape[0]
     total = (z.sum(axis=1) ** 2).sum() / (n - 1)
     return float((total - k) / (k * (k - 1)))
@@ -361,17 +368,33 @@ def coexpression_matched_null(expression: pd.DataFrame, correlations: pd.Series,
         Mean r of the matched random sets.
     observed_coexpression : float
     """
-    genes = [g for g in genes if g in correlations.index]
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"expression must be a DataFrame (regions x genes), got {describe(expression)}")
+    if not isinstance(correlations, pd.Series):
+        raise TypeError(f"correlations must be a Series of r indexed by gene, got {describe(correlations)}")
+    r_all = as_array(correlations, "correlations", ndim=1, allow_nan=True)
+    if (np.abs(r_all[np.isfinite(r_all)]) > 1 + 1e-9).any():
+        raise ValueError("correlations must be Pearson r values in [-1, 1]")
+    genes = check_genes(genes, "genes")
+    n_draw = check_int(n_draw, "n_draw", min=1, max=MAX_DRAWS)
+    n_keep = check_int(n_keep, "n_keep", min=1)
+    rng = check_seed(seed)
+    genes = [g for g in genes if g in correlations.index and np.isfinite(correlations[g])]
     k = len(genes)
     if k < 2:
-        raise ValueError("need at least 2 genes present")
+        raise ValueError(f"genes must have at least 2 genes present with a finite correlation, got {k}")
     if n_keep > n_draw:
-        raise ValueError("n_keep must not exceed n_draw")
+        raise ValueError(f"n_keep must not exceed n_draw ({n_draw}), got {n_keep}")
     pool = correlations.dropna().index.intersection(expression.columns)
-    z = zscore(expression[pool].to_numpy(dtype=float))
+    if k > pool.size:
+        raise ValueError(f"genes: cannot draw {k} genes from {pool.size} with finite correlations")
+    z = zscore(as_array(expression[pool], "expression", ndim=2))
     n = z.shape[0]
+    if n_draw * k * n * 8 > 2 * 1024 ** 3:
+        raise ValueError(f"n_draw={n_draw} sets of {k} genes over {n} regions need about "
+                         f"{n_draw * k * n * 8 / 1024 ** 3:.1f} GiB at once (limit 2 GiB); lower n_draw")
     r = correlations.loc[pool].to_numpy()
-    idx = _sample_subsets(np.random.default_rng(seed), pool.size, k, n_draw)
+    idx = _sample_subsets(rng, pool.size, k, n_draw)
     sums = z[:, idx].sum(axis=2)                          # (n, n_draw)
     coexp = ((sums ** 2).sum(axis=0) / (n - 1) - k) / (k * (k - 1))
     obs = set_coexpression(expression, genes)
@@ -388,29 +411,25 @@ def permutation_set_null(expression: pd.DataFrame, y: pd.Series, genes: Sequence
     ``max_exact`` (n <= 8), otherwise ``n_perm`` random ones. It ignores
     spatial autocorrelation, which with 5-7 whole nuclei cannot be modelled.
 
+    The permutations come from :func:`qmrigenes.stats.spatial.label_permutations`
+    and the statistic from :func:`qmrigenes.stats.spatial.spin_null_scores`, the
+    one permutation null of the package (spins are the same with other
+    permutations).
+
     Returns
     -------
     numpy.ndarray, shape (n_permutations,)
         Includes the identity permutation when exact.
     """
-    import itertools
-    import math
+    from .spatial import label_permutations, spin_null_scores
 
-    _check_inputs(expression, y)
-    genes = [g for g in genes if g in expression.columns]
-    if not genes:
-        raise ValueError("no gene of the set is present")
-    z = zscore(expression[genes].to_numpy(dtype=float))
-    yv = zscore(y.to_numpy(dtype=float))
-    n = len(yv)
-    if math.factorial(n) <= max_exact:
-        perms = np.array(list(itertools.permutations(range(n))))
-    else:
-        rng = np.random.default_rng(seed)
-        perms = np.array([rng.permutation(n) for _ in range(n_perm)])
-    yp = yv[perms]                                         # (P, n)
-    r = yp @ z / (n - 1)                                   # (P, k)
-    return r.mean(axis=1)
+    y = _check_inputs(expression, y)
+    genes = check_genes(genes, "genes")
+    present = [g for g in genes if g in expression.columns]
+    if not present:
+        raise ValueError("genes: no gene of the set is present in the expression table")
+    perms = label_permutations(list(y.index), n_perm=n_perm, seed=seed, max_exact=max_exact)
+    return spin_null_scores(expression[present], y.to_frame("map"), {"set": present}, perms)[:, 0, 0]
 
 
 def set_level_tests(expression: pd.DataFrame, y: pd.Series, gene_sets: Mapping[str, Sequence[str]], *,
@@ -440,7 +459,11 @@ def set_level_tests(expression: pd.DataFrame, y: pd.Series, gene_sets: Mapping[s
     """
     from .genesets import gene_map_correlations, gene_set_scores, null_pvalues, random_gene_set_null
 
-    _check_inputs(expression, y)
+    y = _check_inputs(expression, y)
+    gene_sets = check_gene_sets(gene_sets)
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_DRAWS)
+    seed = check_int(seed, "seed", min=0)
+    as_array(expression, "expression", ndim=2)
     var = expression.var(ddof=1)
     zero = var.index[~(var > 0)]
     expr = expression.drop(columns=zero)
@@ -477,9 +500,23 @@ def map_gene_tables(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Map
         Long: ``map``, ``n_regions``, ``n_zero_variance`` plus the columns of
         :func:`gene_table` (BH/Bonferroni over all genes).
     """
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(f"expression must be a DataFrame (regions x genes), got {describe(expression)}")
+    if not isinstance(maps, pd.DataFrame):
+        raise TypeError(f"maps must be a DataFrame (regions x maps), got {describe(maps)}")
+    as_array(maps, "maps", ndim=2, allow_nan=True)
+    check_unique(maps.columns, "maps.columns (map names)")
+    gene_sets = check_gene_sets(gene_sets)
+    alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
+    unknown = maps.index.difference(expression.index)
+    if len(unknown):
+        raise ValueError(f"maps has regions not in expression: {list(unknown)[:10]}; select "
+                         f"maps.loc[maps.index.intersection(expression.index)] first")
     frames = []
     for name in maps.columns:
         y = maps[name].dropna()
+        if len(y) < 3:
+            raise ValueError(f"maps[{name!r}] has {len(y)} non-NaN regions; a regression needs at least 3")
         res = genome_wide_ols(expression.loc[y.index], y, standardize_x=True)
         tab = gene_table(res, gene_sets, alpha=alpha)
         tab.insert(0, "n_zero_variance", len(res.zero_variance))
@@ -487,100 +524,3 @@ def map_gene_tables(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Map
         tab.insert(0, "map", name)
         frames.append(tab)
     return pd.concat(frames, ignore_index=True)
-
-
-def design_sampling(sampling: pd.DataFrame, table: pd.DataFrame, design: str) -> pd.DataFrame:
-    """Alter the real per-donor sampling to a counterfactual design.
-
-    Parameters
-    ----------
-    sampling : pandas.DataFrame
-        Output of :func:`qmrigenes.ahba.roi_sampling`.
-    table : pandas.DataFrame
-        Output of :func:`qmrigenes.ahba.roi_structure_table` (pairs ROIs by ``roi_id``: right = left + 1).
-    design : {"ahba", "left_only", "both_hemispheres"}
-        ``"ahba"``: unchanged; ``"left_only"``: drop right-hemisphere ROIs;
-        ``"both_hemispheres"``: every donor also samples each right ROI as it
-        sampled the left one (the counts of its left structures).
-    """
-    if design == "ahba":
-        return sampling.copy()
-    right = table.index[table["hemisphere"] == "R"]
-    if design == "left_only":
-        return sampling[~sampling["roi"].isin(right)].reset_index(drop=True)
-    if design != "both_hemispheres":
-        raise ValueError(f"design must be 'ahba', 'left_only' or 'both_hemispheres', got {design!r}")
-    by_id = pd.Series(table.index, index=table["roi_id"])
-    left = sampling[~sampling["roi"].isin(right)]
-    mirrored = left.assign(
-        roi=[by_id[table.loc[r, "roi_id"] + 1] for r in left["roi"]],
-        structure=left["structure"].str.replace(", left", ", right", regex=False))
-    have = set(zip(sampling["donor"], sampling["roi"]))
-    add = mirrored[[(d, r) not in have for d, r in zip(mirrored["donor"], mirrored["roi"])]]
-    return pd.concat([sampling, add], ignore_index=True)
-
-
-def power_by_design(sampling: pd.DataFrame, table: pd.DataFrame, *, effects=(0.3, 0.5, 0.7, 0.9),
-                    n_per_effect: int = 25, n_genes: int = 5000, n_rep: int = 10, alpha: float = 0.05,
-                    designs=("ahba", "left_only", "both_hemispheres"), donor_sd: float = 0.5,
-                    sample_sd: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Power to detect planted genes (genome-wide BH) under several sampling designs.
-
-    Each replicate simulates a QSM vector (:func:`qmrigenes.ahba.simulate_qsm`)
-    and ``n_genes`` genes, ``n_per_effect`` of them planted at each correlation
-    in ``effects`` (:func:`qmrigenes.ahba.simulate_roi_expression`, ROI level),
-    runs the z-score/average/regression pipeline and records the fraction of
-    planted genes found at BH FDR ``alpha`` and the false discoveries.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long: ``design``, ``effect``, ``power`` (mean over replicates),
-        ``power_sd``, ``mean_slope``, ``n_rois``, ``false_discoveries``
-        (mean per replicate, among null genes).
-    """
-    from ..ahba import average_donors, simulate_qsm, simulate_roi_expression, zscore_rois
-
-    genes = [f"G{i:05d}" for i in range(n_genes)]
-    planted = {}
-    for j, a in enumerate(effects):
-        for g in genes[j * n_per_effect:(j + 1) * n_per_effect]:
-            planted[g] = a
-    rows = []
-    for design in designs:
-        samp = design_sampling(sampling, table, design)
-        rois = [r for r in table.index if r in set(samp["roi"])]
-        for rep in range(n_rep):
-            qsm = simulate_qsm(table, seed=seed + rep).loc[rois]
-            qsm = zscore(qsm)
-            sim = simulate_roi_expression(samp, qsm, genes, effects=planted, donor_sd=donor_sd,
-                                          sample_sd=sample_sd, seed=seed + 1000 + rep)
-            per = {d: zscore_rois(m)[0] for d, m in sim.roi_means.items()}
-            avg, _ = average_donors(per, rois=rois)
-            res = genome_wide_ols(avg, qsm.loc[avg.index]).table
-            sig = pd.Series(multipletests(res["p"].to_numpy(), alpha=alpha, method="fdr_bh")[0], index=res.index)
-            null_genes = [g for g in res.index if g not in planted]
-            for a in effects:
-                gs = [g for g, v in planted.items() if v == a]
-                rows.append({"design": design, "rep": rep, "effect": a, "power": sig[gs].mean(),
-                             "mean_slope": res.loc[gs, "slope"].mean(), "n_rois": len(avg),
-                             "false_discoveries": int(sig[null_genes].sum())})
-    long = pd.DataFrame(rows)
-    out = long.groupby(["design", "effect"], sort=False).agg(
-        power=("power", "mean"), power_sd=("power", "std"), mean_slope=("mean_slope", "mean"),
-        n_rois=("n_rois", "first"), false_discoveries=("false_discoveries", "mean")).reset_index()
-    return out
-
-
-def power_at(power: pd.DataFrame, effect: float) -> dict[str, float]:
-    """Power of each design at one planted correlation (rows of :func:`power_by_design`).
-
-    Returns
-    -------
-    dict
-        Design -> power, in the order of ``power``.
-    """
-    rows = power[np.isclose(power["effect"], effect)]
-    if rows.empty:
-        raise ValueError(f"effect {effect} not in {sorted(power['effect'].unique())}")
-    return dict(zip(rows["design"], rows["power"].astype(float)))

@@ -31,60 +31,23 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+from .._validate import (align_index, as_array, check_bool, check_choice, check_frame, check_gene_sets, check_int,
                          check_seed, check_unique, describe)
-from ..datasets import DK_CORTICAL_REGIONS
+from .multitest import fdr_by_column
+from .standardize import unit_z
 from .genesets import (gene_map_correlations, gene_set_scores, genes_present, null_pvalues,
                        random_gene_set_null)
 
 __all__ = [
-    "parcel_centroids",
     "spin_permutations",
+    "label_permutations",
     "spin_null_scores",
-    "fdr_by_map",
     "gene_set_association",
     "MAX_SPINS",
 ]
 
 #: Upper bound on the number of spins (10,000 is usual; each costs one small matrix product).
 MAX_SPINS = 100_000
-
-
-def parcel_centroids(sphere_coords, labels, *, regions=DK_CORTICAL_REGIONS) -> np.ndarray:
-    """Centroids of regions on a spherical surface.
-
-    The centroid is the vertex closest to the mean of the region's vertex
-    coordinates (neuromaps' ``"surface"`` method), so it lies on the sphere.
-
-    Parameters
-    ----------
-    sphere_coords : array_like, shape (n_vertices, 3)
-    labels : array_like of str, shape (n_vertices,)
-    regions : sequence of str, optional
-        Default the 34 DK regions.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_regions, 3)
-    """
-    coords = as_array(sphere_coords, "sphere_coords", ndim=2)
-    if coords.shape[1] != 3:
-        raise ValueError(f"sphere_coords must have shape (n_vertices, 3), got {coords.shape}")
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"labels must be one region name per vertex, got {describe(labels)}")
-    labels = np.asarray(labels)
-    if labels.shape != (len(coords),):
-        raise ValueError(f"labels must have shape ({len(coords)},) (one per vertex), got {labels.shape}")
-    regions = _region_list(regions)
-    out = []
-    for r in regions:
-        mask = labels == r
-        if not mask.any():
-            raise ValueError(f"region {r!r} is not in the atlas labels")
-        mean = coords[mask].mean(axis=0)
-        idx = np.flatnonzero(mask)[np.argmin(((coords[mask] - mean) ** 2).sum(axis=1))]
-        out.append(coords[idx])
-    return np.asarray(out)
 
 
 def _region_list(regions, name: str = "regions") -> list[str]:
@@ -97,15 +60,19 @@ def _region_list(regions, name: str = "regions") -> list[str]:
     return regions
 
 
-def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_perm: int = 10_000,
-                      seed: int = 0, method: str = "hungarian") -> pd.DataFrame:
-    """Parcel spin permutations of the DK regions on the fsaverage5 sphere.
+def spin_permutations(centroids, *, hemiid=None, n_perm: int = 10_000, seed: int = 0,
+                      method: str = "hungarian", progress=None) -> pd.DataFrame:
+    """Parcel spin permutations from region centroids on a sphere (any atlas).
 
     Parameters
     ----------
-    hemisphere : {"L", "R"}
-    regions : sequence of str, optional
-        Regions (and order) of the maps to be spun; default the 34 DK regions.
+    centroids : pandas.DataFrame, shape (n_regions, 3)
+        Region centroids on the sphere, indexed by region name (e.g.
+        :func:`qmrigenes.surface.sphere_centroids`); the index is the region
+        order the permutations refer to.
+    hemiid : array_like of {0, 1}, shape (n_regions,), optional
+        Hemisphere of each region (0 left, 1 right); the right hemisphere's
+        rotation mirrors the left's (neuromaps). Default: all 0.
     n_perm : int, optional
         Number of random rotations, 1 to :data:`MAX_SPINS`; default 10,000.
     seed : int, optional
@@ -113,6 +80,9 @@ def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_p
     method : {"hungarian", "vasa"}, optional
         Reassignment of rotated centroids to regions that makes every spin a
         permutation: optimal (Hungarian) or greedy (Vasa et al. 2018).
+    progress : callable, optional
+        Called as ``progress(done, total)`` while the spins are generated (the
+        spins do not depend on it).
 
     Returns
     -------
@@ -124,22 +94,86 @@ def spin_permutations(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS, n_p
         (:func:`spin_null_scores`, :func:`gene_set_association`) align maps
         and expression to the columns by name.
     """
+    import contextlib
+
     from neuromaps.nulls.spins import gen_spinsamples
 
-    from ..surface import dk_labels, load_fsaverage5
-
-    check_choice(hemisphere, "hemisphere", ["L", "R"])
+    if not isinstance(centroids, pd.DataFrame):
+        raise TypeError(f"centroids must be a DataFrame (regions x 3) indexed by region name, got "
+                        f"{describe(centroids)}")
+    coords = as_array(centroids, "centroids", ndim=2)
+    if coords.shape[1] != 3:
+        raise ValueError(f"centroids must have 3 columns (x, y, z), got shape {coords.shape}")
+    regions = _region_list(centroids.index, "centroids.index")
+    hemiid = np.zeros(len(regions), dtype=int) if hemiid is None else np.asarray(hemiid)
+    if hemiid.shape != (len(regions),) or not np.isin(hemiid, (0, 1)).all():
+        raise ValueError(f"hemiid must hold 0 (left) or 1 (right) for each of the {len(regions)} regions")
     check_choice(method, "method", ["hungarian", "vasa"])
     n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_SPINS)
     if isinstance(seed, np.random.Generator) or seed is None:
         raise TypeError(f"seed must be a non-negative integer here (neuromaps), got {describe(seed)}")
     check_seed(seed)
-    regions = _region_list(regions)
-    sphere = load_fsaverage5(hemisphere=hemisphere, surface="sphere")
-    centroids = parcel_centroids(sphere.coords, dk_labels(hemisphere=hemisphere), regions=regions)
-    spins = gen_spinsamples(centroids, np.zeros(len(centroids), dtype=int), n_rotate=n_perm,
-                            seed=int(seed), method=method)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable as progress(done, total), got {describe(progress)}")
+    kwargs = dict(n_rotate=n_perm, seed=int(seed), method=method)
+    if progress is None:
+        spins = gen_spinsamples(coords, hemiid.astype(int), **kwargs)
+    else:
+        with contextlib.redirect_stdout(_SpinCounter(progress, n_perm)):
+            spins = gen_spinsamples(coords, hemiid.astype(int), verbose=True, **kwargs)
+        progress(n_perm, n_perm)
     return pd.DataFrame(np.ascontiguousarray(spins.T), columns=pd.Index(regions, name="region"))
+
+
+class _SpinCounter:
+    """Reads neuromaps' 'Generating spin n of N' lines and reports every 1 %."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.step, self.last = progress, total, max(1, total // 100), -1
+
+    def write(self, text: str) -> int:
+        for token in text.split("\r"):
+            parts = token.split()
+            if len(parts) >= 5 and parts[0] == "Generating" and parts[2].isdigit():
+                done = int(parts[2])
+                if done // self.step != self.last:
+                    self.last = done // self.step
+                    self.progress(done, self.total)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def label_permutations(regions, *, n_perm: int = 10_000, seed=0, max_exact: int = 40_320) -> pd.DataFrame:
+    """Random (or all) permutations of region labels: the spatial null of any atlas.
+
+    With n regions, all n! permutations are used when n! <= ``max_exact``
+    (n <= 8 by default; the identity included), otherwise ``n_perm`` uniformly
+    random ones (``max_exact=1``: always random). Unlike spins, they ignore spatial autocorrelation.
+
+    Returns
+    -------
+    pandas.DataFrame of int, shape (n_permutations, n_regions)
+        Columns are the regions, as from :func:`spin_permutations`.
+    """
+    import itertools
+    import math
+
+    regions = _region_list(regions)
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_SPINS)
+    max_exact = check_int(max_exact, "max_exact", min=1, max=MAX_SPINS)
+    rng = check_seed(seed)
+    n = len(regions)
+    if math.factorial(n) <= max_exact:
+        perms = np.array(list(itertools.permutations(range(n))))
+    else:
+        perms = np.array([rng.permutation(n) for _ in range(n_perm)])
+    return pd.DataFrame(perms, columns=pd.Index(regions, name="region"))
+
+
+_SPIN_HINT = ("Spin the regions of the maps (spin_permutations with centroids indexed like maps.index), or select the "
+              "spun regions in both tables with .loc[perms.columns]")
 
 
 def _check_perms(perms, name: str = "perms") -> tuple[np.ndarray, pd.Index]:
@@ -162,14 +196,9 @@ def _check_perms(perms, name: str = "perms") -> tuple[np.ndarray, pd.Index]:
     return arr, perms.columns
 
 
-def _unit_z(values: np.ndarray, axis: int) -> np.ndarray:
-    centred = values - values.mean(axis=axis, keepdims=True)
-    return centred / np.sqrt((centred ** 2).sum(axis=axis, keepdims=True))
-
-
 def _set_profiles(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Mean unit-norm z-scored expression profile of each set (regions x sets)."""
-    z = _unit_z(expression.to_numpy(float), axis=0)
+    z = unit_z(expression.to_numpy(float), axis=0)
     finite = np.isfinite(z).all(axis=0)
     cols = {}
     for name, members in gene_sets.items():
@@ -177,7 +206,7 @@ def _set_profiles(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
         pos = pos[(pos >= 0)]
         pos = pos[finite[pos]]
         if pos.size == 0:
-            raise ValueError(f"gene set {name!r} has no gene present in the expression table")
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
         cols[name] = z[:, pos].mean(axis=1)
     return pd.DataFrame(cols, index=expression.index)
 
@@ -213,10 +242,8 @@ def spin_null_scores(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Ma
     if expression.columns.duplicated().any():
         dups = sorted(set(expression.columns[expression.columns.duplicated()]))[:10]
         raise ValueError(f"duplicated gene symbols in expression columns: {dups}")
-    hint = ("Spin the regions of the maps: spin_permutations(regions=maps.index), or select the "
-            "spun regions in both tables with .loc[perms.columns]")
-    maps = align_index(regions, maps, "maps", ref_name="perms (spin regions)", hint=hint)
-    expression = align_index(regions, expression, "expression", ref_name="perms (spin regions)", hint=hint)
+    maps = align_index(regions, maps, "maps", ref_name="perms (spin regions)", hint=_SPIN_HINT)
+    expression = align_index(regions, expression, "expression", ref_name="perms (spin regions)", hint=_SPIN_HINT)
     values = as_array(maps, "maps", ndim=2, finite=False)
     if not np.isfinite(values).all():
         bad = maps.columns[~np.isfinite(values).all(axis=0)].tolist()
@@ -226,21 +253,8 @@ def spin_null_scores(expression: pd.DataFrame, maps: pd.DataFrame, gene_sets: Ma
                          f"a correlation with a constant map is undefined")
     as_array(expression, "expression", ndim=2)
     profiles = _set_profiles(expression, gene_sets).to_numpy()        # (r, s)
-    spun = _unit_z(values[perms], axis=1)                              # (p, r, m)
+    spun = unit_z(values[perms], axis=1)                              # (p, r, m)
     return np.einsum("prm,rs->psm", spun, profiles)
-
-
-def fdr_by_map(pvalues: pd.DataFrame) -> pd.DataFrame:
-    """Benjamini-Hochberg FDR (statsmodels ``multipletests``) within each column."""
-    from statsmodels.stats.multitest import multipletests
-
-    if not isinstance(pvalues, pd.DataFrame):
-        raise TypeError(f"pvalues must be a DataFrame (one column per map), got {describe(pvalues)}")
-    arr = as_array(pvalues, "pvalues", ndim=2)
-    if ((arr < 0) | (arr > 1)).any():
-        raise ValueError(f"pvalues must lie in [0, 1], got values from {arr.min():g} to {arr.max():g}")
-    return pvalues.apply(lambda col: pd.Series(multipletests(col.to_numpy(), method="fdr_bh")[1],
-                                               index=col.index))
 
 
 def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
@@ -284,8 +298,11 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     if not isinstance(maps, pd.DataFrame):
         raise TypeError(f"maps must be a DataFrame indexed by region, got {describe(maps)}")
     gene_sets = check_gene_sets(gene_sets)
-    if perms is not None:
-        _check_perms(perms)
+    return_nulls = check_bool(return_nulls, "return_nulls")
+    if perms is not None:                       # refuse misaligned spins before any work
+        _, spin_regions = _check_perms(perms)
+        align_index(spin_regions, maps, "maps", ref_name="perms (spin regions)", hint=_SPIN_HINT)
+        align_index(spin_regions, expression, "expression", ref_name="perms (spin regions)", hint=_SPIN_HINT)
     corr = gene_map_correlations(expression, maps)
     present = genes_present(gene_sets, corr)
     scores = gene_set_scores(corr, gene_sets)
@@ -293,13 +310,13 @@ def gene_set_association(expression: pd.DataFrame, maps: pd.DataFrame,
     null = random_gene_set_null(corr, sizes.to_dict(), background=background, n_perm=n_perm, seed=seed)
     p_gene = pd.DataFrame(null_pvalues(scores.to_numpy(), null), index=scores.index, columns=scores.columns)
     nulls = {"gene": null, "sets": list(scores.index)}
-    parts = {"r": scores, "p_gene": p_gene, "p_gene_fdr": fdr_by_map(p_gene)}
+    parts = {"r": scores, "p_gene": p_gene, "p_gene_fdr": fdr_by_column(p_gene)}
     if perms is not None:
         spun = spin_null_scores(expression, maps, {k: gene_sets[k] for k in scores.index}, perms)
         nulls["spin"] = spun
         p_spin = pd.DataFrame(null_pvalues(scores.to_numpy(), spun), index=scores.index, columns=scores.columns)
         parts["p_spin"] = p_spin
-        parts["p_spin_fdr"] = fdr_by_map(p_spin)
+        parts["p_spin_fdr"] = fdr_by_column(p_spin)
     out = pd.concat({k: v.stack(list(range(v.columns.nlevels)), future_stack=True) for k, v in parts.items()}, axis=1)
     out.index = out.index.set_names(["gene_set"] + list(maps.columns.names if maps.columns.nlevels > 1
                                                          else [maps.columns.name or "map"]))
