@@ -223,8 +223,9 @@ def table1_findings(table: pd.DataFrame, published: pd.DataFrame, *, alpha: floa
     gene, spin = table["p_gene_fdr"] < alpha, table["p_spin_fdr"] < alpha
     out.update({"n-gene-sig": int(gene.sum()), "n-both-sig": int((gene & spin).sum()),
                 "n-gene-only": int((gene & ~spin).sum()), "n-spin-only": int((spin & ~gene).sum())})
-    both = table[gene & spin].xs("clinical MPM", level="dataset")
-    out["both-clinical"] = _name_list(f"{set_label(s)}/{m}" for s, m in both.index)
+    both = table[gene & spin]
+    both = both[both.index.get_level_values("dataset") == "clinical MPM"]
+    out["both-clinical"] = _name_list(f"{set_label(s)}/{m}" for s, _, m in both.index)
     sizes = table.groupby(level="gene_set")["n_present"].first()
     out["smallest-set"] = set_label(sizes.idxmin()).lower()
     return out
