@@ -319,8 +319,21 @@ class _HTMLTable:
         from urllib.parse import quote
 
         frame = self.frame if self.index else self.frame.reset_index(drop=True)
-        body = frame.to_html(index=self.index, escape=True, border=0, na_rep="—",
-                             classes="qmri-table", sparsify=True)
+        text_cols = [c for c in frame.columns if frame[c].astype(str).str.len().max() > 30]
+        styler = (frame.style.set_table_attributes('class="qmri-table"')
+                  .set_table_styles([{"selector": "td, th", "props": "padding:0.25em 0.6em;white-space:nowrap;"},
+                                     {"selector": "td", "props": "text-align:right;"},
+                                     {"selector": "th.col_heading", "props": "white-space:normal;text-align:center;"
+                                                                             "vertical-align:bottom;"},
+                                     {"selector": "th.row_heading", "props": "white-space:normal;text-align:left;"
+                                                                             "min-width:6em;max-width:20em;"},
+                                     {"selector": "", "props": "font-size:0.9em;border-collapse:collapse;"}]))
+        if text_cols:
+            styler = styler.set_properties(subset=text_cols, **{"white-space": "normal", "min-width": "16em",
+                                                                 "text-align": "left"})
+        if not self.index:
+            styler = styler.hide(axis="index")
+        body = styler.to_html()
         style = "overflow-x:auto;" + (f"max-height:{self.max_height};overflow-y:auto;" if self.max_height else "")
         link = ""
         if self.csv_name:
@@ -328,9 +341,7 @@ class _HTMLTable:
             link = (f'<p class="qmri-table-download"><a download="{html.escape(self.csv_name)}" '
                     f'href="data:text/csv;charset=utf-8,{quote(csv)}">Download this table as CSV '
                     f"({len(frame):,} rows)</a></p>")
-        css = ("<style>.qmri-table td,.qmri-table th{padding:0.25em 0.6em;white-space:nowrap;}"
-               ".qmri-table td{text-align:right;} .qmri-table{font-size:0.9em;}</style>")
-        return f'{css}<div class="qmri-table-box" style="{style}">{body}</div>{link}'
+        return f'<div class="qmri-table-box" style="{style}">{body}</div>{link}'
 
     def __repr__(self) -> str:
         return self.frame.to_string()
@@ -437,16 +448,16 @@ def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
     cortical = list(dict.fromkeys(cw.loc[cw["dk_region"] != "", "neuromorphometrics"]))
     gm = float(subj[cortical].mean(axis=1).mean())
     wm = float(subj["Cerebral White Matter"].mean())
-    rows = [("cortical GM MT (p.u.), mean of the cortical labels", gm, np.nan, ""),
+    rows = [(f"cortical GM MT (p.u.), mean of {len(cortical)} labels", gm, np.nan, ""),
             ("cerebral WM MT (p.u.)", wm, np.nan, "")]
     if nspn_dk is not None:
-        rows.append(("cortical MT (p.u.), mean of the 34 left DK regions", np.nan, float(nspn_dk.mean()),
+        rows.append((f"cortical MT (p.u.), {len(nspn_dk)} left DK regions", np.nan, float(nspn_dk.mean()),
                      "NSPN MPM, 297 subjects, 50% depth (Whitaker et al. 2016)"))
     out = pd.DataFrame(rows, columns=["quantity", "raw", "custom", "source"])
     out["alt"] = out["raw"] * mt_scale_alt
     out["main"] = out["raw"] * mt_scale
     if published_betas is not None and b1 is not None:
-        for src, label in (("poster", "MPM poster (17 subjects)"), ("Callaghan 2015 (cohort", "Callaghan et al. 2015 (cohort)")):
+        for src, label in (("poster", "the poster"), ("Callaghan 2015 (cohort", "Callaghan et al. 2015, cohort")):
             pub = published_betas[published_betas["source"].str.startswith(src) & (published_betas["beta"] == "b1")]
             out.loc[len(out)] = (f"β1 (s⁻¹ p.u.⁻¹) vs {label}", np.nan, float(pub["mean"].iloc[0]), label,
                                  b1[mt_scale_alt], b1[mt_scale])
@@ -478,12 +489,16 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
     ev.loc[dk_row, "alt"] = ours_dk.mean() * MT_SCALE_ALT
     ev.loc[dk_row, "main"] = ours_dk.mean() * MT_SCALE
     beta_rows = ev["quantity"].str.startswith("β1")
+    index = [f"β₁ (s⁻¹ p.u.⁻¹) vs {src}" if b else q for q, b, src in zip(ev["quantity"], beta_rows, ev["source"])]
     shown = pd.DataFrame({
         "ours, MT unscaled (chosen)": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["main"], beta_rows)],
-        "ours, MT × 220/500 (README)": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
-        "custom protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2) for v, b in zip(ev["custom"], beta_rows)],
-        "custom-protocol source": [s or "— (no cited value in our literature files)" for s in ev["source"]],
-    }, index=[q.split(" vs ")[0] if b else q for q, b in zip(ev["quantity"], beta_rows)])
+        "ours, MT × 220/500": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
+        "customised protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2)
+                                for v, b in zip(ev["custom"], beta_rows)],
+        "source (customised protocol)": [("literature" if b else "real: NSPN, 297 subjects, 50% depth")
+                                         if s else "— (none in our literature files)"
+                                         for s, b in zip(ev["source"], beta_rows)],
+    }, index=index)
     shown.index.name = "quantity"
     return Report(numbers=numbers, tables={"mt-evidence": display_table(shown)}, data={"evidence": ev})
 

@@ -78,8 +78,8 @@ def test_mt_scale_evidence(chapter_data):
     # the decision: unscaled clinical cortex is closer to NSPN (customised MPM) than the scaled one
     assert abs(np.log(n["mt-nspn-ratio-raw"])) < abs(np.log(n["mt-nspn-ratio-alt"]))
     shown = rep.tables["mt-evidence"].frame
-    assert "0.3971" in set(shown["custom protocol"]) and "0.2954" in set(shown["custom protocol"])
-    assert (shown.loc[shown.index.str.startswith("cerebral WM"), "custom protocol"] == "—").all()
+    assert "0.3971" in set(shown["customised protocol"]) and "0.2954" in set(shown["customised protocol"])
+    assert (shown.loc[shown.index.str.startswith("cerebral WM"), "customised protocol"] == "—").all()
 
 
 def test_leave_one_out(chapter_data):
