@@ -146,6 +146,7 @@
       items.forEach(function (it) {
         var ys = it.s.y[o][k], p = "";
         for (var i = 0; i < d.x.length; i++) {
+          if (d.step && i) p += "L" + sx(d.x[i]).toFixed(1) + " " + sy(ys[i - 1]).toFixed(1);
           p += (i ? "L" : "M") + sx(d.x[i]).toFixed(1) + " " + sy(ys[i]).toFixed(1);
         }
         it.path.setAttribute("d", p);

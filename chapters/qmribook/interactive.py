@@ -20,20 +20,30 @@ and in the Markdown::
     ```{glue:} ch3-spgr-widget
     ```
 
-or, for other data, build one with :func:`slider_figure`.
+or, for other data, build one with :func:`slider_figure`, e.g. a TKD threshold sweep::
+
+    fig = interactive.slider_figure(
+        x=position_mm,                                    # shape (n_x,)
+        series={"TKD": profiles,                          # shape (n_threshold, n_x)
+                "truth": np.broadcast_to(chi_true, profiles.shape)},
+        slider_values=thresholds, slider_label="TKD threshold", slider_decimals=2,
+        xlabel="Position along the line (mm)", ylabel="χ (ppm)",
+        title="TKD: streaking and underestimation versus threshold")
+    glue("ch3-tkd-widget", fig, display=False)
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
-import uuid
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
-__all__ = ["InteractiveFigure", "slider_figure", "spgr_flip_angle_data", "spgr_flip_angle_widget"]
+__all__ = ["InteractiveFigure", "ernst_angle", "slider_figure", "spgr_flip_angle_data",
+           "spgr_flip_angle_widget"]
 
 #: Significant digits kept for curve values in the page (keeps the JSON small).
 _SIG_DIGITS = 4
@@ -52,11 +62,16 @@ class InteractiveFigure:
         JSON-serialisable description of the figure (axes, slider, dropdown, series, markers).
         Curve arrays are nested lists of shape (n_options, n_slider, n_x).
     fig_id : str
-        HTML id of the figure's container.
+        HTML id of the figure's container (default: from a hash of the payload).
     """
 
     payload: dict
-    fig_id: str = field(default_factory=lambda: "qmri-fig-" + uuid.uuid4().hex[:8])
+    fig_id: str = ""
+
+    def __post_init__(self):
+        if not self.fig_id:   # deterministic: the same data gives the same HTML in every build
+            digest = hashlib.sha1(self.to_json().encode("utf-8")).hexdigest()[:10]
+            object.__setattr__(self, "fig_id", f"qmri-fig-{digest}")
 
     def to_json(self) -> str:
         """The payload as compact JSON, safe to embed in a ``<script>`` element."""
@@ -119,7 +134,7 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
                   markers: Mapping[str, object] | None = None,
                   marker_label: str = "{:.1f}", ylim: tuple[float, float] | None = None,
                   xlim: tuple[float, float] | None = None, caption: str = "",
-                  fig_id: str | None = None) -> InteractiveFigure:
+                  step: bool = False, fig_id: str | None = None) -> InteractiveFigure:
     """Build an interactive line figure from precomputed curves.
 
     Parameters
@@ -154,8 +169,11 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
         the slider moves).
     caption : str, optional
         Short text shown under the controls (plain text).
+    step : bool, default False
+        Draw every curve as steps (value ``y[i]`` from ``x[i]`` to ``x[i+1]``), e.g. a histogram
+        of a null distribution given by its left bin edges.
     fig_id : str, optional
-        HTML id of the container (default: random).
+        HTML id of the container (default: derived from a hash of the data).
 
     Returns
     -------
@@ -226,13 +244,14 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
                    "values": np.round(sv, _MARKER_DECIMALS).tolist(), "initial": init},
         "dropdown": dd,
         "marker_label": _parse_label(marker_label),
+        "step": bool(step),
         "series": [
             {"name": name, "color": _PALETTE[i], "y": _round_sig(a),
              "marker": (np.round(marks[name], _MARKER_DECIMALS).tolist() if name in marks else None)}
             for i, (name, a) in enumerate(arrays.items())
         ],
     }
-    return InteractiveFigure(payload, fig_id) if fig_id else InteractiveFigure(payload)
+    return InteractiveFigure(payload, fig_id or "")
 
 
 # --------------------------------------------------------------------------- SPGR demo

@@ -147,3 +147,35 @@ def test_slider_redraws_in_headless_chromium(widget, tmp_path):
     assert r["l1"] == f"Ernst {ernst[1]:.1f}°"               # slider moved to TR = 50 ms
     assert r["l2"] == f"Ernst {ernst[1] / 0.8:.1f}°"         # dropdown to B1 = 0.8
     assert r["state"] == "2,0"
+
+
+def test_default_id_is_deterministic():
+    kw = dict(x=[0, 1], series={"a": [[0, 1]]}, slider_values=[1], slider_label="k",
+              xlabel="x", ylabel="y")
+    a, b = interactive.slider_figure(**kw), interactive.slider_figure(**kw)
+    assert a.fig_id == b.fig_id and a.to_html() == b.to_html()
+    kw["series"] = {"a": [[0, 2]]}
+    assert interactive.slider_figure(**kw).fig_id != a.fig_id
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+def test_step_curves_draw_steps(tmp_path):
+    fig = interactive.slider_figure(x=[0, 1, 2], series={"null": [[1, 3, 2], [2, 2, 2]]},
+                                    slider_values=[100, 1000], slider_label="draws", step=True,
+                                    initial=0, xlabel="score", ylabel="count", fig_id="qmri-step")
+    assert fig.payload["step"] is True
+    page = tmp_path / "step.html"
+    page.write_text("<!DOCTYPE html><html><body>" + fig.to_html() + "<script>"
+                    + (ROOT / "_static" / "interactive.js").read_text() + "</script>"
+                    "<script>window.addEventListener('load', function () {"
+                    "var o = document.createElement('pre'); o.id = 'probe';"
+                    "o.textContent = document.querySelector('#qmri-step path.qmri-curve')"
+                    ".getAttribute('d'); document.body.appendChild(o); });</script>"
+                    "</body></html>", encoding="utf-8")
+    out = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    d = re.search(r'<pre id="probe">(.*?)</pre>', out).group(1)
+    assert d.count("L") == 4                  # three points, two extra corners for the steps
+    pts = [tuple(map(float, seg.split())) for seg in re.split("[ML]", d)[1:]]
+    assert pts[1][1] == pts[0][1] and pts[1][0] == pts[2][0]   # flat, then vertical
