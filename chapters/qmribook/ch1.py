@@ -296,15 +296,10 @@ def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_heigh
                   index: bool = True):
     """Show a table of display strings: padded cells, no truncation, a scroll box, optional CSV download.
 
-    Uses the book's one table path (``qmribook.display.table``) when present; otherwise renders the
-    complete table as HTML in a horizontally (and, with ``max_height``, vertically) scrolling box.
+    Renders the complete table as HTML in a horizontally (and, with ``max_height``, vertically)
+    scrolling box. (To be replaced by the book's one table path, ``qmribook.display.table``, once
+    it exists.)
     """
-    try:  # the reader branch's one table path
-        from . import display as _display  # noqa: F401
-        if hasattr(_display, "table"):
-            return _display.table(frame, csv_name=csv_name, max_height=max_height, index=index)
-    except ImportError:
-        pass
     return _HTMLTable(frame, csv_name=csv_name, max_height=max_height, index=index)
 
 
@@ -793,7 +788,7 @@ def null_histograms(nulls: dict, table: pd.DataFrame, *, map_key, draws=(100, 30
     Returns
     -------
     dict
-        ``x`` (bin centres), ``gene`` and ``spin`` arrays (n_sets, n_draws, n_bins),
+        ``x`` (bin centres), ``edges`` (n_bins + 1), ``gene`` and ``spin`` arrays (n_sets, n_draws, n_bins),
         ``observed`` (n_sets,), ``sets`` and ``draws`` (those not above the number available).
     """
     key = map_key if isinstance(map_key, tuple) else (map_key,)
@@ -804,7 +799,8 @@ def null_histograms(nulls: dict, table: pd.DataFrame, *, map_key, draws=(100, 30
     if not draws:
         raise ValueError(f"no draw count <= the {n_avail} available")
     width = np.diff(bins)
-    out = {"x": 0.5 * (bins[1:] + bins[:-1]), "sets": list(nulls["sets"]), "draws": draws}
+    out = {"x": 0.5 * (bins[1:] + bins[:-1]), "edges": np.asarray(bins, float), "sets": list(nulls["sets"]),
+           "draws": draws}
     for kind in ("gene", "spin"):
         arr = np.empty((len(out["sets"]), len(draws), len(bins) - 1))
         for s in range(len(out["sets"])):
@@ -825,8 +821,11 @@ def report_nulls(assoc: Association, *, map_key=("clinical MPM", "R1")) -> Repor
     fig = fm.plot_null_distributions(assoc.nulls, assoc.table, map_key=map_key)
     h = null_histograms(assoc.nulls, assoc.table, map_key=map_key)
     n_sets, n_draws = len(h["sets"]), len(h["draws"])
+    def _steps(a):  # one value per left bin edge; the last edge closes the histogram at zero
+        return np.concatenate([a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
+
     widget = interactive.slider_figure(
-        x=h["x"], series={"random gene sets": h["gene"], "spun maps": h["spin"]},
+        x=h["edges"], series={"random gene sets": _steps(h["gene"]), "spun maps": _steps(h["spin"])}, step=True,
         slider_values=h["draws"], slider_label="draws", initial=n_draws - 1,
         dropdown={"label": "cell type", "options": [set_label(s) for s in h["sets"]]},
         markers={"random gene sets": np.repeat(h["observed"][:, None], n_draws, axis=1)},
