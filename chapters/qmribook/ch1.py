@@ -745,10 +745,9 @@ def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
         for ct in dict.fromkeys(published["cell_type"]):
             o = sub.loc[(ct, m)]
             p = text.loc[(ct, m)]
-            rows.append((names[m], set_label(ct), f"{int(p['n_genes']):,}", f"{int(o['n_present']):,}",
-                         _published_text(p["r"]), _published_text(p["p_fdr"]), fmt_num(o["r"], 2),
-                         fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])))
-    cols = ["map", "cell type", "genes (poster)", "genes (ours)", "r (poster)", "p FDR (poster)", "r (ours)",
+            rows.append((names[m], set_label(ct), _published_text(p["r"]), _published_text(p["p_fdr"]),
+                         fmt_num(o["r"], 2), fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])))
+    cols = ["map", "cell type", "r (poster)", "p FDR (poster)", "r (ours)",
             "p FDR, random genes (ours)", "p FDR, spins (ours)"]
     return pd.DataFrame(rows, columns=cols).set_index(["map", "cell type"])
 
@@ -874,5 +873,6 @@ def report_scorecard(data: ChapterData, assoc: Association, *, published_t1: pd.
                      present=data.present, n_subjects=len(fits.betas), n_labels=fits.residuals.shape[1],
                      smoothing_fwhm=smoothing_fwhm)
     return Report(numbers={"n-scorecard": len(card)},
-                  tables={"scorecard": display_table(card, csv_name="ch1_scorecard.csv", max_height="36em")},
+                  tables={"scorecard": display_table(card.set_index(["section", "quantity"]),
+                                                     csv_name="ch1_scorecard.csv", max_height="36em")},
                   data={"scorecard": card})

@@ -208,7 +208,7 @@ def test_report_table1_and_scorecard(chapter_data):
     t1 = ch1.load_published("table1")
     rep = ch1.report_table1(assoc, published=t1)
     shown = rep.tables["table1-clinical"].frame
-    assert shown.shape == (36, 7)
+    assert shown.shape == (36, 5)
     assert shown.loc[("R1", "Endothelial"), "p FDR (poster)"] == "0.2940"      # as printed
     assert not any(code in " ".join(shown.columns) for code in ("p_bh", "p_gene", "r_", "_fdr"))
     card = ch1.report_scorecard(chapter_data, assoc, published_t1=t1,
