@@ -1,48 +1,46 @@
 """Chapter 1 (MPM cortical surface vs cell-type genes): the chapter's data, reports and comparisons with the poster.
 
-Book study code: depends on the library ``qmrigenes``, never the reverse.
+Book study code: depends on the library ``qmrigenes``, never the reverse. Every chapter-facing
+function is ``report_<topic>(...) -> Report`` (shown with :func:`qmribook.report.show`); input
+preparation is ``load_<what>``.
 """
 from __future__ import annotations
 
-from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE
-from qmrigenes.datasets import load_nspn_mt
-from .pages import load_published as _load_published
-from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, ahba_left_cortex, clinical_mpm_model, real_dk_maps, summarise_betas)
-from qmrigenes.surface import parcellate
 from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
+from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE, load_nspn_mt
+from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, ahba_left_cortex,
+                           clinical_mpm_model, real_dk_maps, summarise_betas)
+from qmrigenes.surface import load_neuromorphometrics_crosswalk, parcellate
 
-# ---- moved from qmrigenes.mpm
+from .pages import BOOK_DATA
+from .pages import load_published as _load_published
+from .display import MISSING, ColumnSpec, format_p, format_value, table
+from .report import Report
+
+
 # --------------------------------------------------------------------------- published values
 def load_published(name: str) -> pd.DataFrame:
     """A committed table of published Chapter 1 numbers (``data/published/ch1_<name>.csv``).
 
     ``name`` is ``"table1"`` (the poster's Table 1: cell_type, n_genes, map, r,
-    p_fdr) or ``"betas"`` (poster and Callaghan et al. 2015 coefficients).
-    Every row carries its citation key and location.
+    p_fdr), ``"betas"`` (poster and Callaghan et al. 2015 coefficients) or
+    ``"methods"``. Every row carries its citation key and location.
     """
     return _load_published("ch1", name)
 
 
+def _published_strings(name: str) -> pd.DataFrame:
+    """The same table read as text, so published values keep their printed precision."""
+    return pd.read_csv(BOOK_DATA / "published" / f"ch1_{name}.csv", dtype=str, keep_default_na=False)
+
+
 def table1_comparison(ours: pd.DataFrame, published: pd.DataFrame, *, dataset: str,
                       maps=("R1", "MTsat", "R2*", "e")) -> pd.DataFrame:
-    """Our Table 1 beside the poster's, for one data set.
-
-    Parameters
-    ----------
-    ours : pandas.DataFrame
-        Output of :func:`qmrigenes.stats.spatial.gene_set_association` with
-        index (gene_set, dataset, map).
-    published : pandas.DataFrame
-        :func:`load_published` ``("table1")``.
-    dataset : str
-        Which of our data sets to show (e.g. ``"clinical MPM"``).
-    maps : sequence of str
-        Map names present for ``dataset``; a poster map that the data set
-        lacks is compared with the nearest one given as ``{poster: ours}``
-        via a mapping.
+    """Our Table 1 beside the poster's, for one data set (numeric; the page shows a formatted version).
 
     Returns
     -------
@@ -75,208 +73,71 @@ def beta_table(betas: pd.DataFrame, published: pd.DataFrame, *, label: str) -> p
     return pd.concat([pub, mine[["source", "beta", "mean", "sd"]]], ignore_index=True)
 
 
+_SCORE_BETA = {"b0": "β₀", "b1": "β₁", "b2": "β₂"}
+_SCORE_MAP = {"R1": "R1", "MTsat": "MTsat", "R2*": "R2*", "e": "ε"}
+
+
 def scorecard(*, table1: pd.DataFrame, published_betas: pd.DataFrame, published_methods: pd.DataFrame,
               ours: pd.DataFrame,
               betas: pd.DataFrame, present: pd.DataFrame, n_subjects: int, n_labels: int,
               smoothing_fwhm: float, dataset: str = "clinical MPM") -> pd.DataFrame:
     """Every number the poster reports, ours beside it, the data used and why they differ.
 
-    Parameters
-    ----------
-    table1 : :func:`load_published` ``("table1")``
-    published_betas : :func:`load_published` ``("betas")`` (rows whose source starts with "poster")
-    published_methods : :func:`load_published` ``("methods")``
-    ours : association table (index gene_set, dataset, map)
-    betas : our per-subject betas (subjects x b0, b1, b2)
-    present : genes present per set (``n_genes``, ``n_present``)
-    n_subjects : number of subjects of our MPM data set
-    n_labels : number of cortical labels (observations) of our per-subject fit
-    smoothing_fwhm : the FWHM (mm) used in our simulation pipeline
-    dataset : our data set compared for the Table 1 cells
+    Poster values are shown as printed in the poster (their precision kept, read as text from
+    ``data/published``); ours in the book's number style (r with 2 decimals, p-values with
+    :func:`fmt_p`, β with 4 decimals like the poster's, counts as integers); an em dash where a
+    value does not exist.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``section``, ``quantity``, ``poster``, ``ours`` (display text), ``our data``,
+        ``reason for difference``; one row per number of the poster (91 rows for the full poster).
     """
     rows = []
-    data_mpm = "real: clinical MPM (Cooper et al. 2020), 6 subjects x 3 repeats, Neuromorphometrics -> DK"
-    meth = published_methods.set_index("quantity")["value"]
-    rows.append(("Methods", "subjects", meth["subjects"], n_subjects, data_mpm,
+    data_mpm = "real: clinical MPM (Cooper et al. 2020), 6 subjects × 3 repeats, Neuromorphometrics → DK"
+    meth_text = _published_strings("methods").set_index("quantity")["value"] \
+        if set(published_methods["quantity"]) <= set(_published_strings("methods")["quantity"]) \
+        else published_methods.set_index("quantity")["value"].astype(str)
+    rows.append(("Methods", "subjects", meth_text["subjects"], f"{n_subjects:d}", data_mpm,
                  "poster cohort (MEG UK) is private; the public MPM set with R1, MT and R2* has 6"))
-    rows.append(("Methods", "MPM resolution (um)", meth["MPM resolution"], np.nan, data_mpm,
-                 "clinical protocol of the public data (Cooper et al. 2020)"))
-    rows.append(("Methods", "surface smoothing FWHM (mm)", meth["surface smoothing FWHM"], smoothing_fwhm,
+    rows.append(("Methods", "MPM resolution (µm)", meth_text["MPM resolution"], "—", data_mpm,
+                 "given in the clinical data's paper (Cooper et al. 2020), not in the data"))
+    rows.append(("Methods", "surface smoothing FWHM (mm)", meth_text["surface smoothing FWHM"], f"{smoothing_fwhm:g}",
                  "simulated cohort on fsaverage5",
                  "same kernel; the real public data are regional, so smoothing applies to the simulation"))
-    rows.append(("Methods", "sampling depth (%)", meth["sampling depth"], 50,
+    rows.append(("Methods", "sampling depth (%)", meth_text["sampling depth"], "50",
                  "real: NSPN MT at 50% depth; simulation on the midthickness",
                  "same depth (clinical MPM data are volumetric region means)"))
     summary = summarise_betas(betas)
-    poster = published_betas[published_betas["source"].str.startswith("poster")].set_index("beta")
+    text_b = _published_strings("betas")
+    text_b = text_b[text_b["source"].str.startswith("poster")].set_index("beta")
+    units = {"b0": " (s⁻¹)", "b1": " (s⁻¹ p.u.⁻¹)", "b2": ""}
     for b in BETAS:
-        for stat in ("mean", "sd"):
-            rows.append(("Results", f"{b} {stat}", poster.loc[b, stat], summary.loc[b, stat],
-                         data_mpm + ", MT x 220/500",
+        for stat, col in (("mean", "mean"), ("SD", "sd")):
+            rows.append(("Results", f"{_SCORE_BETA[b]} {stat}{units[b]}", text_b.loc[b, col],
+                         fmt_num(summary.loc[b, "mean" if stat == "mean" else "sd"], 4), data_mpm + ", MT unscaled",
                          f"regional (not vertexwise) fit on {n_labels} bilateral labels of another protocol and cohort"))
     t1 = table1.drop_duplicates("cell_type").set_index("cell_type")
     for ct, row in t1.iterrows():
-        rows.append(("Table 1", f"{ct}: number of genes", row["n_genes"], present.loc[ct, "n_present"],
+        rows.append(("Table 1", f"{set_label(ct)}: number of genes", f"{int(row['n_genes']):d}",
+                     f"{int(present.loc[ct, 'n_present']):d}",
                      "real: Shin et al. 2018 panel in the AHBA DK table (imaging-transcriptomics)",
                      "our count is the genes present in the expression table; the poster's matches the panel"))
+    text_t1 = _published_strings("table1").set_index(["cell_type", "map"])
     sub = ours.xs(dataset, level="dataset")
     for _, row in table1.iterrows():
-        o = sub.loc[(row["cell_type"], row["map"])]
-        for stat, pub, mine in (("r", row["r"], o["r"]), ("p (FDR)", row["p_fdr"], o["p_gene_fdr"])):
-            rows.append(("Table 1", f"{row['cell_type']} / {row['map']}: {stat}", pub, mine,
-                         f"real: {dataset} map x AHBA left cortex (34 DK)",
+        key = (row["cell_type"], row["map"])
+        o = sub.loc[key]
+        pub_text = text_t1.loc[key] if key in text_t1.index else None
+        for stat, pub, mine in (("r", pub_text["r"] if pub_text is not None else f"{row['r']:.2f}", fmt_num(o["r"], 2)),
+                                ("p (FDR)", pub_text["p_fdr"] if pub_text is not None else f"{row['p_fdr']:.4f}",
+                                 fmt_p(o["p_gene_fdr"]))):
+            rows.append(("Table 1", f"{set_label(row['cell_type'])} / {_SCORE_MAP.get(row['map'], row['map'])}: {stat}",
+                         str(pub).replace("-", "−"), mine,
+                         f"real: {dataset} map × AHBA left cortex (34 DK)",
                          "different cohort, protocol and atlas; regional rather than vertexwise maps"))
-    out = pd.DataFrame(rows, columns=["section", "quantity", "poster", "ours", "our data", "reason for difference"])
-    out["poster"] = out["poster"].astype(float)
-    out["ours"] = out["ours"].astype(float)
-    return out
-
-
-# --------------------------------------------------------------------------- chapter reports
-class ChapterData(NamedTuple):
-    """The real inputs of Chapter 1 (see :func:`load_chapter_data`)."""
-
-    expression: pd.DataFrame
-    panel: pd.DataFrame
-    gene_sets: dict
-    present: pd.DataFrame
-    clinical: ClinicalModel
-    maps: pd.DataFrame
-    nspn: object
-
-
-def load_chapter_data() -> ChapterData:
-    """Load the AHBA left cortex, the cell-type panel, the clinical MPM model and all DK maps.
-
-    Returns
-    -------
-    ChapterData
-        ``expression`` (34 x 15,633), ``panel`` (2,511 genes), ``gene_sets``
-        (9 cell types), ``present`` (:func:`~qmrigenes.stats.genesets.genes_present`),
-        ``clinical`` (:func:`clinical_mpm_model`), ``maps`` (:func:`real_dk_maps`)
-        and ``nspn`` (:func:`~qmrigenes.datasets.load_nspn_mt`).
-    """
-    from qmrigenes.datasets import celltype_gene_sets, load_celltype_panel
-    from qmrigenes.stats.genesets import genes_present
-
-    expression = ahba_left_cortex()
-    panel = load_celltype_panel()
-    gene_sets = celltype_gene_sets(panel)
-    clinical = clinical_mpm_model()
-    return ChapterData(expression, panel, gene_sets, genes_present(gene_sets, expression.columns),
-                       clinical, real_dk_maps(clinical=clinical), load_nspn_mt())
-
-
-def data_counts(data: ChapterData) -> dict:
-    """Named counts of the Chapter 1 inputs (genes, panel, subjects, labels) and the genes-present table."""
-    n_present = int(data.panel.index.isin(data.expression.columns).sum())
-    return {"n-genes-expr": int(data.expression.shape[1]), "n-panel": len(data.panel),
-            "n-panel-present": n_present, "n-nspn": len(data.nspn.values),
-            "n-nspn-left": int((data.nspn.parcels["hemisphere"] == "L").sum()),
-            "n-clin-labels": int(data.clinical.maps["R1"].shape[1]),
-            "n-clin-subjects": int(data.clinical.maps["R1"].shape[0]),
-            "present": data.present[["n_genes", "n_present", "missing"]]}
-
-
-def linear_model_report(clinical: ClinicalModel, *, published: pd.DataFrame,
-                        raw: ClinicalModel | None = None) -> dict:
-    """Named numbers and tables of the linear model on the clinical MPM data.
-
-    Parameters
-    ----------
-    clinical : ClinicalModel
-        Fit with MT scaled (:func:`clinical_mpm_model`).
-    published : pandas.DataFrame
-        :func:`load_published` ``("betas")``; the rows whose source starts with
-        ``"poster"`` give the poster's b1 for the ratios.
-    raw : ClinicalModel, optional
-        Fit with MT unscaled (default: refitted with ``mt_scale=1``).
-
-    Returns
-    -------
-    dict
-        ``b{0,1,2}-{mean,sd}``, ``b1-raw`` (unscaled mean b1), ``b1-ratio`` and
-        ``b1-raw-ratio`` (our mean b1 over the poster's), ``b2-p`` (two-sided
-        one-sample t-test of b2 = 0 over subjects), ``vif`` (largest),
-        ``rsq-min``/``rsq-max``, ``betas`` (long table for
-        :func:`qmrigenes.figures.mpm.plot_beta_comparison`) and ``beta-table``
-        (sources x (mean, sd) x beta).
-    """
-    from scipy import stats
-
-    raw = clinical_mpm_model(mt_scale=1.0) if raw is None else raw
-    fits = clinical.fits
-    n = len(fits.betas)
-    label = f"ours: clinical MPM ({n} subjects; MT x {CLINICAL_MPM_MT_SCALE * 500:.0f}/500)"
-    long = pd.concat([beta_table(fits.betas, published, label=label),
-                      beta_table(raw.fits.betas, published.iloc[:0], label="ours: clinical MPM, MT unscaled")],
-                     ignore_index=True)
-    summary = summarise_betas(fits.betas)
-    poster = published[published["source"].str.startswith("poster")].set_index("beta")
-    out = {f"{b}-{s}": float(summary.loc[b, s]) for b in BETAS for s in ("mean", "sd")}
-    out["b1-raw"] = float(raw.fits.betas["b1"].mean())
-    out["b1-ratio"] = out["b1-mean"] / float(poster.loc["b1", "mean"])
-    out["b1-raw-ratio"] = out["b1-raw"] / float(poster.loc["b1", "mean"])
-    out["b2-p"] = float(stats.ttest_1samp(fits.betas["b2"], 0.0).pvalue)
-    out["vif"] = float(fits.vif.to_numpy().max())
-    out["rsq-min"] = float(fits.rsquared.min())
-    out["rsq-max"] = float(fits.rsquared.max())
-    out["betas"] = long
-    out["beta-table"] = (long.pivot(index="source", columns="beta", values=["mean", "sd"])
-                         .reindex(list(dict.fromkeys(long["source"]))))
-    return out
-
-
-def simulation_report(cohort: SimulatedCohort, result: VertexwiseResult) -> dict:
-    """Recovery of the simulated truth by :func:`vertexwise_pipeline`.
-
-    Returns
-    -------
-    dict
-        ``sim-e-r`` (r of recovered and planted e over vertices), ``sim-e-dk-r``
-        (over DK regions), ``sim-b{0,1,2}-r`` (r of estimated and true betas
-        over subjects) and ``sim-b{0,1,2}-bias`` (mean estimate / mean truth - 1, %).
-    """
-    if not result.betas.shape == cohort.betas.shape:
-        raise ValueError(f"result has {len(result.betas)} subjects, cohort {len(cohort.betas)}")
-    out = {"sim-e-r": float(np.corrcoef(result.mean_maps["e"], cohort.epsilon)[0, 1]),
-           "sim-e-dk-r": float(np.corrcoef(result.dk["e"], parcellate(cohort.epsilon, cohort.labels))[0, 1])}
-    for b in BETAS:
-        est, true = result.betas[b].to_numpy(), cohort.betas[b].to_numpy()
-        out[f"sim-{b}-r"] = float(np.corrcoef(est, true)[0, 1])
-        out[f"sim-{b}-bias"] = float(100 * (est.mean() / true.mean() - 1))
-    return out
-
-
-class Association(NamedTuple):
-    """Table 1 statistics (:func:`qmrigenes.stats.spatial.gene_set_association`), the
-    null arrays, and the seconds spent on spins (``t-spin``) and on scoring (``t-assoc``)."""
-
-    table: pd.DataFrame
-    nulls: dict
-    seconds: dict
-
-
-def cell_type_association(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0,
-                          method: str = "hungarian") -> Association:
-    """Gene- and spatial-specificity tests of the 9 cell types against every DK map.
-
-    ``n_perm`` random gene sets from the panel and ``n_perm`` parcel spins
-    (:func:`qmrigenes.stats.spatial.spin_permutations`), both with ``seed``.
-    """
-    import time
-
-    from qmrigenes.stats import spatial
-
-    t0 = time.perf_counter()
-    from qmrigenes.surface import sphere_centroids
-
-    perms = spatial.spin_permutations(sphere_centroids(hemisphere="L"), n_perm=n_perm, seed=seed, method=method)
-    t1 = time.perf_counter()
-    table, nulls = spatial.gene_set_association(data.expression, data.maps, data.gene_sets,
-                                                background=data.panel.index, perms=perms, n_perm=n_perm,
-                                                seed=seed, return_nulls=True)
-    return Association(table, nulls, {"t-spin": t1 - t0, "t-assoc": time.perf_counter() - t1})
+    return pd.DataFrame(rows, columns=["section", "quantity", "poster", "ours", "our data", "reason for difference"])
 
 
 def set_label(name: str) -> str:
@@ -363,8 +224,9 @@ def table1_findings(table: pd.DataFrame, published: pd.DataFrame, *, alpha: floa
     gene, spin = table["p_gene_fdr"] < alpha, table["p_spin_fdr"] < alpha
     out.update({"n-gene-sig": int(gene.sum()), "n-both-sig": int((gene & spin).sum()),
                 "n-gene-only": int((gene & ~spin).sum()), "n-spin-only": int((spin & ~gene).sum())})
-    both = table[gene & spin].xs("clinical MPM", level="dataset")
-    out["both-clinical"] = _name_list(f"{set_label(s)}/{m}" for s, m in both.index)
+    both = table[gene & spin]
+    both = both[both.index.get_level_values("dataset") == "clinical MPM"]
+    out["both-clinical"] = _name_list(f"{set_label(s)}/{m}" for s, _, m in both.index)
     sizes = table.groupby(level="gene_set")["n_present"].first()
     out["smallest-set"] = set_label(sizes.idxmin()).lower()
     return out
@@ -403,3 +265,572 @@ def table1_tables(table: pd.DataFrame, published: pd.DataFrame) -> dict:
     }, axis=1)
     return {"table1-clinical": table1_comparison(table, published, dataset="clinical MPM"),
             "table1-other": other}
+
+
+# --------------------------------------------------------------------------- display formatting
+def fmt_p(p) -> str:
+    """One style for p-values (:func:`qmribook.display.format_p`, plain text for prose and tables)."""
+    return format_p(p, markup="text")
+
+
+def fmt_num(x, decimals: int = 2) -> str:
+    """A number with fixed decimals and a true minus sign (:func:`qmribook.display.format_value`)."""
+    return format_value(x, decimals=decimals)
+
+
+def _published_text(value: str) -> str:
+    """A published value exactly as printed (its precision kept); em dash if empty."""
+    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "" \
+        else str(value).replace("-", "−")
+
+
+def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_height: str | None = None,
+                  index: bool = True):
+    """A table of display strings through the book's one table path (:func:`qmribook.display.table`).
+
+    The index (if shown) becomes the first columns; every cell is text already formatted by
+    :func:`fmt_p`, :func:`fmt_num` or published verbatim. ``max_height`` is accepted for
+    compatibility; long tables scroll in the page's table box.
+    """
+    shown = frame.reset_index() if index else frame.reset_index(drop=True)
+    shown = shown.astype(object).where(shown.notna(), MISSING).astype(str)
+    columns = {c: ColumnSpec(str(c), kind="text") for c in shown.columns}
+    name = csv_name[:-4] if csv_name and csv_name.endswith(".csv") else csv_name
+    return table(shown, columns=columns, csv_name=name)
+
+
+# --------------------------------------------------------------------------- chapter data
+#: The MT scale this chapter uses for the clinical MPM data (decided in :func:`report_mt_scale`).
+MT_SCALE = 1.0
+#: The other scale, kept as a sensitivity line: the clinical data README's 220/500.
+MT_SCALE_ALT = CLINICAL_MPM_MT_SCALE
+
+
+class ChapterData(NamedTuple):
+    """The real inputs of Chapter 1 (see :func:`load_chapter_data`)."""
+
+    expression: pd.DataFrame
+    panel: pd.DataFrame
+    gene_sets: dict
+    present: pd.DataFrame
+    clinical: ClinicalModel
+    maps: pd.DataFrame
+    nspn: object
+    clinical_alt: ClinicalModel
+
+
+def load_chapter_data(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SCALE_ALT) -> ChapterData:
+    """Load the AHBA left cortex, the cell-type panel, the clinical MPM model and all DK maps.
+
+    Returns
+    -------
+    ChapterData
+        ``expression`` (34 x 15,633), ``panel`` (2,511 genes), ``gene_sets``
+        (9 cell types), ``present`` (:func:`~qmrigenes.stats.genesets.genes_present`),
+        ``clinical`` (:func:`clinical_mpm_model` with MT x ``mt_scale``), ``maps``
+        (:func:`real_dk_maps`), ``nspn`` (:func:`~qmrigenes.datasets.load_nspn_mt`) and
+        ``clinical_alt`` (the same fit with MT x ``mt_scale_alt``, the sensitivity line).
+    """
+    from qmrigenes.datasets import celltype_gene_sets, load_celltype_panel
+    from qmrigenes.stats.genesets import genes_present
+
+    expression = ahba_left_cortex()
+    panel = load_celltype_panel()
+    gene_sets = celltype_gene_sets(panel)
+    clinical = clinical_mpm_model(mt_scale=mt_scale)
+    alt = clinical_mpm_model(mt_scale=mt_scale_alt)
+    return ChapterData(expression, panel, gene_sets, genes_present(gene_sets, expression.columns),
+                       clinical, real_dk_maps(clinical=clinical), load_nspn_mt(), alt)
+
+
+def data_counts(data: ChapterData) -> dict:
+    """Named counts of the Chapter 1 inputs (genes, panel, subjects, labels) and the genes-present table."""
+    n_present = int(data.panel.index.isin(data.expression.columns).sum())
+    return {"n-genes-expr": int(data.expression.shape[1]), "n-panel": len(data.panel),
+            "n-panel-present": n_present, "n-nspn": len(data.nspn.values),
+            "n-nspn-left": int((data.nspn.parcels["hemisphere"] == "L").sum()),
+            "n-clin-labels": int(data.clinical.maps["R1"].shape[1]),
+            "n-clin-subjects": int(data.clinical.maps["R1"].shape[0]),
+            "present": data.present[["n_genes", "n_present", "missing"]]}
+
+
+def report_data(data: ChapterData) -> Report:
+    """Counts of the inputs (prose) and Table 1.1, genes per cell type present in the AHBA table."""
+    counts = data_counts(data)
+    present = counts.pop("present")
+    shown = pd.DataFrame({"genes in panel": present["n_genes"].map("{:,}".format),
+                          "present in AHBA": present["n_present"].map("{:,}".format),
+                          "absent symbols": present["missing"].map(
+                              lambda m: ", ".join(m) if isinstance(m, (list, tuple)) else (m or "—"))})
+    shown.index = [set_label(s) for s in present.index]
+    shown.index.name = "cell type"
+    return Report(numbers=counts, tables={"present": display_table(shown)})
+
+
+# --------------------------------------------------------------------------- MT scale
+def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SCALE_ALT,
+                      table: pd.DataFrame | None = None, nspn_dk: pd.Series | None = None,
+                      published_betas: pd.DataFrame | None = None, b1: dict | None = None) -> pd.DataFrame:
+    """Our clinical MPM MT and β1 under both scales beside values of the custom (Weiskopf-style) protocol.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, optional
+        :func:`qmrigenes.datasets.load_clinical_mpm` (default: that).
+    nspn_dk : pandas.Series, optional
+        NSPN MT at 50% depth, mean over subjects per DK region (left).
+    published_betas : pandas.DataFrame, optional
+        :func:`load_published` ``("betas")``.
+    b1 : dict, optional
+        Our mean β1 ``{scale: value}`` (1/s per p.u.) for both scales.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: quantity (cortical GM MT, cerebral WM MT, cortical MT by DK region, β1); columns
+        ``ours, MT x <alt>``, ``ours, MT unscaled`` (or x ``mt_scale``), ``custom protocol``,
+        ``source of the custom-protocol value``; numbers as floats (NaN where none).
+    """
+    from qmrigenes.datasets import load_clinical_mpm
+
+    table = load_clinical_mpm() if table is None else table
+    mt = table[table["parameter"] == "MT"]
+    subj = mt.groupby(["subject", "region"])["value"].mean().unstack()
+    cw = load_neuromorphometrics_crosswalk()
+    cortical = list(dict.fromkeys(cw.loc[cw["dk_region"] != "", "neuromorphometrics"]))
+    gm = float(subj[cortical].mean(axis=1).mean())
+    wm = float(subj["Cerebral White Matter"].mean())
+    rows = [(f"cortical GM MT (p.u.), mean of {len(cortical)} labels", gm, np.nan, ""),
+            ("cerebral WM MT (p.u.)", wm, np.nan, "")]
+    if nspn_dk is not None:
+        rows.append((f"cortical MT (p.u.), {len(nspn_dk)} left DK regions", np.nan, float(nspn_dk.mean()),
+                     "NSPN MPM, 297 subjects, 50% depth (Whitaker et al. 2016)"))
+    out = pd.DataFrame(rows, columns=["quantity", "raw", "custom", "source"])
+    out["alt"] = out["raw"] * mt_scale_alt
+    out["main"] = out["raw"] * mt_scale
+    if published_betas is not None and b1 is not None:
+        for src, label in (("poster", "the poster"), ("Callaghan 2015 (cohort", "Callaghan et al. 2015, cohort")):
+            pub = published_betas[published_betas["source"].str.startswith(src) & (published_betas["beta"] == "b1")]
+            out.loc[len(out)] = (f"β1 (s⁻¹ p.u.⁻¹) vs {label}", np.nan, float(pub["mean"].iloc[0]), label,
+                                 b1[mt_scale_alt], b1[mt_scale])
+    return out
+
+
+def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
+    """The MT-scale decision: our MT and β1 under both scales beside custom-protocol values (Table 1.2a).
+
+    Numbers: ``mt-gm-raw``, ``mt-gm-alt``, ``mt-wm-raw``, ``mt-wm-alt`` (p.u.), ``mt-nspn`` (NSPN
+    cortical mean, p.u.), ``mt-nspn-ratio-raw`` and ``mt-nspn-ratio-alt`` (ours / NSPN, same 34
+    regions), ``mt-scale-alt`` (text, "220/500").
+    """
+    nspn_dk = data.maps[("NSPN", "MTsat")]
+    ours_dk = data.maps[("clinical MPM", "MTsat")] / MT_SCALE      # raw (unscaled) clinical DK map
+    b1 = {MT_SCALE: float(data.clinical.fits.betas["b1"].mean()),
+          MT_SCALE_ALT: float(data.clinical_alt.fits.betas["b1"].mean())}
+    ev = mt_scale_evidence(nspn_dk=nspn_dk, published_betas=published, b1=b1)
+    numbers = {"mt-gm-raw": float(ev.loc[0, "raw"]), "mt-gm-alt": float(ev.loc[0, "alt"]),
+               "mt-wm-raw": float(ev.loc[1, "raw"]), "mt-wm-alt": float(ev.loc[1, "alt"]),
+               "mt-nspn": float(nspn_dk.mean()), "mt-clin-dk-raw": float(ours_dk.mean()),
+               "mt-nspn-ratio-raw": float(ours_dk.mean() / nspn_dk.mean()),
+               "mt-nspn-ratio-alt": float(ours_dk.mean() * MT_SCALE_ALT / nspn_dk.mean()),
+               "mt-nspn-r": float(np.corrcoef(ours_dk, nspn_dk)[0, 1]),
+               "mt-scale-alt": "220/500"}
+    # the DK row of ours: the clinical DK map's mean
+    dk_row = ev["quantity"].str.startswith("cortical MT")
+    ev.loc[dk_row, "raw"] = ours_dk.mean()
+    ev.loc[dk_row, "alt"] = ours_dk.mean() * MT_SCALE_ALT
+    ev.loc[dk_row, "main"] = ours_dk.mean() * MT_SCALE
+    beta_rows = ev["quantity"].str.startswith("β1")
+    index = [f"β₁ (s⁻¹ p.u.⁻¹) vs {src}" if b else q for q, b, src in zip(ev["quantity"], beta_rows, ev["source"])]
+    shown = pd.DataFrame({
+        "ours, MT unscaled (chosen)": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["main"], beta_rows)],
+        "ours, MT × 220/500": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
+        "customised protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2)
+                                for v, b in zip(ev["custom"], beta_rows)],
+        "source (customised protocol)": [("literature" if b else "real: NSPN, 297 subjects, 50% depth")
+                                         if s else "— (none in our literature files)"
+                                         for s, b in zip(ev["source"], beta_rows)],
+    }, index=index)
+    shown.index.name = "quantity"
+    return Report(numbers=numbers, tables={"mt-evidence": display_table(shown)}, data={"evidence": ev})
+
+
+# --------------------------------------------------------------------------- linear model
+_BETA_NAMES = {"b0": "β₀ (s⁻¹)", "b1": "β₁ (s⁻¹ p.u.⁻¹)", "b2": "β₂"}
+
+
+def _beta_display(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Sources x β: 'mean ± SD', published rows at their published precision (read as text)."""
+    raw = _load_published("ch1", "betas") if published is None else published
+    text = pd.read_csv(BOOK_DATA / "published" / "ch1_betas.csv", dtype=str, keep_default_na=False)
+    pub_text = {(r["source"], r["beta"]): (r["mean"], r["sd"]) for _, r in text.iterrows()}
+    rows = {}
+    for src in dict.fromkeys(long["source"]):
+        row = {}
+        for b in BETAS:
+            sel = long[(long["source"] == src) & (long["beta"] == b)]
+            if (src, b) in pub_text:
+                m, s = pub_text[(src, b)]
+                row[_BETA_NAMES[b]] = "—" if not m else (_published_text(m) + (f" ± {s}" if s else ""))
+            elif len(sel) and not pd.isna(sel["mean"].iloc[0]):
+                d = 4 if b == "b2" else 3
+                m, s = sel["mean"].iloc[0], sel["sd"].iloc[0]
+                row[_BETA_NAMES[b]] = fmt_num(m, d) + ("" if pd.isna(s) else f" ± {fmt_num(s, d)}")
+            else:
+                row[_BETA_NAMES[b]] = "—"
+        rows[src] = row
+    out = pd.DataFrame(rows).T
+    out.index.name = "source"
+    return out
+
+
+def linear_model_report(clinical: ClinicalModel, *, published: pd.DataFrame,
+                        alt: ClinicalModel | None = None) -> dict:
+    """Named numbers and tables of the linear model on the clinical MPM data.
+
+    Parameters
+    ----------
+    clinical : ClinicalModel
+        Fit with MT at the chapter's scale (:data:`MT_SCALE`, unscaled).
+    published : pandas.DataFrame
+        :func:`load_published` ``("betas")``; the rows whose source starts with
+        ``"poster"`` give the poster's b1 for the ratios.
+    alt : ClinicalModel, optional
+        Fit with MT x :data:`MT_SCALE_ALT` (220/500), the sensitivity line
+        (default: refitted).
+
+    Returns
+    -------
+    dict
+        ``b{0,1,2}-{mean,sd}``, ``b1-alt`` (mean b1 with MT x 220/500),
+        ``b1-ratio`` and ``b1-alt-ratio`` (our mean b1 over the poster's),
+        ``b1-callaghan-ratio`` (over Callaghan et al.'s cohort b1), ``b2-p``
+        (two-sided one-sample t-test of b2 = 0 over subjects), ``vif``
+        (largest), ``rsq-min``/``rsq-max`` and ``betas`` (long table for
+        :func:`qmrigenes.figures.mpm.plot_beta_comparison`).
+    """
+    from scipy import stats
+
+    alt = clinical_mpm_model(mt_scale=MT_SCALE_ALT) if alt is None else alt
+    fits = clinical.fits
+    n = len(fits.betas)
+    label = f"ours: clinical MPM ({n} subjects; MT unscaled)"
+    long = pd.concat([beta_table(fits.betas, published, label=label),
+                      beta_table(alt.fits.betas, published.iloc[:0],
+                                 label="ours: clinical MPM, MT × 220/500 (sensitivity)")],
+                     ignore_index=True)
+    summary = summarise_betas(fits.betas)
+    poster = published[published["source"].str.startswith("poster")].set_index("beta")
+    callaghan = published[published["source"].str.startswith("Callaghan 2015 (cohort")].set_index("beta")
+    out = {f"{b}-{s}": float(summary.loc[b, s]) for b in BETAS for s in ("mean", "sd")}
+    out["b1-alt"] = float(alt.fits.betas["b1"].mean())
+    out["b1-alt-sd"] = float(alt.fits.betas["b1"].std())
+    out["b1-ratio"] = out["b1-mean"] / float(poster.loc["b1", "mean"])
+    out["b1-alt-ratio"] = out["b1-alt"] / float(poster.loc["b1", "mean"])
+    out["b1-callaghan-ratio"] = out["b1-mean"] / float(callaghan.loc["b1", "mean"])
+    out["b2-p"] = float(stats.ttest_1samp(fits.betas["b2"], 0.0).pvalue)
+    out["vif"] = float(fits.vif.to_numpy().max())
+    out["rsq-min"] = float(fits.rsquared.min())
+    out["rsq-max"] = float(fits.rsquared.max())
+    out["betas"] = long
+    return out
+
+
+def report_linear_model(data: ChapterData, *, published: pd.DataFrame) -> Report:
+    """The linear model on the clinical MPM data: prose numbers, Table 1.2 and Figure 1.1."""
+    from qmrigenes.figures import mpm as fm
+
+    lm = linear_model_report(data.clinical, published=published, alt=data.clinical_alt)
+    long = lm.pop("betas")
+    fig = fm.plot_beta_comparison(long)
+    return Report(numbers=lm, tables={"beta-table": display_table(_beta_display(long, published))},
+                  figures={"fig-betas": fig}, data={"betas": long})
+
+
+def leave_one_out_betas(clinical: ClinicalModel) -> pd.DataFrame:
+    """Group-mean β with each subject left out in turn (exercise: drop one subject and refit).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_subjects, 3)
+        Index: the subject left out; columns b0, b1, b2 (mean over the others), refitted from the
+        per-subject tables with :func:`qmrigenes.mpm.fit_subjects`.
+    """
+    from qmrigenes.mpm import fit_subjects
+
+    maps = clinical.maps
+    rows = {}
+    for s in maps["R1"].index:
+        keep = maps["R1"].index != s
+        fits = fit_subjects(maps["R1"][keep], maps["MTsat"][keep], maps["R2*"][keep])
+        rows[s] = fits.betas.mean()
+    out = pd.DataFrame(rows).T
+    out.index.name = "left out"
+    return out
+
+
+def report_exercise_leave_one_out(data: ChapterData) -> Report:
+    """Exercise: drop one subject and refit. Numbers ``ex-loo-b1-min``/``-max`` (mean β1 over the
+    remaining subjects), ``ex-loo-b1-maxshift`` (largest change, in SDs of the subject β1),
+    ``ex-loo-subject`` (the subject whose removal moves β1 most)."""
+    loo = leave_one_out_betas(data.clinical)
+    full = data.clinical.fits.betas["b1"]
+    shift = (loo["b1"] - full.mean()).abs()
+    shown = loo.copy()
+    shown.columns = [_BETA_NAMES[c] for c in shown.columns]
+    shown = shown.apply(lambda col: col.map(lambda v: fmt_num(v, 4 if col.name == _BETA_NAMES["b2"] else 3)))
+    return Report(numbers={"ex-loo-b1-min": float(loo["b1"].min()), "ex-loo-b1-max": float(loo["b1"].max()),
+                           "ex-loo-b1-maxshift": float(shift.max() / full.std()),
+                           "ex-loo-subject": str(shift.idxmax())},
+                  tables={"ex-loo": display_table(shown)}, data={"loo": loo})
+
+
+# --------------------------------------------------------------------------- simulation
+def simulation_report(cohort: SimulatedCohort, result: VertexwiseResult) -> dict:
+    """Recovery of the simulated truth by :func:`vertexwise_pipeline`.
+
+    Returns
+    -------
+    dict
+        ``sim-e-r`` (r of recovered and planted e over vertices), ``sim-e-dk-r``
+        (over DK regions), ``sim-b{0,1,2}-r`` (r of estimated and true betas
+        over subjects) and ``sim-b{0,1,2}-bias`` (mean estimate / mean truth - 1, %).
+    """
+    if not result.betas.shape == cohort.betas.shape:
+        raise ValueError(f"result has {len(result.betas)} subjects, cohort {len(cohort.betas)}")
+    out = {"sim-e-r": float(np.corrcoef(result.mean_maps["e"], cohort.epsilon)[0, 1]),
+           "sim-e-dk-r": float(np.corrcoef(result.dk["e"], parcellate(cohort.epsilon, cohort.labels))[0, 1])}
+    for b in BETAS:
+        est, true = result.betas[b].to_numpy(), cohort.betas[b].to_numpy()
+        out[f"sim-{b}-r"] = float(np.corrcoef(est, true)[0, 1])
+        out[f"sim-{b}-bias"] = float(100 * (est.mean() / true.mean() - 1))
+    return out
+
+
+def report_simulation(*, n_subjects: int = 17, seed: int = 0, fwhm: float = 6.0) -> Report:
+    """The vertexwise pipeline on a simulated cohort: recovery numbers and Figure 1.2.
+
+    ``data`` keeps ``cohort`` and ``result`` for the smoothing exercise.
+    """
+    from qmrigenes import mpm
+    from qmrigenes.figures import mpm as fm
+
+    cohort = mpm.simulate_cohort(n_subjects=n_subjects, seed=seed)
+    sim = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=fwhm)
+    return Report(numbers=simulation_report(cohort, sim), figures={"fig-sim": fm.plot_simulation_recovery(cohort, sim)},
+                  data={"cohort": cohort, "result": sim})
+
+
+def report_exercise_smoothing(cohort: SimulatedCohort, *, fwhms=(0.0, 6.0)) -> Report:
+    """Exercise: what smoothing does to the recovered ε and β in the simulated cohort.
+
+    Numbers per FWHM f (as an integer in the key): ``ex-smooth-e-r-f`` (r of recovered and
+    planted ε over vertices), ``ex-smooth-e-dk-r-f`` (over DK regions), ``ex-smooth-b1-bias-f``
+    (mean β1 bias, %), ``ex-smooth-b1-r-f``.
+    """
+    from qmrigenes import mpm
+
+    numbers, rows = {}, {}
+    for f in fwhms:
+        res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=f)
+        rep = simulation_report(cohort, res)
+        k = f"{f:g}"
+        for name in ("e-r", "e-dk-r", "b1-bias", "b1-r"):
+            numbers[f"ex-smooth-{name}-{k}"] = rep[f"sim-{name}"]
+        rows[f"{f:g} mm"] = {"r(ε), vertices": fmt_num(rep["sim-e-r"], 3), "r(ε), 34 DK regions": fmt_num(rep["sim-e-dk-r"], 3),
+                             "β₁ bias (%)": fmt_num(rep["sim-b1-bias"], 1), "r(β₁)": fmt_num(rep["sim-b1-r"], 3)}
+    shown = pd.DataFrame(rows).T
+    shown.index.name = "smoothing FWHM"
+    return Report(numbers=numbers, tables={"ex-smooth": display_table(shown)})
+
+
+# --------------------------------------------------------------------------- association
+class Association(NamedTuple):
+    """Table 1 statistics (:func:`qmrigenes.stats.spatial.gene_set_association`), the
+    null arrays, and the seconds spent on spins (``t-spin``) and on scoring (``t-assoc``)."""
+
+    table: pd.DataFrame
+    nulls: dict
+    seconds: dict
+
+
+def cell_type_association(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0,
+                          method: str = "hungarian") -> Association:
+    """Gene- and spatial-specificity tests of the 9 cell types against every DK map.
+
+    ``n_perm`` random gene sets from the panel and ``n_perm`` parcel spins
+    (:func:`qmrigenes.stats.spatial.spin_permutations`), both with ``seed``.
+    """
+    import time
+
+    from qmrigenes.stats import spatial
+
+    t0 = time.perf_counter()
+    from qmrigenes.surface import sphere_centroids
+
+    perms = spatial.spin_permutations(sphere_centroids(hemisphere="L"), n_perm=n_perm, seed=seed, method=method)
+    t1 = time.perf_counter()
+    table, nulls = spatial.gene_set_association(data.expression, data.maps, data.gene_sets,
+                                                background=data.panel.index, perms=perms, n_perm=n_perm,
+                                                seed=seed, return_nulls=True)
+    return Association(table, nulls, {"t-spin": t1 - t0, "t-assoc": time.perf_counter() - t1})
+
+
+def report_association(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Report:
+    """Gene- and spatial-specificity tests (Table 1) and Figure 1.3 (maps and significant cell types).
+
+    ``data`` keeps ``assoc`` (:class:`Association`).
+    """
+    from qmrigenes import mpm
+    from qmrigenes.figures import mpm as fm
+
+    assoc = cell_type_association(data, n_perm=n_perm, seed=seed)
+    significant = significant_sets(assoc.table, dataset="clinical MPM", alpha=0.05)
+    set_expression = mpm.gene_set_expression(data.expression, data.gene_sets, sets=significant)
+    numbers = dict(assoc.seconds) | {"n-perm": f"{n_perm:,}", "sig-sets": ", ".join(map(set_label, significant))}
+    numbers |= {f"top-{m.replace('*', 's')}": v for m, v in top_regions(data.maps["clinical MPM"]).items()}
+    fig = fm.plot_figure1(data.maps["clinical MPM"], set_expression)
+    return Report(numbers=numbers, figures={"fig1": fig}, data={"assoc": assoc})
+
+
+def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Table 1.3 in long form: (map, cell type) rows; poster values as printed, ours in one style."""
+    text = pd.read_csv(BOOK_DATA / "published" / "ch1_table1.csv", dtype=str, keep_default_na=False)
+    text = text.set_index(["cell_type", "map"])
+    sub = table.xs("clinical MPM", level="dataset")
+    names = {"R1": "R1", "MTsat": "MTsat", "R2*": "R2*", "e": "ε"}
+    rows = []
+    for m in ("R1", "MTsat", "R2*", "e"):
+        for ct in dict.fromkeys(published["cell_type"]):
+            o = sub.loc[(ct, m)]
+            p = text.loc[(ct, m)]
+            rows.append((names[m], set_label(ct), _published_text(p["r"]), _published_text(p["p_fdr"]),
+                         fmt_num(o["r"], 2), fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])))
+    cols = ["map", "cell type", "r (poster)", "p FDR (poster)", "r (ours)",
+            "p FDR, random genes (ours)", "p FDR, spins (ours)"]
+    return pd.DataFrame(rows, columns=cols).set_index(["map", "cell type"])
+
+
+def _table1_other_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Table 1.4: the poster's MTsat column beside NSPN MT and HCP T1w/T2w."""
+    text = pd.read_csv(BOOK_DATA / "published" / "ch1_table1.csv", dtype=str, keep_default_na=False)
+    text = text[text["map"] == "MTsat"].set_index("cell_type")
+    rows = []
+    for ct in dict.fromkeys(published["cell_type"]):
+        row = [set_label(ct), _published_text(text.loc[ct, "r"]), _published_text(text.loc[ct, "p_fdr"])]
+        for ds, m in (("NSPN", "MTsat"), ("HCP", "T1w/T2w")):
+            o = table.loc[(ct, ds, m)]
+            row += [fmt_num(o["r"], 2), fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])]
+        rows.append(row)
+    cols = pd.MultiIndex.from_tuples([("", "cell type"), ("poster MTsat", "r"), ("poster MTsat", "p FDR"),
+                                      ("NSPN MT", "r"), ("NSPN MT", "p FDR, genes"), ("NSPN MT", "p FDR, spins"),
+                                      ("HCP T1w/T2w", "r"), ("HCP T1w/T2w", "p FDR, genes"),
+                                      ("HCP T1w/T2w", "p FDR, spins")])
+    out = pd.DataFrame(rows, columns=cols).set_index(("", "cell type"))
+    out.index.name = "cell type"
+    return out
+
+
+def report_table1(assoc: Association, *, published: pd.DataFrame) -> Report:
+    """Table 1 beside the poster's (Tables 1.3, 1.4) and the named findings of the prose."""
+    numbers = poster_tied_pvalue(published) | table1_findings(assoc.table, published)
+    tables = {"table1-clinical": display_table(_table1_display(assoc.table, published), csv_name="ch1_table1_clinical.csv"),
+              "table1-other": display_table(_table1_other_display(assoc.table, published), csv_name="ch1_table1_other.csv")}
+    return Report(numbers=numbers, tables=tables)
+
+
+def null_histograms(nulls: dict, table: pd.DataFrame, *, map_key, draws=(100, 300, 1000, 3000, 10000),
+                    bins=np.linspace(-0.6, 0.6, 49)) -> dict:
+    """Histogram densities of the first n draws of each null, per gene set (for the interactive figure).
+
+    Returns
+    -------
+    dict
+        ``x`` (bin centres), ``edges`` (n_bins + 1), ``gene`` and ``spin`` arrays (n_sets, n_draws, n_bins),
+        ``observed`` (n_sets,), ``sets`` and ``draws`` (those not above the number available).
+    """
+    key = map_key if isinstance(map_key, tuple) else (map_key,)
+    maps = list(table.index.droplevel("gene_set").unique())
+    m = maps.index(key if len(key) > 1 else key[0])
+    n_avail = nulls["gene"].shape[0]
+    draws = [int(d) for d in draws if d <= n_avail]
+    if not draws:
+        raise ValueError(f"no draw count <= the {n_avail} available")
+    width = np.diff(bins)
+    out = {"x": 0.5 * (bins[1:] + bins[:-1]), "edges": np.asarray(bins, float), "sets": list(nulls["sets"]),
+           "draws": draws}
+    for kind in ("gene", "spin"):
+        arr = np.empty((len(out["sets"]), len(draws), len(bins) - 1))
+        for s in range(len(out["sets"])):
+            for j, d in enumerate(draws):
+                h, _ = np.histogram(nulls[kind][:d, s, m], bins=bins)
+                arr[s, j] = h / (d * width)
+        out[kind] = arr
+    out["observed"] = np.array([table.loc[(s, *key), "r"] for s in out["sets"]])
+    return out
+
+
+def report_nulls(assoc: Association, *, map_key=("clinical MPM", "R1")) -> Report:
+    """Figure 1.4 (both nulls for one map) and its interactive version (draws slider, cell-type menu)."""
+    from qmrigenes.figures import mpm as fm
+
+    from . import interactive
+
+    fig = fm.plot_null_distributions(assoc.nulls, assoc.table, map_key=map_key)
+    h = null_histograms(assoc.nulls, assoc.table, map_key=map_key)
+    n_sets, n_draws = len(h["sets"]), len(h["draws"])
+    def _steps(a):  # one value per left bin edge; the last edge closes the histogram at zero
+        return np.concatenate([a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
+
+    widget = interactive.slider_figure(
+        x=h["edges"], series={"random gene sets": _steps(h["gene"]), "spun maps": _steps(h["spin"])}, step=True,
+        slider_values=h["draws"], slider_label="draws", initial=n_draws - 1,
+        dropdown={"label": "cell type", "options": [set_label(s) for s in h["sets"]]},
+        markers={"random gene sets": np.repeat(h["observed"][:, None], n_draws, axis=1)},
+        marker_label="observed r = {:.2f}", xlabel="gene-set score r", ylabel="density",
+        title=f"Null distributions, clinical MPM {map_key[1]} (real data)",
+        caption="Move the slider to use the first 100 to 10,000 draws of each null; choose a cell type.")
+    return Report(figures={"fig-nulls": fig, "nulls-widget": widget}, data={"hist": h})
+
+
+def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm: int = 10_000,
+                                seed: int = 0, map_key=("clinical MPM", "R1")) -> Report:
+    """Exercise: greedy (Váša) versus Hungarian spins, and random genes versus spins, on one map.
+
+    Numbers: ``ex-spin-n-gene``, ``ex-spin-n-hungarian``, ``ex-spin-n-greedy`` (cell types with
+    FDR p < 0.05 on the map), ``ex-spin-maxdiff`` (largest |p greedy − p Hungarian|, uncorrected),
+    ``ex-spin-fixed`` (fraction of greedy spins that leave a region in place vs Hungarian:
+    ``ex-spin-fixed-greedy``, ``ex-spin-fixed-hungarian``).
+    """
+
+    greedy = cell_type_association(data, n_perm=n_perm, seed=seed, method="vasa")
+    a = assoc.table.xs(map_key, level=("dataset", "map"))
+    g = greedy.table.xs(map_key, level=("dataset", "map"))
+    rows = {}
+    for s in a.index:
+        rows[set_label(s)] = {"r": fmt_num(a.loc[s, "r"], 2), "p FDR, random genes": fmt_p(a.loc[s, "p_gene_fdr"]),
+                              "p FDR, Hungarian spins": fmt_p(a.loc[s, "p_spin_fdr"]),
+                              "p FDR, greedy spins": fmt_p(g.loc[s, "p_spin_fdr"])}
+    shown = pd.DataFrame(rows).T
+    shown.index.name = "cell type"
+    numbers = {"ex-spin-n-gene": int((a["p_gene_fdr"] < 0.05).sum()),
+               "ex-spin-n-hungarian": int((a["p_spin_fdr"] < 0.05).sum()),
+               "ex-spin-n-greedy": int((g["p_spin_fdr"] < 0.05).sum()),
+               "ex-spin-maxdiff": float((a["p_spin"] - g["p_spin"]).abs().max()),
+               "ex-spin-t-greedy": greedy.seconds["t-spin"]}
+    return Report(numbers=numbers, tables={"ex-spin": display_table(shown)})
+
+
+# --------------------------------------------------------------------------- scorecard
+def report_scorecard(data: ChapterData, assoc: Association, *, published_t1: pd.DataFrame,
+                     published_betas: pd.DataFrame, smoothing_fwhm: float = 6.0) -> Report:
+    """Table 1.5: every number the poster reports, ours beside it (complete, scrolls, CSV download)."""
+    fits = data.clinical.fits
+    card = scorecard(table1=published_t1, published_betas=published_betas,
+                     published_methods=load_published("methods"), ours=assoc.table, betas=fits.betas,
+                     present=data.present, n_subjects=len(fits.betas), n_labels=fits.residuals.shape[1],
+                     smoothing_fwhm=smoothing_fwhm)
+    return Report(numbers={"n-scorecard": len(card)},
+                  tables={"scorecard": display_table(card.set_index(["section", "quantity"]),
+                                                     csv_name="ch1_scorecard.csv", max_height="36em")},
+                  data={"scorecard": card})

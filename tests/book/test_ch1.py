@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from qmrigenes import mpm
 from qmribook import ch1
+from qmribook.report import Report
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +46,65 @@ def test_data_counts_real(chapter_data):
 
 def test_linear_model_report_real(chapter_data):
     rep = ch1.linear_model_report(chapter_data.clinical, published=ch1.load_published("betas"))
-    assert rep["b1-raw"] == pytest.approx(rep["b1-mean"] * 220 / 500)
-    poster_b1 = 0.2954
+    assert ch1.MT_SCALE == 1.0 and ch1.MT_SCALE_ALT == pytest.approx(220 / 500)
+    assert rep["b1-mean"] == pytest.approx(rep["b1-alt"] * 220 / 500)   # b1 scales inversely with MT
+    poster_b1, callaghan_b1 = 0.2954, 0.3971
     assert rep["b1-ratio"] == pytest.approx(rep["b1-mean"] / poster_b1)
+    assert rep["b1-callaghan-ratio"] == pytest.approx(rep["b1-mean"] / callaghan_b1)
     assert 0 < rep["b2-p"] <= 1 and rep["vif"] >= 1
     assert rep["rsq-min"] <= rep["rsq-max"] <= 1
-    assert any(s.startswith("ours: clinical MPM (6 subjects") for s in rep["beta-table"].index)
-    assert "ours: clinical MPM, MT unscaled" in set(rep["betas"]["source"])
+    sources = set(rep["betas"]["source"])
+    assert any(s.startswith("ours: clinical MPM (6 subjects; MT unscaled") for s in sources)
+    assert "ours: clinical MPM, MT × 220/500 (sensitivity)" in sources
+
+
+def test_report_linear_model_shape_and_precision(chapter_data):
+    rep = ch1.report_linear_model(chapter_data, published=ch1.load_published("betas"))
+    assert isinstance(rep, Report)
+    assert {"b1-mean", "b1-alt", "b1-ratio"} <= set(rep.numbers) and "betas" not in rep.numbers
+    shown = rep.tables["beta-table"].frame
+    poster = [i for i in shown.index if i.startswith("poster")][0]
+    assert shown.loc[poster, "β₀ (s⁻¹)"] == "0.2396 ± 0.0388"      # published precision kept
+    assert shown.loc[poster, "β₂"] == "0.0079 ± 0.0017"
+    assert shown.loc["Callaghan 2015 (cohort; whole brain)", "β₂"] == "—"
+    assert not any(c in "".join(shown.columns) for c in ("b0", "b1", "b2"))
+
+
+def test_mt_scale_evidence(chapter_data):
+    rep = ch1.report_mt_scale(chapter_data, published=ch1.load_published("betas"))
+    n = rep.numbers
+    assert n["mt-gm-alt"] == pytest.approx(n["mt-gm-raw"] * 220 / 500)
+    assert n["mt-wm-raw"] > n["mt-gm-raw"] > 0                     # WM has more MT than cortex
+    # the decision: unscaled clinical cortex is closer to NSPN (customised MPM) than the scaled one
+    assert abs(np.log(n["mt-nspn-ratio-raw"])) < abs(np.log(n["mt-nspn-ratio-alt"]))
+    shown = rep.tables["mt-evidence"].frame
+    assert "0.3971" in set(shown["customised protocol"]) and "0.2954" in set(shown["customised protocol"])
+    assert (shown.loc[shown.index.str.startswith("cerebral WM"), "customised protocol"] == "—").all()
+
+
+def test_leave_one_out(chapter_data):
+    loo = ch1.leave_one_out_betas(chapter_data.clinical)
+    betas = chapter_data.clinical.fits.betas
+    assert loo.shape == (6, 3)
+    first = betas.index[0]
+    assert loo.loc[first, "b1"] == pytest.approx(betas.drop(index=first)["b1"].mean())
+    rep = ch1.report_exercise_leave_one_out(chapter_data)
+    assert rep.numbers["ex-loo-b1-min"] <= betas["b1"].mean() <= rep.numbers["ex-loo-b1-max"]
+    assert rep.numbers["ex-loo-subject"] in betas.index
+
+
+def test_fmt_p_one_style():
+    assert ch1.fmt_p(0.0009) == "9.0 × 10⁻⁴"
+    assert ch1.fmt_p(0.0018) == "0.0018" and ch1.fmt_p(0.019) == "0.019" and ch1.fmt_p(0.47) == "0.47"
+    assert ch1.fmt_p(float("nan")) == "—"
+    assert ch1.fmt_num(-0.204, 2) == "−0.20"
+
+
+def test_display_table_complete_with_csv():
+    frame = pd.DataFrame({"x": [f"{i}" for i in range(120)]})
+    html = ch1.display_table(frame, csv_name="t.csv", max_height="10em")._repr_html_()
+    assert html.count("<tr") == 121 and "…" not in html and "..." not in html
+    assert 'download="t.csv"' in html and "overflow-x:auto" in html
 
 
 def test_simulation_report():
@@ -126,3 +179,41 @@ def test_poster_tied_pvalue():
 
 def test_set_label():
     assert ch1.set_label("CA1.Pyramidal") == "CA1 Pyramidal"
+
+
+def test_exercise_smoothing_small():
+    cohort = mpm.simulate_cohort(n_subjects=4, seed=3)
+    rep = ch1.report_exercise_smoothing(cohort, fwhms=(0.0, 6.0))
+    n = rep.numbers
+    assert n["ex-smooth-e-r-6"] > n["ex-smooth-e-r-0"]              # smoothing helps recover e
+    assert abs(n["ex-smooth-b1-bias-6"]) < abs(n["ex-smooth-b1-bias-0"])   # and reduces dilution
+    assert list(rep.tables["ex-smooth"].frame.index) == ["0 mm", "6 mm"]
+
+
+def test_exercise_spin_method_and_nulls_small(chapter_data):
+    assoc = ch1.cell_type_association(chapter_data, n_perm=200, seed=1)
+    rep = ch1.report_exercise_spin_method(chapter_data, assoc, n_perm=200, seed=1)
+    assert 0 <= rep.numbers["ex-spin-n-greedy"] <= 9 and 0 <= rep.numbers["ex-spin-maxdiff"] <= 1
+    h = ch1.null_histograms(assoc.nulls, assoc.table, map_key=("clinical MPM", "R1"), draws=(50, 200, 500))
+    assert h["draws"] == [50, 200]                                   # only counts available
+    width = np.diff(h["x"])[0]
+    assert h["gene"].shape == (9, 2, len(h["x"]))
+    assert np.allclose(h["gene"].sum(axis=-1) * width, 1, atol=0.05)  # densities
+    nulls = ch1.report_nulls(assoc)
+    assert "nulls-widget" in nulls.figures and "qmri-interactive" in nulls.figures["nulls-widget"].to_html()
+
+
+def test_report_table1_and_scorecard(chapter_data):
+    assoc = ch1.cell_type_association(chapter_data, n_perm=100, seed=2)
+    t1 = ch1.load_published("table1")
+    rep = ch1.report_table1(assoc, published=t1)
+    shown = rep.tables["table1-clinical"].frame
+    assert shown.shape == (36, 5)
+    assert shown.loc[("R1", "Endothelial"), "p FDR (poster)"] == "0.2940"      # as printed
+    assert not any(code in " ".join(shown.columns) for code in ("p_bh", "p_gene", "r_", "_fdr"))
+    card = ch1.report_scorecard(chapter_data, assoc, published_t1=t1,
+                                published_betas=ch1.load_published("betas")).data["scorecard"]
+    assert len(card) == 4 + 6 + 9 + 72
+    assert card.loc[card["quantity"] == "β₀ mean (s⁻¹)", "poster"].item() == "0.2396"
+    assert card.loc[card["quantity"] == "MPM resolution (µm)", "ours"].item() == "—"
+    assert not card[["poster", "ours"]].apply(lambda c: c.str.contains("nan")).any().any()

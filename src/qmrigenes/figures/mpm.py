@@ -34,7 +34,7 @@ def _surface_panel(ax, fig, mesh, values, labels, *, hemisphere, view, cmap, vmi
 
 
 def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=None, cmaps=None,
-                         symmetric=None, suptitle: str | None = None):
+                         symmetric=None, suptitle: str | None = None, units=None):
     """Regional (DK) maps on the inflated fsaverage5 surface, lateral and medial views.
 
     Parameters
@@ -49,11 +49,14 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
     symmetric : sequence of bool, optional
         Colour scale symmetric about 0 per row (default False).
     suptitle : str, optional
+    units : sequence of str, optional
+        Colour-bar label per row (the unit of the map, e.g. ``"1/s"``); default none.
 
     Returns
     -------
     matplotlib.figure.Figure
-        DK region outlines in black; medial wall grey.
+        7.5 in wide (a text column); DK region outlines in black; medial wall grey; one colour
+        bar per row, labelled with ``units``; text at least 9 pt.
     """
     import matplotlib.pyplot as plt
     from matplotlib.cm import ScalarMappable
@@ -73,12 +76,13 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
     titles = list(maps.columns) if titles is None else list(titles)
     symmetric = [False] * k if symmetric is None else list(symmetric)
     cmaps = ["RdBu_r" if s else "viridis" for s in symmetric] if cmaps is None else list(cmaps)
-    if not (len(titles) == len(symmetric) == len(cmaps) == k):
+    units = [""] * k if units is None else list(units)
+    if not (len(titles) == len(symmetric) == len(cmaps) == len(units) == k):
         raise ValueError("titles, cmaps and symmetric need one entry per map")
     mesh = load_fsaverage5(hemisphere=hemisphere, surface="inflated")
     labels = dk_labels(hemisphere=hemisphere)
-    fig = plt.figure(figsize=(6.4, 1.9 * k + (0.4 if suptitle else 0)))
-    grid = fig.add_gridspec(k, 4, width_ratios=[0.42, 1, 1, 0.05], wspace=0.02, hspace=0.08)
+    fig = plt.figure(figsize=(7.5, 2.1 * k + (0.4 if suptitle else 0)))
+    grid = fig.add_gridspec(k, 4, width_ratios=[0.45, 1, 1, 0.05], wspace=0.02, hspace=0.08)
     for i, col in enumerate(maps.columns):
         values = maps[col]
         vertex = regions_to_vertices(values, labels)
@@ -92,21 +96,24 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
             _surface_panel(ax, fig, mesh, vertex, labels, hemisphere=hemisphere, view=view,
                            cmap=cmaps[i], vmin=vmin, vmax=vmax)
             if i == 0:
-                ax.set_title(view, fontsize=9)
+                ax.set_title(view, fontsize=10)
         tax = fig.add_subplot(grid[i, 0])
         tax.set_axis_off()
-        tax.text(0.55, 0.5, titles[i], transform=tax.transAxes, ha="center", va="center", fontsize=9)
+        tax.text(0.55, 0.5, titles[i], transform=tax.transAxes, ha="center", va="center", fontsize=10)
         cax = fig.add_subplot(grid[i, 3])
         cb = fig.colorbar(ScalarMappable(norm=Normalize(vmin, vmax), cmap=cmaps[i]), cax=cax)
-        cb.ax.tick_params(labelsize=7)
+        cb.ax.tick_params(labelsize=9)
+        if units[i]:
+            cb.set_label(units[i], fontsize=9)
         cax.set_box_aspect(6)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.92, top=0.95 if suptitle else 0.97, bottom=0.02)
+    fig.subplots_adjust(left=0.01, right=0.88, top=0.95 if suptitle else 0.97, bottom=0.02)
     return fig
 
 
 _FIG1_TITLES = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
+_FIG1_UNITS = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
 
 
 def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisphere: str = "L"):
@@ -135,7 +142,8 @@ def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisp
     maps = pd.concat([mpm_maps[list(_FIG1_TITLES)], set_expression], axis=1)
     titles = list(_FIG1_TITLES.values()) + [f"{s.replace('.', ' ')}\ngenes" for s in set_expression.columns]
     symmetric = [False, False, False, True] + [False] * set_expression.shape[1]
-    return plot_dk_surface_maps(maps, hemisphere=hemisphere, titles=titles, symmetric=symmetric)
+    units = list(_FIG1_UNITS.values()) + ["expression (0–1)"] * set_expression.shape[1]
+    return plot_dk_surface_maps(maps, hemisphere=hemisphere, titles=titles, symmetric=symmetric, units=units)
 
 
 def plot_simulation_recovery(cohort, result):
@@ -150,43 +158,52 @@ def plot_simulation_recovery(cohort, result):
     Returns
     -------
     matplotlib.figure.Figure
-        Top: estimated vs true b0, b1, b2 per subject. Bottom: planted e and
-        the recovered group-mean e on the inflated surface (lateral), and DK
-        means of both.
+        7.5 in wide. Top: estimated vs true b0, b1, b2 per subject. Bottom: planted e and
+        the recovered group-mean e on the inflated surface (lateral) with one shared colour
+        bar (1/s), and DK means of both. Text at least 9 pt.
     """
     import matplotlib.pyplot as plt
 
     from ..surface import load_fsaverage5, parcellate
 
-    fig = plt.figure(figsize=(9, 6))
-    units = {"b0": "b0 (1/s)", "b1": "b1 (1/s per p.u.)", "b2": "b2"}
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    fig = plt.figure(figsize=(7.5, 6.2))
+    units = {"b0": "β0 (1/s)", "b1": "β1 (1/s per p.u.)", "b2": "β2"}
     for j, b in enumerate(("b0", "b1", "b2")):
         ax = fig.add_subplot(2, 3, j + 1)
         t, e = cohort.betas[b].to_numpy(), result.betas[b].to_numpy()
         ax.scatter(t, e, s=14)
         lo, hi = min(t.min(), e.min()), max(t.max(), e.max())
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xlabel(f"true {units[b]}", fontsize=8)
-        ax.set_ylabel("estimated", fontsize=8)
-        ax.set_title(f"{b}: r = {np.corrcoef(t, e)[0, 1]:.2f}", fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel(f"true {units[b]}", fontsize=9)
+        ax.set_ylabel("estimated", fontsize=9)
+        ax.set_title(f"{units[b].split()[0]}: r = {np.corrcoef(t, e)[0, 1]:.2f}", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.locator_params(axis="both", nbins=4)
     mesh = load_fsaverage5(hemisphere="L", surface="inflated")
     lim = float(np.abs(cohort.epsilon).max())
-    for j, (name, values) in enumerate((("planted e", cohort.epsilon),
-                                        ("recovered mean e", result.mean_maps["e"].to_numpy()))):
+    for j, (name, values) in enumerate((("planted ε", cohort.epsilon),
+                                        ("recovered mean ε", result.mean_maps["e"].to_numpy()))):
         ax = fig.add_subplot(2, 3, 4 + j, projection="3d")
         _surface_panel(ax, fig, mesh, values, cohort.labels, hemisphere="L", view="lateral",
                        cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"{name} (1/s)", fontsize=9)
+        ax.set_title(name, fontsize=10)
+    cax = fig.add_axes([0.08, 0.1, 0.52, 0.018])
+    cb = fig.colorbar(ScalarMappable(norm=Normalize(-lim, lim), cmap="RdBu_r"), cax=cax, orientation="horizontal")
+    cb.set_label("ε (1/s)", fontsize=9)
+    cb.ax.tick_params(labelsize=9)
     ax = fig.add_subplot(2, 3, 6)
     true_dk = parcellate(cohort.epsilon, cohort.labels)
     ax.scatter(true_dk, result.dk["e"], s=14)
     ax.axline((0, 0), slope=1, color="k", ls="--", lw=0.8)
-    ax.set_xlabel("planted e, DK mean (1/s)", fontsize=8)
-    ax.set_ylabel("recovered e, DK mean (1/s)", fontsize=8)
-    ax.set_title(f"34 DK regions: r = {np.corrcoef(true_dk, result.dk['e'])[0, 1]:.2f}", fontsize=9)
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
+    ax.set_xlabel("planted ε, DK mean (1/s)", fontsize=9)
+    ax.set_ylabel("recovered ε, DK mean (1/s)", fontsize=9)
+    ax.set_title(f"34 DK regions: r = {np.corrcoef(true_dk, result.dk['e'])[0, 1]:.2f}", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.locator_params(axis="both", nbins=4)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.12, wspace=0.5, hspace=0.35)
     return fig
 
 
@@ -208,19 +225,24 @@ def plot_beta_comparison(table: pd.DataFrame):
     need = {"source", "beta", "mean", "sd"}
     if not need <= set(table.columns):
         raise ValueError(f"table needs columns {sorted(need)}")
+    import textwrap
+
     sources = list(dict.fromkeys(table["source"]))
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-    labels = {"b0": "b0 (1/s)", "b1": "b1 (1/s per p.u.)", "b2": "b2"}
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 0.55 * len(sources) + 1.4),
+                             gridspec_kw={"left": 0.36, "right": 0.96, "wspace": 0.15})
+    labels = {"b0": "β0 (1/s)", "b1": "β1 (1/s per p.u.)", "b2": "β2"}
+    ticklabels = [textwrap.fill(s, 30) for s in sources]
     for ax, b in zip(axes, ("b0", "b1", "b2")):
         sub = table[table["beta"] == b].set_index("source").reindex(sources)
         y = np.arange(len(sources))
         ax.errorbar(sub["mean"], y, xerr=sub["sd"].fillna(0), fmt="o", capsize=3)
-        ax.set_yticks(y, sources if b == "b0" else [""] * len(sources), fontsize=7)
-        ax.set_title(labels[b], fontsize=9)
+        ax.set_yticks(y, ticklabels if b == "b0" else [""] * len(sources), fontsize=9)
+        ax.set_title(labels[b], fontsize=10)
         ax.axvline(0, color="grey", lw=0.5)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.invert_yaxis()
-    fig.tight_layout()
+        ax.tick_params(axis="x", labelsize=9)
+        ax.locator_params(axis="x", nbins=3)
+        ax.set_ylim(len(sources) - 0.5, -0.5)
+    fig.subplots_adjust(bottom=0.5 / fig.get_figheight(), top=1 - 0.4 / fig.get_figheight())
     return fig
 
 
@@ -263,21 +285,23 @@ def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=N
     n = len(sets)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7.5, 2.0 * nrow + 0.6), squeeze=False, sharex=True)
     for ax, name in zip(axes.ravel(), sets):
         s = nulls["sets"].index(name)
         obs = table.loc[(name, *key), "r"]
         bins = np.linspace(-0.6, 0.6, 61)
-        ax.hist(nulls["gene"][:, s, m], bins=bins, alpha=0.6, density=True, label="random genes")
+        ax.hist(nulls["gene"][:, s, m], bins=bins, alpha=0.6, density=True, label="random gene sets")
         if "spin" in nulls:
-            ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spins")
-        ax.axvline(obs, color="k", lw=1.2)
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
+            ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spun maps")
+        ax.axvline(obs, color="k", lw=1.2, label="observed r")
+        ax.set_title(name.replace(".", " "), fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.locator_params(axis="y", nbins=3)
     for ax in axes.ravel()[n:]:
         ax.set_axis_off()
-    axes[0, 0].legend(fontsize=7, frameon=False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, frameon=False)
     for ax in axes[-1]:
-        ax.set_xlabel("gene-set score r", fontsize=8)
-    fig.tight_layout()
+        ax.set_xlabel("gene-set score r", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
