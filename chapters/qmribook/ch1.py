@@ -296,7 +296,9 @@ def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_heigh
     shown = shown.astype(object).where(shown.notna(), MISSING).astype(str)
     columns = {c: ColumnSpec(str(c), kind="text") for c in shown.columns}
     name = csv_name[:-4] if csv_name and csv_name.endswith(".csv") else csv_name
-    return table(shown, columns=columns, csv_name=name)
+    shown_table = table(shown, columns=columns, csv_name=name)
+    shown_table.frame = frame            # the table as the study built it (index included)
+    return shown_table
 
 
 # --------------------------------------------------------------------------- chapter data

@@ -231,9 +231,10 @@ def _normalise(frame: pd.DataFrame, columns) -> dict[str, ColumnSpec]:
 class Table:
     """A formatted table: ``_repr_html_`` (HTML markup) or ``_repr_markdown_`` (MyST)."""
 
-    def __init__(self, body: str, markup: str):
+    def __init__(self, body: str, markup: str, *, frame: pd.DataFrame | None = None):
         self.body = body
         self.markup = markup
+        self.frame = frame      # the rows shown (before formatting), for tests and reuse
 
     def _repr_html_(self):
         return self.body if self.markup == "html" else None
@@ -307,7 +308,7 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
         body = "\n".join(lines)
         if download:
             body += "\n\n" + download
-        return Table(body, "myst")
+        return Table(body, "myst", frame=frame)
     head = "".join(
         ('<th class="qmri-num">' if s.kind in {"value", "count", "p", "published"} else "<th>")
         + f"{html.escape(s.header)}</th>" for s in specs.values())
@@ -321,7 +322,7 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     body = (f'<div class="qmri-scroll"><table class="qmri-table">{cap}<thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>{download}')
-    return Table(body, "html")
+    return Table(body, "html", frame=frame)
 
 
 # ---------------------------------------------------------------- figures
