@@ -104,7 +104,7 @@ def test_set_level_nulls(data):
     obs = np.mean([np.corrcoef(x[g], y)[0, 1] for g in ["G0", "G1"]])
     assert obs == pytest.approx(perm[0])                          # identity permutation first
     out = reg.set_level_tests(x, y, {"s": ["G0", "G1", "G2"]}, n_perm=500)
-    assert 0 < out.loc["s", "p_random"] <= 1 and out.loc["s", "n_permutations"] == 5040
+    assert 0 < out.loc["s", "p_gene"] <= 1 and out.loc["s", "n_label_permutations"] == 5040
     assert reg.set_coexpression(x, ["G0", "G1"]) == pytest.approx(
         np.corrcoef(x["G0"], x["G1"])[0, 1])
 

@@ -397,13 +397,13 @@ def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10
     r2s = genome_wide_ols(expr_l, maps["R2*"], standardize_x=True).table
     num = {"real-n-bh": int(real_l["bh"].fillna(False).sum())}
     for m, key in _MAP_KEYS.items():
-        num[f"{key}-n-perm"] = int(sets.loc[m, "n_permutations"].iloc[0])
+        num[f"{key}-n-perm"] = int(sets.loc[m, "n_label_permutations"].iloc[0])
         for s in gene_sets:
             row = sets.loc[(m, s)]
-            num[f"{key}-{s}-r"] = float(row["mean_r"])
-            num[f"{key}-{s}-prand"] = float(row["p_random"])
-            num[f"{key}-{s}-pcoex"] = float(row["p_coexpression_matched"])
-            num[f"{key}-{s}-pperm"] = float(row["p_permutation"])
+            num[f"{key}-{s}-r"] = float(row["r"])
+            num[f"{key}-{s}-prand"] = float(row["p_gene"])
+            num[f"{key}-{s}-pcoex"] = float(row["p_coexp"])
+            num[f"{key}-{s}-pperm"] = float(row["p_label"])
             num[f"{key}-{s}-coexp"] = float(row["coexpression"])
     r = wide["R2*"].dropna()
     num["r2s-n-pos"], num["r2s-n-genes"] = int((r > 0).sum()), len(r)
@@ -412,8 +412,8 @@ def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10
         iron = r.xs("iron", level="set")
         other = iron[~iron.index.isin(list(expected_negative))]
         num["r2s-iron-n-pos"], num["r2s-iron-n-other"] = int((other > 0).sum()), len(other)
-    num["chi-pperm-min"] = float(sets.drop(index="R2*", level="map")["p_permutation"].min())
-    pcols = {"random": "p_random", "coex": "p_coexpression_matched", "perm": "p_permutation"}
+    num["chi-pperm-min"] = float(sets.drop(index="R2*", level="map")["p_label"].min())
+    pcols = {"random": "p_gene", "coex": "p_coexp", "perm": "p_label"}
     largest = sets[list(pcols.values())].idxmax(axis=1)
     for k, c in pcols.items():
         num[f"largest-p-{k}"] = int((largest == c).sum())
@@ -768,17 +768,17 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Re
     for gene in ("FTL", "TFRC", "MBP"):
         numbers[f"r2s-{gene.lower()}"] = float(real.wide.xs(gene, level="gene")["R2*"].iloc[0])
     wide = real.wide.rename(columns=_MAP_LABELS)
-    sets = real.sets.drop(columns=["n_permutations"]).rename(index={"chi_para": "χpara", "chi_dia_abs": "|χdia|"},
+    sets = real.sets.drop(columns=["n_label_permutations", "p_gene_fdr", "p_coexp_fdr", "p_label_fdr"]).rename(index={"chi_para": "χpara", "chi_dia_abs": "|χdia|"},
                                                              level="map")
     sets = sets.rename_axis(["map", "gene set"])
     tables = {
         "tab-real-genes": _table(wide, decimals=2, csv_name="ch2-real-genes"),
-        "tab-real-sets": _table(sets, p=["p_random", "p_coexpression_matched", "p_permutation"],
+        "tab-real-sets": _table(sets, p=["p_gene", "p_coexp", "p_label"],
                                 counts=["n_present"], decimals=2, columns={
-                                    "n_present": "genes", "mean_r": "mean r",
-                                    "p_random": "p (random)", "coexpression": "coexpr. r",
-                                    "p_coexpression_matched": "p (matched)",
-                                    "p_permutation": "p (permutation)"})}
+                                    "n_present": "genes", "r": "mean r",
+                                    "p_gene": "p (random)", "coexpression": "coexpr. r",
+                                    "p_coexp": "p (matched)",
+                                    "p_label": "p (permutation)"})}
     figures = {
         "fig-real-heatmap": qfig.gene_roi_heatmap(real.expression, iron + myelin,
                                                   title="Real: AHBA (left), z-scored across 7 structures"),

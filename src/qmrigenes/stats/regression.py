@@ -452,9 +452,12 @@ def set_level_tests(expression: pd.DataFrame, y: pd.Series, gene_sets: Mapping[s
     Returns
     -------
     pandas.DataFrame
-        Index: set; columns ``n_present``, ``mean_r``, ``p_random``,
-        ``coexpression``, ``p_coexpression_matched``, ``p_permutation``,
-        ``n_permutations``. Two-sided empirical p-values
+        Index: set; the set-level vocabulary of
+        :func:`qmrigenes.stats.spatial.gene_set_association`: ``n_present``, ``r``
+        (mean r), ``p_gene`` (random gene sets), ``coexpression``, ``p_coexp``
+        (coexpression-matched sets), ``p_label`` (label permutations),
+        ``n_label_permutations``, and ``p_gene_fdr``, ``p_coexp_fdr``,
+        ``p_label_fdr`` (BH across the sets). Two-sided empirical p-values
         (:func:`qmrigenes.stats.genesets.null_pvalues`).
     """
     from .genesets import gene_map_correlations, gene_set_scores, null_pvalues, random_gene_set_null
@@ -477,14 +480,16 @@ def set_level_tests(expression: pd.DataFrame, y: pd.Series, gene_sets: Mapping[s
         matched, coexp = coexpression_matched_null(expr, corr["map"], genes, n_draw=2 * n_perm,
                                                    n_keep=max(100, n_perm // 10), seed=seed + 1)
         perm = permutation_set_null(expr, y, genes, n_perm=n_perm, seed=seed + 2)
-        rows[name] = {"n_present": len(genes), "mean_r": obs,
-                      "p_random": float(null_pvalues(obs, null[:, j, 0])),
+        rows[name] = {"n_present": len(genes), "r": obs,
+                      "p_gene": float(null_pvalues(obs, null[:, j, 0])),
                       "coexpression": coexp,
-                      "p_coexpression_matched": float(null_pvalues(obs, matched)),
-                      "p_permutation": float(null_pvalues(obs, perm)),
-                      "n_permutations": len(perm)}
+                      "p_coexp": float(null_pvalues(obs, matched)),
+                      "p_label": float(null_pvalues(obs, perm)),
+                      "n_label_permutations": len(perm)}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "gene_set"
+    for col in ("p_gene", "p_coexp", "p_label"):
+        out[f"{col}_fdr"] = fdr_bh(out[col].to_numpy())
     return out
 
 
