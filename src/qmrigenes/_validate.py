@@ -359,3 +359,14 @@ def check_gene_sets(sets, name: str = "gene_sets") -> dict[str, list[str]]:
                             f"{describe(key)}")
         out[key] = check_genes(genes, f"{name}[{key!r}]")
     return out
+
+
+def check_region_names(regions, name: str = "regions") -> list:
+    """A non-empty list of unique region names (a bare string is refused)."""
+    if isinstance(regions, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of region names, got a bare string {regions!r}")
+    regions = list(regions)
+    if not regions:
+        raise ValueError(f"{name} is empty")
+    check_unique(regions, name)
+    return regions

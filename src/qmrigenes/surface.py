@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validate import as_array, check_choice, check_int, check_scalar, check_unique, describe
+from ._validate import check_region_names, as_array, check_choice, check_int, check_scalar, check_unique, describe
 from .datasets import DK_CORTICAL_REGIONS, load_dk_conte69, load_dk_fsaverage5
 from .fetch import PACKAGE_DATA
 
@@ -420,7 +420,7 @@ def parcellate(values, labels, *, regions=DK_CORTICAL_REGIONS, nan_policy: str =
                              f"got {int(np.isinf(arr).sum())} infinite value(s)")
     if arr.ndim > 2:
         raise ValueError(f"values must be 1-D or 2-D (n_maps, n_vertices), got shape {arr.shape}")
-    regions = _region_names(regions)
+    regions = check_region_names(regions)
     empty = [r for r in regions if not (labels == r).any()]
     if empty:
         raise ValueError(f"regions not in the atlas labels: {empty}")
@@ -446,16 +446,6 @@ def _check_labels(labels, name: str = "labels") -> np.ndarray:
     if labels.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one region name per vertex), got shape {labels.shape}")
     return labels
-
-
-def _region_names(regions, name: str = "regions") -> list:
-    if isinstance(regions, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of region names, got a bare string {regions!r}")
-    regions = list(regions)
-    if not regions:
-        raise ValueError(f"{name} is empty")
-    check_unique(regions, name)
-    return regions
 
 
 def regions_to_vertices(values: pd.Series, labels) -> np.ndarray:
@@ -500,11 +490,7 @@ def parcel_centroids(sphere_coords, labels, *, regions) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != (len(coords),):
         raise ValueError(f"labels must have shape ({len(coords)},) (one per vertex), got {labels.shape}")
-    if isinstance(regions, (str, bytes)):
-        raise TypeError(f"regions must be a sequence of region names, got a bare string {regions!r}")
-    regions = list(regions)
-    if not regions or len(set(regions)) != len(regions):
-        raise ValueError("regions must be a non-empty list of unique region names")
+    regions = check_region_names(regions)
     out = []
     for r in regions:
         mask = labels == r

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .._validate import (align_index, as_array, check_bool, check_choice, check_frame, check_gene_sets, check_int,
+from .._validate import (check_region_names, align_index, as_array, check_bool, check_choice, check_frame, check_gene_sets, check_int,
                          check_seed, check_unique, describe)
 from .multitest import fdr_by_column
 from .standardize import unit_z
@@ -48,16 +48,6 @@ __all__ = [
 
 #: Upper bound on the number of spins (10,000 is usual; each costs one small matrix product).
 MAX_SPINS = 100_000
-
-
-def _region_list(regions, name: str = "regions") -> list[str]:
-    if isinstance(regions, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of region names, got a bare string {regions!r}")
-    regions = list(regions)
-    if not regions:
-        raise ValueError(f"{name} is empty")
-    check_unique(regions, name)
-    return regions
 
 
 def spin_permutations(centroids, *, hemiid=None, n_perm: int = 10_000, seed: int = 0,
@@ -104,7 +94,7 @@ def spin_permutations(centroids, *, hemiid=None, n_perm: int = 10_000, seed: int
     coords = as_array(centroids, "centroids", ndim=2)
     if coords.shape[1] != 3:
         raise ValueError(f"centroids must have 3 columns (x, y, z), got shape {coords.shape}")
-    regions = _region_list(centroids.index, "centroids.index")
+    regions = check_region_names(centroids.index, "centroids.index")
     hemiid = np.zeros(len(regions), dtype=int) if hemiid is None else np.asarray(hemiid)
     if hemiid.shape != (len(regions),) or not np.isin(hemiid, (0, 1)).all():
         raise ValueError(f"hemiid must hold 0 (left) or 1 (right) for each of the {len(regions)} regions")
@@ -160,7 +150,7 @@ def label_permutations(regions, *, n_perm: int = 10_000, seed=0, max_exact: int 
     import itertools
     import math
 
-    regions = _region_list(regions)
+    regions = check_region_names(regions)
     n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_SPINS)
     max_exact = check_int(max_exact, "max_exact", min=1, max=MAX_SPINS)
     rng = check_seed(seed)
