@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._validate import check_choice, check_int
 from .datasets import DK_CORTICAL_REGIONS, celltype_gene_sets, load_ahba_dk, load_celltype_panel
 from .stats.genesets import gene_map_correlations, genes_present
 from .stats.spatial import gene_set_association, label_permutations, spin_permutations
@@ -246,9 +247,6 @@ class _Progress:
     def __init__(self, total: int, label: str, enabled: bool):
         self.total, self.label, self.enabled, self.done, self.t0 = total, label, enabled, 0, time.perf_counter()
 
-    def update(self, n: int) -> None:
-        self.set(self.done + n)
-
     def set(self, done: int) -> None:
         self.done = done
         if self.enabled:
@@ -334,14 +332,6 @@ def _check_nulls(nulls) -> tuple[str, ...]:
     return nulls
 
 
-def _check_count(value, name: str, *, low: int = 1, high: int = MAX_PERM) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:,} and {high:,}, got {value:,}")
-    return int(value)
-
-
 def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 10_000, seed: int = 0,
               hemisphere: str | None = None, method: str = "hungarian", progress: bool = False) -> pd.DataFrame:
     """Associate a regional brain map with AHBA gene sets, with gene and spatial nulls.
@@ -384,11 +374,9 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
         ``_fdr``, and ``genes`` (the used genes, comma-separated).
     """
     nulls = _check_nulls(nulls)
-    n_perm = _check_count(n_perm, "n_perm")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    if method not in ("hungarian", "vasa"):
-        raise ValueError(f"method must be 'hungarian' or 'vasa', got {method!r}")
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_PERM)
+    seed = check_int(seed, "seed", min=0)              # neuromaps' spins need a non-negative integer
+    check_choice(method, "method", ["hungarian", "vasa"])
     maps = read_map(map, hemisphere=hemisphere)
     expr_all = load_ahba_dk().droplevel("structure")
     missing = [ix for ix in maps.index if ix not in expr_all.index]
