@@ -91,11 +91,16 @@ def test_clinical_model_real_data():
     assert model.fits.betas.shape == (6, 3)
     assert model.dk.shape == (34, 4)
     assert np.isfinite(model.dk.to_numpy()).all()
-    # scaling MT changes b1 by the inverse factor and leaves b0, b2 and e unchanged
-    raw = mpm.clinical_mpm_model(mt_scale=1.0)
-    np.testing.assert_allclose(raw.fits.betas["b1"] * (500 / 220), model.fits.betas["b1"], rtol=1e-8)
-    np.testing.assert_allclose(raw.fits.betas["b0"], model.fits.betas["b0"], rtol=1e-8)
-    np.testing.assert_allclose(raw.dk["e"], model.dk["e"], atol=1e-12)
+    # the default is MT as stored; the README's 220/500 changes b1 by the inverse factor only
+    scaled = mpm.clinical_mpm_model(mt_scale=220 / 500)
+    np.testing.assert_allclose(model.fits.betas["b1"] * (500 / 220), scaled.fits.betas["b1"], rtol=1e-8)
+    np.testing.assert_allclose(scaled.fits.betas["b0"], model.fits.betas["b0"], rtol=1e-8)
+    np.testing.assert_allclose(scaled.dk["e"], model.dk["e"], atol=1e-12)
+    stored = mpm.load_clinical_mpm()
+    mt = stored[stored["parameter"] == "MT"].groupby(["subject", "region"])["value"].mean()
+    label = model.maps["MTsat"].columns[0]
+    subject = model.maps["MTsat"].index[0]
+    assert model.maps["MTsat"].loc[subject, label] == pytest.approx(mt[(subject, label)], rel=1e-12)
 
 
 def test_clinical_model_unknown_region_is_an_error():

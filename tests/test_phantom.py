@@ -22,6 +22,9 @@ def test_tissue_values_match_the_clinical_mpm_literature_row():
     assert tv[("WM", "R1")] == pytest.approx(0.8596, abs=1e-3)
     assert tv[("WM", "PD")] == pytest.approx(72.26, abs=0.01)
     assert tv[("pallidum", "R2s")] == pytest.approx(32.94, abs=0.01)
+    # MTsat as stored (no 220/500 factor), as chapter 1 decides: literature rows WM 1.49, cortex 0.9028
+    assert tv[("WM", "MTsat")] == pytest.approx(1.49, abs=0.005)
+    assert tv[("cortical GM", "MTsat")] == pytest.approx(0.9028, abs=0.005)
     # chi-separation net chi: para - |dia|, WM negative, pallidum strongly paramagnetic
     assert tv[("WM", "chi")] < 0 < tv[("caudate", "chi")] < tv[("pallidum", "chi")]
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
                         check_scalar, check_seed, check_unique, describe)
-from .datasets import (CLINICAL_MPM_MT_SCALE, DK_CORTICAL_REGIONS, load_clinical_mpm,
+from .datasets import (DK_CORTICAL_REGIONS, load_clinical_mpm,
                        load_nspn_mt)
 from .surface import (Mesh, check_surface_map, dk_labels, hcp_t1wt2w_dk, load_fsaverage5,
                       load_neuromorphometrics_crosswalk, neuromorphometrics_to_dk, nspn_to_dk,
@@ -419,7 +419,7 @@ class ClinicalModel(NamedTuple):
     dk: pd.DataFrame
 
 
-def clinical_mpm_model(*, mt_scale: float = CLINICAL_MPM_MT_SCALE, table: pd.DataFrame | None = None,
+def clinical_mpm_model(*, mt_scale: float = 1.0, table: pd.DataFrame | None = None,
                        crosswalk: pd.DataFrame | None = None) -> ClinicalModel:
     """Fit the linear model to the clinical MPM data and map the results to DK.
 
@@ -432,8 +432,11 @@ def clinical_mpm_model(*, mt_scale: float = CLINICAL_MPM_MT_SCALE, table: pd.Dat
     Parameters
     ----------
     mt_scale : float, optional
-        Multiplies the stored MT. Default 220/500, the README's factor to
-        compare with Weiskopf-style MT (changes b1 only, not correlations).
+        Multiplies the stored MT. Default 1 (MT as stored, the vendor
+        sequence's MTsat in p.u.); :data:`qmrigenes.datasets.CLINICAL_MPM_MT_SCALE`
+        (220/500) is the data README's factor to the customised sequence. The
+        scale changes b1 (by its inverse) only, not b0, b2, correlations or
+        residuals.
     table : pandas.DataFrame, optional
         Long table as :func:`qmrigenes.datasets.load_clinical_mpm` (default: that).
     crosswalk : pandas.DataFrame, optional

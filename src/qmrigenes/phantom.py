@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .datasets import CLINICAL_MPM_MT_SCALE
 from .fetch import fetch
 
 __all__ = [
@@ -105,14 +104,15 @@ def tissue_values() -> pd.DataFrame:
         NaN), ``source`` (source key; ``_DERIVED`` = arithmetic on published
         per-subject or per-ROI data, ``_SIMULATION`` = a published phantom's
         design value), ``bibkey`` and ``note`` (exact location and derivation).
-        MTsat is on the Weiskopf et al. (2013) scale (clinical MPM values
-        multiplied by :data:`qmrigenes.datasets.CLINICAL_MPM_MT_SCALE`).
+        MTsat is the clinical MPM MT as stored (vendor sequence, not multiplied
+        by the data README's 220/500: the stored values are already close to
+        customised-protocol MTsat, see the book's chapter 1).
     """
     rows = []
     mpm = datasets.load_clinical_mpm()
     mpm = mpm.assign(cortex=~mpm["region"].isin(_MPM_NONCORTICAL))
     params = {"R1": ("R1", 1.0, "1/s"), "PD": ("PD", 1.0, "p.u."), "R2s": ("R2*", 1.0, "1/s"),
-              "MTsat": ("MT", CLINICAL_MPM_MT_SCALE, "p.u.")}
+              "MTsat": ("MT", 1.0, "p.u.")}
     for tissue, region in _MPM_REGION.items():
         sel = mpm[mpm["cortex"]] if region == "cortex" else mpm[mpm["region"] == region]
         for par, (name, scale, unit) in params.items():
@@ -124,7 +124,7 @@ def tissue_values() -> pd.DataFrame:
                 tissue=tissue, parameter=par, value=float(per_subject.mean()), unit=unit,
                 sd=float(per_subject.std(ddof=1)), source="cooper2020_clinicalMPM_DERIVED",
                 note=(f"clinical MPM mean_b1.csv, {where}; mean over 6 subjects x 3 repeats, sd = SD of "
-                      "subject means" + ("; MT x 220/500 (README scaling to the Weiskopf 2013 scale)"
+                      "subject means" + ("; MT as stored (vendor sequence; README factor 220/500 not applied)"
                                           if par == "MTsat" else ""))))
     chisep = datasets.load_chi_separation()
     for tissue, roi in _CHISEP_ROI.items():

@@ -44,7 +44,7 @@ MIN_FONT_PT = 9
 _LABELS = {"R1": "R1 (s⁻¹)", "PD": "PD (p.u.)", "R2s": "R2* (s⁻¹)", "MTsat": "MTsat (p.u.)",
            "chi": "χ (ppm)", "QSM": "χ (ppm)"}
 _NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ", "QSM": "χ"}
-_RANGES = {"R1": (0.2, 1.1), "PD": (60, 100), "R2s": (0, 40), "MTsat": (0, 0.8), "chi": (-0.06, 0.12),
+_RANGES = {"R1": (0.2, 1.1), "PD": (60, 100), "R2s": (0, 40), "MTsat": (0, 1.8), "chi": (-0.06, 0.12),
            "QSM": (-0.06, 0.12)}
 _DEEP_NUCLEI = ("caudate", "putamen", "pallidum", "thalamus")
 _FS = MIN_FONT_PT
