@@ -140,3 +140,17 @@ def test_ahba_dk_is_parsed_once_and_callers_cannot_alter_the_cache():
     again = D.load_ahba_dk(hemisphere="L", structure="cortex")
     assert again.to_numpy().min() >= 0                     # the mutation did not leak
     assert D._read_ahba_dk.cache_info().currsize == 1
+
+
+def test_load_nspn_mt_reads_another_depth_file(tmp_path):
+    from qmrigenes import datasets as D
+    default = D.load_nspn_mt()
+    src = D.fetch("nspn_mt_projfrac050.csv")
+    same = D.load_nspn_mt(path=src)
+    pd.testing.assert_frame_equal(same.values, default.values)
+    with pytest.raises(FileNotFoundError, match="path: no NSPN MT file"):
+        D.load_nspn_mt(path=tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="path: .* is not an NSPN MT table"):
+        D.load_nspn_mt(path=bad)

@@ -14,7 +14,7 @@ import pandas as pd
 from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE, load_nspn_mt
 from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, ahba_left_cortex,
                            clinical_mpm_model, real_dk_maps, summarise_betas)
-from qmrigenes.surface import load_neuromorphometrics_crosswalk, parcellate
+from qmrigenes.surface import load_neuromorphometrics_crosswalk, nspn_to_dk, parcellate
 
 from .pages import BOOK_DATA
 from .pages import load_published as _load_published
@@ -418,12 +418,49 @@ def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
     return out
 
 
+def nspn_depth_mt(path=None) -> dict:
+    """Mean NSPN MT of one NSPN depth file over the 34 left DK regions, as the chapter averages it.
+
+    Sub-parcels are averaged into DK regions (:func:`qmrigenes.surface.nspn_to_dk`), the regions
+    over subjects, then the 34 regions without weights: the same path as the chapter's NSPN map.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A ``PARC_500aparc_MT_*_mean_behavmerge.csv`` file of the NSPN repository (default: the
+        registry's 50%-depth file).
+
+    Returns
+    -------
+    dict
+        ``mean`` (p.u.), ``sd_subjects`` (SD across subjects of each subject's 34-region mean,
+        p.u.) and ``n_subjects``.
+    """
+    nspn = load_nspn_mt(path=path)
+    dk = nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L")
+    return {"mean": float(dk.mean(axis=0).mean()), "sd_subjects": float(dk.mean(axis=1).std(ddof=1)),
+            "n_subjects": int(len(dk))}
+
+
+def load_nspn_depth_mt() -> pd.DataFrame:
+    """Committed NSPN MT at depths the book's data mirror does not hold (``data/published``).
+
+    One row per NSPN file: ``depth`` (label), ``value`` (p.u.), ``sd_subjects``, ``n_subjects``,
+    ``url`` and ``sha256`` of the source file, and ``derivation``. The values were computed with
+    :func:`nspn_depth_mt`; the 50%-depth row is recomputed from the mirror by the tests.
+    """
+    return load_published("nspn_depth_mt")
+
+
 def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
-    """The MT-scale decision: our MT and β1 under both scales beside custom-protocol values (Table 1.2a).
+    """The MT-scale decision: our MT and β1 under both scales beside custom-protocol values (Table 1.3).
 
     Numbers: ``mt-gm-raw``, ``mt-gm-alt``, ``mt-wm-raw``, ``mt-wm-alt`` (p.u.), ``mt-nspn`` (NSPN
     cortical mean, p.u.), ``mt-nspn-ratio-raw`` and ``mt-nspn-ratio-alt`` (ours / NSPN, same 34
-    regions), ``mt-scale-alt`` (text, "220/500").
+    regions), ``mt-nspn-wm-1mm`` and ``mt-nspn-wm-2mm`` (NSPN superficial white matter 1 and 2 mm
+    below the grey/white boundary, committed values of :func:`load_nspn_depth_mt`),
+    ``mt-wm-ratio-raw`` and ``mt-wm-ratio-alt`` (our cerebral WM / NSPN at 2 mm),
+    ``mt-scale-alt`` (text, "220/500").
     """
     nspn_dk = data.maps[("NSPN", "MTsat")]
     ours_dk = data.maps[("clinical MPM", "MTsat")] / MT_SCALE      # raw (unscaled) clinical DK map
@@ -437,6 +474,14 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
                "mt-nspn-ratio-alt": float(ours_dk.mean() * MT_SCALE_ALT / nspn_dk.mean()),
                "mt-nspn-r": float(np.corrcoef(ours_dk, nspn_dk)[0, 1]),
                "mt-scale-alt": "220/500"}
+    depth = load_nspn_depth_mt().set_index("depth")["value"]
+    wm_1mm, wm_2mm = float(depth["projdist-100_fromBoundary"]), float(depth["projdist-200_fromBoundary"])
+    numbers.update({"mt-nspn-wm-1mm": wm_1mm, "mt-nspn-wm-2mm": wm_2mm,
+                    "mt-wm-ratio-raw": numbers["mt-wm-raw"] / wm_2mm,
+                    "mt-wm-ratio-alt": numbers["mt-wm-alt"] / wm_2mm})
+    wm_row = ev["quantity"].str.startswith("cerebral WM")
+    ev.loc[wm_row, "custom"] = wm_2mm
+    ev.loc[wm_row, "source"] = "NSPN MPM, 297 subjects, superficial WM 2 mm below the grey/white boundary"
     # the DK row of ours: the clinical DK map's mean
     dk_row = ev["quantity"].str.startswith("cortical MT")
     ev.loc[dk_row, "raw"] = ours_dk.mean()
@@ -449,12 +494,56 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
         "ours, MT × 220/500": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
         "customised protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2)
                                 for v, b in zip(ev["custom"], beta_rows)],
-        "source (customised protocol)": [("literature" if b else "real: NSPN, 297 subjects, 50% depth")
-                                         if s else "— (none in our literature files)"
-                                         for s, b in zip(ev["source"], beta_rows)],
+        "source (customised protocol)": [
+            "literature" if b else ("real: NSPN, 297 subjects, 50% depth" if "50% depth" in s
+                                    else "real: NSPN, 297 subjects, white matter 2 mm below the cortex" if "2 mm" in s
+                                    else "— (see the DK row)")
+            for s, b in zip(ev["source"], beta_rows)],
     }, index=index)
     shown.index.name = "quantity"
     return Report(numbers=numbers, tables={"mt-evidence": display_table(shown)}, data={"evidence": ev})
+
+
+_SOURCE_TEXT = {"cooper2020clinicalmpm": "Cooper et al. 2020, data release",
+                "hmri2026v1": "hMRI toolbox v1.0.0 defaults",
+                "helms2008mtsat": "Helms et al. 2008, abstract"}
+
+
+def report_mt_protocols() -> Report:
+    """The two protocols' MT pulses and timing, as published (Table 1.3), and what they imply.
+
+    Numbers: ``fa-custom`` and ``fa-vendor`` (MT-pulse flip angles, degrees), ``fa-ratio``
+    (custom / vendor, the README's factor), ``fa-ratio-sq`` ((vendor / custom)²: the ratio of
+    pulse energies at one pulse shape and duration), ``tr-vendor`` (MTw), ``tr-vendor-pdt1``
+    (PDw and T1w) and ``tr-custom`` (PDw and T1w of the hMRI toolbox's FIL v3* protocol; ms),
+    ``fa-helms2008`` (degrees), ``n-protocol-rows``.
+    """
+    raw = load_published("mt_protocols")
+    text = _published_strings("mt_protocols")
+
+    def value(protocol_start, quantity):
+        row = raw[raw["protocol"].str.startswith(protocol_start) & (raw["quantity"] == quantity)]
+        if len(row) != 1:
+            raise ValueError(f"ch1_mt_protocols.csv needs one row for {protocol_start!r} / {quantity!r}")
+        return float(row["value"].iloc[0])
+
+    fa_custom = value("customised MPM (Weiskopf", "MT pulse flip angle")
+    fa_vendor = value("vendor MPM", "MT pulse flip angle")
+    numbers = {"fa-custom": f"{fa_custom:.0f}", "fa-vendor": f"{fa_vendor:.0f}",
+               "fa-ratio": fa_custom / fa_vendor, "fa-ratio-sq": (fa_vendor / fa_custom) ** 2,
+               "tr-vendor": f"{value('vendor MPM', 'TR of the MT-weighted scan'):.0f}",
+               "tr-vendor-pdt1": f"{value('vendor MPM', 'TR of the PD- and T1-weighted scans'):.0f}",
+               "tr-custom": f"{value('customised MPM (FIL', 'TR of the PD- and T1-weighted scans'):.0f}",
+               "fa-helms2008": f"{value('original MTsat FLASH', 'MT pulse flip angle'):.0f}",
+               "n-protocol-rows": len(raw)}
+    shown = pd.DataFrame({
+        "protocol": text["protocol"],
+        "quantity": text["quantity"],
+        "value": [_published_text(f"{v} {u}".replace(" °", "°")) for v, u in zip(text["value"], text["unit"])],
+        "source (literature)": [_SOURCE_TEXT.get(c, c) for c in text["citation"]],
+    })
+    return Report(numbers=numbers, tables={"mt-protocols": display_table(shown, index=False)},
+                  data={"protocols": raw})
 
 
 # --------------------------------------------------------------------------- linear model

@@ -54,9 +54,12 @@ DK_CORTICAL_REGIONS = (
 # FreeSurfer aparc colour-table order (1-35) used by ENIGMA's vertex files.
 _APARC35 = DK_CORTICAL_REGIONS[:3] + ("corpuscallosum",) + DK_CORTICAL_REGIONS[3:]
 
-#: Scale factor for the clinical MPM study's MTsat to compare with
-#: Weiskopf-style MT: "the absolute values of MT should be scaled by 220/500"
-#: (ratio of MT-pulse flip angles; README of Cooper et al. 2020's data).
+#: The clinical MPM data README's factor for its MTsat: "the absolute values of
+#: MT should be scaled by 220/500" (ratio of the MT-pulse flip angles of the
+#: customised Weiskopf et al. 2013 sequence and the vendor sequence; README of
+#: Cooper et al. 2020's data). Not applied by default anywhere in this package:
+#: the stored MT is already close to customised-protocol MTsat (the book's
+#: chapter 1, Table "MT scale"), so the factor is offered as a sensitivity option.
 CLINICAL_MPM_MT_SCALE = 220 / 500
 
 
@@ -170,7 +173,7 @@ class NSPNMT(NamedTuple):
     parcels: pd.DataFrame
 
 
-def load_nspn_mt(*, scale: float = 1e-3) -> NSPNMT:
+def load_nspn_mt(*, scale: float = 1e-3, path=None) -> NSPNMT:
     """NSPN MT at 50% cortical depth: 297 subjects x 308 sub-parcels (500.aparc).
 
     The source's region columns end in ``_thickness`` but hold MT (data
@@ -184,11 +187,22 @@ def load_nspn_mt(*, scale: float = 1e-3) -> NSPNMT:
         (cortical values around 800); the default 1e-3 gives p.u. (around 0.8,
         the usual range of cortical MTsat). The scale is inferred from the value
         range, not documented in the source; correlations do not depend on it.
+    path : str or path-like, optional
+        Another ``PARC_500aparc_MT_*_mean_behavmerge.csv`` of the NSPN
+        repository (another cortical depth, or a distance from the grey/white
+        boundary such as ``projdist-200_fromBoundary``, 2 mm into white
+        matter), read the same way. Default: the registry's 50%-depth file.
     """
+    from pathlib import Path
+
     from ._validate import check_scalar
 
     scale = check_scalar(scale, "scale", min=0, min_inclusive=False)
-    raw = pd.read_csv(fetch("nspn_mt_projfrac050.csv"))
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"path: no NSPN MT file at {path}")
+    raw = pd.read_csv(fetch("nspn_mt_projfrac050.csv") if path is None else path)
+    if "nspn_id" not in raw.columns:
+        raise ValueError(f"path: {path} is not an NSPN MT table (no 'nspn_id' column)")
     cols = [c for c in raw.columns if c.endswith("_thickness") and "_unknown_" not in c]
     names = [c.removesuffix("_thickness") for c in cols]
     values = (raw[cols] * scale).set_axis(names, axis=1).set_index(raw["nspn_id"])
@@ -214,9 +228,9 @@ def load_clinical_mpm() -> pd.DataFrame:
     pandas.DataFrame, shape (4320, 5)
         Long table with columns ``subject`` (``Sub-01``..``Sub-06``),
         ``repeat`` (1-3), ``parameter`` (``MT`` in p.u. as stored, i.e.
-        vendor-sequence MTsat: multiply by :data:`CLINICAL_MPM_MT_SCALE` to
-        compare with Weiskopf-style MT; ``PD`` in p.u.; ``R1`` in 1/s; ``R2*``
-        in 1/s), ``region`` (one of 60 bilateral Neuromorphometrics regions)
+        vendor-sequence MTsat; the README's factor to the customised sequence
+        is :data:`CLINICAL_MPM_MT_SCALE`; ``PD`` in p.u.; ``R1`` in 1/s;
+        ``R2*`` in 1/s), ``region`` (one of 60 bilateral Neuromorphometrics regions)
         and ``value``.
     """
     wide = pd.read_csv(fetch("clinicalmpm_mean_b1.csv"))

@@ -79,7 +79,38 @@ def test_mt_scale_evidence(chapter_data):
     assert abs(np.log(n["mt-nspn-ratio-raw"])) < abs(np.log(n["mt-nspn-ratio-alt"]))
     shown = rep.tables["mt-evidence"].frame
     assert "0.3971" in set(shown["customised protocol"]) and "0.2954" in set(shown["customised protocol"])
-    assert (shown.loc[shown.index.str.startswith("cerebral WM"), "customised protocol"] == "—").all()
+    # white matter: ours unscaled vs NSPN superficial WM (customised protocol) 2 mm below the cortex
+    assert abs(np.log(n["mt-wm-ratio-raw"])) < abs(np.log(n["mt-wm-ratio-alt"]))
+    assert n["mt-wm-ratio-raw"] == pytest.approx(n["mt-wm-raw"] / n["mt-nspn-wm-2mm"])
+    wm = shown.loc[shown.index.str.startswith("cerebral WM")].iloc[0]
+    assert wm["customised protocol"] == f"{n['mt-nspn-wm-2mm']:.2f}" and "2 mm" in wm["source (customised protocol)"]
+
+
+def test_committed_nspn_depth_values_follow_the_chapter_path(chapter_data):
+    committed = ch1.load_nspn_depth_mt().set_index("depth")
+    # the 50%-depth row, recomputed from the mirror with the same function, is the chapter's NSPN map
+    mid = ch1.nspn_depth_mt()
+    assert committed.loc["projfrac+050", "value"] == pytest.approx(mid["mean"], abs=5e-5)
+    assert mid["mean"] == pytest.approx(chapter_data.maps[("NSPN", "MTsat")].mean(), rel=1e-12)
+    assert mid["n_subjects"] == 297 == committed["n_subjects"].unique()[0]
+    assert committed.loc["projfrac+050", "sha256"] == "9c70988a92eda8fce97a4cf838cf977ec9da2a063d9477f7e02a0eaa17948ed5"
+    assert committed["url"].str.contains("5c9c46caf91768d4cadec2b24078b640f05d3d76").all()
+    # MT rises from mid-cortex to the boundary into white matter
+    assert committed.loc["projfrac+050", "value"] < committed.loc["projdist+000_fromBoundary", "value"] \
+        < committed.loc["projdist-200_fromBoundary", "value"]
+
+
+def test_mt_protocols_table_is_the_committed_literature():
+    rep = ch1.report_mt_protocols()
+    n = rep.numbers
+    assert (n["fa-custom"], n["fa-vendor"], n["tr-vendor"], n["tr-vendor-pdt1"]) == ("220", "500", "37", "18")
+    assert n["fa-ratio"] == pytest.approx(220 / 500) == pytest.approx(ch1.MT_SCALE_ALT)
+    assert n["fa-ratio-sq"] == pytest.approx((500 / 220) ** 2)
+    raw = ch1.load_published("mt_protocols")
+    assert raw["citation"].str.len().gt(0).all() and raw["location"].str.len().gt(20).all()
+    shown = rep.tables["mt-protocols"].frame
+    assert len(shown) == len(raw) and "220°" in set(shown["value"]) and "37 ms" in set(shown["value"])
+    assert not shown["source (literature)"].isin(raw["citation"]).any()     # no bib keys shown
 
 
 def test_leave_one_out(chapter_data):
