@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Report", "show"]
+__all__ = ["Report", "show", "MIN_FONT_PT"]
+
+#: Smallest font (points) a chapter figure may use: at the column's 100 px per inch this is
+#: about 10 px tall at 1,400 px window width (the browser check asks for at least 9 px).
+MIN_FONT_PT = 7.0
 
 
 @dataclass
@@ -54,11 +58,15 @@ class Report:
 def show(report: Report, *, chapter: str) -> Report:
     """Glue every number, table and figure of ``report`` as ``<chapter>-<key>``.
 
-    Figures are closed after glueing, so the page shows them only where the
-    prose places them. Returns ``report`` (so a cell can keep it).
+    Matplotlib figures are rendered through :func:`qmribook.display.figure` (a 200 dpi
+    PNG shown at half size, recording its smallest font for the browser check) and
+    closed, so the page shows them only where the prose places them. Returns
+    ``report`` (so a cell can keep it).
     """
     import matplotlib.pyplot as plt
     from myst_nb import glue
+
+    from .display import figure
 
     if not isinstance(report, Report):
         raise TypeError(f"report must be a Report, got {type(report).__name__}")
@@ -66,7 +74,7 @@ def show(report: Report, *, chapter: str) -> Report:
         raise ValueError(f"chapter must be a prefix such as 'ch1', got {chapter!r}")
     for key in report.keys():
         value = {**report.numbers, **report.tables, **report.figures}[key]
-        glue(f"{chapter}-{key}", value, display=False)
         if isinstance(value, plt.Figure):
-            plt.close(value)
+            value = figure(value, min_font_pt=MIN_FONT_PT)      # renders and closes it
+        glue(f"{chapter}-{key}", value, display=False)
     return report

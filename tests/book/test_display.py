@@ -137,3 +137,23 @@ def test_long_tokens_get_break_opportunities_but_csv_keeps_them(tmp_path):
     assert "qmrigenes.\u200bahba.\u200bMYELIN_\u200bGENES;\u200b" in html
     assert "see " in html and " ok" in html
     assert "\u200b" not in (tmp_path / "t.csv").read_text(encoding="utf-8")
+
+
+def test_show_glues_figures_as_high_dpi_png(monkeypatch):
+    import myst_nb
+
+    from qmribook.report import MIN_FONT_PT, Report, show
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: glued.setdefault(name, value))
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    show(Report(numbers={"n": 3}, figures={"fig-a": fig}), chapter="chx")
+    assert glued["chx-n"] == 3
+    png, meta = glued["chx-fig-a"]._repr_png_()
+    assert b"qmri:dpi\x00200" in png and meta["width"] == round(int.from_bytes(png[16:20], "big") / 2)
+    assert not plt.fignum_exists(fig.number)                  # closed: shown only where the prose places it
+    small, ax = plt.subplots()
+    ax.set_title("tiny", fontsize=MIN_FONT_PT - 2)
+    with pytest.raises(ValueError, match="below"):
+        show(Report(figures={"fig-b": small}), chapter="chx")
