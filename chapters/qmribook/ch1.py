@@ -372,7 +372,8 @@ def report_data(data: ChapterData) -> Report:
 # --------------------------------------------------------------------------- MT scale
 def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SCALE_ALT,
                       table: pd.DataFrame | None = None, nspn_dk: pd.Series | None = None,
-                      published_betas: pd.DataFrame | None = None, b1: dict | None = None) -> pd.DataFrame:
+                      nspn_wm: float | None = None, published_betas: pd.DataFrame | None = None,
+                      b1: dict | None = None) -> pd.DataFrame:
     """Our clinical MPM MT and β1 under both scales beside values of the custom (Weiskopf-style) protocol.
 
     Parameters
@@ -381,6 +382,9 @@ def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
         :func:`qmrigenes.datasets.load_clinical_mpm` (default: that).
     nspn_dk : pandas.Series, optional
         NSPN MT at 50% depth, mean over subjects per DK region (left).
+    nspn_wm : float, optional
+        NSPN superficial white-matter MT 2 mm below the grey/white boundary (p.u.), set beside
+        our cerebral white matter.
     published_betas : pandas.DataFrame, optional
         :func:`load_published` ``("betas")``.
     b1 : dict, optional
@@ -403,7 +407,8 @@ def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
     gm = float(subj[cortical].mean(axis=1).mean())
     wm = float(subj["Cerebral White Matter"].mean())
     rows = [(f"cortical GM MT (p.u.), mean of {len(cortical)} labels", gm, np.nan, ""),
-            ("cerebral WM MT (p.u.)", wm, np.nan, "")]
+            ("cerebral WM MT (p.u.)", wm, np.nan if nspn_wm is None else float(nspn_wm),
+             "" if nspn_wm is None else "NSPN MPM, 297 subjects, superficial WM 2 mm below the grey/white boundary")]
     if nspn_dk is not None:
         rows.append((f"cortical MT (p.u.), {len(nspn_dk)} left DK regions", np.nan, float(nspn_dk.mean()),
                      "NSPN MPM, 297 subjects, 50% depth (Whitaker et al. 2016)"))
@@ -466,7 +471,9 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
     ours_dk = data.maps[("clinical MPM", "MTsat")] / MT_SCALE      # raw (unscaled) clinical DK map
     b1 = {MT_SCALE: float(data.clinical.fits.betas["b1"].mean()),
           MT_SCALE_ALT: float(data.clinical_alt.fits.betas["b1"].mean())}
-    ev = mt_scale_evidence(nspn_dk=nspn_dk, published_betas=published, b1=b1)
+    depth = load_nspn_depth_mt().set_index("depth")["value"]
+    wm_1mm, wm_2mm = float(depth["projdist-100_fromBoundary"]), float(depth["projdist-200_fromBoundary"])
+    ev = mt_scale_evidence(nspn_dk=nspn_dk, nspn_wm=wm_2mm, published_betas=published, b1=b1)
     numbers = {"mt-gm-raw": float(ev.loc[0, "raw"]), "mt-gm-alt": float(ev.loc[0, "alt"]),
                "mt-wm-raw": float(ev.loc[1, "raw"]), "mt-wm-alt": float(ev.loc[1, "alt"]),
                "mt-nspn": float(nspn_dk.mean()), "mt-clin-dk-raw": float(ours_dk.mean()),
@@ -474,14 +481,9 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
                "mt-nspn-ratio-alt": float(ours_dk.mean() * MT_SCALE_ALT / nspn_dk.mean()),
                "mt-nspn-r": float(np.corrcoef(ours_dk, nspn_dk)[0, 1]),
                "mt-scale-alt": "220/500"}
-    depth = load_nspn_depth_mt().set_index("depth")["value"]
-    wm_1mm, wm_2mm = float(depth["projdist-100_fromBoundary"]), float(depth["projdist-200_fromBoundary"])
     numbers.update({"mt-nspn-wm-1mm": wm_1mm, "mt-nspn-wm-2mm": wm_2mm,
                     "mt-wm-ratio-raw": numbers["mt-wm-raw"] / wm_2mm,
                     "mt-wm-ratio-alt": numbers["mt-wm-alt"] / wm_2mm})
-    wm_row = ev["quantity"].str.startswith("cerebral WM")
-    ev.loc[wm_row, "custom"] = wm_2mm
-    ev.loc[wm_row, "source"] = "NSPN MPM, 297 subjects, superficial WM 2 mm below the grey/white boundary"
     # the DK row of ours: the clinical DK map's mean
     dk_row = ev["quantity"].str.startswith("cortical MT")
     ev.loc[dk_row, "raw"] = ours_dk.mean()
