@@ -123,3 +123,11 @@ def test_gene_set_expression(toy_expression):
 # --------------------------------------------------------------------------- chapter reports
 
 
+
+
+def test_nspn_dk_mt_is_the_nspn_column_of_real_dk_maps():
+    dk = mpm.nspn_dk_mt()
+    assert dk.shape == (297, 34)
+    maps = mpm.real_dk_maps()
+    np.testing.assert_allclose(dk.mean().loc[maps.index], maps[("NSPN", "MTsat")], rtol=1e-12)
+    assert 0.6 < float(dk.to_numpy().mean()) < 1.0          # cortical MTsat in p.u. at 50% depth

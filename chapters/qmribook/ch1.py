@@ -13,8 +13,8 @@ import pandas as pd
 
 from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE, load_nspn_mt
 from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, ahba_left_cortex,
-                           clinical_mpm_model, real_dk_maps, summarise_betas)
-from qmrigenes.surface import load_neuromorphometrics_crosswalk, nspn_to_dk, parcellate
+                           clinical_mpm_model, nspn_dk_mt, real_dk_maps, summarise_betas)
+from qmrigenes.surface import load_neuromorphometrics_crosswalk, parcellate
 
 from .pages import BOOK_DATA
 from .pages import load_published as _load_published
@@ -426,8 +426,8 @@ def mt_scale_evidence(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
 def nspn_depth_mt(path=None) -> dict:
     """Mean NSPN MT of one NSPN depth file over the 34 left DK regions, as the chapter averages it.
 
-    Sub-parcels are averaged into DK regions (:func:`qmrigenes.surface.nspn_to_dk`), the regions
-    over subjects, then the 34 regions without weights: the same path as the chapter's NSPN map.
+    :func:`qmrigenes.mpm.nspn_dk_mt` (the chapter's NSPN map), averaged over subjects and then
+    over the 34 regions without weights.
 
     Parameters
     ----------
@@ -441,8 +441,7 @@ def nspn_depth_mt(path=None) -> dict:
         ``mean`` (p.u.), ``sd_subjects`` (SD across subjects of each subject's 34-region mean,
         p.u.) and ``n_subjects``.
     """
-    nspn = load_nspn_mt(path=path)
-    dk = nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L")
+    dk = nspn_dk_mt(path=path)
     return {"mean": float(dk.mean(axis=0).mean()), "sd_subjects": float(dk.mean(axis=1).std(ddof=1)),
             "n_subjects": int(len(dk))}
 
@@ -496,11 +495,8 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
         "ours, MT × 220/500": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
         "customised protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2)
                                 for v, b in zip(ev["custom"], beta_rows)],
-        "source (customised protocol)": [
-            "literature" if b else ("real: NSPN, 297 subjects, 50% depth" if "50% depth" in s
-                                    else "real: NSPN, 297 subjects, white matter 2 mm below the cortex" if "2 mm" in s
-                                    else "— (see the DK row)")
-            for s, b in zip(ev["source"], beta_rows)],
+        "source (customised protocol)": ["literature" if b else (f"real: {s}" if s else "— (see the DK row)")
+                                         for s, b in zip(ev["source"], beta_rows)],
     }, index=index)
     shown.index.name = "quantity"
     return Report(numbers=numbers, tables={"mt-evidence": display_table(shown)}, data={"evidence": ev})
@@ -512,7 +508,7 @@ _SOURCE_TEXT = {"cooper2020clinicalmpm": "Cooper et al. 2020, data release",
 
 
 def report_mt_protocols() -> Report:
-    """The two protocols' MT pulses and timing, as published (Table 1.3), and what they imply.
+    """The two protocols' MT pulses and timing, as published (Table 1.2), and what they imply.
 
     Numbers: ``fa-custom`` and ``fa-vendor`` (MT-pulse flip angles, degrees), ``fa-ratio``
     (custom / vendor, the README's factor), ``fa-ratio-sq`` ((vendor / custom)²: the ratio of
@@ -520,11 +516,10 @@ def report_mt_protocols() -> Report:
     (PDw and T1w) and ``tr-custom`` (PDw and T1w of the hMRI toolbox's FIL v3* protocol; ms),
     ``fa-helms2008`` (degrees), ``n-protocol-rows``.
     """
-    raw = load_published("mt_protocols")
     text = _published_strings("mt_protocols")
 
     def value(protocol_start, quantity):
-        row = raw[raw["protocol"].str.startswith(protocol_start) & (raw["quantity"] == quantity)]
+        row = text[text["protocol"].str.startswith(protocol_start) & (text["quantity"] == quantity)]
         if len(row) != 1:
             raise ValueError(f"ch1_mt_protocols.csv needs one row for {protocol_start!r} / {quantity!r}")
         return float(row["value"].iloc[0])
@@ -537,7 +532,7 @@ def report_mt_protocols() -> Report:
                "tr-vendor-pdt1": f"{value('vendor MPM', 'TR of the PD- and T1-weighted scans'):.0f}",
                "tr-custom": f"{value('customised MPM (FIL', 'TR of the PD- and T1-weighted scans'):.0f}",
                "fa-helms2008": f"{value('original MTsat FLASH', 'MT pulse flip angle'):.0f}",
-               "n-protocol-rows": len(raw)}
+               "n-protocol-rows": len(text)}
     shown = pd.DataFrame({
         "protocol": text["protocol"],
         "quantity": text["quantity"],
@@ -545,7 +540,7 @@ def report_mt_protocols() -> Report:
         "source (literature)": [_SOURCE_TEXT.get(c, c) for c in text["citation"]],
     })
     return Report(numbers=numbers, tables={"mt-protocols": display_table(shown, index=False)},
-                  data={"protocols": raw})
+                  data={"protocols": text})
 
 
 # --------------------------------------------------------------------------- linear model

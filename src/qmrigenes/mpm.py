@@ -43,6 +43,7 @@ __all__ = [
     "fit_subjects",
     "fit_vertexwise",
     "summarise_betas",
+    "nspn_dk_mt",
     "SimulatedCohort",
     "simulate_cohort",
     "VertexwiseResult",
@@ -469,6 +470,25 @@ def clinical_mpm_model(*, mt_scale: float = 1.0, table: pd.DataFrame | None = No
     return ClinicalModel(fits, maps, dk)
 
 
+def nspn_dk_mt(*, path=None) -> pd.DataFrame:
+    """NSPN MT per subject in the 34 left DK regions (sub-parcels averaged without weights).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        An NSPN ``PARC_500aparc_MT_*_mean_behavmerge.csv`` file (another depth, or a distance
+        below the grey/white boundary); default the registry's 50%-depth file
+        (:func:`qmrigenes.datasets.load_nspn_mt`).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (297, 34)
+        Subjects x DK regions, MT in p.u.
+    """
+    nspn = load_nspn_mt(path=path)
+    return nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L")
+
+
 def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
     """Left-hemisphere DK maps of the real data sets used in Chapter 1.
 
@@ -484,9 +504,8 @@ def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
     if clinical is not None and not isinstance(clinical, ClinicalModel):
         raise TypeError(f"clinical must be a ClinicalModel from clinical_mpm_model(), got {describe(clinical)}")
     clinical = clinical_mpm_model() if clinical is None else clinical
-    nspn = load_nspn_mt()
     cols = {("clinical MPM", k): clinical.dk[k] for k in ("R1", "MTsat", "R2*", "e")}
-    cols[("NSPN", "MTsat")] = nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L").mean()
+    cols[("NSPN", "MTsat")] = nspn_dk_mt().mean()
     cols[("HCP", "T1w/T2w")] = hcp_t1wt2w_dk(hemisphere="L")
     out = pd.DataFrame(cols).loc[list(DK_CORTICAL_REGIONS)]
     out.index.name = "region"
