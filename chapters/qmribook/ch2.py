@@ -582,23 +582,6 @@ def _cell_text(value, spec) -> str:
     return _DASH if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _figures(figures: Mapping[str, object]) -> dict:
-    """Matplotlib figures through the book's figure path (:func:`qmribook.display.figure`: high-dpi
-    PNG at column width, smallest font checked); other objects (interactive figures) unchanged."""
-    import matplotlib.pyplot as plt
-
-    from .display import figure
-
-    out = {}
-    for key, value in figures.items():
-        if isinstance(value, plt.Figure):
-            out[key] = figure(value, min_font_pt=8)
-            out[key].mpl = value          # the closed matplotlib figure, for tests
-        else:
-            out[key] = value
-    return out
-
-
 # =========================================================================== chapter reports
 class ChapterData(NamedTuple):
     """Inputs shared by the chapter's reports (:func:`load_chapter_data`)."""
@@ -643,7 +626,7 @@ def report_sampling(data: ChapterData) -> Report:
                  "single-donor-rois": ov["single_donor_rois"]},
         tables={"tab-matching": _table(diff, counts=list(diff.columns), columns={
             "as published": "samples, as published", "all listed structures": "samples, all listed structures"})},
-        figures=_figures({"fig-sampling": fig}), data={"overview": ov})
+        figures={"fig-sampling": fig}, data={"overview": ov})
 
 
 def report_literature(literature: pd.DataFrame | None = None) -> Report:
@@ -658,7 +641,7 @@ def report_literature(literature: pd.DataFrame | None = None) -> Report:
         "chi_para": "χpara (ppb)", "chi_dia": "χdia (ppb)", "chi_para + chi_dia": "χpara + χdia (ppb)",
         "relative to whole WM": "χpara + χdia − WM (ppb)"})
     return Report(numbers={"wm-shift": lit["wm_shift"]}, tables={"tab-chi-sep": table},
-                  figures=_figures({"fig-literature": fig}), data={"literature": lit})
+                  figures={"fig-literature": fig}, data={"literature": lit})
 
 
 def report_folder_check(data: ChapterData) -> Report:
@@ -686,7 +669,7 @@ def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_se
                                                suptitle="Simulated: QSM vs iron genes (34 ROIs)"),
         "fig-sim-myelin": qfig.regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
                                                  suptitle="Simulated: QSM vs myelin genes (34 ROIs)")}
-    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=_figures(figures),
+    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=figures,
                   data={"simulation": sim})
 
 
@@ -702,8 +685,8 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
                for k in ("few_donors", "many_donors", "few_min_rois", "few_max_rois", "few_se", "many_se")}
     return Report(numbers=numbers,
                   tables={"tab-sim-donors": _table(slopes, decimals=2, index_name="gene (slope b per donor)")},
-                  figures=_figures({"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
-                                                                   results=sim.donors, ncols=3)}),
+                  figures={"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
+                                                                   results=sim.donors, ncols=3)},
                   data={"precision": prec})
 
 
@@ -735,7 +718,7 @@ def report_pls(sim: SimulationStudy) -> Report:
         "rmse": "RMSE (in sample, z)", "r2": "R² (in sample)", "rmse_loocv": "RMSE (LOOCV, z)",
         "q2": "Q² (LOOCV)"})
     return Report(numbers={"pls-best": int(pls["rmse_loocv"].idxmin()), "pls-q2": float(pls["q2"].max())},
-                  tables={"tab-pls": table}, figures=_figures({"fig-sim-heatmap": fig}), data={"pls": pls})
+                  tables={"tab-pls": table}, figures={"fig-sim-heatmap": fig}, data={"pls": pls})
 
 
 _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemisphere only, 17 ROIs",
@@ -752,7 +735,7 @@ def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
     numbers = {f"power-{d.split('_')[0]}-07": v for d, v in power_at(power, 0.7).items()}
     return Report(numbers=numbers,
                   tables={"tab-power": _table(wide, decimals=2, index_name="planted r")},
-                  figures=_figures({"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}), data={"power": power})
+                  figures={"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}, data={"power": power})
 
 
 _MAP_LABELS = {"R2*": "R2* r", "chi_para": "χpara r", "chi_dia_abs": "|χdia| r", "R2* (L-R mean)": "R2* r (L–R mean)"}
@@ -787,7 +770,7 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Re
         "fig-real-iron": qfig.regression_panels(real.expression, real.maps["R2*"], iron, results=real.r2s,
                                                 standardize=True, ncols=3, ylabel="R2* (z)",
                                                 suptitle="Real: clinical MPM R2* vs AHBA iron genes (7 structures)")}
-    return Report(numbers=numbers, tables=tables, figures=_figures(figures), data={"real": real})
+    return Report(numbers=numbers, tables=tables, figures=figures, data={"real": real})
 
 
 def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.DataFrame | None = None) -> Report:
@@ -855,7 +838,7 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
                               title=f"Random-gene null, {gene_set} set vs {label} ({len(null):,} draws)")
     numbers = {"null-n-genes": len(genes), "null-observed": observed, "null-draws-min": draws[0],
                "null-p-min-draws": p[0], "null-p-max-draws": p[-1], "null-draws-max": draws[-1]}
-    return Report(numbers=numbers, figures=_figures({"null-widget": widget, "fig-real-null": fig}),
+    return Report(numbers=numbers, figures={"null-widget": widget, "fig-real-null": fig},
                   data={"null": null, "p": dict(zip(draws, p))})
 
 

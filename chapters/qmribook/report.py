@@ -15,8 +15,8 @@ from typing import Any
 __all__ = ["Report", "show", "MIN_FONT_PT"]
 
 #: Smallest font (points) a chapter figure may use: at the column's 100 px per inch this is
-#: about 10 px tall at 1,400 px window width (the browser check asks for at least 9 px).
-MIN_FONT_PT = 7.0
+#: about 11 px tall at 1,400 px window width (the browser check asks for at least 9 px).
+MIN_FONT_PT = 8.0
 
 
 @dataclass
@@ -59,7 +59,8 @@ def show(report: Report, *, chapter: str) -> Report:
     """Glue every number, table and figure of ``report`` as ``<chapter>-<key>``.
 
     Matplotlib figures are rendered through :func:`qmribook.display.figure` (a 200 dpi
-    PNG shown at half size, recording its smallest font for the browser check) and
+    PNG shown at half size, smallest font at least :data:`MIN_FONT_PT`, recorded for the
+    browser check) and
     closed, so the page shows them only where the prose places them. Returns
     ``report`` (so a cell can keep it).
     """

@@ -223,7 +223,7 @@ def test_report_null_widget(small_simulation):
     assert payload["series"][1]["name"] == "observed mean r" and (spike > 0).sum(axis=1).tolist() == [1, 1]
     assert payload["xlim"][0] < rep.numbers["null-observed"] < payload["xlim"][1]
     assert rep.numbers["null-observed"] == pytest.approx(real.wide.loc["myelin", "R2*"].mean())
-    assert rep.figures["fig-real-null"].mpl.axes[0].get_xlabel().startswith("mean r of 3")
+    assert rep.figures["fig-real-null"].axes[0].get_xlabel().startswith("mean r of 3")
 
 
 def test_report_sampling_and_literature(chapter_data):
@@ -231,7 +231,7 @@ def test_report_sampling_and_literature(chapter_data):
     assert rep.numbers["n-rois"] == 34 and rep.numbers["right-donors"] == "1 and 2"
     assert set(rep.tables) == {"tab-matching"} and set(rep.figures) == {"fig-sampling"}
     lit = ch2.report_literature()
-    legend = [t.get_text() for t in lit.figures["fig-literature"].mpl.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in lit.figures["fig-literature"].axes[0].get_legend().get_texts()]
     assert legend and not any(re.search(r"[a-z]+\d{4}[a-z]+", t) for t in legend)   # no BibTeX keys
     assert "χpara (ppb)" in lit.tables["tab-chi-sep"].data.columns
 
