@@ -132,3 +132,106 @@ def test_power_at():
         design.power_at(power, 0.3)
 
 
+
+
+# --------------------------------------------------------------------------- exact permutation p (issue 21)
+def test_exact_permutation_p_counts_identity_once():
+    from qmrigenes.stats.genesets import null_pvalues
+    null = np.arange(120.0)                      # all 5! orderings, the observed one among them
+    # b = 30 values at or below the observed: exact 2*30/120 = 0.5, Monte Carlo 2*31/121 = 0.512
+    assert null_pvalues(29.0, null, exact=True) == pytest.approx(0.5)
+    assert null_pvalues(29.0, null) == pytest.approx(62 / 121)
+    assert null_pvalues(0.0, null, exact=True) == pytest.approx(2 / 120)     # two-sided floor 2/n!
+    assert null_pvalues(0.0, null) == pytest.approx(4 / 121)
+
+
+def test_set_level_label_p_is_exact_at_n5():
+    from qmrigenes.stats.spatial import label_permutations
+    rng = np.random.default_rng(5)
+    idx = [f"R{i}" for i in range(5)]
+    y = pd.Series(np.arange(5.0), index=idx)
+    x = pd.DataFrame(rng.normal(size=(5, 40)), index=idx, columns=[f"G{i}" for i in range(40)])
+    x["G0"] = y + 0.01 * rng.normal(size=5)      # the set tracks y: the identity is the extreme ordering
+    x["G1"] = y + 0.01 * rng.normal(size=5)
+    out = reg.set_level_tests(x, y, {"s": ["G0", "G1"]}, n_perm=200)
+    perms = label_permutations(idx, max_exact=120)
+    assert len(perms) == 120
+    null = np.array([np.mean([np.corrcoef(x[g].to_numpy(), y.to_numpy()[p])[0, 1] for g in ("G0", "G1")])
+                     for p in perms.to_numpy()])
+    obs = null[0]
+    b = min((null >= obs - 1e-12).sum(), (null <= obs + 1e-12).sum())
+    assert out.loc["s", "p_label"] == pytest.approx(min(1.0, 2 * b / 120))
+    assert out.loc["s", "p_label"] == pytest.approx(2 / 120)
+
+
+# --------------------------------------------------------------------------- paired ROIs (issue 21)
+def test_cluster_ols_matches_statsmodels():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(3)
+    idx = [f"roi{i}" for i in range(24)]
+    x = pd.DataFrame(rng.normal(size=(24, 5)), index=idx, columns=list("abcde"))
+    y = pd.Series(rng.normal(size=24), index=idx)
+    groups = pd.Series(np.arange(24) // 2, index=idx)
+    res = reg.genome_wide_cluster_ols(x, y, groups=groups).table
+    for g in x.columns:
+        fit = sm.OLS(reg.zscore(y.to_numpy()), sm.add_constant(x[g].to_numpy())).fit(
+            cov_type="cluster", cov_kwds={"groups": groups.to_numpy()})
+        assert res.loc[g, "se"] == pytest.approx(fit.bse[1], rel=1e-10)
+        assert res.loc[g, "slope"] == pytest.approx(fit.params[1], rel=1e-10)
+    assert (res["df"] == 11).all()
+
+
+def test_lr_corr_makes_pairs_alike():
+    from qmrigenes import ahba
+    table = ahba.roi_structure_table()
+    pairs = ahba.roi_pairs(table)
+    assert pairs.value_counts().eq(2).all() and len(pairs) == 34
+    left = table.index[table["hemisphere"] == "L"]
+    right = [table.index[table["roi_id"] == table.loc[r, "roi_id"] + 1][0] for r in left]
+    samp = pd.DataFrame({"donor": "d1", "roi": list(table.index), "structure": [f"s{i}" for i in range(34)],
+                         "n_samples": 3})
+    q = ahba.simulate_qsm(table, seed=0)
+    genes = [f"G{i}" for i in range(400)]
+    out = {}
+    for rho in (0.0, 0.8, 1.0):
+        sim = ahba.simulate_roi_expression(samp, q, genes, donor_sd=0.0, sample_sd=0.0, table=table,
+                                           lr_corr=rho, seed=1)
+        m = sim.roi_means["d1"]
+        out[rho] = design.lr_profile_correlation(m[left].T.reset_index(drop=True),
+                                                 m[right].T.reset_index(drop=True)).median()
+    assert abs(out[0.0]) < 0.1 and abs(out[0.8] - 0.8) < 0.1 and out[1.0] == pytest.approx(1.0)
+    base = ahba.simulate_roi_expression(samp, q, genes, table=table, seed=1).roi_means["d1"]
+    same = ahba.simulate_roi_expression(samp, q, genes, table=table, lr_corr=0.0, seed=1).roi_means["d1"]
+    pd.testing.assert_frame_equal(base, same)                     # default: the old independent draw
+    with pytest.raises(ValueError, match="lr_corr"):
+        ahba.simulate_roi_expression(samp, q, genes, table=table, lr_corr=1.5)
+
+
+@pytest.fixture(scope="module")
+def real_sampling():
+    from qmrigenes import ahba
+    from qmrigenes.datasets import load_ahba_sample_annotations
+    table = ahba.roi_structure_table()
+    return ahba.roi_sampling(load_ahba_sample_annotations(), table=table), table
+
+
+def test_symmetric_null_inflates_34_roi_test_not_pair_means(real_sampling):
+    samp, table = real_sampling
+    kw = dict(effects=(), n_genes=1500, n_rep=2, designs=("ahba",), analyses=("rois", "pair_means"), seed=4)
+    ind = design.power_by_design(samp, table, lr_corr=0.0, **kw).set_index("analysis")
+    sym = design.power_by_design(samp, table, lr_corr=0.95, **kw).set_index("analysis")
+    # independent patterns: both near nominal; symmetric: 34-ROI OLS anti-calibrated, pair means not
+    assert 0.02 < ind.loc["rois", "type1"] < 0.075 and 0.02 < ind.loc["pair_means", "type1"] < 0.075
+    assert sym.loc["rois", "type1"] > 0.09
+    assert 0.02 < sym.loc["pair_means", "type1"] < 0.075
+    assert sym.loc["rois", "false_discoveries"] > sym.loc["pair_means", "false_discoveries"]
+    assert sym.loc["pair_means", "n_rois"] == 17 and sym.loc["rois", "n_rois"] == 34
+
+
+def test_calibrate_lr_corr_inverts_the_curve(real_sampling):
+    samp, table = real_sampling
+    rho, curve = design.calibrate_lr_corr(samp, table, 0.5, grid=(0.0, 0.5, 0.9), n_genes=600, seed=2)
+    assert curve.is_monotonic_increasing and curve.iloc[0] < 0.1
+    assert 0.5 < rho < 0.9                         # noise attenuates: the pattern r exceeds the observed r
+    with pytest.raises(ValueError, match="grid"):
+        design.calibrate_lr_corr(samp, table, 0.5, grid=(0.5, 0.2))

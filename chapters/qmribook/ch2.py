@@ -281,7 +281,7 @@ class SimulationStudy(NamedTuple):
 def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets: Mapping[str, Sequence[str]], *,
                      planted: Mapping[str, float], table: pd.DataFrame | None = None,
                      donor_genes: Sequence[str] = (), qsm_seed: int = 2024, seed: int = 7,
-                     alpha: float = 0.05) -> SimulationStudy:
+                     alpha: float = 0.05, lr_corr: float = 0.0) -> SimulationStudy:
     """Simulate every gene sample by sample with the real AHBA sampling and run the paper's analysis.
 
     Expression of each gene in each sample is simulated by
@@ -299,6 +299,8 @@ def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets
     gene_sets : mapping of set name to genes
         Sets tabulated in ``genes`` of the result.
     planted : mapping of gene -> correlation with QSM
+    lr_corr : float
+        Left-right correlation of the genes' spatial patterns (see :func:`report_symmetry`).
     donor_genes : sequence of str
         Genes for the per-donor regressions.
 
@@ -322,7 +324,7 @@ def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets
     sampling = roi_sampling(annotations, table=table)
     qsm = simulate_qsm(table, seed=qsm_seed)
     sim = simulate_roi_expression(sampling, qsm, list(genes), effects=dict(planted), level="sample",
-                                  annotations=annotations, seed=seed)
+                                  annotations=annotations, table=table, lr_corr=lr_corr, seed=seed)
     roi_expr = expression_by_roi(sim.expression, sim.annotations, table=table)
     x = roi_expr.expression
     y = qsm.loc[x.index]
@@ -652,13 +654,13 @@ def report_folder_check(data: ChapterData) -> Report:
 
 
 def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_seed: int = 2024,
-                      seed: int = 7) -> Report:
+                      seed: int = 7, lr_corr: float = 0.0) -> Report:
     """Whole-genome simulation with the real sampling: recovery numbers, Figs 2.3-2.4, Table 2.3."""
     from qmrigenes.figures import qsm as qfig
 
     iron, myelin = data.sets["iron"], data.sets["myelin"]
     sim = _simulation_study(data.annotations, data.genes, data.sets, planted=planted, table=data.table,
-                            donor_genes=iron, qsm_seed=qsm_seed, seed=seed)
+                            donor_genes=iron, qsm_seed=qsm_seed, seed=seed, lr_corr=lr_corr)
     genes = sim.genes.set_index(["set", "gene"])[["planted", "slope", "p", "p_bh", "bh", "bonferroni"]]
     table = _table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
                    csv_name="ch2-sim-genes",
@@ -736,6 +738,95 @@ def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
     return Report(numbers=numbers,
                   tables={"tab-power": _table(wide, decimals=2, index_name="planted r")},
                   figures={"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}, data={"power": power})
+
+
+_ANALYSIS_LABELS = {"rois": "34 ROIs, OLS (df = 32)", "pair_means": "17 pair means, OLS (df = 15)",
+                    "cluster_robust": "34 ROIs, pair-clustered SE (df = 16)",
+                    "mixed": "34 ROIs, random intercept per pair (MixedLM)"}
+
+
+def report_symmetry(data: ChapterData, *, seed: int = 0) -> Report:
+    """How symmetric is real deep-grey expression, and which simulated pattern correlation matches it.
+
+    Per gene, the Pearson r between its left and right AHBA expression profiles over the 7 aseg
+    structures (real data, :func:`qmrigenes.design.lr_profile_correlation`); as a control the same
+    with the right-hemisphere genes shuffled (random gene pairs). Then
+    :func:`qmrigenes.design.calibrate_lr_corr` finds the left-right pattern correlation of the
+    simulation whose donor-averaged 34-ROI expression has the same median profile r.
+    """
+    from qmrigenes.ahba import deep_grey_expression
+    from qmrigenes.design import calibrate_lr_corr, lr_profile_correlation
+
+    left, right = deep_grey_expression(hemisphere="L"), deep_grey_expression(hemisphere="R")
+    r = lr_profile_correlation(left, right)
+    rng = np.random.default_rng(seed)
+    shuffled = right.iloc[:, rng.permutation(right.shape[1])].set_axis(right.columns, axis=1)
+    r_random = lr_profile_correlation(left, shuffled)
+    target = float(r.median())
+    rho, curve = calibrate_lr_corr(roi_sampling(data.annotations, table=data.table), data.table, target,
+                                   seed=seed)
+    numbers = {"lr-median-r": target, "lr-q25": float(r.quantile(0.25)), "lr-q75": float(r.quantile(0.75)),
+               "lr-random-r": float(r_random.median()), "lr-n-genes": len(r), "lr-corr": rho,
+               "lr-sim-at-zero": float(curve.iloc[0])}
+    frame = curve.to_frame("simulated median r").rename_axis("pattern correlation")
+    return Report(numbers=numbers,
+                  tables={"tab-symmetry": _table(frame, decimals=2, index_name="pattern correlation (lr_corr)",
+                                                 columns={"simulated median r": "median left–right r of simulated expression"})},
+                  data={"lr_corr": rho, "r": r, "curve": curve})
+
+
+def report_calibration(data: ChapterData, *, lr_corr: float, n_rep: int = 6, n_genes: int = 5000,
+                       mixed_genes: int = 300, seed: int = 3) -> Report:
+    """Type-I error and false BH discoveries under the null, and power, of four analyses of the
+    34-ROI design, with independent (lr_corr = 0) and symmetric (``lr_corr``) expression patterns.
+
+    :func:`qmrigenes.design.power_by_design` with the real AHBA sampling: a pure null (every gene
+    null, ``n_genes`` genes, ``n_rep`` replicates) for the calibration, and planted genes for the
+    power. The mixed model (one statsmodels fit per gene) runs on ``mixed_genes`` null genes,
+    one replicate, so its type-I error is estimated from fewer genes and has no BH column.
+    """
+    from qmrigenes.design import power_at, power_by_design
+    from qmrigenes.figures import qsm as qfig
+
+    sampling = roi_sampling(data.annotations, table=data.table)
+    fast = ("rois", "pair_means", "cluster_robust")
+    null = pd.concat([power_by_design(sampling, data.table, effects=(), n_genes=n_genes, n_rep=n_rep,
+                                      designs=("ahba",), lr_corr=rho, analyses=fast, seed=seed)
+                      .assign(lr_corr=rho) for rho in (0.0, lr_corr)], ignore_index=True)
+    mixed = power_by_design(sampling, data.table, effects=(), n_genes=mixed_genes, n_rep=1, designs=("ahba",),
+                            lr_corr=lr_corr, analyses=("mixed",), seed=seed).assign(lr_corr=lr_corr)
+    calib = pd.concat([null, mixed], ignore_index=True)
+    calib["patterns"] = np.where(calib["lr_corr"] > 0, "symmetric", "independent")
+    calib.loc[calib["analysis"] == "mixed", ["false_discoveries", "any_false"]] = np.nan
+    wide = calib.pivot_table(index="analysis", columns="patterns", values=["type1", "false_discoveries"],
+                             sort=False, dropna=False)
+    wide = wide.reindex(list(_ANALYSIS_LABELS)).rename(index=_ANALYSIS_LABELS)
+    wide.columns = [f"{w} ({pat})" for w, pat in wide.columns]
+    order = [c for c in ("type1 (independent)", "type1 (symmetric)", "false_discoveries (independent)",
+                         "false_discoveries (symmetric)") if c in wide.columns]
+    wide = wide[order]
+    power = power_by_design(sampling, data.table, n_genes=n_genes, n_rep=n_rep, designs=("ahba",),
+                            lr_corr=lr_corr, analyses=fast, seed=seed)
+    pw = power.pivot(index="effect", columns="analysis", values="power")[list(fast)].rename(columns=_ANALYSIS_LABELS)
+    numbers = {"calib-n-genes": n_genes, "calib-n-rep": n_rep, "calib-mixed-genes": mixed_genes}
+    key = {"rois": "rois", "pair_means": "pairs", "cluster_robust": "cr", "mixed": "mixed"}
+    for _, row in calib.iterrows():
+        tag = f"{key[row['analysis']]}-{'sym' if row['lr_corr'] > 0 else 'ind'}"
+        numbers[f"type1-{tag}"] = float(row["type1"])
+        if row["analysis"] != "mixed":
+            numbers[f"fd-{tag}"] = float(row["false_discoveries"])
+    for an in fast:
+        numbers[f"symp-{key[an]}-07"] = power_at(power, 0.7, analysis=an)["ahba"]
+    fig = qfig.power_figure(power.assign(design=power["analysis"]), labels=_ANALYSIS_LABELS)
+    tables = {"tab-calibration": _table(wide, decimals={c: (3 if c.startswith("type1") else 1) for c in wide.columns},
+                                        index_name="analysis", columns={
+                                            "type1 (independent)": "type-I error, independent patterns",
+                                            "type1 (symmetric)": "type-I error, symmetric patterns",
+                                            "false_discoveries (independent)": "false BH discoveries, independent",
+                                            "false_discoveries (symmetric)": "false BH discoveries, symmetric"}),
+              "tab-sym-power": _table(pw, decimals=2, index_name="planted r")}
+    return Report(numbers=numbers, tables=tables, figures={"fig-sym-power": fig},
+                  data={"calibration": calib, "power": power})
 
 
 _MAP_LABELS = {"R2*": "R2* r", "chi_para": "χpara r", "chi_dia_abs": "|χdia| r", "R2* (L-R mean)": "R2* r (L–R mean)"}
@@ -889,7 +980,9 @@ def report_exercise_min_p(data: ChapterData, real: RealDataStudy, *, alpha: floa
 
     For ``m`` genes (the AHBA table) the Bonferroni threshold ``alpha/m`` is also the BH threshold
     of the single best gene. The slope t-test has ``n - 2`` df and ``t = r√(n−2)/√(1−r²)``, so the
-    threshold translates into a critical |r|; a label-permutation p can be no smaller than ``1/n!``.
+    threshold translates into a critical |r|; a two-sided exact label-permutation p
+    (:func:`qmrigenes.stats.genesets.null_pvalues` with ``exact=True``, ``2 b / n!``) can be no
+    smaller than ``2/n!``.
     """
     from math import factorial
 
@@ -903,26 +996,33 @@ def report_exercise_min_p(data: ChapterData, real: RealDataStudy, *, alpha: floa
         t = float(stats.t.isf(thr / 2, n - 2))
         r = float(t / np.sqrt(t ** 2 + n - 2))
         numbers[f"ex-minp-r-{n}"] = r
-        if n <= 12:                       # 1/n! below double precision's interest beyond that
-            numbers[f"ex-minp-perm-{n}"] = 1 / factorial(n)
-            numbers[f"ex-minp-perm-ratio-{n}"] = (1 / factorial(n)) / thr
+        floor = 2 / factorial(n)          # two-sided: the doubled smaller tail holds the identity
+        if n <= 12:                       # 2/n! below double precision's interest beyond that
+            numbers[f"ex-minp-perm-{n}"] = floor
+            numbers[f"ex-minp-perm-ratio-{n}"] = floor / thr
         rows.append({"regions n": n, "df": n - 2, "t": t, "r": r,
-                     "perm": 1 / factorial(n) if n <= 12 else np.nan})
+                     "perm": floor if n <= 12 else np.nan})
     r2s = real.genes[(real.genes["map"] == "R2*") & real.genes["present"]]
     best = r2s.loc[r2s["r"].abs().idxmax()]
     numbers.update({"ex-minp-best-gene": str(best["gene"]), "ex-minp-best-r": float(best["r"]),
                     "ex-minp-best-p": float(best["p"])})
     frame = pd.DataFrame(rows).set_index("regions n")
     table = _table(frame, p=["perm"], counts=["df"], decimals={"t": 1, "r": 4}, columns={
-        "t": "critical |t|", "r": "critical |r|", "perm": "smallest permutation p (1/n!)"})
+        "t": "critical |t|", "r": "critical |r|", "perm": "smallest two-sided permutation p (2/n!)"})
     return Report(numbers=numbers, tables={"tab-ex-minp": table}, data={"frame": frame})
 
 
 def report_exercise_power_rois(data: ChapterData, *, n_rois: Sequence[int] = (8, 16, 24, 34),
                                effects: Sequence[float] = (0.5, 0.7, 0.9), n_genes: int = 2000,
-                               n_rep: int = 3, seed: int = 11) -> Report:
+                               n_rep: int = 3, seed: int = 11, reference_genes: int = 5000,
+                               reference_effects: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> Report:
     """Power at BH FDR 0.05 against the number of ROIs (the first ``k`` ROIs of the paper's table,
-    left-right pairs kept together) with :func:`qmrigenes.design.power_by_design`."""
+    left-right pairs kept together) with :func:`qmrigenes.design.power_by_design`.
+
+    Also reruns the 34 ROIs with Table 2.7's number of genes and planted effects
+    (``reference_genes``, ``reference_effects``) at this exercise's seed and replicates
+    (``ex-power-ref-07``): BH's threshold depends on the number of genes and the share of planted
+    ones, so the two runs differ by more than noise. 25 genes are planted per effect."""
     from qmrigenes.design import power_by_design
 
     sampling = roi_sampling(data.annotations, table=data.table)
@@ -940,5 +1040,15 @@ def report_exercise_power_rois(data: ChapterData, *, n_rois: Sequence[int] = (8,
     for k, sub in power.groupby("n_rois"):
         for a, v in zip(sub["effect"], sub["power"]):
             numbers[f"ex-power-{k}-{int(round(a * 10)):02d}"] = float(v)
+    # the same 34-ROI run with the genes and planted effects of Table 2.7 (its defaults), this
+    # exercise's seed and replicates: separates the effect of the settings from replicate noise
+    ref = power_by_design(sampling, data.table, n_genes=reference_genes, effects=reference_effects,
+                          n_rep=n_rep, seed=seed, designs=("ahba",))
+    n_planted = len(effects) * 25
+    numbers.update({"ex-power-ref-07": float(ref.loc[np.isclose(ref["effect"], 0.7), "power"].iloc[0]),
+                    "ex-power-n-genes": n_genes, "ex-power-n-planted": n_planted,
+                    "ex-power-share": n_planted / n_genes, "ex-power-ref-genes": reference_genes,
+                    "ex-power-ref-planted": len(reference_effects) * 25,
+                    "ex-power-ref-share": len(reference_effects) * 25 / reference_genes})
     return Report(numbers=numbers, tables={"tab-ex-power": _table(wide, decimals=2, index_name="planted r")},
                   data={"power": power})

@@ -196,17 +196,37 @@ def test_report_exercise_min_p(chapter_data, small_simulation):
         t = r * np.sqrt(n - 2) / np.sqrt(1 - r ** 2)
         assert 2 * stats.t.sf(t, n - 2) == pytest.approx(thr, rel=1e-6)
     assert num["ex-minp-r-5"] > num["ex-minp-r-7"] > 0.99 > num["ex-minp-r-34"] > 0.6
-    assert num["ex-minp-perm-7"] == pytest.approx(1 / 5040) and num["ex-minp-perm-ratio-7"] > 50
+    assert num["ex-minp-perm-7"] == pytest.approx(2 / 5040) and num["ex-minp-perm-ratio-7"] > 50   # two-sided exact floor
     assert "ex-minp-perm-34" not in num
     assert abs(num["ex-minp-best-r"]) < num["ex-minp-r-7"] and num["ex-minp-best-p"] > thr
 
 
 def test_report_exercise_power_rois(chapter_data):
-    rep = ch2.report_exercise_power_rois(chapter_data, n_rois=(8, 34), effects=(0.9,), n_genes=300, n_rep=2)
+    rep = ch2.report_exercise_power_rois(chapter_data, n_rois=(8, 34), effects=(0.9,), n_genes=300, n_rep=2,
+                                         reference_genes=400, reference_effects=(0.7, 0.9))
     num = rep.numbers
-    assert set(num) == {"ex-power-8-09", "ex-power-34-09"}
+    assert {k for k in num if not k.startswith("ex-power-ref") and k[-2:].isdigit()} == {"ex-power-8-09",
+                                                                                           "ex-power-34-09"}
     assert num["ex-power-34-09"] > num["ex-power-8-09"]           # more regions, more power
     assert list(rep.data["power"]["n_rois"]) == [8, 34]
+    # the settings that differ from Table 2.7 are reported: genes and share of planted genes
+    assert num["ex-power-n-genes"] == 300 and num["ex-power-n-planted"] == 25
+    assert num["ex-power-ref-genes"] == 400 and num["ex-power-ref-planted"] == 50
+    assert num["ex-power-share"] == pytest.approx(25 / 300) and num["ex-power-ref-share"] == pytest.approx(50 / 400)
+    assert 0 <= num["ex-power-ref-07"] <= 1
+
+
+def test_report_symmetry_and_calibration(chapter_data):
+    sym = ch2.report_symmetry(chapter_data, seed=0)
+    num = sym.numbers
+    assert 0.5 < num["lr-median-r"] < 0.9 and abs(num["lr-random-r"]) < 0.05   # real AHBA: symmetric
+    assert num["lr-corr"] > num["lr-median-r"]         # noise attenuates: the pattern r must be larger
+    cal = ch2.report_calibration(chapter_data, lr_corr=sym.data["lr_corr"], n_rep=1, n_genes=600,
+                                 mixed_genes=40, seed=3)
+    n = cal.numbers
+    assert n["type1-rois-sym"] > n["type1-rois-ind"] and n["type1-rois-sym"] > 0.08
+    assert n["type1-pairs-sym"] < 0.08
+    assert {"tab-calibration", "tab-sym-power"} <= set(cal.tables) and "fig-sym-power" in cal.figures
 
 
 def test_report_null_widget(small_simulation):

@@ -265,7 +265,7 @@ def _sample_subsets(rng: np.random.Generator, n: int, k: int, n_draw: int) -> np
     return out
 
 
-def null_pvalues(observed, null) -> np.ndarray:
+def null_pvalues(observed, null, *, exact: bool = False) -> np.ndarray:
     """Two-sided empirical p-values of ``observed`` under ``null``.
 
     Parameters
@@ -274,6 +274,12 @@ def null_pvalues(observed, null) -> np.ndarray:
         Observed statistics.
     null : array_like, shape (n_perm, *S)
         Null statistics, draws on the first axis.
+    exact : bool, optional
+        ``True`` when ``null`` is the complete enumeration of a permutation
+        group (all n! label orderings, the identity included): then
+        ``p = min(1, 2 * min(k_hi, k_lo) / n_perm)``, the exact permutation p
+        (the identity is already among the ``k``; its smallest value is
+        ``2 / n!``). Default ``False``: random draws, with the +1 below.
 
     Returns
     -------
@@ -281,7 +287,8 @@ def null_pvalues(observed, null) -> np.ndarray:
         ``p = min(1, 2 * min(k_hi + 1, k_lo + 1) / (n_perm + 1))`` where
         ``k_hi`` (``k_lo``) counts null values >= (<=) the observed one (ties
         within 1e-12 relative count in both): the doubled smaller tail, with the
-        +1 that keeps p above zero.
+        +1 that keeps a Monte-Carlo p above zero (the observed value counted
+        as one more draw; its smallest value is ``2 / (n_perm + 1)``).
 
     Raises
     ------
@@ -300,4 +307,6 @@ def null_pvalues(observed, null) -> np.ndarray:
     tol = 1e-12 * np.maximum(1.0, np.abs(observed))
     k_hi = (null >= observed - tol).sum(axis=0)
     k_lo = (null <= observed + tol).sum(axis=0)
+    if exact:
+        return np.minimum(1.0, 2 * np.minimum(k_hi, k_lo) / n)
     return np.minimum(1.0, 2 * (np.minimum(k_hi, k_lo) + 1) / (n + 1))
