@@ -446,14 +446,31 @@ def nspn_depth_mt(path=None) -> dict:
             "n_subjects": int(len(dk))}
 
 
-def load_nspn_depth_mt() -> pd.DataFrame:
-    """Committed NSPN MT at depths the book's data mirror does not hold (``data/published``).
+#: The NSPN MT files of the registry, by where in the cortex or white matter they sample MT.
+NSPN_DEPTH_FILES = {"cortical ribbon average": "nspn_mt_cortexav.csv",
+                    "cortex, 50% depth": "nspn_mt_projfrac050.csv",
+                    "grey/white boundary": "nspn_mt_boundary.csv",
+                    "white matter, 1 mm below the boundary": "nspn_mt_wm1mm.csv",
+                    "white matter, 2 mm below the boundary": "nspn_mt_wm2mm.csv",
+                    "white matter under each parcel, average": "nspn_mt_wmav.csv"}
 
-    One row per NSPN file: ``depth`` (label), ``value`` (p.u.), ``sd_subjects``, ``n_subjects``,
-    ``url`` and ``sha256`` of the source file, and ``derivation``. The values were computed with
-    :func:`nspn_depth_mt`; the 50%-depth row is recomputed from the mirror by the tests.
+
+def nspn_mt_by_depth(files=None) -> pd.DataFrame:
+    """NSPN MT of each registered depth file (real data), averaged as the chapter's NSPN map.
+
+    :func:`nspn_depth_mt` on each file of ``files`` (default :data:`NSPN_DEPTH_FILES`), read
+    through :func:`qmrigenes.fetch.fetch` (checked against the registry's sha256).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``where``; ``file``, ``mean`` (p.u.), ``sd_subjects``, ``n_subjects``.
     """
-    return load_published("nspn_depth_mt")
+    from qmrigenes.fetch import fetch
+
+    files = NSPN_DEPTH_FILES if files is None else files
+    rows = {where: {"file": name, **nspn_depth_mt(fetch(name))} for where, name in files.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("where")
 
 
 def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
@@ -461,18 +478,23 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
 
     Numbers: ``mt-gm-raw``, ``mt-gm-alt``, ``mt-wm-raw``, ``mt-wm-alt`` (p.u.), ``mt-nspn`` (NSPN
     cortical mean, p.u.), ``mt-nspn-ratio-raw`` and ``mt-nspn-ratio-alt`` (ours / NSPN, same 34
-    regions), ``mt-nspn-wm-1mm`` and ``mt-nspn-wm-2mm`` (NSPN superficial white matter 1 and 2 mm
-    below the grey/white boundary, committed values of :func:`load_nspn_depth_mt`),
-    ``mt-wm-ratio-raw`` and ``mt-wm-ratio-alt`` (our cerebral WM / NSPN at 2 mm),
+    regions), ``mt-nspn-wm-1mm``, ``mt-nspn-wm-2mm``, ``mt-nspn-wm-av``, ``mt-nspn-ribbon``,
+    ``mt-nspn-boundary`` (NSPN MT 1 and 2 mm below the grey/white boundary, averaged over each
+    parcel's white matter, over the cortical ribbon and at the boundary; computed from the
+    registered files by :func:`nspn_mt_by_depth`), ``mt-wm-ratio-raw`` and ``mt-wm-ratio-alt``
+    (our cerebral WM / NSPN parcel white-matter average), ``mt-ribbon-ratio-raw`` / ``-alt``
+    (our DK cortical MT / NSPN ribbon average),
     ``mt-scale-alt`` (text, "220/500").
     """
     nspn_dk = data.maps[("NSPN", "MTsat")]
     ours_dk = data.maps[("clinical MPM", "MTsat")] / MT_SCALE      # raw (unscaled) clinical DK map
     b1 = {MT_SCALE: float(data.clinical.fits.betas["b1"].mean()),
           MT_SCALE_ALT: float(data.clinical_alt.fits.betas["b1"].mean())}
-    depth = load_nspn_depth_mt().set_index("depth")["value"]
-    wm_1mm, wm_2mm = float(depth["projdist-100_fromBoundary"]), float(depth["projdist-200_fromBoundary"])
-    ev = mt_scale_evidence(nspn_dk=nspn_dk, nspn_wm=wm_2mm, published_betas=published, b1=b1)
+    depth = nspn_mt_by_depth()["mean"]
+    wm_1mm = float(depth["white matter, 1 mm below the boundary"])
+    wm_2mm = float(depth["white matter, 2 mm below the boundary"])
+    wm_av, ribbon = float(depth["white matter under each parcel, average"]), float(depth["cortical ribbon average"])
+    ev = mt_scale_evidence(nspn_dk=nspn_dk, nspn_wm=wm_av, published_betas=published, b1=b1)
     numbers = {"mt-gm-raw": float(ev.loc[0, "raw"]), "mt-gm-alt": float(ev.loc[0, "alt"]),
                "mt-wm-raw": float(ev.loc[1, "raw"]), "mt-wm-alt": float(ev.loc[1, "alt"]),
                "mt-nspn": float(nspn_dk.mean()), "mt-clin-dk-raw": float(ours_dk.mean()),
@@ -480,10 +502,19 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
                "mt-nspn-ratio-alt": float(ours_dk.mean() * MT_SCALE_ALT / nspn_dk.mean()),
                "mt-nspn-r": float(np.corrcoef(ours_dk, nspn_dk)[0, 1]),
                "mt-scale-alt": "220/500"}
-    numbers.update({"mt-nspn-wm-1mm": wm_1mm, "mt-nspn-wm-2mm": wm_2mm,
-                    "mt-wm-ratio-raw": numbers["mt-wm-raw"] / wm_2mm,
-                    "mt-wm-ratio-alt": numbers["mt-wm-alt"] / wm_2mm})
-    # the DK row of ours: the clinical DK map's mean
+    numbers.update({"mt-nspn-wm-1mm": wm_1mm, "mt-nspn-wm-2mm": wm_2mm, "mt-nspn-wm-av": wm_av,
+                    "mt-nspn-ribbon": ribbon, "mt-nspn-boundary": float(depth["grey/white boundary"]),
+                    "mt-wm-ratio-raw": numbers["mt-wm-raw"] / wm_av,
+                    "mt-wm-ratio-alt": numbers["mt-wm-alt"] / wm_av,
+                    "mt-ribbon-ratio-raw": float(ours_dk.mean() / ribbon),
+                    "mt-ribbon-ratio-alt": float(ours_dk.mean() * MT_SCALE_ALT / ribbon)})
+    ev.loc[ev["quantity"].str.startswith("cerebral WM"), "source"] = \
+        "NSPN MPM, 297 subjects, white matter under the 34 left DK regions (per-parcel average)"
+    ev.loc[len(ev)] = (f"cortical MT (p.u.), {len(nspn_dk)} left DK regions, whole ribbon", np.nan, ribbon,
+                       "NSPN MPM, 297 subjects, cortical-ribbon average (Whitaker et al. 2016)", np.nan, np.nan)
+    ev = pd.concat([ev[~ev["quantity"].str.startswith("β1")], ev[ev["quantity"].str.startswith("β1")]],
+                   ignore_index=True)
+    # the DK rows of ours: the clinical DK map's mean
     dk_row = ev["quantity"].str.startswith("cortical MT")
     ev.loc[dk_row, "raw"] = ours_dk.mean()
     ev.loc[dk_row, "alt"] = ours_dk.mean() * MT_SCALE_ALT
@@ -530,7 +561,7 @@ def report_mt_protocols() -> Report:
                "fa-ratio": fa_custom / fa_vendor, "fa-ratio-sq": (fa_vendor / fa_custom) ** 2,
                "tr-vendor": f"{value('vendor MPM', 'TR of the MT-weighted scan'):.0f}",
                "tr-vendor-pdt1": f"{value('vendor MPM', 'TR of the PD- and T1-weighted scans'):.0f}",
-               "tr-custom": f"{value('customised MPM (FIL', 'TR of the PD- and T1-weighted scans'):.0f}",
+               "tr-custom": f"{value('customised MPM (FIL', 'TR of all volumes (PD-, T1- and MT-weighted)'):.0f}",
                "fa-helms2008": f"{value('original MTsat FLASH', 'MT pulse flip angle'):.0f}",
                "n-protocol-rows": len(text)}
     shown = pd.DataFrame({
@@ -922,3 +953,178 @@ def report_scorecard(data: ChapterData, assoc: Association, *, published_t1: pd.
                   tables={"scorecard": display_table(card.set_index(["section", "quantity"]),
                                                      csv_name="ch1_scorecard.csv", max_height="36em")},
                   data={"scorecard": card})
+
+
+# --------------------------------------------------------------------------- Monte-Carlo precision (issue 21)
+def mc_intervals(assoc: Association, *, alpha: float = 0.05, level: float = 0.99) -> pd.DataFrame:
+    """Monte-Carlo intervals of every p-value of Table 1 and of its BH-FDR decision.
+
+    A p-value from B random draws, ``p = 2 (k + 1) / (B + 1)`` with ``k`` the smaller tail count
+    (:func:`qmrigenes.stats.genesets.null_pvalues`), estimates ``2 pi``, ``pi`` the tail
+    probability of the null. A Clopper-Pearson interval (``level``) for ``pi`` from ``k`` of
+    ``B`` gives an interval for p; BH-adjusted p-values rise with every raw p, so adjusting the
+    lower and the upper ends within each map bounds the FDR p. A call (FDR p < ``alpha``) is
+    *within Monte-Carlo error* when that FDR interval contains ``alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (null, gene_set, dataset, map); ``p_fdr``, ``fdr_lo``, ``fdr_hi``, ``significant``,
+        ``uncertain`` and ``n_draws``.
+    """
+    from scipy import stats as st
+
+    from qmrigenes.stats.multitest import fdr_bh
+
+    table = assoc.table
+    maps = list(table.index.droplevel("gene_set").unique())
+    frames = []
+    for kind, col in (("gene", "p_gene"), ("spin", "p_spin")):
+        null = assoc.nulls[kind]
+        b = null.shape[0]
+        obs = np.array([[table.loc[(s, *m), "r"] for m in maps] for s in assoc.nulls["sets"]])
+        tol = 1e-12 * np.maximum(1.0, np.abs(obs))
+        k = np.minimum((null >= obs - tol).sum(axis=0), (null <= obs + tol).sum(axis=0))
+        a = (1 - level) / 2
+        lo = np.where(k > 0, st.beta.ppf(a, k, b - k + 1), 0.0)
+        hi = np.where(k < b, st.beta.ppf(1 - a, k + 1, b - k), 1.0)
+        p_lo, p_hi = np.minimum(1, 2 * lo), np.minimum(1, 2 * hi)
+        for j, m in enumerate(maps):
+            f_lo, f_hi = fdr_bh(p_lo[:, j]), fdr_bh(p_hi[:, j])
+            for i, s in enumerate(assoc.nulls["sets"]):
+                fdr = float(table.loc[(s, *m), f"{col}_fdr"])
+                frames.append({"null": kind, "gene_set": s, "dataset": m[0], "map": m[1], "p_fdr": fdr,
+                               "fdr_lo": float(min(f_lo[i], fdr)), "fdr_hi": float(max(f_hi[i], fdr)),
+                               "n_draws": b})
+    out = pd.DataFrame(frames).set_index(["null", "gene_set", "dataset", "map"])
+    out["significant"] = out["p_fdr"] < alpha
+    out["uncertain"] = (out["fdr_lo"] < alpha) & (out["fdr_hi"] >= alpha)
+    return out
+
+
+def report_mc_precision(data: ChapterData, assoc: Association, *, n_check: int = 100_000, seed: int = 1,
+                        alpha: float = 0.05, level: float = 0.99) -> Report:
+    """Which Table 1 calls are within Monte-Carlo error, and what ``n_check`` random gene sets say.
+
+    Numbers: ``mc-level`` (percent), ``mc-n-uncertain-gene`` / ``-spin`` (calls whose FDR interval
+    contains ``alpha``), ``mc-n-check``, ``mc-n-flip`` (gene-null calls that change with
+    ``n_check`` draws, another seed), ``mc-uncertain`` (the uncertain calls, text).
+    Table ``mc``: every uncertain call with its interval and the ``n_check``-draw FDR p.
+    """
+    from qmrigenes.stats import spatial
+
+    iv = mc_intervals(assoc, alpha=alpha, level=level)
+    big = spatial.gene_set_association(data.expression, data.maps, data.gene_sets, background=data.panel.index,
+                                       n_perm=n_check, seed=seed)
+    gene = iv.xs("gene", level="null")
+    check = big["p_gene_fdr"].reindex(gene.index)
+    flips = (check < alpha) != gene["significant"]
+    unc = iv[iv["uncertain"]]
+    rows = []
+    for (kind, s, ds, m), r in unc.iterrows():
+        rows.append({"null": "random genes" if kind == "gene" else "spins", "map": f"{ds} {m}",
+                     "cell type": set_label(s), "p FDR": fmt_p(r["p_fdr"]),
+                     f"{level:.0%} Monte-Carlo interval": f"{fmt_p(r['fdr_lo'])} – {fmt_p(r['fdr_hi'])}",
+                     f"p FDR, {n_check:,} gene sets": fmt_p(check.loc[(s, ds, m)]) if kind == "gene" else MISSING})
+    shown = pd.DataFrame(rows)
+    if not shown.empty:
+        shown = shown.set_index(["null", "map", "cell type"])
+    names = [f"{set_label(s)} / {m if ds == 'clinical MPM' else f'{ds} {m}'} ({'genes' if k == 'gene' else 'spins'})"
+             for k, s, ds, m in unc.index]
+    numbers = {"mc-level": f"{100 * level:.0f}", "mc-n-uncertain-gene": int(unc.xs("gene", level="null").shape[0]
+                                                                           if "gene" in unc.index.get_level_values(0) else 0),
+               "mc-n-uncertain-spin": int(unc.xs("spin", level="null").shape[0]
+                                          if "spin" in unc.index.get_level_values(0) else 0),
+               "mc-n-check": f"{n_check:,}", "mc-n-flip": int(flips.sum()),
+               "mc-flips": _name_list([f"{set_label(s)} / {m}" for s, ds, m in flips.index[flips]]) or "none",
+               "mc-uncertain": "; ".join(names) or "none",
+               "mc-n-sig-gene-certain": int((gene["significant"] & ~gene["uncertain"]).sum()),
+               "mc-n-sig-gene": int(gene["significant"].sum())}
+    return Report(numbers=numbers, tables={"mc": display_table(shown)} if not shown.empty else {},
+                  data={"intervals": iv, "check": big})
+
+
+# --------------------------------------------------------------------------- the spin null, stated (issue 21)
+def spin_redraws(centroids: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -> dict:
+    """Re-run neuromaps' Hungarian spin loop for one hemisphere and count its redraws.
+
+    neuromaps ``gen_spinsamples(..., method="hungarian", check_duplicates=True)`` draws a random
+    rotation, assigns rotated centroids to regions with the Hungarian algorithm, and *redraws*
+    the rotation when the assignment is the identity or repeats an earlier spin (up to 500
+    tries). This repeats that loop with the same random stream (``_gen_rotation``), so its kept
+    spins equal :func:`qmrigenes.stats.spatial.spin_permutations`; it also returns the first
+    ``n_perm`` raw assignments, redraws kept in.
+
+    Returns
+    -------
+    dict
+        ``kept`` and ``raw`` (pandas.DataFrame, n_perm x regions, like ``spin_permutations``),
+        ``n_identity`` and ``n_duplicate`` (rotations redrawn for each reason),
+        ``n_rotations`` (all drawn), ``raw_identity`` and ``raw_duplicate`` (among the raw spins).
+    """
+    from neuromaps.nulls.spins import _gen_rotation
+    from scipy import optimize, spatial as sp
+    from sklearn.utils.validation import check_random_state
+
+    coords = centroids.to_numpy(dtype=float)
+    rs = check_random_state(int(seed))
+    inds = np.arange(len(coords))
+    kept, raw, seen_raw = [], [], set()
+    seen = set()
+    n_identity = n_duplicate = n_rot = raw_identity = raw_duplicate = 0
+    while len(kept) < n_perm:
+        for _ in range(500):
+            rot = next(iter(_gen_rotation(seed=rs)))     # left rotation; the right one is its mirror
+            n_rot += 1
+            row, col = optimize.linear_sum_assignment(sp.distance_matrix(coords, coords @ rot))
+            res = inds[col]
+            key = res.tobytes()
+            if len(raw) < n_perm:
+                raw_identity += bool((res == inds).all())
+                raw_duplicate += key in seen_raw and not (res == inds).all()
+                seen_raw.add(key)
+                raw.append(res)
+            if (res == inds).all():
+                n_identity += 1
+                continue
+            if key in seen:
+                n_duplicate += 1
+                continue
+            break
+        seen.add(key)
+        kept.append(res)
+    cols = pd.Index(centroids.index, name="region")
+    return {"kept": pd.DataFrame(np.array(kept), columns=cols), "raw": pd.DataFrame(np.array(raw[:n_perm]), columns=cols),
+            "n_identity": n_identity, "n_duplicate": n_duplicate, "n_rotations": n_rot,
+            "raw_identity": raw_identity, "raw_duplicate": raw_duplicate}
+
+
+def report_spin_null(data: ChapterData, assoc: Association, *, n_perm: int = 10_000, seed: int = 0) -> Report:
+    """How often neuromaps redraws a spin here, and what keeping those spins would do to the spin p.
+
+    Numbers: ``spin-n-rot`` (rotations drawn for ``n_perm`` spins), ``spin-n-identity``,
+    ``spin-n-dup`` (redrawn), ``spin-redraw-pct``, ``spin-same`` (the re-run equals the spins
+    used), ``spin-raw-identity``, ``spin-raw-dup`` (among the first ``n_perm`` raw spins),
+    ``spin-p-ratio-max`` and ``spin-p-ratio-median`` (ratio of the spin p with the raw spins to the
+    chapter's, over the 10 smallest spin p-values) and ``spin-p-min`` / ``spin-p-min-raw``.
+    """
+    from qmrigenes.stats import spatial
+    from qmrigenes.surface import sphere_centroids
+
+    cen = sphere_centroids(hemisphere="L")
+    out = spin_redraws(cen, n_perm=n_perm, seed=seed)
+    used = spatial.spin_permutations(cen, n_perm=n_perm, seed=seed)
+    same = bool(np.array_equal(out["kept"].to_numpy(), used.to_numpy()))
+    raw = spatial.gene_set_association(data.expression, data.maps, data.gene_sets, background=data.panel.index,
+                                       perms=out["raw"], n_perm=10, seed=seed)
+    p, p_raw = assoc.table["p_spin"], raw["p_spin"].reindex(assoc.table.index)
+    smallest = p.nsmallest(10).index
+    ratio = p_raw.loc[smallest] / p.loc[smallest]
+    redrawn = out["n_identity"] + out["n_duplicate"]
+    numbers = {"spin-n-rot": f"{out['n_rotations']:,}", "spin-n-identity": out["n_identity"],
+               "spin-n-dup": out["n_duplicate"], "spin-redraw-pct": 100 * redrawn / out["n_rotations"],
+               "spin-same": "yes" if same else "no", "spin-raw-identity": out["raw_identity"],
+               "spin-raw-dup": out["raw_duplicate"], "spin-p-ratio-max": float(ratio.max()),
+               "spin-p-ratio-median": float(ratio.median()), "spin-p-min": float(p.min()),
+               "spin-p-min-raw": float(p_raw.loc[p.idxmin()])}
+    return Report(numbers=numbers, data={"redraws": out, "same": same, "p_raw": p_raw})

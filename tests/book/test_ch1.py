@@ -79,25 +79,33 @@ def test_mt_scale_evidence(chapter_data):
     assert abs(np.log(n["mt-nspn-ratio-raw"])) < abs(np.log(n["mt-nspn-ratio-alt"]))
     shown = rep.tables["mt-evidence"].frame
     assert "0.3971" in set(shown["customised protocol"]) and "0.2954" in set(shown["customised protocol"])
-    # white matter: ours unscaled vs NSPN superficial WM (customised protocol) 2 mm below the cortex
+    # white matter: ours unscaled vs NSPN white matter under each parcel (customised protocol)
     assert abs(np.log(n["mt-wm-ratio-raw"])) < abs(np.log(n["mt-wm-ratio-alt"]))
-    assert n["mt-wm-ratio-raw"] == pytest.approx(n["mt-wm-raw"] / n["mt-nspn-wm-2mm"])
+    assert n["mt-wm-ratio-raw"] == pytest.approx(n["mt-wm-raw"] / n["mt-nspn-wm-av"])
     wm = shown.loc[shown.index.str.startswith("cerebral WM")].iloc[0]
-    assert wm["customised protocol"] == f"{n['mt-nspn-wm-2mm']:.2f}" and "2 mm" in wm["source (customised protocol)"]
+    assert wm["customised protocol"] == f"{n['mt-nspn-wm-av']:.2f}" and "per-parcel" in wm["source (customised protocol)"]
+    # the cortical ribbon average, the closer comparator, is in the table and the numbers
+    ribbon = shown.loc[shown.index.str.contains("whole ribbon")].iloc[0]
+    assert ribbon["customised protocol"] == f"{n['mt-nspn-ribbon']:.2f}"
+    assert n["mt-nspn"] < n["mt-nspn-ribbon"] < n["mt-nspn-boundary"] < n["mt-nspn-wm-av"]
+    assert abs(np.log(n["mt-ribbon-ratio-raw"])) < abs(np.log(n["mt-ribbon-ratio-alt"]))
 
 
-def test_committed_nspn_depth_values_follow_the_chapter_path(chapter_data):
-    committed = ch1.load_nspn_depth_mt().set_index("depth")
-    # the 50%-depth row, recomputed from the mirror with the same function, is the chapter's NSPN map
-    mid = ch1.nspn_depth_mt()
-    assert committed.loc["projfrac+050", "value"] == pytest.approx(mid["mean"], abs=5e-5)
-    assert mid["mean"] == pytest.approx(chapter_data.maps[("NSPN", "MTsat")].mean(), rel=1e-12)
-    assert mid["n_subjects"] == 297 == committed["n_subjects"].unique()[0]
-    assert committed.loc["projfrac+050", "sha256"] == "9c70988a92eda8fce97a4cf838cf977ec9da2a063d9477f7e02a0eaa17948ed5"
-    assert committed["url"].str.contains("5c9c46caf91768d4cadec2b24078b640f05d3d76").all()
-    # MT rises from mid-cortex to the boundary into white matter
-    assert committed.loc["projfrac+050", "value"] < committed.loc["projdist+000_fromBoundary", "value"] \
-        < committed.loc["projdist-200_fromBoundary", "value"]
+def test_nspn_depth_values_come_from_the_registered_files(chapter_data):
+    from qmrigenes.fetch import load_registry
+    depth = ch1.nspn_mt_by_depth()
+    # the 50%-depth row, computed with the same function, is the chapter's NSPN map
+    assert depth.loc["cortex, 50% depth", "mean"] == pytest.approx(chapter_data.maps[("NSPN", "MTsat")].mean(),
+                                                                  rel=1e-12)
+    assert (depth["n_subjects"] == 297).all()
+    reg = load_registry()                                        # indexed by file name
+    assert set(depth["file"]) <= set(reg.index)
+    assert reg.loc[list(depth["file"]), "source"].str.contains("5c9c46caf91768d4cadec2b24078b640f05d3d76").all()
+    # MT rises from mid-cortex through the ribbon and the boundary into white matter
+    m = depth["mean"]
+    assert m["cortex, 50% depth"] < m["cortical ribbon average"] < m["grey/white boundary"] \
+        < m["white matter, 2 mm below the boundary"]
+    assert 1.2 < m["white matter under each parcel, average"] < 2.0
 
 
 def test_mt_protocols_table_is_the_committed_literature():
