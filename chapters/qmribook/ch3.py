@@ -33,6 +33,7 @@ __all__ = [
     "report_r1_bias",
     "report_denoising",
     "report_qsm",
+    "report_stopping_rule",
     "report_background",
     "report_lesion_sources",
     "report_lesions",
@@ -141,7 +142,9 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
     Report
         ``numbers``: ``t-tkd`` and ``t-cg`` (s), ``cg-iter``,
         ``cg-residual`` (final relative residual), ``cg-optimality``
-        (relative gradient of the objective, recomputed independently),
+        (relative gradient of the objective, recomputed with the solver's own
+        normal operator: a consistency check; for an independent one see
+        :func:`report_stopping_rule`),
         ``cg-early-iter``, ``cg-early-residual``,
         ``<tkd|tkdlow|cg|cgearly>-<gp|put>-ratio`` (percent of the pallidum's
         / putamen's true χ), ``<...>-rmse`` (voxel-wise RMS error in the
@@ -152,7 +155,7 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
         ``data``: ``field`` (noise-free local field, ppm), ``field_noisy``,
         ``recons``, ``rois`` (ppm), ``summary`` (from
         :func:`qmrigenes.qsm.recovery_summary`), ``early``, ``info``,
-        ``info_early``.
+        ``info_early``, ``chi_full`` (the Tikhonov minimiser on the whole grid, ppm).
     """
     chi_true = np.asarray(chi_true, dtype=float)
     labels = np.asarray(labels)
@@ -211,7 +214,8 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
     table = _qsm_roi_display(summary, rois, threshold=threshold)
     return Report(numbers=numbers, tables={"qsm-roi-table": _display(table, decimals=1)}, figures=figures,
                   data={"field": field, "field_noisy": noisy, "recons": recons, "rois": rois, "summary": summary,
-                        "early": chi_early, "info": info, "info_early": info_early, "table": table})
+                        "early": chi_early, "info": info, "info_early": info_early, "table": table,
+                        "chi_full": chi_full})
 
 
 def _qsm_roi_display(summary: pd.DataFrame, rois: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
@@ -656,6 +660,19 @@ def _solve_referenced(field, phantom: Phantom, *, lam: float, tol: float) -> np.
     return np.where(phantom.mask, reference_to(chi, phantom.labels == _LUT["CSF"]), 0)
 
 
+def _rim_own_values(info: pd.DataFrame, lesion_map: np.ndarray, truth: np.ndarray, estimate: np.ndarray, *,
+                    stage: str = "chronic_active") -> dict:
+    """Mean true and estimated χ (ppb) over the rim voxels of one lesion only (``lesion_map == -(i + 1)``),
+    and over its core, unlike a profile shell, which mixes rim, core and NAWM voxels at that distance."""
+    i = int(np.flatnonzero(info["stage"].to_numpy() == stage)[0])
+    rim, core = lesion_map == -(i + 1), lesion_map == i + 1
+    if not rim.any():
+        raise ValueError(f"the {stage} lesion has no rim voxels")
+    return {"rim-own-chi-true": 1000 * float(truth[rim].mean()), "rim-own-chi-est": 1000 * float(estimate[rim].mean()),
+            "rim-own-n": int(rim.sum()), "rim-core-chi-true": 1000 * float(truth[core].mean()),
+            "rim-core-chi-est": 1000 * float(estimate[core].mean())}
+
+
 def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: float = 0.05,
                    field_sigma: float = 0.002, seed_mpm: int = 2025, seed_field: int = 2026,
                    lam: float = 1e-2, pad: int = 16, tol: float = 1e-6, rim_distance_mm: float = 7.0,
@@ -725,6 +742,7 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
             "chi (truth)": les.maps["chi"]}
     numbers = {"rim-chi-true": 1000 * float(rim.loc[rim_distance_mm, "truth"]),
                "rim-chi-est": 1000 * float(rim.loc[rim_distance_mm, "estimate"])}
+    numbers.update(_rim_own_values(info, lesion_map, les.maps["chi"], chi))
     nawm = (les.labels == _LUT["WM"]) & (lesion_map == 0)
     volumes = {"true": (les.maps["chi"], "nawm"), "est": (chi, "nawm"), "local": (chi, "shell"),
                "nf": (chi_nf, "nawm"), "lo": (chi_lo, "nawm"), "anat": (chi_anat, "nawm")}
@@ -982,3 +1000,68 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
     table = pd.DataFrame(rows, columns=["design value", "value", "status"]).set_index("design value")
     return Report(numbers={"n-design-values": int(len(table)), "n-tissue-design": n_tissue},
                   tables={"design-values": _display(table)}, data={"table": table})
+
+
+# --------------------------------------------------------------------------- stopping rule (issue 21)
+def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, reference_label: int = 1,
+                         field_sigma: float = 0.002, seed: int = 2024, lam: float = 1e-2, pad: int = 16,
+                         tols=(1e-5, 1e-6, 1e-7), decimals: int = 1, solutions: dict | None = None,
+                         voxel_size=(2.0, 2.0, 2.0)) -> Report:
+    """Which stopping rule makes every ROI value of the converged QSM stable to its printed digit.
+
+    The noisy field of :func:`report_qsm` (same ``seed``, ``field_sigma``, ``pad``) is solved by
+    :func:`qmrigenes.qsm.tikhonov_cg` at each relative-residual tolerance in ``tols``; each
+    solution's CSF-referenced ROI means (ppb) are rounded to ``decimals`` and compared with those
+    of the tightest tolerance. ``solutions`` maps a tolerance to an already computed
+    ``(chi, info)`` of :func:`qmrigenes.qsm.tikhonov_cg` on the whole grid (``masked_output=False``;
+    e.g. the chapter's own solve, ``report_qsm(...).data["chi_full"]``), which is then not solved
+    again. Optimality is checked independently of the solver's operator by
+    :func:`qmrigenes.qsmcheck.remaining_decrease` (objective values only: own dipole FFT, image-space
+    finite differences; the largest share over ``chi`` and four random directions).
+
+    Returns
+    -------
+    Report
+        ``numbers``: ``stop-tol`` (loosest tolerance whose rounded ROI table equals the tightest's,
+        and every tighter one's too), ``stop-tol-tightest``, ``stop-n-changed-<tol>`` (entries that
+        differ at each tolerance), ``stop-fd-<tol>`` (remaining decrease), ``stop-fd-chosen``;
+        ``tables``: ``stop-table`` (ROI χ per tolerance, iterations, residual, remaining decrease).
+    """
+    from qmrigenes.qsmcheck import remaining_decrease
+
+    mask = labels > 0
+    ref = labels == reference_label
+    field = forward_field(np.asarray(chi_true, float), voxel_size=voxel_size, pad=pad)
+    noisy = add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
+    tols = sorted((float(t) for t in tols), reverse=True)
+    cols, meta = {}, {}
+    solutions = {float(k): v for k, v in (solutions or {}).items()}
+    for t in tols:
+        chi, info = solutions[t] if t in solutions else \
+            tikhonov_cg(noisy, mask, lam=lam, tol=t, voxel_size=voxel_size, masked_output=False)
+        rois = roi_means({"chi": np.where(mask, reference_to(chi, ref), 0)}, labels, tissues)["chi"]
+        cols[t] = (1000 * rois).round(decimals)
+        meta[t] = {"iterations": int(info["n_iter"]), "residual": float(info["residual"]),
+                   "remaining": float(remaining_decrease(chi, noisy, mask, lam=lam, voxel_size=voxel_size).max())}
+    values = pd.DataFrame(cols)
+    tight = values[tols[-1]]
+    changed = {t: int((values[t] != tight).sum()) for t in tols}
+    stable = [t for i, t in enumerate(tols) if all(changed[u] == 0 for u in tols[i:])]
+    chosen = stable[0]
+    numbers = {"stop-tol": chosen, "stop-tol-tightest": tols[-1], "stop-fd-chosen": meta[chosen]["remaining"]}
+    for t in tols:
+        tag = f"{t:.0e}"
+        numbers[f"stop-n-changed-{tag}"] = changed[t]
+        numbers[f"stop-fd-{tag}"] = meta[t]["remaining"]
+        numbers[f"stop-iter-{tag}"] = meta[t]["iterations"]
+    from .display import format_count, format_p, format_value, table as display_table
+
+    rows = {roi: [format_value(v, decimals=decimals) for v in values.loc[roi]] for roi in values.index}
+    rows["CG iterations"] = [format_count(meta[t]["iterations"]) for t in tols]
+    rows["relative residual"] = [format_p(meta[t]["residual"], markup="text") for t in tols]
+    rows["remaining decrease (finite differences)"] = [format_p(meta[t]["remaining"], markup="text") for t in tols]
+    rows[f"entries differing from tol {tols[-1]:.0e}"] = [format_count(changed[t]) for t in tols]
+    text = pd.DataFrame.from_dict(rows, orient="index", columns=[f"tol {t:.0e}" for t in tols])
+    text.index.name = "χ (ppb) or solver check"
+    return Report(numbers=numbers, tables={"stop-table": display_table(text.reset_index())},
+                  data={"values": values, "meta": pd.DataFrame(meta).T, "changed": changed})

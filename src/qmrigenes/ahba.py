@@ -803,8 +803,7 @@ def simulate_qsm(table: pd.DataFrame | None = None, *, lr_noise: float = 0.2, se
     table = _check_table(table)
     lr_noise = check_scalar(lr_noise, "lr_noise", min=0)
     rng = check_seed(seed)
-    key = table["roi_id"].to_numpy() - (table["hemisphere"].to_numpy() == "R")   # pairs share (odd id) key
-    uniq, codes = np.unique(key, return_inverse=True)
+    uniq, codes = np.unique(roi_pairs(table).to_numpy(), return_inverse=True)    # left and right share a key
     y = rng.normal(size=len(uniq))[codes] + rng.normal(0, lr_noise, len(table))
     y = (y - y.mean()) / y.std(ddof=1)
     return pd.Series(y, index=table.index, name="qsm_z")

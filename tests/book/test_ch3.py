@@ -269,3 +269,28 @@ def test_tables_go_through_the_one_display_path(toy):
             assert isinstance(tab, Table), key
             html = tab._repr_html_()
             assert "NaN" not in html and "_pct" not in html and "early_active" not in html, key
+
+
+def test_report_stopping_rule_finds_a_stable_tolerance():
+    chi, labels = _labelled_blob()
+    tissues = {3: "WM", 5: "putamen", 6: "pallidum"}
+    q = ch3.report_qsm(chi, labels, tissues=tissues, field_sigma=0.0005, seed=0, pad=4, lam=1e-2, tol=1e-6)
+    rep = ch3.report_stopping_rule(chi, labels, tissues=tissues, field_sigma=0.0005, seed=0, pad=4, lam=1e-2,
+                                   tols=(1e-2, 1e-6, 1e-9), decimals=1,
+                                   solutions={1e-6: (q.data["chi_full"], q.data["info"])})
+    n = rep.numbers
+    # the reused solution is the chapter's: same ROI means as report_qsm's Tikhonov column (ppb)
+    assert rep.data["values"][1e-6].loc["pallidum"] == pytest.approx(
+        round(1000 * q.data["rois"].loc["pallidum", "Tikhonov"], 1), abs=1e-9)
+    assert n["stop-n-changed-1e-09"] == 0 and n["stop-tol"] in (1e-2, 1e-6, 1e-9)
+    assert n["stop-n-changed-1e-02"] >= n["stop-n-changed-1e-06"]
+    # the finite-difference check (no solver operator) falls as the rule tightens
+    assert n["stop-fd-1e-02"] > n["stop-fd-1e-06"] > n["stop-fd-1e-09"] >= 0
+    assert "stop-table" in rep.tables
+
+
+def test_rim_own_values_separate_rim_from_core(lesion_run):
+    n = lesion_run.numbers
+    assert n["rim-own-n"] > 0
+    assert n["rim-own-chi-true"] > n["rim-core-chi-true"]      # the paramagnetic rim is the rim's own value
+    assert n["rim-own-chi-est"] < n["rim-own-chi-true"]        # blurred by the reconstruction
