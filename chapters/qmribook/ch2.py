@@ -671,7 +671,10 @@ def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_se
                                                suptitle="Simulated: QSM vs iron genes (34 ROIs)"),
         "fig-sim-myelin": qfig.regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
                                                  suptitle="Simulated: QSM vs myelin genes (34 ROIs)")}
-    return Report(numbers=dict(sim.numbers), tables={"tab-sim-genes": table}, figures=figures,
+    numbers = dict(sim.numbers)
+    n_bh = numbers["sim-n-bh"]
+    numbers["sim-fdp"] = numbers["sim-n-fp"] / n_bh if n_bh else 0.0     # false discovery proportion
+    return Report(numbers=numbers, tables={"tab-sim-genes": table}, figures=figures,
                   data={"simulation": sim})
 
 
