@@ -9,6 +9,9 @@ Run on demand: ``python benchmarks/bench_bounds.py [--quick]``. Prints, in one r
 2. ``associate`` on a 68-region map with 9 cell-type sets at 10,000 draws and at the
    enforced maximum ``MAX_PERM`` (100,000): seconds per null, for the docstring.
 
+3. ``random_gene_set_null`` for the 9 cell-type sets at 10,000 draws and at its maximum
+   ``MAX_NULL_DRAWS`` (1,000,000).
+
 ``--quick`` skips the neuromaps runs above 4,000 spins and the maximum.
 """
 import sys
@@ -69,7 +72,22 @@ def maxima(quick: bool) -> None:
                   f"{time.perf_counter() - t:.1f} s", flush=True)
 
 
+def gene_null(quick: bool) -> None:
+    from qmrigenes.datasets import DK_CORTICAL_REGIONS, celltype_gene_sets, load_ahba_dk, load_celltype_panel
+    from qmrigenes.stats.genesets import MAX_NULL_DRAWS, gene_map_correlations, genes_present, random_gene_set_null
+
+    cx = load_ahba_dk().xs("cortex", level="structure").xs("L", level="hemisphere").loc[list(DK_CORTICAL_REGIONS)]
+    panel = load_celltype_panel()
+    corr = gene_map_correlations(cx, cx["PVALB"].rename("m"))
+    sizes = genes_present(celltype_gene_sets(panel), corr)["n_present"].to_dict()
+    for n in (10_000,) + (() if quick else (MAX_NULL_DRAWS,)):
+        t = time.perf_counter()
+        random_gene_set_null(corr, sizes, background=list(panel.index), n_perm=n, seed=0)
+        print(f"random_gene_set_null, 9 cell-type sets, n_perm={n:,}: {time.perf_counter() - t:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
     spins(quick)
     maxima(quick)
+    gene_null(quick)

@@ -74,9 +74,9 @@ def _canonical_region(name: str) -> str:
 
 def _hemisphere_from_filename(name: str) -> str | None:
     low = name.lower()
-    if re.search(r"(^|[^a-z])(lh|hemi-l)([^a-z]|$)", low):
+    if re.search(r"(^|[^a-z])(lh|hemi-l|left)([^a-z]|$)", low):
         return "L"
-    if re.search(r"(^|[^a-z])(rh|hemi-r)([^a-z]|$)", low):
+    if re.search(r"(^|[^a-z])(rh|hemi-r|right)([^a-z]|$)", low):
         return "R"
     return None
 
@@ -215,8 +215,8 @@ def _read_pair(pair) -> pd.DataFrame:
                          f"{halves[1].shape[1]}; a pair needs the same maps for both hemispheres")
     names = []
     for a, b in zip(halves[0].columns, halves[1].columns):
-        ca = re.sub(r"(^|[._-])(lh|rh|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", a, flags=re.I).strip("._-")
-        cb = re.sub(r"(^|[._-])(lh|rh|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", b, flags=re.I).strip("._-")
+        ca = re.sub(r"(^|[._-])(lh|rh|left|right|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", a, flags=re.I).strip("._-")
+        cb = re.sub(r"(^|[._-])(lh|rh|left|right|hemi-[lr]|l|r)(?=[._-]|$)", r"\1", b, flags=re.I).strip("._-")
         names.append(ca if ca == cb and ca else f"{a}+{b}")
     for h in halves:
         h.columns = names
@@ -823,11 +823,12 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
         specificity, cortex only); ``"labels"``: random region permutations
         (any atlas, e.g. deep grey). Default ``("genes", "spins")``.
     n_perm : int
-        Draws per null, 1 to :data:`MAX_PERM` (100,000); default 10,000. Measured on
-        the 2-core reference machine (``benchmarks/bench_associate.py``), 68 DK
-        regions, 9 cell-type sets: 10,000 draws take about 10 s (spins about 9 s,
-        linear in the draws; random gene sets about 1 s); 100,000 take about
-        2 minutes. A counter on stderr shows any step running over 2 s.
+        Draws per null, 1 to :data:`MAX_PERM` (100,000); default 10,000. Time is
+        linear in the draws (``benchmarks/bench_bounds.py``; 68 DK regions, 9
+        cell-type sets, genes + spins): 19 s for 10,000 and 331 s at the maximum
+        100,000 on the shared 2-core reference machine under heavy load (about a
+        third of that idle: 109 s measured at 100,000). A counter on stderr shows
+        any step running over 2 s.
     seed : int
         Seed of every null, 0 to :data:`MAX_SEED` (2**32 - 1; the same seed gives
         the same table).

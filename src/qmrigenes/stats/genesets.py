@@ -231,10 +231,10 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
 
     Notes
     -----
-    Measured (``benchmarks/bench_genesets.py``; 2 cores): 10,000 draws for the
-    9 cell-type sets over the 2,511-gene panel take well under a second; the
-    largest accepted run (``n_perm`` = 1,000,000) is bounded by
-    :data:`MAX_NULL_BYTES` and takes about 100 times the 10,000-draw time.
+    Measured (``benchmarks/bench_bounds.py``, the shared 2-core reference machine
+    under load): the 9 cell-type sets of one map over the 2,511-gene panel take
+    about 2 s for 10,000 draws and about 2 minutes (120 s, 0.5 GB peak) at the
+    maximum ``n_perm`` = 1,000,000; ``progress`` reports along the way.
     """
     n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_NULL_DRAWS)
     rng = check_seed(seed)
@@ -290,7 +290,7 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
         return out
     kmax = max(distinct)
     ks = np.asarray(distinct)
-    rows = max(1, _CHUNK_BYTES // (8 * max(pool.size, kmax * values.shape[1])))
+    rows = max(1, _CHUNK_BYTES // (8 * max(pool.size // 2, kmax * values.shape[1])))
     for lo in range(0, n_perm, rows):
         hi = min(n_perm, lo + rows)
         order = _ordered_prefix(rng, pool.size, kmax, hi - lo)           # (chunk, kmax)
@@ -306,16 +306,18 @@ def random_gene_set_null(correlations: pd.DataFrame, sizes: Mapping[str, int] | 
 def _ordered_prefix(rng: np.random.Generator, n: int, k: int, n_draw: int) -> np.ndarray:
     """The first ``k`` items of ``n_draw`` uniformly random orderings of ``range(n)``, shape (n_draw, k).
 
-    The ``k`` smallest of ``n`` uniform keys, sorted by key: a uniformly random
-    ordered ``k``-subset, so every prefix of it is a uniformly random subset.
+    A partial Fisher-Yates shuffle of each row (``k`` swaps), vectorised over the
+    draws: the result is a uniformly random ordered ``k``-subset, so every prefix of
+    it is a uniformly random subset. Cost O(n_draw (n + k)), no sort.
     """
-    keys = rng.random((n_draw, n))
-    if k < n:
-        part = np.argpartition(keys, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n), (n_draw, n)).copy()
-    order = np.argsort(np.take_along_axis(keys, part, axis=1), axis=1)
-    return np.take_along_axis(part, order, axis=1)
+    idx = np.tile(np.arange(n, dtype=np.int32), (n_draw, 1))
+    rows = np.arange(n_draw)
+    for i in range(k):
+        j = i + rng.integers(0, n - i, size=n_draw)
+        a = idx[rows, i].copy()
+        idx[rows, i] = idx[rows, j]
+        idx[rows, j] = a
+    return idx[:, :k].astype(np.intp)
 
 
 def _sample_subsets(rng: np.random.Generator, n: int, k: int, n_draw: int) -> np.ndarray:
