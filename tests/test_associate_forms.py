@@ -142,3 +142,25 @@ def test_lh_rh_pair_is_one_map_of_both_hemispheres(tmp_path, pvalb):
     with pytest.raises(ValueError, match="hemispheres"):
         read_map((files[0], files[0].with_name("lh.copy.func.gii").write_bytes(files[0].read_bytes()) and
                   files[0].with_name("lh.copy.func.gii")))
+
+
+def test_per_gene_results_agree_with_neuromaps(pvalb):
+    """Per-gene r equals neuromaps' compare_images r, and its p equals ours on the same spins with its formula."""
+    from neuromaps.stats import compare_images
+
+    cortex = pvalb[[i[3:] in DK_CORTICAL_REGIONS for i in pvalb.index]] + \
+        np.random.default_rng(0).normal(scale=0.05, size=68)
+    table, d = associate(cortex, sets="iron-myelin", n_perm=200, seed=1, progress=False, return_details=True)
+    order = list(d.perms.columns)
+    x = d.maps.iloc[:, 0].set_axis([f"{h}_{r}" for h, r in d.maps.index]).loc[order].to_numpy()
+    expr = d.expression.set_axis([f"{h}_{r}" for h, r in d.maps.index]).loc[order]
+    spun = x[d.perms.to_numpy()]                                        # (200, 68)
+    pg = d.per_gene.set_index("gene")
+    for gene in pg.index[:5]:
+        y = expr[gene].to_numpy()
+        r_nm, p_nm = compare_images(x, y, nulls=spun.T, metric="pearsonr")
+        assert np.isclose(r_nm, pg.loc[gene, "r"], atol=1e-12)
+        null = np.array([np.corrcoef(s, y)[0, 1] for s in spun])
+        assert np.isclose((np.sum(np.abs(null) >= abs(r_nm)) + 1) / 201, p_nm)
+        k_hi, k_lo = (null >= pg.loc[gene, "r"] - 1e-12).sum(), (null <= pg.loc[gene, "r"] + 1e-12).sum()
+        assert np.isclose(pg.loc[gene, "p_spin"], min(1, 2 * (min(k_hi, k_lo) + 1) / 201))

@@ -390,8 +390,8 @@ def check_volume(value, name: str) -> np.ndarray:
     return as_array(value, name, ndim=3)
 
 
-def check_mask(mask, shape, name: str = "mask", *, what: str = "mask") -> np.ndarray:
-    """A boolean (or 0/1) array of ``shape`` selecting at least one voxel."""
+def check_mask(mask, shape, name: str = "mask", *, what: str = "mask", allow_empty: bool = False) -> np.ndarray:
+    """A boolean (or 0/1) array of ``shape`` selecting at least one voxel (unless ``allow_empty``)."""
     if mask is None:
         raise TypeError(f"{name} must be a boolean array, got None")
     m = np.asarray(mask)
@@ -401,7 +401,7 @@ def check_mask(mask, shape, name: str = "mask", *, what: str = "mask") -> np.nda
         m = m.astype(bool)
     if m.shape != tuple(shape):
         raise ValueError(f"mismatched shapes: {name} {m.shape} vs field {tuple(shape)}")
-    if not m.any():
+    if not allow_empty and not m.any():
         raise ValueError(f"{name} is empty (selects no voxel); the {what} must select at least one voxel")
     return m
 

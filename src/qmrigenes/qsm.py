@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.fft as sfft
 from scipy.sparse.linalg import LinearOperator, cg
 
-from ._validate import as_array, check_choice, check_int, check_qsm_inputs, check_scalar
+from ._validate import as_array, check_choice, check_int, check_mask, check_qsm_inputs, check_scalar
 
 __all__ = [
     "dipole_kernel",
@@ -87,16 +87,7 @@ def _check_volume(x, name: str) -> np.ndarray:
 
 
 def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
-    if mask is None:
-        raise TypeError(f"{name} must be a boolean array, got None")
-    m = np.asarray(mask)
-    if m.dtype != bool:
-        if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
-            raise TypeError(f"{name} must be boolean (or 0/1), got dtype {m.dtype}")
-        m = m.astype(bool)
-    if m.shape != tuple(shape):
-        raise ValueError(f"mismatched shapes: {name} {m.shape} vs field {tuple(shape)}")
-    return m
+    return check_mask(mask, shape, name, allow_empty=True)
 
 
 def _kgrid(shape, voxel_size, *, real: bool = True):
