@@ -307,3 +307,20 @@ def test_details_give_per_gene_results_a_plot_and_a_methods_paragraph(left_map):
     assert "Hawrylycz" in details.methods and "neuromaps" in details.methods
     fig = plot_association(details)
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 1 + len(table)
+
+
+def test_progress_counter_shows_only_long_steps(capsys):
+    from qmrigenes.association import _Progress
+
+    quick = _Progress("spins", True, after=60.0)
+    quick(5, 10)
+    quick(10, 10)
+    assert capsys.readouterr().err == ""                      # a step under the threshold prints nothing
+    slow = _Progress("spins", True, after=0.0)
+    slow(5, 10)
+    slow(10, 10)
+    err = capsys.readouterr().err
+    assert "spins: 5/10" in err and "spins: 10/10" in err and err.endswith("\n")
+    off = _Progress("spins", False, after=0.0)
+    off(10, 10)
+    assert capsys.readouterr().err == ""

@@ -52,7 +52,9 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
     n = len(shown)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig = plt.figure(figsize=(4 + 2.6 * ncol, max(4.5, 2.1 * nrow + 0.8)), layout="constrained")
+    n_regions = len(maps)
+    fig = plt.figure(figsize=(4 + 2.6 * ncol, max(4.5, 2.1 * nrow + 0.8, 0.13 * n_regions + 1.0)),
+                     layout="constrained")
     grid = fig.add_gridspec(nrow, ncol + 1, width_ratios=[1.6] + [1] * ncol)
     ax = fig.add_subplot(grid[:, 0])
     values = maps[name]
@@ -63,7 +65,7 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
     colours = ["#CC79A7" if r in SUBCORTICAL_REGIONS else "#009E73" for _, r in order.index]
     ax.barh(np.arange(len(order)), order.to_numpy(), color=colours)
     ax.set_yticks(np.arange(len(order)))
-    ax.set_yticklabels(labels, fontsize=max(5, min(8, 400 // max(len(order), 1))))
+    ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlabel(f"{name} (map units)", fontsize=9)
     ax.set_title("map by region", fontsize=10)
     nulls = details.nulls
