@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -194,7 +195,9 @@ def _one_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if isinstance(err, DataFetchError) and len(lines) > 1:
         return " ".join(lines)
-    return lines[0] if lines else type(err).__name__
+    line = lines[0] if lines else type(err).__name__
+    # the call's argument names -> the command's options
+    return re.sub(r"^(n_perm|seed|nulls|sets|hemisphere)\b", lambda m: "--" + m.group(1).replace("_", "-"), line)
 
 
 def main(argv=None) -> int:
