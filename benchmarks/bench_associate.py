@@ -22,7 +22,7 @@ def main(n_perm: int = 10_000, runs: int = 3) -> None:
     work = Path(tempfile.mkdtemp())
     dk.to_csv(work / "pd.csv")
     command = [sys.executable, "-m", "qmrigenes.cli", "associate", str(work / "pd.csv"), "--sets", "celltypes",
-               "--n-perm", str(n_perm), "--out", str(work / "out.csv"), "--quiet"]
+               "--n-perm", str(n_perm), "--out", str(work / "out.csv"), "--quiet", "--force"]
     times = []
     for _ in range(runs):
         t = time.perf_counter()

@@ -147,7 +147,7 @@ case(M, ty, "null_n_perm_float", lambda: gs.random_gene_set_null(CORR, [3], n_pe
 case(M, ty, "null_n_perm_bool", lambda: gs.random_gene_set_null(CORR, [3], n_perm=True), TypeError, "n_perm must be an integer, got bool")
 case(M, rg, "null_n_perm_zero", lambda: gs.random_gene_set_null(CORR, [3], n_perm=0), ValueError, "n_perm must be >= 1")
 case(M, bd, "null_n_perm_huge", lambda: gs.random_gene_set_null(CORR, [3], n_perm=10**8), ValueError, "n_perm must be <= 1000000")
-case(M, bd, "null_memory_estimate", lambda: gs.random_gene_set_null(CORR_WIDE, [30], n_perm=1_000_000), ValueError, "n_perm=1000000 .* GiB")
+case(M, bd, "null_memory_estimate", lambda: gs.random_gene_set_null(CORR_WIDE, [30] * 10, n_perm=1_000_000), ValueError, "n_perm=1000000 .* GiB")
 case(M, ty, "null_seed_float", lambda: gs.random_gene_set_null(CORR, [3], n_perm=5, seed=1.5), TypeError, "seed must be None, a non-negative integer")
 case(M, ty, "null_seed_string", lambda: gs.random_gene_set_null(CORR, [3], n_perm=5, seed="1"), TypeError, "seed must be None")
 case(M, rg, "null_seed_negative", lambda: gs.random_gene_set_null(CORR, [3], n_perm=5, seed=-1), ValueError, "seed must be a non-negative")
@@ -702,5 +702,5 @@ def test_multi_map_surface_file_is_not_silently_ravelled(tmp_path):
     nib = pytest.importorskip("nibabel")
     data = np.zeros((5121, 2), np.float32)                  # 10,242 values, but two maps of 5,121
     nib.save(nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(data)]), tmp_path / "two.gii")
-    with pytest.raises(ValueError, match=r"two.gii: expected one value per vertex, got data of shape \(5121, 2\)"):
+    with pytest.raises(ValueError, match=r"two.gii data array 1 of 1 has shape \(5121, 2\); expected \(10242,\)"):
         surface.load_surface_map(tmp_path / "two.gii")

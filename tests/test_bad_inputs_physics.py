@@ -154,7 +154,56 @@ OTHER_CASES = [
      "lesioned"),
 ]
 
-CASES = QSM_CASES + RELAX_CASES + OTHER_CASES
+EMPTY = np.zeros(SHAPE, bool)
+SMALL = np.zeros((16, 16, 16), bool)
+SMALL[6:10, 6:10, 6:10] = True                     # 4 voxels across: an 8 mm sphere erodes it to nothing
+FIELD16 = np.zeros((16, 16, 16))
+
+
+def _ch3(name):
+    from qmribook import ch3
+    return getattr(ch3, name)
+
+
+# issue #20: the QSM entry points refuse what used to return zeros or NaN numbers
+QSM_ENTRY_CASES = [
+    ("tkd-empty-mask", lambda: qsm.tkd(GOOD, mask=EMPTY), ValueError, "mask is empty"),
+    ("tkd-voxel-zero", lambda: qsm.tkd(GOOD, voxel_size=(0, 2, 2)), ValueError, "voxel_size"),
+    ("tkd-voxel-string", lambda: qsm.tkd(GOOD, voxel_size="2mm"), TypeError, "voxel_size"),
+    ("kspace-empty-mask", lambda: qsm.tikhonov_kspace(GOOD, mask=EMPTY), ValueError, "mask is empty"),
+    ("kspace-voxel-zero", lambda: qsm.tikhonov_kspace(GOOD, voxel_size=(2, 0, 2)), ValueError, "voxel_size"),
+    ("kspace-voxel-nan", lambda: qsm.tikhonov_kspace(GOOD, voxel_size=(2, 2, np.nan)), ValueError, "voxel_size"),
+    ("sharp-eroded-to-nothing", lambda: qsm.sharp(FIELD16, SMALL, radius_mm=8.0), ValueError, "leaves no voxel"),
+    ("sharp-voxel-zero", lambda: qsm.sharp(GOOD, MASK, voxel_size=(0.0, 2, 2)), ValueError, "voxel_size"),
+    ("sharp-voxel-neg", lambda: qsm.sharp(GOOD, MASK, voxel_size=(2, -2, 2)), ValueError, "voxel_size"),
+    ("sharp-empty-mask", lambda: qsm.sharp(GOOD, EMPTY), ValueError, "mask is empty"),
+    ("sharp-no-mask", lambda: qsm.sharp(GOOD, None), TypeError, "mask"),
+    ("sharp-inf-field", lambda: qsm.sharp(_field(inf=True), MASK), ValueError, "total_field"),
+    ("cg-voxel-zero", lambda: qsm.tikhonov_cg(GOOD, MASK, voxel_size=(2, 2, 0)), ValueError, "voxel_size"),
+    ("early-empty-mask", lambda: qsm.tikhonov_early_stopped(GOOD, EMPTY), ValueError, "mask is empty"),
+    ("early-voxel-inf", lambda: qsm.tikhonov_early_stopped(GOOD, MASK, voxel_size=(np.inf, 2, 2)), ValueError,
+     "voxel_size"),
+    ("ch3-background-nan-voxel", lambda: _ch3("report_background")(_field(nan=True), GOOD, MASK, center=(1, 1, 1)),
+     ValueError, "chi_true"),
+    ("ch3-background-nan-field", lambda: _ch3("report_background")(GOOD, _field(nan=True), MASK, center=(1, 1, 1)),
+     ValueError, "local_field"),
+    ("ch3-background-empty-mask", lambda: _ch3("report_background")(GOOD, GOOD, EMPTY, center=(1, 1, 1)),
+     ValueError, "mask is empty"),
+    ("ch3-background-voxel-zero", lambda: _ch3("report_background")(GOOD, GOOD, MASK, center=(1, 1, 1),
+                                                                     voxel_size=(0, 2, 2)), ValueError, "voxel_size"),
+    ("ch3-qsm-no-brain", lambda: _ch3("report_qsm")(GOOD, np.zeros(SHAPE, int), tissues={}), ValueError,
+     "brain (labels > 0)"),
+    ("ch3-qsm-no-reference", lambda: _ch3("report_qsm")(GOOD, np.full(SHAPE, 2), tissues={}), ValueError,
+     "reference_label"),
+    ("ch3-qsm-nan-chi", lambda: _ch3("report_qsm")(_field(nan=True), np.ones(SHAPE, int), tissues={}), ValueError,
+     "chi_true"),
+    ("ch3-qsm-voxel-nan", lambda: _ch3("report_qsm")(GOOD, np.ones(SHAPE, int), tissues={},
+                                                     voxel_size=(2, np.nan, 2)), ValueError, "voxel_size"),
+    ("ch3-profiles-voxel-zero", lambda: _ch3("lesion_profiles")(__import__("pandas").DataFrame(), {}, {},
+                                                               voxel_size=(0, 2, 2)), ValueError, "voxel_size"),
+]
+
+CASES = QSM_CASES + QSM_ENTRY_CASES + RELAX_CASES + OTHER_CASES
 
 
 @pytest.mark.parametrize("call, exc, word", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -165,4 +214,11 @@ def test_bad_input_raises_naming_the_argument(call, exc, word):
 
 
 def test_case_count():
-    assert len(CASES) >= 40
+    assert len(CASES) >= 40 and len(QSM_ENTRY_CASES) >= 20
+
+
+def test_sharp_on_a_mask_that_survives_erosion_still_works():
+    mask = np.zeros((16, 16, 16), bool)
+    mask[2:14, 2:14, 2:14] = True
+    local, eroded = qsm.sharp(FIELD16, mask, radius_mm=4.0)
+    assert eroded.any() and local.shape == FIELD16.shape

@@ -1,4 +1,5 @@
 """The data layer on a tiny synthetic registry: mirror, wheel, checksums, atomic writes."""
+import os
 import hashlib
 import subprocess
 import urllib.request
@@ -129,3 +130,75 @@ def test_project_registry_is_complete_and_well_formed():
     assert pypi["source"].str.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*").all()
     github = reg[reg["kind"] == "github"]
     assert github["source"].str.match(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/").all()
+
+
+# ---- issue #20: read-only installs, corrupt copies named as such, an empty QMRIGENES_DATA
+def _filled(world):
+    F.fetch_all(registry=world["registry"], cache=world["cache"], mirror=world["mirror"], verbose=False)
+    return world["cache"]
+
+
+def test_verified_read_only_folder_is_usable(world, monkeypatch):
+    """A lab-wide install: every file present and verified, the folder not writable."""
+    cache = _filled(world)
+
+    def unwritable(*a, **k):
+        raise F.DataFetchError("cannot write the data cache folder")
+    monkeypatch.setattr(F, "_usable_cache", unwritable)      # any write probe would now fail
+    for name in ("gh.csv", "a.txt", "b.txt"):
+        assert F.fetch(name, registry=world["registry"], cache=cache).read_bytes()
+    assert (F.verify(registry=world["registry"], cache=cache)["status"] == "ok").all()
+
+
+def test_read_only_folder_missing_a_file_says_it_cannot_write(world, monkeypatch):
+    cache = _filled(world)
+    (cache / "gh.csv").unlink()
+    cache.chmod(0o555)
+    try:
+        if os.geteuid() == 0:                                  # root writes anyway: simulate the refusal
+            monkeypatch.setattr(F.Path, "touch", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
+        with pytest.raises(F.DataFetchError, match="cannot write the data cache folder"):
+            F.fetch("gh.csv", registry=world["registry"], cache=cache, mirror=world["mirror"])
+    finally:
+        cache.chmod(0o755)
+
+
+def test_corrupt_cached_file_is_reported_as_corrupt_before_refetch(world, capsys):
+    cache = _filled(world)
+    (cache / "gh.csv").write_bytes(b"bit rot\n")
+    expected = world["frame"].loc[0, "sha256"]
+    path = F.fetch("gh.csv", registry=world["registry"], cache=cache, mirror=world["mirror"])
+    err = capsys.readouterr().err
+    assert "the cached gh.csv is corrupt" in err and expected in err and _sha(b"bit rot\n") in err
+    assert path.read_bytes() == world["gh"]
+
+
+def test_corrupt_cached_file_offline_names_the_corruption(world, monkeypatch):
+    cache = _filled(world)
+    (cache / "gh.csv").write_bytes(b"bit rot\n")
+    monkeypatch.setattr(F.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(F.DataFetchError, match=r"the cached gh.csv is corrupt \(expected sha256 [0-9a-f]{64}, "
+                                               r"found [0-9a-f]{64}\); could not replace it"):
+        F.fetch("gh.csv", registry=world["registry"], cache=cache, mirror=None)
+    assert (cache / "gh.csv").read_bytes() == b"bit rot\n"
+
+
+def test_folder_in_place_of_a_cached_file(world):
+    cache = world["cache"]
+    (cache / "gh.csv").mkdir(parents=True)
+    with pytest.raises(F.DataFetchError, match=r"gh.csv is a folder, but the cache needs the file gh.csv .*rm -r"):
+        F.fetch("gh.csv", registry=world["registry"], cache=cache, mirror=world["mirror"])
+
+
+def test_empty_data_variable_is_an_error(world, monkeypatch):
+    monkeypatch.setenv(F.CACHE_ENV, "")
+    with pytest.raises(F.DataFetchError, match="QMRIGENES_DATA is set but empty"):
+        F.fetch("gh.csv", registry=world["registry"], mirror=world["mirror"])
+    with pytest.raises(F.DataFetchError, match="QMRIGENES_DATA is set but empty"):
+        F.verify(registry=world["registry"])
+
+
+def test_fetch_names_the_mirror_path_it_reads(world, capsys):
+    F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"], verbose=True)
+    out = capsys.readouterr().out
+    assert str(world["mirror"]) in out and "https://" not in out

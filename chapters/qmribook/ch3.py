@@ -25,6 +25,8 @@ from qmrigenes.qsm import (add_field_noise, forward_field, recovery_summary, ref
 from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise, denoising_experiment, fit_mpm,
                                    r1_bias_curve, simulate_mpm)
 
+from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
+
 from .report import Report
 
 __all__ = [
@@ -157,11 +159,14 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
         :func:`qmrigenes.qsm.recovery_summary`), ``early``, ``info``,
         ``info_early``, ``chi_full`` (the Tikhonov minimiser on the whole grid, ppm).
     """
-    chi_true = np.asarray(chi_true, dtype=float)
+    chi_true = check_volume(chi_true, "chi_true")       # #20: finite 3-D, sane voxels, a brain
+    check_voxel_size(voxel_size)
     labels = np.asarray(labels)
     if labels.shape != chi_true.shape:
         raise ValueError(f"mismatched shapes: labels {labels.shape} vs chi {chi_true.shape}")
-    mask = labels > 0
+    mask = check_mask(labels > 0, chi_true.shape, "labels > 0", what="brain (labels > 0)")
+    check_mask(labels == reference_label, chi_true.shape, f"labels == reference_label ({reference_label})",
+               what="reference region")
     ref = labels == reference_label
     field = forward_field(chi_true, voxel_size=voxel_size, pad=pad)
     noisy = add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
@@ -261,7 +266,9 @@ def report_background(chi_true: np.ndarray, local_field: np.ndarray, mask, *, ce
         the background), ``local_sharp``, ``eroded`` (mask where SHARP is
         valid).
     """
-    mask = np.asarray(mask, dtype=bool)
+    check_voxel_size(voxel_size)                       # #20: NaN voxel, empty mask, bad voxels refused
+    check_volume(local_field, "local_field")
+    chi_true, mask = check_qsm_inputs(chi_true, mask, field_name="chi_true", require_mask=True)
     if mask.shape != np.shape(chi_true) or np.shape(local_field) != mask.shape:
         raise ValueError(f"mismatched shapes: chi {np.shape(chi_true)}, field {np.shape(local_field)}, "
                          f"mask {mask.shape}")
@@ -636,6 +643,7 @@ def lesion_profiles(info: pd.DataFrame, truth: dict, estimates: dict, *, voxel_s
         Long table: ``stage``, ``parameter``, ``source`` (truth/estimate),
         ``distance_mm``, ``value``.
     """
+    check_voxel_size(voxel_size)                       # #20
     if set(truth) != set(estimates):
         raise ValueError(f"truth keys {sorted(truth)} differ from estimate keys {sorted(estimates)}")
     rows = []

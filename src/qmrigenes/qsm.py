@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.fft as sfft
 from scipy.sparse.linalg import LinearOperator, cg
 
-from ._validate import as_array, check_choice, check_int, check_scalar
+from ._validate import as_array, check_choice, check_int, check_mask, check_qsm_inputs, check_scalar
 
 __all__ = [
     "dipole_kernel",
@@ -87,16 +87,7 @@ def _check_volume(x, name: str) -> np.ndarray:
 
 
 def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
-    if mask is None:
-        raise TypeError(f"{name} must be a boolean array, got None")
-    m = np.asarray(mask)
-    if m.dtype != bool:
-        if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
-            raise TypeError(f"{name} must be boolean (or 0/1), got dtype {m.dtype}")
-        m = m.astype(bool)
-    if m.shape != tuple(shape):
-        raise ValueError(f"mismatched shapes: {name} {m.shape} vs field {tuple(shape)}")
-    return m
+    return check_mask(mask, shape, name, allow_empty=True)
 
 
 def _kgrid(shape, voxel_size, *, real: bool = True):
@@ -236,6 +227,7 @@ def tkd(field: np.ndarray, *, threshold: float = 0.2, mask=None, voxel_size=(2.0
     ndarray
         Susceptibility (ppm).
     """
+    check_qsm_inputs(field, mask, voxel_size=voxel_size)   # #20: empty mask, bad voxels, NaN field
     threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
     field, mask = _check_field_mask(field, mask)
     if mask is not None:
@@ -263,6 +255,7 @@ def tikhonov_kspace(field: np.ndarray, *, lam: float = 1e-2, mask=None, voxel_si
     ``||D chi - f||^2 + lam ||grad chi||^2`` on a periodic grid (the mean of
     chi, unseen by both terms, is set to zero).
     """
+    check_qsm_inputs(field, mask, voxel_size=voxel_size)   # #20: empty mask, bad voxels, NaN field
     lam = _check_lam(lam)
     field, mask = _check_field_mask(field, mask)
     if mask is not None:
@@ -376,6 +369,7 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         recomputed), ``converged`` (``residual <= tol``), ``objective`` and
         ``lam``.
     """
+    check_qsm_inputs(field, mask, voxel_size=voxel_size, require_mask=True)   # #20
     tol = check_scalar(tol, "tol", min=0.0, max=0.1, min_inclusive=False)
     max_iter = check_int(max_iter, "max_iter", min=1, max=MAX_ITER)
     field, mask, w, d, lg2, lam = _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir)
@@ -455,6 +449,7 @@ def tikhonov_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, weight
         ``residual`` (relative normal-equation residual of the result,
         recomputed in float64).
     """
+    check_qsm_inputs(field, mask, voxel_size=voxel_size, require_mask=True)   # #20
     tol = check_scalar(tol, "tol", min=0.0, max=1.0, min_inclusive=False)
     max_iter = check_int(max_iter, "max_iter", min=1, max=MAX_ITER)
     field, mask, w, d64, lg2_64, lam = _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir)
@@ -528,6 +523,7 @@ def sharp(total_field: np.ndarray, mask, *, radius_mm: float = 8.0, threshold: f
     eroded_mask : ndarray of bool
         The mask eroded by the sphere, where SHARP is valid.
     """
+    check_qsm_inputs(total_field, mask, voxel_size=voxel_size, field_name="total_field", require_mask=True)  # #20
     field, mask = _check_field_mask(total_field, mask)
     if mask is None:
         raise ValueError("sharp needs a mask")
@@ -538,6 +534,9 @@ def sharp(total_field: np.ndarray, mask, *, radius_mm: float = 8.0, threshold: f
     eroded = sfft.irfftn(sfft.rfftn(mask.astype(float), workers=_WORKERS) * s, s=field.shape,
                          workers=_WORKERS) > 1 - 1e-6
     eroded &= mask
+    if not eroded.any():   # #20: an all-zero 'local field' is not an answer
+        raise ValueError(f"mask: eroding it by the {radius_mm:g} mm sphere leaves no voxel (mask of "
+                         f"{int(mask.sum())} voxels); use a larger mask or a smaller radius_mm")
     smv = 1.0 - s
     high = np.where(eroded, _apply_kspace(np.where(mask, field, 0.0), smv), 0.0)
     inv = np.where(np.abs(smv) > threshold, 1.0 / np.where(smv == 0, 1, smv), 0.0)

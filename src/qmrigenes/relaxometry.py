@@ -577,7 +577,10 @@ def denoise_nlm(echoes: np.ndarray, *, sigma: float | None = None, patch_size: i
     -------
     ndarray, same shape as ``echoes``
     """
-    from skimage.restoration import denoise_nl_means, estimate_sigma
+    try:
+        from skimage.restoration import denoise_nl_means, estimate_sigma
+    except ImportError:                       # an optional dependency of the library (the book extra)
+        raise ImportError("denoising needs scikit-image: pip install 'qmrigenes[book]' (or scikit-image)") from None
 
     echoes = np.asarray(echoes, dtype=float)
     if echoes.ndim not in (3, 4):

@@ -35,6 +35,9 @@ __all__ = [
     "Mesh",
     "load_fsaverage5",
     "load_surface_map",
+    "read_surface_file",
+    "SurfaceData",
+    "SURFACE_VERTICES",
     "check_surface_map",
     "mesh_adjacency",
     "cotangent_laplacian",
@@ -178,15 +181,150 @@ def check_surface_map(values, *, n_vertices: int = N_VERTICES_FSAVERAGE5, name: 
     return arr
 
 
+class SurfaceData(NamedTuple):
+    """What :func:`read_surface_file` found: ``values`` (n_maps, n_vertices), map ``names``,
+    ``hemisphere`` ("L"/"R" from the file's own metadata, else None) and ``description``
+    (one sentence saying what was read, for results and messages)."""
+
+    values: np.ndarray
+    names: list
+    hemisphere: str | None
+    description: str
+
+
+#: Vertex counts of one hemisphere of the surfaces the library knows.
+SURFACE_VERTICES = {"fsaverage5": N_VERTICES_FSAVERAGE5, "conte69": 32492}
+_SURFACE_EXTENSIONS = (".gii", ".gii.gz", ".mgh", ".mgz")
+
+
+def _load_image(path: Path, kind: str):
+    """nibabel's image, any reading failure reported as one line naming the file."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(path)
+        if kind == "MGH":
+            img.get_fdata()                  # a truncated .mgz fails only when its data are read
+        else:
+            for d in img.darrays:
+                np.asarray(d.data)
+        return img
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError,
+            UnicodeDecodeError, Exception) as err:  # noqa: BLE001 - nibabel/expat/zlib raise many types
+        detail = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise ValueError(f"map: cannot read {path.name} as a {kind} file ({detail}); expected a complete "
+                         f"{kind} surface file (is it truncated, or another format with this extension?)") from None
+
+
+def read_surface_file(path, *, n_vertices=None) -> SurfaceData:
+    """Read every map in a surface file, refusing anything that is not clearly per-vertex data.
+
+    The one reading of surface files shared by :func:`load_surface_map` (one
+    map) and :func:`qmrigenes.association.read_map` (one or several maps).
+
+    Parameters
+    ----------
+    path : str or Path
+        GIFTI (``.gii``, ``.gii.gz``): each data array of shape (V,) is one map; an
+        array of shape (V, k) or (k, V) holds k maps. FreeSurfer MGH (``.mgh``,
+        ``.mgz``): shape (V, 1, 1) is one map, (V, 1, 1, k) holds k frames = k maps.
+    n_vertices : int or sequence of int, optional
+        Accepted vertex counts V; default fsaverage5 (10,242) or conte69 / fsLR 32k (32,492).
+
+    Returns
+    -------
+    SurfaceData
+
+    Raises
+    ------
+    ValueError
+        Unreadable or truncated file, no data, or a shape that is not V values per
+        map (the message names the file, the shape found and the shapes expected).
+
+    Examples
+    --------
+    >>> data = read_surface_file("lh.thickness.fsaverage5.gii")        # doctest: +SKIP
+    >>> data.values.shape, data.description                              # doctest: +SKIP
+    ((1, 10242), 'lh.thickness.fsaverage5.gii: 1 GIFTI data array of 10,242 vertices (fsaverage5)')
+    """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path to a .gii/.gii.gz/.mgh/.mgz file, got {describe(path)}")
+    path = Path(path)
+    allowed = tuple(SURFACE_VERTICES.values()) if n_vertices is None else \
+        ((n_vertices,) if isinstance(n_vertices, (int, np.integer)) else tuple(n_vertices))
+    allowed = tuple(check_int(v, "n_vertices", min=1) for v in allowed)
+    want = " or ".join(str(v) for v in allowed)
+    low = path.name.lower()
+    if not low.endswith(_SURFACE_EXTENSIONS):
+        raise ValueError(f"{path}: expected a .gii, .gii.gz, .mgh or .mgz file")
+    if not path.is_file():
+        raise FileNotFoundError(f"map: no such file {str(path)!r}")
+    hemi = None
+    if low.endswith((".gii", ".gii.gz")):
+        img = _load_image(path, "GIFTI")
+        arrays = [np.asarray(d.data) for d in img.darrays]
+        if not arrays:
+            raise ValueError(f"map: {path.name} has no data array; expected one or more arrays of {want} values")
+        structure = str(img.meta.get("AnatomicalStructurePrimary", "")) if img.meta is not None else ""
+        for d in img.darrays:
+            if d.meta is not None and not structure:
+                structure = str(d.meta.get("AnatomicalStructurePrimary", ""))
+        hemi = {"cortexleft": "L", "cortexright": "R"}.get(structure.lower())
+        blocks, v = [], None
+        for i, a in enumerate(arrays):
+            a = np.squeeze(a) if a.ndim > 1 and 1 in a.shape else a
+            if a.ndim == 1 and a.size in allowed:
+                blocks.append(a[None, :])
+            elif a.ndim == 2 and a.shape[0] in allowed:
+                blocks.append(a.T)
+            elif a.ndim == 2 and a.shape[1] in allowed:
+                blocks.append(a)
+            else:
+                raise ValueError(f"map: {path.name} data array {i + 1} of {len(arrays)} has shape {a.shape}; "
+                                 f"expected ({want},) per map, or (V, k) / (k, V) with V = {want} vertices")
+            if v is not None and blocks[-1].shape[1] != v:
+                raise ValueError(f"map: {path.name} mixes data arrays of {v:,} and {blocks[-1].shape[1]:,} vertices")
+            v = blocks[-1].shape[1]
+        values = np.vstack(blocks)
+        what = f"{len(arrays)} GIFTI data array{'s' if len(arrays) > 1 else ''}"
+    else:
+        img = _load_image(path, "MGH")
+        data = np.asarray(img.get_fdata())
+        shape = data.shape
+        n_vert = int(np.prod(shape[:3])) if data.ndim >= 3 else int(data.size)
+        frames = int(np.prod(shape[3:])) if data.ndim > 3 else 1
+        if n_vert not in allowed:
+            raise ValueError(f"map: {path.name} has {frames:,} frame{'s' if frames > 1 else ''} of {n_vert:,} "
+                             f"vertices (data shape {shape}); expected {want} vertices per frame "
+                             f"(one hemisphere of fsaverage5 or conte69)")
+        values = data.reshape(n_vert, frames).T
+        what = f"{frames:,} MGH frame{'s' if frames > 1 else ''}"
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"map: {path.name} holds {values.dtype} data; expected numbers per vertex")
+    values = values.astype(float)
+    if np.isinf(values).any():
+        raise ValueError(f"map: {path.name} contains {int(np.isinf(values).sum())} infinite values; "
+                         f"replace them (NaN marks vertices to ignore)")
+    surf = {v: k for k, v in SURFACE_VERTICES.items()}.get(values.shape[1], "surface")
+    stem = path.name
+    for ext in _SURFACE_EXTENSIONS:
+        if low.endswith(ext):
+            stem = path.name[: -len(ext)]
+            break
+    names = [stem] if len(values) == 1 else [f"{stem}[{i}]" for i in range(len(values))]
+    desc = f"{path.name}: {what}, {len(values)} map{'s' if len(values) > 1 else ''} of {values.shape[1]:,} vertices ({surf})"
+    return SurfaceData(values, names, hemi, desc)
+
+
 def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.ndarray:
     """Load one per-subject surface map (e.g. R1 sampled at 50% depth).
 
     Parameters
     ----------
     path : str or Path
-        A GIFTI functional/shape file (``.gii``; the first data array is
-        used) or a FreeSurfer MGH file (``.mgh``/``.mgz``, any shape whose
-        size is the vertex count).
+        A GIFTI functional/shape file (``.gii``, ``.gii.gz``) or a FreeSurfer MGH
+        file (``.mgh``/``.mgz``) holding exactly one map (read by
+        :func:`read_surface_file`; files with several arrays or frames are refused).
     n_vertices : int, optional
         Expected vertex count; default fsaverage5 (10,242).
 
@@ -197,27 +335,16 @@ def load_surface_map(path, *, n_vertices: int = N_VERTICES_FSAVERAGE5) -> np.nda
     Raises
     ------
     ValueError
-        Unknown extension, wrong vertex count, or non-finite values.
+        Unknown extension, unreadable file, several maps, wrong vertex count, or
+        non-finite values.
     """
-    import nibabel as nib
-
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path must be a str or Path to a .gii/.mgh/.mgz file, got {describe(path)}")
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".gii") or name.endswith(".gii.gz"):
-        img = nib.load(path)
-        if not img.darrays:
-            raise ValueError(f"{path}: GIFTI file has no data array")
-        data = np.asarray(img.darrays[0].data)
-    elif name.endswith(".mgh") or name.endswith(".mgz"):
-        data = np.asarray(nib.load(path).get_fdata())
-    else:
-        raise ValueError(f"{path}: expected a .gii, .mgh or .mgz file")
-    if sum(d > 1 for d in data.shape) > 1:
-        raise ValueError(f"{path}: expected one value per vertex, got data of shape {data.shape} "
-                         f"(several maps in one file); select one map before loading")
-    return check_surface_map(data.reshape(-1), n_vertices=n_vertices, name=str(path))
+    data = read_surface_file(path, n_vertices=n_vertices)
+    if len(data.values) > 1:
+        raise ValueError(f"{path}: expected one value per vertex, got {len(data.values)} maps "
+                         f"({data.description}); select one map before loading")
+    return check_surface_map(data.values[0], n_vertices=n_vertices, name=str(path))
 
 
 # --------------------------------------------------------------------------- smoothing
