@@ -51,11 +51,32 @@ def _browser_check():
 
 
 def root_page(html: Path) -> str:
-    """The page the single-page build's index.html redirects to (the whole book), else index.html."""
+    """The page to print: the whole book, at the build root.
+
+    The single-page build writes the book as ``chapters/<root>.html`` (index.html redirects to
+    it) but with every link relative to the build root, so a copy of it at the root
+    (``book.html``) is printed: there its scripts (MathJax), images and links resolve.
+    """
     index = (html / "index.html").read_text(encoding="utf-8", errors="replace")
     m = re.search(r'url=([^" ]+)"', index)
-    return m.group(1) if m and (html / m.group(1)).is_file() else "index.html"
+    if not (m and (html / m.group(1)).is_file()):
+        return "index.html"
+    if (html / m.group(1)).resolve() != (html / "book.html").resolve():
+        shutil.copyfile(html / m.group(1), html / "book.html")
+    return "book.html"
 
+
+# Wait until MathJax (loaded with defer) has typeset the page, at most a minute.
+MATHJAX_JS = r"""
+async () => {
+  if (!document.querySelector("script[src*='mathjax']")) return "no MathJax";
+  for (let i = 0; i < 600 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+    await new Promise(r => setTimeout(r, 100));
+  if (!(window.MathJax && MathJax.startup)) return "MathJax did not load";
+  try { await MathJax.startup.promise; } catch (e) { return "MathJax failed: " + e; }
+  return "typeset";
+}
+"""
 
 # Runs in the page before printing: complete tables to an appendix, folds opened, links.
 APPENDIX_JS = r"""
@@ -66,7 +87,8 @@ APPENDIX_JS = r"""
   if (folds.length) {
     const app = document.createElement("section");
     app.id = "qmri-appendix";
-    const h = document.createElement("h1");
+    const wrapper = article.querySelector(".toctree-wrapper");
+    const h = document.createElement(wrapper ? "h2" : "h1");
     h.textContent = "Appendix: complete tables";
     app.appendChild(h);
     const intro = document.createElement("p");
@@ -80,15 +102,17 @@ APPENDIX_JS = r"""
       const title = (num ? num.textContent.trim() + " (complete)" :
                      (fold.querySelector("summary") || {}).textContent || "Complete table");
       const id = "qmri-appendix-" + (i + 1);
-      const h2 = document.createElement("h2");
-      h2.id = id;
+      const sub = document.createElement("section");
+      sub.id = id;
+      const h2 = document.createElement(wrapper ? "h3" : "h2");
       h2.textContent = "A." + (i + 1) + " " + title;
-      app.appendChild(h2);
-      if (cap) { const p = document.createElement("p"); p.textContent = cap.textContent.trim(); app.appendChild(p); }
-      else if (sec && sec.querySelector("h1, h2, h3")) {
+      sub.appendChild(h2);
+      app.appendChild(sub);
+      if (cap) { const p = document.createElement("p"); p.textContent = cap.textContent.trim(); sub.appendChild(p); }
+      else if (sec && sec.querySelector("h1, h2, h3, h4")) {
         const p = document.createElement("p");
-        p.textContent = "From: " + sec.querySelector("h1, h2, h3").textContent.replace("#", "").trim();
-        app.appendChild(p);
+        p.textContent = "From: " + sec.querySelector("h1, h2, h3, h4").textContent.replace("#", "").trim();
+        sub.appendChild(p);
       }
       const note = document.createElement("p");
       note.className = "qmri-appendix-note";
@@ -98,11 +122,11 @@ APPENDIX_JS = r"""
       note.append("The complete table is in ", link, ".");
       const box = document.createElement("div");
       Array.from(fold.childNodes).forEach(n => { if (!(n.tagName && n.tagName.toLowerCase() === "summary")) box.appendChild(n); });
-      app.appendChild(box);
+      sub.appendChild(box);
       fold.replaceWith(note);
       moved += 1;
     });
-    (article.querySelector(":scope > section:last-of-type") || article).appendChild(app);
+    (wrapper || article.querySelector(":scope > section:last-of-type") || article).appendChild(app);
   }
   // every other fold (checksums, long values) is printed open
   document.querySelectorAll("details").forEach(d => { d.open = true; });
@@ -156,11 +180,31 @@ PREPARE_JS = r"""
 TOC_JS = r"""
 () => {
   const article = document.querySelector("article.bd-article") || document.body;
-  const heads = Array.from(article.querySelectorAll("section > h1, section > h2"))
-    .filter(h => !h.closest("#qmri-toc") && h.getClientRects().length);
-  const nav = document.createElement("nav");
+  // chapter level: the sections of the root page and every page the book includes; below them,
+  // their own sections
+  const wrapper = article.querySelector(".toctree-wrapper");
+  const root = wrapper ? wrapper.closest("section") : null;
+  const top = [];
+  if (root) Array.from(root.children).forEach(c => {
+    if (c.tagName === "SECTION") top.push(c);
+    if (c.classList.contains("toctree-wrapper")) Array.from(c.children).forEach(d => { if (d.tagName === "SECTION") top.push(d); });
+  });
+  else article.querySelectorAll("section").forEach(c => { if (!c.parentElement.closest("section")) top.push(c); });
+  const heads = [];
+  const first = (sec) => Array.from(sec.children).find(e => /^H[1-6]$/.test(e.tagName));
+  top.forEach(sec => {
+    const h = first(sec);
+    if (!h || !h.getClientRects().length) return;
+    h.dataset.qmriLevel = "chapter";
+    heads.push(h);
+    Array.from(sec.children).filter(e => e.tagName === "SECTION").forEach(sub => {
+      const hh = first(sub);
+      if (hh && hh.getClientRects().length) { hh.dataset.qmriLevel = "section"; heads.push(hh); }
+    });
+  });
+  const nav = document.createElement("div");
   nav.id = "qmri-toc";
-  const title = document.createElement("h1");
+  const title = document.createElement("h2");
   title.textContent = "Contents";
   title.className = "qmri-toc-title";
   nav.appendChild(title);
@@ -172,13 +216,13 @@ TOC_JS = r"""
       .map(n => n.textContent).join("").replace(/\s+/g, " ").trim();
     if (!sec.id || !text) return;
     const li = document.createElement("li");
-    li.className = h.tagName === "H1" ? "qmri-toc-chapter" : "qmri-toc-section";
+    li.className = h.dataset.qmriLevel === "chapter" ? "qmri-toc-chapter" : "qmri-toc-section";
     const a = document.createElement("a");
     a.href = "#" + sec.id;
     a.textContent = text;
     const pg = document.createElement("span");
     pg.className = "qmri-toc-page";
-    pg.textContent = "\u2007\u2007\u2007";
+    pg.textContent = "000";   // placeholder of a page number's width; marks the contents pages
     li.append(a, pg);
     list.appendChild(li);
     entries.push(text);
@@ -190,7 +234,7 @@ TOC_JS = r"""
     #qmri-toc li.qmri-toc-chapter { font-weight: bold; margin-top: 0.6em; }
     #qmri-toc li.qmri-toc-section { padding-left: 1.5em; font-size: 0.92em; }
     #qmri-toc .qmri-toc-page { font-variant-numeric: tabular-nums; min-width: 2.5em; text-align: right; }
-    h1.qmri-toc-title { break-before: page; }`;
+    h2.qmri-toc-title { break-before: page; display: block !important; }`;
   nav.appendChild(style);
   const after = article.querySelector(".qmri-titlepage");
   if (after) after.after(nav); else article.prepend(nav);
@@ -210,13 +254,13 @@ TOC_PAGES_JS = r"""
 def heading_pages(pdf: Path, headings: list[str]) -> list[int | None]:
     """Page (1-based) of each heading, searched in order in the PDF's text after the contents."""
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
-    pages = [re.sub(r"\s+", " ", p) for p in text.split("\f")]
+    raw = text.split("\f")
+    pages = [re.sub(r"\s+", " ", p) for p in raw]
     norm = [re.sub(r"\s+", " ", h).strip()[:40] for h in headings]
-    # the contents list itself holds every heading: start after its last page
-    start = 0
-    for i, page in enumerate(pages):
-        if "Contents" in page and sum(h in page for h in norm) > len(norm) // 4:
-            start = i + 1
+    # the contents list itself holds every heading: start after its last page (the pages whose
+    # lines end in the placeholder page number "000")
+    toc = [i for i, p in enumerate(raw) if len(re.findall(r"\s000\s*$", p, flags=re.M)) >= 2]
+    start = max(toc) + 1 if toc else 0
     out, at = [], start
     for h in norm:
         found = next((i for i in range(at, len(pages)) if h in pages[i]), None)
@@ -291,8 +335,7 @@ def print_pdf(html, pdf, *, chromium=None) -> dict:
                 page = context.pages[0] if context.pages else context.new_page()
                 page.route("**/*", route)
                 page.goto(base + page_name, wait_until="load", timeout=180_000)
-                page.evaluate("async () => { if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
-                              " { try { await MathJax.startup.promise; } catch (e) {} } }")
+                page.evaluate(MATHJAX_JS)
                 page.emulate_media(media="print", color_scheme="light")
                 page.wait_for_timeout(500)
                 appendix = page.evaluate(APPENDIX_JS)
@@ -324,7 +367,7 @@ def local_urls(urls) -> list[str]:
 
 def pdf_facts(pdf: Path) -> dict:
     """Pages, page size, link targets and text checks of a PDF (poppler-utils)."""
-    facts: dict = {"pages": None, "size": None, "urls": [], "bad_urls": [], "raw_tex": False}
+    facts: dict = {"pages": None, "size": None, "urls": [], "bad_urls": [], "raw_tex": False, "outline": 0}
     if not shutil.which("pdfinfo"):
         return facts
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
@@ -335,6 +378,9 @@ def pdf_facts(pdf: Path) -> dict:
     urls = subprocess.run(["pdfinfo", "-url", str(pdf)], capture_output=True, text=True).stdout
     facts["urls"] = [line.split(None, 2)[-1] for line in urls.splitlines()[1:] if line.strip()]
     facts["bad_urls"] = local_urls(facts["urls"])
+    raw = pdf.read_bytes() if pdf.is_file() else b""
+    # bookmarks: the outline's entries (every /Title but the document information's)
+    facts["outline"] = max(raw.count(b"/Title") - 1, 0) if b"/Outlines" in raw else 0
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         facts["raw_tex"] = bool(re.search(r"\\\(|\\\[|\\frac|\\mathrm", text))
@@ -349,7 +395,8 @@ def main(argv=None) -> int:
     res = print_pdf(args.html, args.pdf)
     pdf = Path(args.pdf)
     lk = res["links"]
-    print(f"pdf: {pdf}: {res['pages']} pages, {res['size']}; links: {lk['internal']} inside the PDF, "
+    print(f"pdf: {pdf}: {res['pages']} pages, {res['size']}, {res['outline']} bookmarks, "
+          f"{len(res['contents'])} contents entries; links: {lk['internal']} inside the PDF, "
           f"{lk['external']} to other sites, {lk['unlinked']} to files of the HTML book made plain text; "
           f"{res['appendix']} complete tables in the appendix")
     problems = []

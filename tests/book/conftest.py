@@ -13,3 +13,15 @@ def _tables_in_tmp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(display, "TABLES_DIR", tmp_path / "_tables")
 
+
+
+def load_ci_script(name: str):
+    """Import a script of the CI folder (``.ci/<name>.py``) as a module, for its tests."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / ".ci" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,5 +1,4 @@
 """The CI browser check (.ci/browser_check.py): each rule catches a deliberately broken page."""
-import importlib.util
 import io
 import shutil
 from pathlib import Path
@@ -13,10 +12,9 @@ pytest.importorskip("playwright")
 
 
 def _load_check():
-    spec = importlib.util.spec_from_file_location("browser_check", ROOT / ".ci" / "browser_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_ci_script
+
+    return load_ci_script("browser_check")
 
 
 def _png(width_in, dpi, fontsize):

@@ -1,5 +1,4 @@
 """The PDF print step (.ci/print_pdf.py): a book-like PDF, and failure on clipped tables and local links."""
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -13,13 +12,15 @@ pytest.importorskip("playwright")
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="print.css">
 <style>body {{ font-family: sans-serif; }}</style></head>
-<body><article class="bd-article"><section id="document-chapters/intro"><h1>Intro</h1>
-<p>See <a href="#later">the later section</a>, the <a href="other.html#later">same place by page</a>,
-<a href="https://example.org/doi">a DOI</a> and <a href="_tables/t.csv" download>a CSV</a>.</p>{body}
-<section id="later"><h1>Later chapter</h1><p>Text.</p>
+<body><article class="bd-article"><section id="book"><h1>The book</h1>
+<section id="about"><h2>About</h2>
+<p>See <a href="#later">the later chapter</a>, the <a href="other.html#later">same place by page</a>,
+<a href="https://example.org/doi">a DOI</a> and <a href="_tables/t.csv" download>a CSV</a>.</p>{body}</section>
+<div class="toctree-wrapper"><span id="document-chapters/later"></span>
+<section id="later"><h2>Later chapter</h2><p>Text.</p>
 <figure><figcaption><span class="caption-number">Table 1 </span><span class="caption-text">Long.</span></figcaption>
 <details class="qmri-fold"><summary>The complete table</summary>
-<table><tr><td>row</td></tr></table></details></figure></section></section></article></body></html>"""
+<table><tr><td>row</td></tr></table></details></figure></section></div></section></article></body></html>"""
 
 WIDE = ('<div style="overflow-x:auto;max-width:100%"><table><tr>'
         + "".join(f'<td style="white-space:nowrap">column_{i}_with_a_long_unbreakable_value</td>' for i in range(12))
@@ -27,10 +28,9 @@ WIDE = ('<div style="overflow-x:auto;max-width:100%"><table><tr>'
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("print_pdf", ROOT / ".ci" / "print_pdf.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_ci_script
+
+    return load_ci_script("print_pdf")
 
 
 def _site(tmp_path, body, css):
@@ -50,9 +50,11 @@ def test_book_pdf_with_internal_links_and_appendix(tmp_path):
     assert res["clipped"] == [], res["clipped"]        # the book's print sheet fits the wide table
     assert res["size"].startswith("595") and "A4" in res["size"]
     assert res["pages"] >= 2                           # chapters start on a new page
+    assert res["outline"] >= 3                         # bookmarks from the headings
     contents = res["contents"]           # a contents list with page numbers, linked inside the PDF
-    assert list(contents)[:2] == ["Intro", "Later chapter"] and "Appendix: complete tables" in contents
-    assert all(contents.values()) and contents["Later chapter"] > contents["Intro"]
+    assert list(contents) == ["About", "Later chapter", "Appendix: complete tables", "A.1 Table 1 (complete)"]
+    assert all(contents.values()) and contents["Later chapter"] > contents["About"]   # a chapter on a new page
+    assert contents["Appendix: complete tables"] > contents["Later chapter"]
     assert res["links"]["internal"] == 3 + len(contents)
     assert res["links"]["external"] == 1 and res["links"]["unlinked"] == 1
     assert res["bad_urls"] == [] and res["urls"] == ["https://example.org/doi"]
