@@ -270,7 +270,8 @@ async ([MIN_INTERACTIVE_PX, MIN_CONTROL_PX]) => {
   });
   // enlarge affordance on figure images
   column.querySelectorAll("img").forEach(img => {
-    if (!img.getClientRects().length || img.getBoundingClientRect().width <= 120) return;
+    if (!img.getClientRects().length || img.getBoundingClientRect().width <= 120 ||
+        getComputedStyle(img).visibility === "hidden") return;   // e.g. in a folded solution
     const a = img.closest("a.qmri-enlarge");
     const hint = a && a.querySelector(".qmri-enlarge-hint");
     const visible = hint && hint.getClientRects().length && getComputedStyle(hint).visibility !== "hidden" && parseFloat(getComputedStyle(hint).opacity) > 0.5;
@@ -398,10 +399,16 @@ def serve(root: Path):
     return server
 
 
+def _is_redirect(path: Path) -> bool:
+    """A stub that only redirects elsewhere (``index.html`` -> the root page): checked there."""
+    head = path.read_text(encoding="utf-8", errors="replace")[:2000].lower()
+    return path.stat().st_size < 2000 and 'http-equiv="refresh"' in head
+
+
 def list_pages(root: Path) -> list[str]:
     skip = {"_static", "_sources", "_images", "_downloads", "_vendor"}
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                  if not (set(p.relative_to(root).parts) & skip))
+                  if not (set(p.relative_to(root).parts) & skip) and not _is_redirect(p))
 
 
 def _image_bytes(src: str, root: Path, base: str):

@@ -87,7 +87,8 @@ APPENDIX_JS = r"""
   if (folds.length) {
     const app = document.createElement("section");
     app.id = "qmri-appendix";
-    const wrapper = article.querySelector(".toctree-wrapper");
+    const wrappers = article.querySelectorAll(".toctree-wrapper");
+    const wrapper = wrappers.length ? wrappers[wrappers.length - 1] : null;   // at the end of the book
     const h = document.createElement(wrapper ? "h2" : "h1");
     h.textContent = "Appendix: complete tables";
     app.appendChild(h);

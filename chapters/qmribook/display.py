@@ -176,6 +176,11 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
     return f"{mantissa}\u00d710{str(exponent).translate(_SUP)}"
 
 
+def _true_minus(text: str) -> str:
+    """A leading hyphen-minus of a number as a true minus sign (``-0.53`` -> ``−0.53``)."""
+    return re.sub(r"^(\s*)-(?=\d|\.\d)", "\\1" + _MINUS, text)
+
+
 _LONG_TOKEN = re.compile(r"\S{25,}")
 
 
@@ -197,8 +202,8 @@ def _cell_html(value, spec: ColumnSpec) -> tuple[str, str]:
         return format_count(value), "qmri-num"
     if spec.kind == "p":
         return format_p(value, digits=spec.digits), "qmri-num"
-    if spec.kind == "published":
-        return html.escape(str(value)), "qmri-num"
+    if spec.kind == "published":   # verbatim digits; only the sign is typeset as a true minus
+        return html.escape(_true_minus(str(value))), "qmri-num"
     if spec.kind == "code":
         return f"<code>{html.escape(_breakable(str(value)))}</code>", ""
     if spec.kind == "hash":
@@ -449,9 +454,9 @@ def grouped_table(frame: pd.DataFrame, *, group_by, columns: Mapping[str, Union[
     for i, key in enumerate(order):
         rows = frame[keys == key]
         shared = [str(v) for v in rows.iloc[0][group_by]]
-        label = " — ".join(html.escape(_breakable(v)) for v in shared[:1])
-        rest = "".join(f"<br><span class=\"qmri-group-note\">{html.escape(_breakable(v))}</span>"
-                       for v in shared[1:])
+        label = f"<strong>{html.escape(_breakable(shared[0]))}</strong>"
+        rest = "".join(f"<br><span class=\"qmri-group-note\"><em>{html.escape(str(name))}:</em> "
+                       f"{html.escape(_breakable(v))}</span>" for name, v in zip(group_by[1:], shared[1:]))
         summary_rows.append(f"<tr><td>{label}{rest}</td><td class=\"qmri-num\">{len(rows):,}</td></tr>")
         body = [f'<tr class="qmri-group-row"><th colspan="{n_cols}" scope="rowgroup">{label}{rest}</th></tr>']
         for _, row in rows.iterrows():

@@ -190,3 +190,9 @@ def test_no_test_writes_into_the_book(tmp_path):
     display.table(pd.DataFrame({"x": [1]}), csv_name="t-probe")
     assert not (display.Path(display.__file__).resolve().parents[2] / "_extra" / "chapters" / "_tables"
                 / "t-probe.csv").exists()
+
+
+def test_published_values_keep_digits_with_a_true_minus():
+    html = display.table(pd.DataFrame({"v": ["-0.53", "1.32×10⁻⁹", "0.50"]}),
+                         columns={"v": ColumnSpec("ours", kind="published")})._repr_html_()
+    assert "\u22120.53" in html and "-0.53" not in html and "0.50" in html and "1.32×10⁻⁹" in html
