@@ -121,6 +121,8 @@
       status.setAttribute("aria-live", "polite");
     }
     if (d.caption) html("p", "qmri-caption", box, d.caption);
+    // on paper the controls are gone: say which setting is drawn
+    var printed = html("p", "qmri-print-state", box);
 
     var svg = null, items = [], sx, sy, W, H, M, ylim;
 
@@ -186,6 +188,8 @@
       out.textContent = valueText(k);
       slider.setAttribute("aria-valuetext", valueText(k));
       if (status) status.textContent = d.status[o][k];
+      printed.textContent = "Shown: " + d.slider.label + " = " + valueText(k) +
+        (select ? "; " + d.dropdown.label + ": " + d.dropdown.options[o] : "") + ".";
       box.setAttribute("data-qmri-state", k + "," + o);
       var nlab = 0, top = H;
       items.forEach(function (it) {
