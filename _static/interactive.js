@@ -60,7 +60,12 @@
     return s.replace(/-/g, MINUS);
   }
 
-  function fixed(v, decimals) { return v.toFixed(decimals).replace(/^-/, MINUS); }
+  function fixed(v, decimals) {
+    var s = Math.abs(v) >= 1000 ? v.toLocaleString("en-US", {minimumFractionDigits: decimals,
+                                                             maximumFractionDigits: decimals})
+                                : v.toFixed(decimals);
+    return s.replace(/^-/, MINUS);
+  }
 
   function interp(xs, ys, x) {
     if (x <= xs[0]) return ys[0];
