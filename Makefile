@@ -49,31 +49,15 @@ book-student: data $(MATHJAX_DEP)
 	@echo "book-student: $(STUDENT)/_build/html/index.html"
 
 # The whole book as one PDF: a single-page HTML build printed by headless Chromium (Debian's
-# `chromium` package), with the network blocked; MathJax must be served from the built book.
-# The single page is written as chapters/<root>.html with links relative to the build root
-# (index.html only redirects to it), so a copy placed at the root is printed.
-CHROMIUM ?= chromium
-CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-	--disable-background-networking --disable-component-update --disable-sync \
-	--host-resolver-rules="MAP * ~NOTFOUND"
+# `chromium` package, driven by Playwright) with the network blocked: A4, page numbers, outline,
+# chapters on new pages, long tables in an appendix, links inside the PDF. .ci/print_pdf.py fails
+# (and keeps no PDF) on any clipped table or figure, any file:// or local link, or raw TeX.
 PDF := _build/pdf/qmri-gene-expression-book.pdf
 pdf: data $(MATHJAX_DEP)
-	@command -v $(CHROMIUM) >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
+	@command -v chromium >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
 	rm -rf _build/singlehtml _build/pdf
 	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
-	mkdir -p _build/pdf
-	root=$$(sed -n 's/.*url=\([^" ]*\)".*/\1/p' _build/singlehtml/index.html); \
-	  cp _build/singlehtml/$${root:-index.html} _build/singlehtml/book.html
-	$(CHROMIUM) $(CHROMIUM_FLAGS) --user-data-dir=$(CURDIR)/_build/pdf/.chromium \
-	    --virtual-time-budget=120000 --run-all-compositor-stages-before-draw --no-pdf-header-footer \
-	    --print-to-pdf=$(CURDIR)/$(PDF) file://$(CURDIR)/_build/singlehtml/book.html 2>/dev/null
-	rm -rf _build/pdf/.chromium
-	@test -s $(PDF) || { echo "pdf: Chromium wrote no PDF"; exit 1; }
-	@if command -v pdftotext >/dev/null; then \
-	  if pdftotext $(PDF) - | grep -qE '\\\(|\\\[|\\frac|\\mathrm'; then \
-	    echo "pdf: raw TeX in $(PDF): MathJax did not load offline (mathjax_path must point into the built book)"; exit 1; fi; \
-	  echo "pdf: $$(pdfinfo $(PDF) | grep Pages), no raw TeX"; fi
-	@echo "pdf: $(PDF)"
+	$(BIN)/python .ci/print_pdf.py --html _build/singlehtml --pdf $(PDF)
 
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
 LAB_ARGS ?=

@@ -29,6 +29,22 @@ small-text    Figure text below 9 px at displayed size (checked at 1400 px; at 4
 alt           An image in the text with no alt text, or alt text that is a file name/path.
 console       A console error or an uncaught page error (including failed loads).
 hscroll       At 400 px, the page is wider than the window (scrolls sideways).
+interactive   An interactive figure (``div.qmri-interactive``) that is not drawn, is not numbered
+              and captioned (inside a ``<figure>`` with a figure number), has SVG text below
+              11 px or a slider/menu under 32 px high as displayed, or a slider without
+              ``aria-valuetext``.
+tuple-header  A table header printed as a Python tuple, e.g. ``('poster MTsat', 'r')``.
+number-style  A number in the text outside code and formulas written in e-notation
+              (``3.6e-07``) or with a hyphen-minus as its sign (``-0.20``), or glued numbers
+              (``span.pasted-text``) set in bold.
+caption       A table caption placed below its table, or caption text (figure, table,
+              interactive figure) below 4.5:1 contrast against its background, in light or
+              dark mode.
+enlarge       A figure image (shown > 120 px wide) without a visible enlarge control.
+link          A link to a file of the site that does not exist (e.g. a download button).
+nav           A visible sidebar toggle (``.primary-toggle``, ``.secondary-toggle``) that, tapped,
+              opens no drawer (no open ``<dialog>`` with links) at 400 px, or at 1400 px neither
+              opens a drawer nor shows/hides the primary sidebar.
 """
 from __future__ import annotations
 
@@ -55,7 +71,11 @@ DEFAULT_FONT_PT = 10.0
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-RULES = ("tex", "outside", "wide", "truncated", "small-text", "alt", "console", "hscroll")
+RULES = ("tex", "outside", "wide", "truncated", "small-text", "alt", "console", "hscroll", "nav",
+         "interactive", "tuple-header", "number-style", "caption", "enlarge", "link")
+MIN_INTERACTIVE_PX = 11.0
+MIN_CONTROL_PX = 32.0
+MIN_CONTRAST = 4.5
 
 
 def ensure_chromium() -> str:
@@ -125,7 +145,7 @@ def min_font_px_natural(data: bytes, name: str):
 
 # ------------------------------------------------------------------ in-page checks
 PAGE_JS = r"""
-async () => {
+async ([MIN_INTERACTIVE_PX, MIN_CONTROL_PX]) => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     try { await MathJax.startup.promise; } catch (e) {}
   }
@@ -198,7 +218,67 @@ async () => {
     if (img.getClientRects().length && img.naturalWidth)
       images.push({src: img.currentSrc || img.src, where: describe(img), shown: img.getBoundingClientRect().width, natural: img.naturalWidth});
   });
-  return {findings: out, images: images, scrollWidth: document.documentElement.scrollWidth,
+  // interactive figures: drawn, numbered, legible and operable as displayed
+  column.querySelectorAll("div.qmri-interactive").forEach(box => {
+    const w = describe(box);
+    if (!box.getAttribute("data-qmri-ready")) { out.push({rule: "interactive", where: w, detail: "not drawn"}); return; }
+    const fig = box.closest("figure");
+    if (!fig || !fig.querySelector("figcaption .caption-number"))
+      out.push({rule: "interactive", where: w, detail: "no figure number and caption"});
+    let small = Infinity;
+    box.querySelectorAll("svg text").forEach(t => {
+      const svg = t.ownerSVGElement, vb = svg.viewBox.baseVal;
+      const scale = vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1;
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if (t.getClientRects().length && t.textContent.trim()) small = Math.min(small, px);
+    });
+    if (small < MIN_INTERACTIVE_PX) out.push({rule: "interactive", where: w, detail: `SVG text ${small.toFixed(1)} px (< ${MIN_INTERACTIVE_PX} px)`});
+    box.querySelectorAll("input, select").forEach(c => {
+      const h = c.getBoundingClientRect().height;
+      if (h < MIN_CONTROL_PX) out.push({rule: "interactive", where: w, detail: `${c.tagName.toLowerCase()} ${h.toFixed(0)} px high (< ${MIN_CONTROL_PX} px)`});
+      if (c.type === "range" && !c.getAttribute("aria-valuetext"))
+        out.push({rule: "interactive", where: w, detail: "slider without aria-valuetext"});
+    });
+  });
+  // tuple headers
+  column.querySelectorAll("th").forEach(th => {
+    const t = th.textContent.trim();
+    if (/^\(\s*['"].*['"]\s*,.*\)$/.test(t)) out.push({rule: "tuple-header", where: describe(th.closest("table")), detail: t.slice(0, 80)});
+  });
+  // number style in text outside code and formulas
+  const skipNum = "pre, code, kbd, samp, script, style, mjx-container, .highlight, .cell_input, a.reference.external, .bibliography, .citation, .qmri-hash, summary, details code";
+  const wn = document.createTreeWalker(column, NodeFilter.SHOW_TEXT);
+  const enot = /(^|[^\w.])(\d+(?:\.\d+)?[eE][-+]?\d+)(?![\w.])/;
+  const hyphen = /(^|[\s(=:;\[\/])(-\d+(?:[.,]\d+)?)(?![\w-])/;
+  let nEnot = 0, nHyphen = 0;
+  for (let n = wn.nextNode(); n; n = wn.nextNode()) {
+    const p = n.parentElement;
+    if (!p || p.closest(skipNum) || !p.getClientRects().length) continue;
+    let m = n.nodeValue.match(enot);
+    if (m && nEnot++ < 20) out.push({rule: "number-style", where: describe(p), detail: "e-notation: " + m[2]});
+    m = n.nodeValue.match(hyphen);
+    if (m && nHyphen++ < 20) out.push({rule: "number-style", where: describe(p), detail: "hyphen-minus: " + n.nodeValue.trim().slice(0, 60)});
+  }
+  const boldGlue = Array.from(column.querySelectorAll("span.pasted-text")).filter(s =>
+    parseInt(getComputedStyle(s).fontWeight, 10) >= 600 && !s.closest("strong, b, th, h1, h2, h3, h4, h5, h6, caption, .caption-number"));
+  if (boldGlue.length) out.push({rule: "number-style", where: describe(boldGlue[0]), detail: `${boldGlue.length} glued numbers in bold`});
+  // table captions above tables
+  column.querySelectorAll("figure").forEach(fig => {
+    const t = fig.querySelector("table"), c = fig.querySelector(":scope > figcaption");
+    if (t && c && c.getClientRects().length && c.getBoundingClientRect().top > t.getBoundingClientRect().top)
+      out.push({rule: "caption", where: describe(fig), detail: "table caption below its table"});
+  });
+  // enlarge affordance on figure images
+  column.querySelectorAll("img").forEach(img => {
+    if (!img.getClientRects().length || img.getBoundingClientRect().width <= 120 ||
+        getComputedStyle(img).visibility === "hidden") return;   // e.g. in a folded solution
+    const a = img.closest("a.qmri-enlarge");
+    const hint = a && a.querySelector(".qmri-enlarge-hint");
+    const visible = hint && hint.getClientRects().length && getComputedStyle(hint).visibility !== "hidden" && parseFloat(getComputedStyle(hint).opacity) > 0.5;
+    if (!visible) out.push({rule: "enlarge", where: describe(img), detail: "no visible enlarge control"});
+  });
+  const links = Array.from(document.querySelectorAll("a[href]")).map(a => a.href).filter(h => h.startsWith(location.origin));
+  return {findings: out, images: images, links: Array.from(new Set(links)), scrollWidth: document.documentElement.scrollWidth,
           innerWidth: window.innerWidth, columnWidth: Math.round(colWidth)};
 }
 """
@@ -226,6 +306,87 @@ WIDEST_JS = r"""
 """
 
 
+CONTRAST_JS = r"""
+(minimum) => {
+  const parse = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => {
+    for (let p = el; p; p = p.parentElement) {
+      const c = parse(getComputedStyle(p).backgroundColor);
+      if (c.length < 4 || c[3] > 0.5) return c.slice(0, 3);
+    }
+    return [255, 255, 255];   // nothing painted: the canvas is white
+  };
+  const out = [];
+  const column = document.querySelector("article.bd-article") || document.body;
+  column.querySelectorAll("figcaption, caption, p.qmri-caption, p.qmri-status").forEach(el => {
+    if (!el.getClientRects().length || !el.textContent.trim()) return;
+    const targets = [el, ...el.querySelectorAll("p, span")].filter(e => e.textContent.trim());
+    for (const t of targets) {
+      const fg = parse(getComputedStyle(t).color), bg = background(t);
+      const [a, b] = [lum(fg.slice(0, 3)), lum(bg)].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < minimum) { out.push(`${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 40)}": ${ratio.toFixed(1)}:1`); break; }
+    }
+  });
+  return out;
+}
+"""
+
+NAV_STATE_JS = r"""
+() => {
+  const d = Array.from(document.querySelectorAll("dialog[open]")).find(x => {
+    const r = x.getBoundingClientRect();
+    return r.width > 100 && r.height > 100 && x.querySelector("a[href]");
+  });
+  const side = document.querySelector("#pst-primary-sidebar, .bd-sidebar-primary");
+  const r = side ? side.getBoundingClientRect() : null;
+  const shown = !!(r && r.width > 50 && r.right > 0 && getComputedStyle(side).visibility !== "hidden"
+                   && getComputedStyle(side).display !== "none");
+  return {drawer: d ? (d.id || "dialog") + ": " + d.querySelectorAll("a[href]").length + " links" : null,
+          sidebar: shown};
+}
+"""
+
+TOGGLES_JS = r"""
+() => Array.from(document.querySelectorAll(".primary-toggle, .secondary-toggle"))
+  .map((b, i) => [i, b]).filter(([i, b]) => {
+    const r = b.getBoundingClientRect(), cs = getComputedStyle(b);
+    return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && r.bottom > 0 && r.top < innerHeight;
+  }).map(([i, b]) => [i, b.classList.contains("primary-toggle") ? "primary" : "secondary"])
+"""
+
+
+def check_nav(page, width) -> tuple[list, list]:
+    """Tap every visible sidebar toggle; (findings, [(kind, what opened)])."""
+    findings, opened = [], []
+    for index, kind in page.evaluate(TOGGLES_JS):
+        button = page.locator(".primary-toggle, .secondary-toggle").nth(index)
+        before = page.evaluate(NAV_STATE_JS)
+        try:
+            button.click(timeout=3000)
+        except Exception as err:
+            findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": f"cannot be tapped: {err}"[:200]})
+            continue
+        page.wait_for_timeout(400)
+        after = page.evaluate(NAV_STATE_JS)
+        if after["drawer"]:
+            opened.append((kind, after["drawer"]))
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(200)
+            if page.evaluate(NAV_STATE_JS)["drawer"]:
+                findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": "drawer does not close on Escape"})
+        elif width >= 992 and kind == "primary" and after["sidebar"] != before["sidebar"]:
+            opened.append((kind, "sidebar " + ("shown" if after["sidebar"] else "hidden")))
+            button.click(timeout=3000)      # restore
+            page.wait_for_timeout(200)
+        else:
+            findings.append({"rule": "nav", "where": f"{kind} toggle",
+                             "detail": f"tapping the {kind} sidebar toggle at {width} px opened nothing"})
+    return findings, opened
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -238,10 +399,16 @@ def serve(root: Path):
     return server
 
 
+def _is_redirect(path: Path) -> bool:
+    """A stub that only redirects elsewhere (``index.html`` -> the root page): checked there."""
+    head = path.read_text(encoding="utf-8", errors="replace")[:2000].lower()
+    return path.stat().st_size < 2000 and 'http-equiv="refresh"' in head
+
+
 def list_pages(root: Path) -> list[str]:
     skip = {"_static", "_sources", "_images", "_downloads", "_vendor"}
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                  if not (set(p.relative_to(root).parts) & skip))
+                  if not (set(p.relative_to(root).parts) & skip) and not _is_redirect(p))
 
 
 def _image_bytes(src: str, root: Path, base: str):
@@ -307,9 +474,20 @@ def _check_page(context, base, root, page_name, width, out):
     try:
         page.goto(base + page_name, wait_until="load", timeout=60_000)
         page.wait_for_timeout(300)
-        data = page.evaluate(PAGE_JS)
+        data = page.evaluate(PAGE_JS, [MIN_INTERACTIVE_PX, MIN_CONTROL_PX])
         page.wait_for_timeout(100)
         findings.extend(data["findings"])
+        for mode in ("light", "dark"):
+            page.evaluate("(m) => { document.documentElement.dataset.theme = m; }", mode)
+            page.wait_for_timeout(50)
+            for detail in page.evaluate(CONTRAST_JS, MIN_CONTRAST)[:5]:
+                findings.append({"rule": "caption", "where": f"{mode} mode", "detail": "low contrast: " + detail})
+        page.evaluate("() => { document.documentElement.dataset.theme = 'light'; }")
+        for href in data.get("links", []):
+            path = urllib.parse.unquote(urllib.parse.urlparse(href).path).lstrip("/")
+            target = root / path
+            if path and not (target.is_file() or (target.is_dir() and (target / "index.html").is_file())):
+                findings.append({"rule": "link", "where": "page", "detail": f"missing file: {path[:120]}"})
         if width == WIDTHS[-1] or width < 600:
             if data["scrollWidth"] > data["innerWidth"] + 1:
                 widest = page.evaluate(WIDEST_JS)
@@ -333,6 +511,8 @@ def _check_page(context, base, root, page_name, width, out):
         if out is not None:
             name = page_name.replace("/", "__").removesuffix(".html")
             page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+        nav_findings, _ = check_nav(page, width)
+        findings.extend(nav_findings)
     except Exception as err:  # a page that cannot be checked fails the check
         findings.append({"rule": "console", "where": "page", "detail": f"check failed: {err}"[:300]})
     finally:

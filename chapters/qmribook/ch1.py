@@ -18,7 +18,7 @@ from qmrigenes.surface import load_neuromorphometrics_crosswalk, parcellate
 
 from .pages import BOOK_DATA
 from .pages import load_published as _load_published
-from .display import MISSING, ColumnSpec, format_p, format_value, table
+from .display import MISSING, ColumnSpec, format_p, format_value, grouped_table, header_spec, table
 from .report import Report
 
 
@@ -294,7 +294,7 @@ def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_heigh
     """
     shown = frame.reset_index() if index else frame.reset_index(drop=True)
     shown = shown.astype(object).where(shown.notna(), MISSING).astype(str)
-    columns = {c: ColumnSpec(str(c), kind="text") for c in shown.columns}
+    columns = {c: header_spec(c) for c in shown.columns}   # a MultiIndex gives a two-level header
     name = csv_name[:-4] if csv_name and csv_name.endswith(".csv") else csv_name
     shown_table = table(shown, columns=columns, csv_name=name)
     shown_table.frame = frame            # the table as the study built it (index included)
@@ -907,8 +907,10 @@ def report_nulls(assoc: Association, *, map_key=("clinical MPM", "R1")) -> Repor
         dropdown={"label": "cell type", "options": [set_label(s) for s in h["sets"]]},
         markers={"random gene sets": np.repeat(h["observed"][:, None], n_draws, axis=1)},
         marker_label="observed r = {:.2f}", xlabel="gene-set score r", ylabel="density",
+        marker_style="line", ylim_per_option=True,
         title=f"Null distributions, clinical MPM {map_key[1]} (real data)",
-        caption="Move the slider to use the first 100 to 10,000 draws of each null; choose a cell type.")
+        caption="Move the slider to use the first 100 to 10,000 draws of each null; choose a cell type.",
+        fallback="The static figure above shows both nulls for every cell type.")
     return Report(figures={"fig-nulls": fig, "nulls-widget": widget}, data={"hist": h})
 
 
@@ -949,10 +951,13 @@ def report_scorecard(data: ChapterData, assoc: Association, *, published_t1: pd.
                      published_methods=load_published("methods"), ours=assoc.table, betas=fits.betas,
                      present=data.present, n_subjects=len(fits.betas), n_labels=fits.residuals.shape[1],
                      smoothing_fwhm=smoothing_fwhm)
-    return Report(numbers={"n-scorecard": len(card)},
-                  tables={"scorecard": display_table(card.set_index(["section", "quantity"]),
-                                                     csv_name="ch1_scorecard.csv", max_height="36em")},
-                  data={"scorecard": card})
+    # grouped: the data used and the reason for a difference are stated once per group of rows
+    shown = card.astype(object).where(card.notna(), MISSING)
+    grouped = grouped_table(shown, group_by=["section", "our data", "reason for difference"],
+                            columns={"quantity": "quantity", "poster": ColumnSpec("poster", kind="published"),
+                                     "ours": ColumnSpec("ours", kind="published")},
+                            csv_name="ch1_scorecard", what="numbers")
+    return Report(numbers={"n-scorecard": len(card)}, tables={"scorecard": grouped}, data={"scorecard": card})
 
 
 # --------------------------------------------------------------------------- Monte-Carlo precision (issue 21)

@@ -880,9 +880,16 @@ def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.Da
              (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
     side["ours"] = ours
     side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)
-    table = _table(side, published=["value", "ours"], index=False, csv_name="ch2-published", columns={
-        "what": "quantity", "value": "published", "qsm_data": "published QSM data", "location": "in the paper",
-        "ours": "ours", "our data": "our data"})
+    # grouped: the published and our data sets are stated once per group of rows
+    from .display import ColumnSpec, grouped_table
+    shown = side.rename(columns={"qsm_data": "published QSM data"})
+    shown["value"] = [_published_text(v) for v in shown["value"]]
+    shown["ours"] = [_published_text(v) for v in shown["ours"]]
+    shown = shown.astype(object).where(shown.notna(), _DASH)
+    table = grouped_table(shown, group_by=["published QSM data", "our data"], columns={
+        "what": "quantity", "value": ColumnSpec("published", kind="published"), "location": "in the paper",
+        "ours": ColumnSpec("ours", kind="published")}, csv_name="ch2-published", what="numbers")
+    table.data = shown.rename(columns={"what": "quantity", "value": "published"})   # the shown text
     return Report(tables={"tab-published": table}, data={"side": side})
 
 
@@ -919,15 +926,18 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
     p = [float(null_pvalues(observed, null[:n])) for n in draws]
     label = "R2*" if map_name == "R2*" else map_name
     hist = np.hstack([hist, np.zeros((len(draws), 1))])     # steps over every edge: last bin drawn too
-    spike = np.zeros_like(hist)                       # the observed value as a bar of its bin
-    spike[:, min(np.searchsorted(edges, observed, side="right") - 1, n_bins - 1)] = hist.max()
+    from .display import format_p, format_value
+    status = [f"{n:,} draws: permutation p = {format_p(pn, digits=2, markup='text')} (observed mean r = "
+              f"{format_value(observed, decimals=2)})" for n, pn in zip(draws, p)]
     widget = interactive.slider_figure(
-        x=edges, series={"random-gene null": hist, "observed mean r": spike}, slider_values=draws, slider_label="random gene sets drawn",
+        x=edges, series={"random-gene null": hist}, slider_values=draws, slider_label="random gene sets drawn",
         xlabel=f"mean r of {len(genes)} random genes with {label}", ylabel="density", step=True,
-        markers={"observed mean r": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
+        markers={"random-gene null": np.full(len(draws), observed)}, marker_label="observed {:.2f}",
+        marker_style="line", status=status,
         title=f"Random-gene null of the {gene_set} set against {label} (real data, 7 structures)",
-        caption=f"Observed mean r {observed:.2f}. Drag the slider: the histogram of the null settles as more "
-                "random sets are drawn; the p-value is the share of draws at least as extreme.")
+        caption="Drag the slider: the histogram of the null settles as more random sets are drawn; "
+                "the p-value is the share of draws at least as extreme as the observed value (line).",
+        fallback="The static figure above shows the full null.")
     fig = qfig.null_histogram(null, observed, xlabel=f"mean r of {len(genes)} random genes with {label}",
                               title=f"Random-gene null, {gene_set} set vs {label} ({len(null):,} draws)")
     numbers = {"null-n-genes": len(genes), "null-observed": observed, "null-draws-min": draws[0],

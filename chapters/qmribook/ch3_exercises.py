@@ -197,6 +197,7 @@ def report_tkd_threshold(chi_true: np.ndarray, labels: np.ndarray, *, thresholds
         title=f"TKD: χ along B0 through the {roi_name}",
         caption="Move the threshold: a small t recovers the peak but lets noise and streaks "
                 "through; a large t smooths them away and flattens the peak.",
+        fallback="The static figure below shows three thresholds of the same sweep.",
         fig_id=fig_id)
     return Report(numbers=numbers, tables=tables, figures={"ex-fig-tkd": fig, "int-tkd": widget},
                   data={"table": tab, "recons": sweep["recons"], "profile_z": z,

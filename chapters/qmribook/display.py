@@ -30,7 +30,7 @@ from typing import Mapping, Union
 
 import pandas as pd
 
-__all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "format_p", "format_count",
+__all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "header_spec", "grouped_table", "format_p", "format_count",
            "format_value", "MISSING", "TABLES_DIR", "TABLES_HREF"]
 
 #: What a missing value shows as.
@@ -46,14 +46,23 @@ _SUP = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\
 _MINUS = "\u2212"
 
 
+#: A header that is the repr of a tuple, e.g. "('poster MTsat', 'r')" (a MultiIndex printed as text).
+_TUPLE_REPR = re.compile(r"\(\s*(['\"]).*\1\s*,.*\)")
+#: A cell of formatted text that is a number (one style: proper minus, separators, ×10ⁿ, %).
+_NUMERIC_TEXT = re.compile(
+    "[\u2212+]?\\d[\\d,]*(\\.\\d+)?(\u00d710[\u207b\u2070-\u2079\u00b9\u00b2\u00b3]+)?\\s?%?")
+
+
 @dataclasses.dataclass(frozen=True)
 class ColumnSpec:
     """How one column is shown.
 
     Parameters
     ----------
-    header : str
-        Reader-facing header with symbol and unit, e.g. ``"R2* (s⁻¹)"``, ``"p (FDR)"``.
+    header : str or (str, str)
+        Reader-facing header with symbol and unit, e.g. ``"R2* (s⁻¹)"``, ``"p (FDR)"``; a pair
+        ``(group, header)`` gives a two-level header (columns with the same group share one
+        spanning header cell), e.g. ``("NSPN MT", "p FDR, spins")``.
     kind : str
         ``"value"`` (fixed ``decimals``), ``"count"`` (integer, thousands separators),
         ``"p"`` (p-value, ``digits`` significant digits, ×10⁻ⁿ below 0.001),
@@ -73,10 +82,33 @@ class ColumnSpec:
     digits: int = 2
 
     def __post_init__(self):
+        if isinstance(self.header, tuple):
+            if len(self.header) != 2 or not all(isinstance(h, str) for h in self.header):
+                raise ValueError(f"a two-level header is a (group, header) pair of str, got {self.header!r}")
+        elif not isinstance(self.header, str):
+            raise TypeError(f"header must be str or (group, header), got {type(self.header).__name__}")
+        elif _TUPLE_REPR.fullmatch(self.header.strip()):
+            raise ValueError(f"header {self.header!r} is a printed Python tuple; pass the tuple itself "
+                             "for a two-level header")
         if self.kind not in _KINDS:
             raise ValueError(f"unknown column kind {self.kind!r}; use one of {sorted(_KINDS)}")
         if self.kind == "p" and self.digits not in (2, 3):
             raise ValueError("p-values show 2 or 3 significant digits")
+
+    @property
+    def group(self) -> str:
+        """The spanning header above this column ('' for a one-level header)."""
+        return self.header[0] if isinstance(self.header, tuple) else ""
+
+    @property
+    def label(self) -> str:
+        """The column's own header (lower level of a two-level header)."""
+        return self.header[1] if isinstance(self.header, tuple) else self.header
+
+    @property
+    def flat(self) -> str:
+        """One-line header for CSV files and pipe tables: ``"group: header"``."""
+        return f"{self.group}: {self.label}" if self.group and self.label else (self.group or self.label)
 
 
 def _missing(value) -> bool:
@@ -144,6 +176,11 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
     return f"{mantissa}\u00d710{str(exponent).translate(_SUP)}"
 
 
+def _true_minus(text: str) -> str:
+    """A leading hyphen-minus of a number as a true minus sign (``-0.53`` -> ``−0.53``)."""
+    return re.sub(r"^(\s*)-(?=\d|\.\d)", "\\1" + _MINUS, text)
+
+
 _LONG_TOKEN = re.compile(r"\S{25,}")
 
 
@@ -165,8 +202,8 @@ def _cell_html(value, spec: ColumnSpec) -> tuple[str, str]:
         return format_count(value), "qmri-num"
     if spec.kind == "p":
         return format_p(value, digits=spec.digits), "qmri-num"
-    if spec.kind == "published":
-        return html.escape(str(value)), "qmri-num"
+    if spec.kind == "published":   # verbatim digits; only the sign is typeset as a true minus
+        return html.escape(_true_minus(str(value))), "qmri-num"
     if spec.kind == "code":
         return f"<code>{html.escape(_breakable(str(value)))}</code>", ""
     if spec.kind == "hash":
@@ -206,14 +243,30 @@ def _cell_myst(value, spec: ColumnSpec) -> str:
     return _breakable(text).translate(_MD_SPECIAL)
 
 
+def _two_level(name: tuple):
+    """(group, header) from a MultiIndex column name; a one-part name stays one level."""
+    parts = [str(p) for p in name if str(p).strip()]
+    if len(parts) <= 1:
+        return parts[0] if parts else ""
+    return (parts[0], " ".join(parts[1:]))
+
+
+def header_spec(name, *, kind: str = "text") -> ColumnSpec:
+    """A ColumnSpec for a column name: a MultiIndex name ``(group, sub)`` gives a two-level header."""
+    header = _two_level(name) if isinstance(name, tuple) else str(name)
+    return ColumnSpec(header, kind=kind)
+
+
 def _normalise(frame: pd.DataFrame, columns) -> dict[str, ColumnSpec]:
     if columns is None:
-        columns = {c: str(c) for c in frame.columns}
+        columns = {c: c if isinstance(c, tuple) else str(c) for c in frame.columns}
     specs = {}
     for name, spec in columns.items():
         if name not in frame.columns:
             raise KeyError(f"column {name!r} is not in the table; it has {list(frame.columns)}")
-        if isinstance(spec, str):
+        if isinstance(spec, tuple) or (isinstance(spec, str) and isinstance(name, tuple)):
+            spec = _two_level(spec if isinstance(spec, tuple) else name)
+        if isinstance(spec, (str, tuple)):
             dtype = frame[name].dtype
             if pd.api.types.is_bool_dtype(dtype):
                 kind = "text"
@@ -249,11 +302,46 @@ class Table:
 def _write_csv(frame: pd.DataFrame, specs: Mapping[str, ColumnSpec], name: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
-    out = frame[list(specs)].rename(columns={k: s.header for k, s in specs.items()})
+    out = frame[list(specs)].copy()
+    out.columns = [s.flat for s in specs.values()]
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     path.write_text(buffer.getvalue(), encoding="utf-8")
     return path
+
+
+def _is_numeric(values: pd.Series, spec: ColumnSpec) -> bool:
+    """Right-align this column? Number kinds always; a text column if every shown cell is a number."""
+    if spec.kind in {"value", "count", "p", "published"}:
+        return True
+    if spec.kind != "text":
+        return False
+    shown = [str(v).strip() for v in values if not _missing(v) and str(v).strip() != MISSING]
+    return bool(shown) and all(_NUMERIC_TEXT.fullmatch(v) for v in shown)
+
+
+def _head_html(specs: Mapping[str, ColumnSpec], numeric: Mapping[str, bool]) -> str:
+    """Header rows: one, or two when any column has a group (spanning cells over equal groups)."""
+    def th(spec, num, extra=""):
+        css = ' class="qmri-num"' if num else ""
+        return f"<th{extra}{css}>{html.escape(spec.label)}</th>"
+    items = list(specs.items())
+    if not any(s.group for _, s in items):
+        return "<tr>" + "".join(th(s, numeric[c]) for c, s in items) + "</tr>"
+    top, i = [], 0
+    while i < len(items):
+        group = items[i][1].group
+        if not group:   # a column without group spans both rows
+            top.append(th(items[i][1], numeric[items[i][0]], ' rowspan="2"'))
+            i += 1
+            continue
+        j = i
+        while j < len(items) and items[j][1].group == group:
+            j += 1
+        top.append(f'<th colspan="{j - i}" scope="colgroup" class="qmri-group">{html.escape(group)}</th>')
+        i = j
+    second = "".join(th(s, numeric[c]) for c, s in items if s.group)
+    return "<tr>" + "".join(top) + "</tr><tr>" + second + "</tr>"
 
 
 def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] | None = None,
@@ -300,29 +388,99 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
         download = (f'<p class="qmri-download"><a href="{href}" download>'
                     f"Download this table as CSV ({len(frame):,} rows)</a></p>")
     if markup == "myst":
-        lines = ["| " + " | ".join(s.header.translate(_MD_SPECIAL) for s in specs.values()) + " |",
-                 "|" + "|".join("--:" if s.kind in {"value", "count", "p", "published"} else "---"
-                                for s in specs.values()) + "|"]
+        numeric = {c: _is_numeric(frame[c], s) for c, s in specs.items()}
+        lines = ["| " + " | ".join(s.flat.translate(_MD_SPECIAL) for s in specs.values()) + " |",
+                 "|" + "|".join("--:" if numeric[c] else "---" for c in specs) + "|"]
         for _, row in frame.iterrows():
             lines.append("| " + " | ".join(_cell_myst(row[c], s) for c, s in specs.items()) + " |")
         body = "\n".join(lines)
         if download:
             body += "\n\n" + download
         return Table(body, "myst", frame=frame)
-    head = "".join(
-        ('<th class="qmri-num">' if s.kind in {"value", "count", "p", "published"} else "<th>")
-        + f"{html.escape(s.header)}</th>" for s in specs.values())
+    numeric = {c: _is_numeric(frame[c], s) for c, s in specs.items()}
+    head = _head_html(specs, numeric)
     rows = []
     for _, row in frame.iterrows():
         cells = []
         for c, s in specs.items():
             inner, css = _cell_html(row[c], s)
+            if numeric[c] and not css:
+                css = "qmri-num"
             cells.append(f'<td class="{css}">{inner}</td>' if css else f"<td>{inner}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    body = (f'<div class="qmri-scroll"><table class="qmri-table">{cap}<thead><tr>{head}</tr></thead>'
+    body = (f'<div class="qmri-scroll"><table class="qmri-table">{cap}<thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>{download}')
     return Table(body, "html", frame=frame)
+
+
+def grouped_table(frame: pd.DataFrame, *, group_by, columns: Mapping[str, Union[ColumnSpec, str]],
+                  csv_name: str | None = None, what: str = "rows", csv_dir: Path | None = None) -> Table:
+    """A long table a reader can scan: a short summary, the complete table folded below it.
+
+    Rows that share the values of ``group_by`` (text repeated down whole columns, e.g. the data
+    used and the reason for a difference) are grouped: the shared text is stated once, in a
+    header row above its group, and the remaining ``columns`` are shown per row. Above the
+    folded table a summary gives one line per group with its number of rows. In print
+    (``make pdf``) the complete table moves to an appendix, linked from here.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        All rows, in the order to show them (groups keep their first-appearance order).
+    group_by : sequence of str
+        Columns whose shared values define a group, in the order they are stated.
+    columns : dict of str to ColumnSpec or str
+        The per-row columns with their headers (as for :func:`table`).
+    csv_name : str, optional
+        Also write every column (``group_by`` and ``columns``) to a CSV, linked under the table.
+    what : str
+        What a row is, for the summary ("numbers", "items").
+
+    Returns
+    -------
+    Table
+    """
+    group_by = list(group_by)
+    for name in group_by:
+        if name not in frame.columns:
+            raise KeyError(f"group_by column {name!r} is not in the table; it has {list(frame.columns)}")
+    specs = _normalise(frame, columns)
+    numeric = {c: _is_numeric(frame[c], s) for c, s in specs.items()}
+    keys = frame[group_by].astype(str).agg("\u0000".join, axis=1)
+    order = list(dict.fromkeys(keys))
+    n_cols = len(specs)
+    summary_rows, bodies = [], []
+    for i, key in enumerate(order):
+        rows = frame[keys == key]
+        shared = [str(v) for v in rows.iloc[0][group_by]]
+        label = f"<strong>{html.escape(_breakable(shared[0]))}</strong>"
+        rest = "".join(f"<br><span class=\"qmri-group-note\"><em>{html.escape(str(name))}:</em> "
+                       f"{html.escape(_breakable(v))}</span>" for name, v in zip(group_by[1:], shared[1:]))
+        summary_rows.append(f"<tr><td>{label}{rest}</td><td class=\"qmri-num\">{len(rows):,}</td></tr>")
+        body = [f'<tr class="qmri-group-row"><th colspan="{n_cols}" scope="rowgroup">{label}{rest}</th></tr>']
+        for _, row in rows.iterrows():
+            cells = []
+            for c, spec in specs.items():
+                inner, css = _cell_html(row[c], spec)
+                css = css or ("qmri-num" if numeric[c] else "")
+                cells.append(f'<td class="{css}">{inner}</td>' if css else f"<td>{inner}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        bodies.append("<tbody>" + "".join(body) + "</tbody>")
+    summary = ('<div class="qmri-scroll"><table class="qmri-table qmri-summary"><thead><tr>'
+               f'<th>group (shared by its {html.escape(what)})</th><th class="qmri-num">{html.escape(what)}</th>'
+               f'</tr></thead><tbody>{"".join(summary_rows)}</tbody></table></div>')
+    full = (f'<details class="qmri-fold"><summary>The complete table: {len(frame):,} {html.escape(what)} '
+            f"in {len(order)} groups</summary>"
+            f'<div class="qmri-scroll qmri-scroll-y"><table class="qmri-table qmri-grouped"><thead>'
+            f"{_head_html(specs, numeric)}</thead>{''.join(bodies)}</table></div></details>")
+    download = ""
+    if csv_name is not None:
+        all_specs = {**{g: ColumnSpec(g) for g in group_by if g not in specs}, **specs}
+        _write_csv(frame, all_specs, csv_name, csv_dir if csv_dir is not None else TABLES_DIR)
+        download = (f'<p class="qmri-download"><a href="{TABLES_HREF}/{html.escape(csv_name)}.csv" download>'
+                    f"Download this table as CSV ({len(frame):,} rows)</a></p>")
+    return Table(f'<div class="qmri-grouped-table">{summary}{full}{download}</div>', "html", frame=frame)
 
 
 # ---------------------------------------------------------------- figures

@@ -49,7 +49,10 @@ __all__ = ["InteractiveFigure", "ernst_angle", "slider_figure", "spgr_flip_angle
 _SIG_DIGITS = 4
 #: Decimals kept for marker positions and slider values.
 _MARKER_DECIMALS = 4
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+#: Okabe & Ito's colour-blind-safe categorical colours (blue, vermillion, bluish green, reddish
+#: purple, orange, sky blue), each series also with its own dash pattern (a redundant mark).
+_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 4", "1 2")
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,35 @@ class InteractiveFigure:
         """HTML of the figure: a container, a no-JavaScript note and the data."""
         title = html.escape(self.payload.get("title", ""))
         return (
-            f'<div class="qmri-interactive" id="{self.fig_id}" role="figure" '
+            f'<div class="qmri-interactive" id="{self.fig_id}" '
             f'aria-label="Interactive figure: {title}">'
-            '<p class="qmri-interactive-fallback"><em>Interactive figure: it is drawn by the '
-            "book's own script (shipped in <code>_static/interactive.js</code>) and works "
-            "offline in the built HTML book; the static figure nearby shows the same data."
-            "</em></p>"
+            f'<p class="qmri-interactive-fallback"><em>{html.escape(self.fallback_text())}</em></p>'
             f'<script type="application/json" class="qmri-interactive-data">{self.to_json()}'
             "</script></div>"
         )
+
+    def fallback_text(self) -> str:
+        """What a reader without JavaScript sees: what the figure is, and its initial state."""
+        p = self.payload
+        k = p["slider"]["initial"]
+        o = p["dropdown"]["initial"] if p.get("dropdown") else 0
+        value = f"{p['slider']['values'][k]:.{p['slider']['decimals']}f}".replace("-", "\u2212")
+        unit = f" {p['slider']['unit']}" if p["slider"]["unit"] else ""
+        state = f"{p['slider']['label']} = {value}{unit}"
+        if p.get("dropdown"):
+            state += f", {p['dropdown']['label']}: {p['dropdown']['options'][o]}"
+        parts = [f"Interactive figure ({p.get('title', '')}); it needs JavaScript, which this page "
+                 f"cannot run. At its initial setting ({state})"]
+        ml = p["marker_label"]
+        marks = [f"{s['name']}: {ml['prefix']}{s['marker'][o][k]:.{ml['decimals']}f}{ml['suffix']}"
+                 for s in p["series"] if s["marker"] is not None]
+        if p.get("status"):
+            marks.append(p["status"][o][k])
+        text = parts[0] + (": " + "; ".join(marks) + "." if marks else " it shows "
+                           + ", ".join(s["name"] for s in p["series"]) + ".")
+        if p.get("fallback"):
+            text += " " + p["fallback"]
+        return text.replace(" -", " \u2212")
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -134,7 +157,9 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
                   markers: Mapping[str, object] | None = None,
                   marker_label: str = "{:.1f}", ylim: tuple[float, float] | None = None,
                   xlim: tuple[float, float] | None = None, caption: str = "",
-                  step: bool = False, fig_id: str | None = None) -> InteractiveFigure:
+                  step: bool = False, fig_id: str | None = None, status=None,
+                  marker_style: str = "dot", ylim_per_option: bool = False,
+                  fallback: str = "") -> InteractiveFigure:
     """Build an interactive line figure from precomputed curves.
 
     Parameters
@@ -168,12 +193,24 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
         Fixed axis limits (default: the range of all data, so that the axes do not jump while
         the slider moves).
     caption : str, optional
-        Short text shown under the controls (plain text).
+        Short text shown under the controls (plain text): how to use the figure. Number and
+        caption the figure itself with ``{glue:figure}`` and ``:name:`` in the chapter.
     step : bool, default False
         Draw every curve as steps (value ``y[i]`` from ``x[i]`` to ``x[i+1]``), e.g. a histogram
         of a null distribution given by its left bin edges.
     fig_id : str, optional
         HTML id of the container (default: derived from a hash of the data).
+    status : array_like of str, shape (n_slider,) or (n_options, n_slider), optional
+        A line of text per state, shown live under the controls (and announced to screen
+        readers), e.g. the p-value for the current number of draws.
+    marker_style : {"dot", "line"}
+        ``"dot"``: a dot on the curve with a dashed drop line; ``"line"``: a full-height
+        vertical line (an observed value on a histogram).
+    ylim_per_option : bool, default False
+        With a dropdown, fit the y axis to each option's curves (fixed while the slider moves).
+    fallback : str, optional
+        Extra sentence for readers without JavaScript (e.g. where the static figure of the same
+        data is); the no-script text always states the figure's initial setting.
 
     Returns
     -------
@@ -224,11 +261,27 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
     init = n_sl // 2 if initial is None else int(initial)
     if not 0 <= init < n_sl:
         raise ValueError("initial slider index out of range")
+    if marker_style not in {"dot", "line"}:
+        raise ValueError(f"marker_style must be 'dot' or 'line', got {marker_style!r}")
+    if status is not None:
+        st = np.asarray(status, dtype=object)
+        if dropdown is None and st.shape == (n_sl,):
+            st = st[None]
+        if st.shape != (n_opt, n_sl):
+            raise ValueError(f"status has shape {np.shape(status)}; expected {(n_sl,) if dropdown is None else (n_opt, n_sl)}")
+        status = [[str(v) for v in row] for row in st]
+
+    def _limits(values):
+        lo, hi = float(values.min()), float(values.max())
+        pad = 0.05 * (hi - lo or 1.0)
+        return (min(0.0, lo) if lo >= 0 else lo - pad, hi + pad)
+
     allv = np.concatenate([a.ravel() for a in arrays.values()])
     if ylim is None:
-        lo, hi = float(allv.min()), float(allv.max())
-        pad = 0.05 * (hi - lo or 1.0)
-        ylim = (min(0.0, lo) if lo >= 0 else lo - pad, hi + pad)
+        ylim = _limits(allv)
+    ylims = None
+    if ylim_per_option:
+        ylims = [list(_limits(np.concatenate([a[o].ravel() for a in arrays.values()]))) for o in range(n_opt)]
     if xlim is None:
         xlim = (float(x[0]), float(x[-1]))
     payload = {
@@ -239,14 +292,18 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
         "ylabel": ylabel,
         "xlim": [float(xlim[0]), float(xlim[1])],
         "ylim": [float(ylim[0]), float(ylim[1])],
+        "ylims": ylims,
         "x": _round_sig(x, 8),
         "slider": {"label": slider_label, "unit": slider_unit, "decimals": int(slider_decimals),
                    "values": np.round(sv, _MARKER_DECIMALS).tolist(), "initial": init},
         "dropdown": dd,
         "marker_label": _parse_label(marker_label),
         "step": bool(step),
+        "marker_style": marker_style,
+        "status": status,
+        "fallback": fallback,
         "series": [
-            {"name": name, "color": _PALETTE[i], "y": _round_sig(a),
+            {"name": name, "color": _PALETTE[i], "dash": _DASHES[i], "y": _round_sig(a),
              "marker": (np.round(marks[name], _MARKER_DECIMALS).tolist() if name in marks else None)}
             for i, (name, a) in enumerate(arrays.items())
         ],

@@ -16,11 +16,44 @@ import numpy as np
 #: The book's own ``data/`` folder (published numbers, reproduction status, download cache).
 BOOK_DATA = Path(__file__).resolve().parents[2] / "data"
 
-__all__ = ["BOOK_DATA", "load_published", "reproduction_status", "package_versions", "markdown_table", "table_styler"]
+__all__ = ["BOOK_DATA", "load_published", "reproduction_status", "package_versions", "markdown_table", "table_styler",
+           "front_matter"]
 
 _STATUS_COLUMNS = ["item", "description", "status", "data", "where"]
 _STATUSES = {"reproduced", "partially reproduced", "not reproduced"}
 _CHAPTERS = {"ch1": "1 (MPM poster)", "ch2": "2 (Cohen et al. 2024)", "ch3": "3 (Tranfa et al. 2022)"}
+
+
+def front_matter(cff=None) -> dict:
+    """Title-page facts of the book from ``CITATION.cff`` (authors, version, licence, citation).
+
+    Parameters
+    ----------
+    cff : path, optional
+        The citation file (default: ``CITATION.cff`` at the repository root).
+
+    Returns
+    -------
+    dict
+        ``authors`` (str), ``version``, ``license``, ``repository``, ``title``, ``year`` and
+        ``citation`` (one line: authors (year). title. Version v. repository).
+    """
+    import yaml
+
+    path = Path(cff) if cff is not None else BOOK_DATA.parent / "CITATION.cff"
+    meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for field in ("title", "authors", "version", "license", "date-released"):
+        if field not in meta:
+            raise ValueError(f"{path.name} has no {field!r}")
+    names = [a.get("name") or " ".join(p for p in (a.get("given-names"), a.get("family-names")) if p)
+             for a in meta["authors"]]
+    authors = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    year = str(meta["date-released"])[:4]
+    repo = meta.get("repository-code", "")
+    return {"authors": authors, "version": str(meta["version"]), "license": meta["license"],
+            "repository": repo, "title": meta["title"], "year": year,
+            "citation": f"{authors} ({year}). {meta['title']}. Version {meta['version']}."
+                        + (f" {repo}" if repo else "")}
 
 
 def reproduction_status(folder=None) -> pd.DataFrame:

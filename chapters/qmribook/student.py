@@ -26,9 +26,19 @@ class RemoveSolutions(SphinxTransform):
                 node.parent.remove(node)
 
 
+def no_download_buttons(app, config) -> None:
+    """The page sources (with their solutions) are not published in the student edition, so the
+    theme's download buttons (``.md``/``.ipynb`` from ``_sources/``) would be dead links: remove
+    them. (jupyter-book 1.x does not pass ``html.use_download_button`` on to the theme.)"""
+    options = dict(config.html_theme_options or {})
+    options["use_download_button"] = False
+    config.html_theme_options = options
+
+
 def setup(app):
     app.setup_extension("sphinx_exercise")
     app.add_transform(RemoveSolutions)
+    app.connect("config-inited", no_download_buttons)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

@@ -1,5 +1,4 @@
 """The CI browser check (.ci/browser_check.py): each rule catches a deliberately broken page."""
-import importlib.util
 import io
 import shutil
 from pathlib import Path
@@ -13,10 +12,9 @@ pytest.importorskip("playwright")
 
 
 def _load_check():
-    spec = importlib.util.spec_from_file_location("browser_check", ROOT / ".ci" / "browser_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_ci_script
+
+    return load_ci_script("browser_check")
 
 
 def _png(width_in, dpi, fontsize):
@@ -42,7 +40,15 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8">
 CLEAN = """<h1>Clean</h1><p>Prose with inline code <code>$$x$$</code> and a price of 5 dollars.</p>
 <div class="box"><table><tr><td style="min-width:1500px">wide table in its own scroll box</td></tr></table></div>
 <table><tr><td>1.0</td><td>2.0</td></tr></table>
-<figure><img src="big.png" alt="A line rising from 0 to 1"></figure>"""
+<figure><a class="qmri-enlarge" href="big.png"><img src="big.png" alt="A line rising from 0 to 1"><span
+class="qmri-enlarge-hint">Enlarge</span></a></figure>
+<p>A glued number <span class="pasted-text">−0.20</span>, p = 3.6×10<sup>−7</sup>, R2* and β₀ − 1.</p>
+<figure><figcaption><span class="caption-number">Table 1 </span>Caption above.</figcaption>
+<table><tr><th rowspan="2">cell type</th><th colspan="2">poster MTsat</th></tr><tr><th>r</th><th>p</th></tr>
+<tr><td>Astro</td><td>−0.41</td><td>0.01</td></tr></table></figure>
+<a href="big.png" download>Download the figure</a>
+<button class="primary-toggle" onclick="document.getElementById('m').showModal()">menu</button>
+<dialog id="m" style="width:300px;height:300px"><a href="clean.html">Clean</a></dialog>"""
 
 BROKEN = {
     "tex": "<p>The model $$R_1 = \\beta_0$$ and \\(x\\) stay raw.</p>",
@@ -53,6 +59,20 @@ BROKEN = {
     "alt": '<figure><img src="big.png"></figure><img src="big.png" alt="_images/abc.png">',
     "console": "<script>console.error('boom'); throw new Error('uncaught boom');</script>",
     "hscroll": '<div style="width:900px;background:#eee">a fixed-width block</div>',
+    # the old interactive figure: a 640-unit SVG shrunk to the phone, a 16 px slider, not numbered
+    "interactive": '<div class="qmri-interactive" data-qmri-ready="1"><svg viewBox="0 0 640 380" '
+                   'style="width:100%"><text x="10" y="20" style="font-size:12px">flip angle</text></svg>'
+                   '<input type="range" style="height:16px"></div>',
+    "tuple-header": "<table><tr><th>('poster MTsat', 'r')</th></tr><tr><td>1</td></tr></table>",
+    "number-style": '<p>p = 3.6e-07 and r = -0.20; <span class="pasted-text" style="font-weight:bold">5</span></p>',
+    "caption": '<figure><table><tr><td>1</td></tr></table><figcaption>Table 1: below</figcaption></figure>'
+               '<figure><figcaption style="color:#444;background:#222">faint caption in dark mode</figcaption></figure>',
+    "enlarge": '<figure><img src="big.png" alt="A line rising from 0 to 1"></figure>',
+    "link": '<a href="_sources/chapter.md" download>Download the source</a>',
+    # the theme's bug: the visible toggle has no handler, the drawer never opens
+    "nav": '<button class="primary-toggle">menu</button><aside id="pst-primary-sidebar" '
+           'style="display:none"><a href="clean.html">Clean</a></aside>'
+           '<dialog id="pst-primary-sidebar-modal"></dialog>',
 }
 
 
@@ -99,6 +119,46 @@ def test_rules_fire_where_documented(results):
     assert sum(f["rule"] == "alt" for f in res["alt.html"][1400]) == 2
     total, text = check.summarise({"tex.html": res["tex.html"]})
     assert total >= 2 and "FAIL tex.html @1400px: tex=" in text
+
+
+def test_book_interactive_figure_passes_at_400px(tmp_path):
+    """A figure from qmribook.interactive, numbered by a <figure>, passes the interactive rule at
+    both widths: text >= 11 px, controls >= 32 px, aria-valuetext set."""
+    import sys
+    sys.path.insert(0, str(ROOT / "chapters"))
+    from qmribook import interactive
+
+    widget = interactive.spgr_flip_angle_widget(r1={"GM": 0.62, "WM": 0.86}, tr_ms=(10, 25), fig_id="qmri-t")
+    head = ('<link rel="stylesheet" href="interactive.css"><script src="interactive.js"></script>')
+    body = (f'<figure>{widget.to_html()}<figcaption><span class="caption-number">Fig. 1 </span>'
+            "SPGR signal (simulated).</figcaption></figure>")
+    for name in ("interactive.css", "interactive.js"):
+        (tmp_path / name).write_bytes((ROOT / "_static" / name).read_bytes())
+    (tmp_path / "w.html").write_text(PAGE.format(body=body).replace("</head>", head + "</head>"), encoding="utf-8")
+    check = _load_check()
+    res = check.check_site(tmp_path, pages=["w.html"], chromium=CHROMIUM)
+    for width in check.WIDTHS:
+        assert res["w.html"][width] == [], res["w.html"][width]
+
+
+def test_qmri_js_repairs_the_theme_toggles(tmp_path):
+    """The theme's bug reproduced (its handler bound to the first, hidden .primary-toggle): with
+    _static/qmri.js the visible toggle opens the drawer at 400 px, so the nav rule passes."""
+    body = ('<button class="primary-toggle" style="display:none">hidden</button>'
+            '<button class="primary-toggle">menu</button>'
+            '<div id="pst-primary-sidebar"><a href="p.html">Chapter 1</a><a href="p.html">Chapter 2</a></div>'
+            '<dialog id="pst-primary-sidebar-modal" style="width:300px;height:300px"></dialog>'
+            '<script>document.querySelector(".primary-toggle").addEventListener("click", () => {'
+            'const m = document.getElementById("pst-primary-sidebar-modal");'
+            'm.append(...document.getElementById("pst-primary-sidebar").childNodes); m.showModal(); });</script>')
+    (tmp_path / "qmri.js").write_bytes((ROOT / "_static" / "qmri.js").read_bytes())
+    for name, extra in (("broken.html", ""), ("fixed.html", '<script src="qmri.js"></script>')):
+        (tmp_path / name).write_text(PAGE.format(body=body).replace("</head>", extra + "</head>"), encoding="utf-8")
+    (tmp_path / "p.html").write_text(PAGE.format(body="<p>x</p>"), encoding="utf-8")
+    check = _load_check()
+    res = check.check_site(tmp_path, pages=["broken.html", "fixed.html"], widths=(400,), chromium=CHROMIUM)
+    assert "nav" in _rules(res["broken.html"][400])
+    assert res["fixed.html"][400] == [], res["fixed.html"][400]
 
 
 def test_png_font_estimate_reads_metadata():

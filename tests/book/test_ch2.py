@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from qmribook import ch2
+from qmribook import ch2, display
 from statsmodels.stats.multitest import multipletests
 from qmrigenes.stats import regression as reg
 
@@ -239,8 +239,12 @@ def test_report_null_widget(small_simulation):
     width = payload["x"][1] - payload["x"][0]
     assert hist.shape == (2, len(payload["x"])) and (hist[:, -1] == 0).all()
     assert np.allclose(hist.sum(axis=1) * width, 1, atol=0.02)           # densities integrate to 1
-    spike = np.array(payload["series"][1]["y"])[0]
-    assert payload["series"][1]["name"] == "observed mean r" and (spike > 0).sum(axis=1).tolist() == [1, 1]
+    # the observed value is a vertical line, and the live read-out gives each state's p-value
+    assert len(payload["series"]) == 1 and payload["marker_style"] == "line"
+    assert payload["series"][0]["marker"][0] == pytest.approx([rep.numbers["null-observed"]] * 2, abs=1e-4)
+    for n, text in zip((20, 200), payload["status"][0]):
+        p_text = text.split("p = ")[1].split(" ")[0]
+        assert text.startswith(f"{n:,} draws") and p_text == display.format_p(rep.data["p"][n], markup="text")
     assert payload["xlim"][0] < rep.numbers["null-observed"] < payload["xlim"][1]
     assert rep.numbers["null-observed"] == pytest.approx(real.wide.loc["myelin", "R2*"].mean())
     assert rep.figures["fig-real-null"].axes[0].get_xlabel().startswith("mean r of 3")

@@ -157,3 +157,42 @@ def test_show_glues_figures_as_high_dpi_png(monkeypatch):
     ax.set_title("tiny", fontsize=MIN_FONT_PT - 2)
     with pytest.raises(ValueError, match="below"):
         show(Report(figures={"fig-b": small}), chapter="chx")
+
+
+def test_two_level_header_never_a_tuple(tmp_path):
+    """A MultiIndex column becomes a two-level header (group spanning its columns), never a
+    printed tuple; CSV and pipe tables get "group: header"."""
+    cols = pd.MultiIndex.from_tuples([("", "cell type"), ("poster MTsat", "r"), ("poster MTsat", "p FDR"),
+                                      ("NSPN MT", "r"), ("NSPN MT", "p FDR, spins")])
+    frame = pd.DataFrame([["Astro", "−0.41", "0.012", "−0.30", "4.0×10⁻⁴"]], columns=cols)
+    out = display.table(frame, csv_name="two", csv_dir=tmp_path)
+    html = out._repr_html_()
+    headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", html)
+    assert headers == ["cell type", "poster MTsat", "NSPN MT", "r", "p FDR", "r", "p FDR, spins"]
+    assert not any(h.startswith("(") for h in headers) and "&#x27;" not in html
+    assert '<th colspan="2" scope="colgroup" class="qmri-group">NSPN MT</th>' in html
+    assert '<th rowspan="2">cell type</th>' in html
+    # numbers given as formatted text are right-aligned like number columns
+    assert html.count('<td class="qmri-num">') == 4
+    assert (tmp_path / "two.csv").read_text().splitlines()[0] == \
+        "cell type,poster MTsat: r,poster MTsat: p FDR,NSPN MT: r,\"NSPN MT: p FDR, spins\""
+    md = display.table(frame, markup="myst")._repr_markdown_()
+    assert md.splitlines()[0].startswith("| cell type | poster MTsat: r |")
+    for spec in (display.header_spec(c) for c in cols):
+        assert isinstance(spec.label, str) and not spec.label.startswith("(")
+    with pytest.raises(ValueError, match="tuple"):
+        ColumnSpec("('poster MTsat', 'r')")
+
+
+def test_no_test_writes_into_the_book(tmp_path):
+    """Tables written by tests go to a temporary folder (tests/book/conftest.py), never into the
+    book's _extra folder, which every edition publishes."""
+    display.table(pd.DataFrame({"x": [1]}), csv_name="t-probe")
+    assert not (display.Path(display.__file__).resolve().parents[2] / "_extra" / "chapters" / "_tables"
+                / "t-probe.csv").exists()
+
+
+def test_published_values_keep_digits_with_a_true_minus():
+    html = display.table(pd.DataFrame({"v": ["-0.53", "1.32×10⁻⁹", "0.50"]}),
+                         columns={"v": ColumnSpec("ours", kind="published")})._repr_html_()
+    assert "\u22120.53" in html and "-0.53" not in html and "0.50" in html and "1.32×10⁻⁹" in html

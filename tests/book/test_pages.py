@@ -64,3 +64,21 @@ def test_markdown_table_makes_live_roles():
     assert "a\\|b" in lines[2]                                   # pipes escaped
     assert "{cite:p}`k1,k2`" in lines[2]
     assert "{numref}`fig-ch1-maps` (regional)" in lines[2]
+
+
+def test_front_matter_from_citation_file(tmp_path):
+    """The title page's facts come from CITATION.cff, whose version is the package's."""
+    import tomllib
+
+    front = book.front_matter()
+    version = tomllib.loads((book.BOOK_DATA.parent / "pyproject.toml").read_text())["project"]["version"]
+    assert front["version"] == version
+    assert front["license"] == "MIT" and front["authors"] == "The qmrigenes book authors"
+    assert front["citation"].startswith("The qmrigenes book authors (20") and f"Version {version}." in front["citation"]
+    cff = tmp_path / "CITATION.cff"
+    cff.write_text("cff-version: 1.2.0\ntitle: T\nversion: '1'\nlicense: MIT\ndate-released: '2030-01-02'\n"
+                   "authors:\n  - given-names: Ada\n    family-names: Lovelace\n  - name: Team X\n")
+    assert book.front_matter(cff)["citation"] == "Ada Lovelace and Team X (2030). T. Version 1."
+    cff.write_text("cff-version: 1.2.0\ntitle: T\n")
+    with pytest.raises(ValueError, match="authors"):
+        book.front_matter(cff)

@@ -112,3 +112,18 @@ def test_write_config_extends_a_full_extension_list(tmp_path):
     student.write_config(str(src), str(out))
     cfg = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert cfg["sphinx"]["config"]["extensions"] == ["myst_nb", "sphinx_exercise", "qmribook.student"]
+
+
+def test_student_edition_has_no_download_buttons():
+    """Its page sources are not published, so the theme's download buttons (links into
+    ``_sources/``) are switched off, whatever the other theme options are."""
+    from types import SimpleNamespace
+
+    from qmribook import student
+
+    config = SimpleNamespace(html_theme_options={"repository_url": "x", "use_download_button": True})
+    student.no_download_buttons(None, config)
+    assert config.html_theme_options == {"repository_url": "x", "use_download_button": False}
+    config = SimpleNamespace(html_theme_options=None)
+    student.no_download_buttons(None, config)
+    assert config.html_theme_options == {"use_download_button": False}

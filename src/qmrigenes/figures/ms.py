@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ..phantom import TISSUES
+from . import CATEGORICAL, CATEGORICAL_MARKERS
 
 __all__ = [
     "COLUMN_WIDTH_IN",
@@ -176,7 +177,7 @@ def plot_accuracy(table: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(nrow, ncol, figsize=(COLUMN_WIDTH_IN, 2.9 * nrow + 0.5), squeeze=False,
                              layout="constrained")
     width = 0.8 / len(methods)
-    colors = plt.get_cmap("tab10").colors
+    colors = CATEGORICAL
     for k, (ax, par) in enumerate(zip(axes.ravel(), params)):
         for m, method in enumerate(methods):
             sub = table[(table["parameter"] == par) & (table["method"] == method)].set_index("tissue")
@@ -330,19 +331,21 @@ def plot_lesion_profiles(profiles: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(nrow, ncol, figsize=(COLUMN_WIDTH_IN, 2.7 * nrow + 1.0), squeeze=False,
                              layout="constrained")
     stages = list(dict.fromkeys(profiles["stage"]))
-    colors = dict(zip(stages, plt.get_cmap("tab10").colors))
+    colors = dict(zip(stages, CATEGORICAL))
+    markers = dict(zip(stages, CATEGORICAL_MARKERS))
     for ax, par in zip(axes.ravel(), params):
         sub = profiles[profiles["parameter"] == par]
         scale, label = (1000.0, "χ (ppb)") if par in ("chi", "QSM") else (1.0, _LABELS.get(par, par))
         for (stage, source), g in sub.groupby(["stage", "source"], sort=False):
             ax.plot(g["distance_mm"], scale * g["value"], color=colors[stage],
-                    ls="-" if source == "truth" else "--", marker=None if source == "truth" else "o",
-                    ms=3)
+                    ls="-" if source == "truth" else "--",
+                    marker=None if source == "truth" else markers[stage], ms=3.5)
         ax.set_title(label, fontsize=_FS + 1)
         ax.set_xlabel("distance from lesion centre (mm)")
     for ax in axes.ravel()[len(params):]:
         ax.set_axis_off()
-    handles = [Line2D([], [], color=colors[s], lw=2, label=s.replace("_", " ")) for s in stages]
+    handles = [Line2D([], [], color=colors[s], lw=2, marker=markers[s], ms=4, label=s.replace("_", " "))
+               for s in stages]
     sources = list(dict.fromkeys(profiles["source"]))
     handles += [Line2D([], [], color="0.3", ls="-" if s == "truth" else "--",
                        marker=None if s == "truth" else "o", ms=3, label=s) for s in sources]
@@ -391,7 +394,7 @@ def plot_atrophy(series: pd.DataFrame) -> plt.Figure:
     if "chi_mean_measured" in series:
         pairs.append(("chi_mean_measured", "chi_mass_measured", "χ (TKD reconstruction)",
                       dict(ls=":", lw=2, marker="^", ms=6, zorder=4)))
-    for (mean, mass, lab, style), color in zip(pairs, plt.get_cmap("tab10").colors):
+    for (mean, mass, lab, style), color in zip(pairs, CATEGORICAL):
         axes[0].plot(x, series[mean] / base[mean], color=color, label=lab, **style)
         axes[1].plot(x, series[mass] / base[mass], color=color, label=lab, **style)
     axes[0].plot(x, series["volume_ml"] / base["volume_ml"], color="k", ls=(0, (1, 1)), lw=1.2,

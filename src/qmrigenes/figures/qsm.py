@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import align_index, as_array, check_genes, check_int, describe
+from . import CATEGORICAL, CATEGORICAL_MARKERS
 
 __all__ = [
     "MAX_WIDTH",
@@ -38,7 +39,8 @@ MAX_WIDTH = 7.5
 #: Smallest font size (points) of any text in these figures.
 MIN_FONT = 9
 _TITLE = 10
-_DONOR_COLORS = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#e377c2"]
+_HATCHES = ("", "///", "...", "xx", "\\\\", "oo")   # the redundant mark of bar categories
+_DONOR_COLORS = CATEGORICAL[:6]   # colour-blind safe; each donor also has its own marker
 
 
 def _p_label(p: float) -> str:
@@ -83,11 +85,12 @@ def roi_bar_chart(values: pd.DataFrame, *, value: str = "chi_ppb", sd: str | Non
         err = sub[sd].reindex(groups) if sd is not None and sd in sub else None
         pos = x + (k - (len(hues) - 1) / 2) * width
         ax.bar(pos, vals, width, yerr=None if err is None else err.to_numpy(dtype=float), capsize=2,
-               label=str(h), color=f"C{k}")
+               label=str(h), color=CATEGORICAL[k % len(CATEGORICAL)], hatch=_HATCHES[k % len(_HATCHES)],
+               edgecolor="white", linewidth=0)
         for xi, v in zip(pos, vals):
             if np.isfinite(v) and abs(v) < label_below:
                 ax.annotate(f"{v:.1f}", (xi, v), xytext=(0, -12 if v < 0 else 3), textcoords="offset points",
-                            ha="center", fontsize=MIN_FONT, color=f"C{k}")
+                            ha="center", fontsize=MIN_FONT, color=CATEGORICAL[k % len(CATEGORICAL)])
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(x, groups, rotation=40, ha="right", fontsize=MIN_FONT)
     ax.tick_params(axis="y", labelsize=MIN_FONT)
@@ -205,7 +208,8 @@ def per_donor_panels(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, genes:
             yy = y.loc[expr.index]
             yy = (yy - yy.mean()) / yy.std(ddof=1)
             c = _DONOR_COLORS[k % len(_DONOR_COLORS)]
-            ax.scatter(expr[g], yy, s=8, marker="x", color=c, label=f"donor {donor}")
+            ax.scatter(expr[g], yy, s=10, marker=CATEGORICAL_MARKERS[k % len(_DONOR_COLORS)], color=c,
+                       label=f"donor {donor}")
             _fit_line(ax, expr[g].to_numpy(), yy.to_numpy(), color=c)
         title = g
         if results is not None:

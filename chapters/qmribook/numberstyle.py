@@ -1,0 +1,60 @@
+"""Sphinx extension: glued numbers in the book's one number style.
+
+A number glued into the prose (``{glue:text}`key:.1e```, or a float whose ``str`` is in
+e-notation) would print as ``3.6e-07`` or with a hyphen-minus sign. This transform rewrites the
+text of every pasted value (``span.pasted-text``) once, at build time, by the rules of
+:mod:`qmribook.display`: ``3.6e-07`` -> ``3.6×10⁻⁷``, ``-0.20`` -> ``−0.20``. Text that is not a
+pasted value (code, formulas, prose) is left alone.
+"""
+from __future__ import annotations
+
+import re
+
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
+
+_SUP = str.maketrans("-+0123456789", "\u207b\u207a\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+_E = re.compile(r"(?<![\w.])([-+\u2212]?\d+(?:\.\d+)?)[eE]([-+]?)0*(\d+)(?![\w.])")
+_SIGN = re.compile(r"(^|[\s(\[=:;/,])-(?=\d)")
+
+
+def number_text(text: str) -> str:
+    """One number style for a piece of text: ×10ⁿ for e-notation, a true minus sign.
+
+    Examples
+    --------
+    >>> number_text("3.6e-07")
+    '3.6×10⁻⁷'
+    >>> number_text("-0.20 and 1e+03")
+    '−0.20 and 1×10³'
+    """
+    def sci(m):
+        mantissa, sign, exponent = m.group(1), m.group(2), m.group(3)
+        exponent = ("-" if sign == "-" else "") + exponent
+        if mantissa.lstrip("-+\u2212") in {"1", "1.0"}:
+            prefix = mantissa[:-len(mantissa.lstrip("-+\u2212"))]
+            return f"{prefix}10{exponent.translate(_SUP)}"
+        return f"{mantissa}\u00d710{exponent.translate(_SUP)}"
+
+    text = _E.sub(sci, text)
+    return _SIGN.sub(lambda m: m.group(1) + "\u2212", text)
+
+
+class PastedNumbers(SphinxTransform):
+    """Rewrite the text of every pasted (glued) inline value in the book's number style."""
+
+    default_priority = 800
+
+    def apply(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.inline)):
+            if "pasted-text" not in node.get("classes", []):
+                continue
+            for text in list(node.findall(nodes.Text)):
+                new = number_text(str(text))
+                if new != str(text):
+                    text.parent.replace(text, nodes.Text(new))
+
+
+def setup(app):
+    app.add_post_transform(PastedNumbers)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,33 @@
+"""Glued numbers in one style (chapters/qmribook/numberstyle.py)."""
+import pytest
+from docutils import nodes
+from docutils.utils import new_document
+from docutils.frontend import get_default_settings
+from docutils.parsers.rst import Parser
+
+from qmribook import numberstyle
+
+@pytest.mark.parametrize("raw, shown", [
+    ("3.6e-07", "3.6\u00d710\u207b\u2077"),
+    ("1.23E+05", "1.23\u00d710\u2075"),
+    ("1e-4", "10\u207b\u2074"),
+    ("-0.20", "\u22120.20"),
+    ("r = -0.3 (p = 2.0e-03)", "r = \u22120.3 (p = 2.0\u00d710\u207b\u00b3)"),
+    ("2026-12-05", "2026-12-05"),          # dates and ranges keep their hyphens
+    ("5-10 genes", "5-10 genes"),
+    ("FTL, TFRC", "FTL, TFRC"),
+    ("0.05", "0.05"),
+])
+def test_number_text(raw, shown):
+    assert numberstyle.number_text(raw) == shown
+
+def test_transform_rewrites_only_pasted_values():
+    doc = new_document("test", get_default_settings(Parser))
+    para = nodes.paragraph()
+    para += nodes.Text("fit -1e-3 in prose ")
+    para += nodes.inline("3.6e-07", "3.6e-07", classes=["pasted-text"])
+    doc += para
+
+    transform = numberstyle.PastedNumbers(doc)
+    transform.apply()
+    assert para.astext() == "fit -1e-3 in prose 3.6\u00d710\u207b\u2077"
