@@ -19,6 +19,7 @@ __all__ = ["pick_slices", "slice_keeper", "report_data", "choose", "result_row",
 
 #: Display names of the chapter's methods, in order.
 METHODS = {"tkd": "TKD", "cf": "Tikhonov, closed form", "cg": "Tikhonov, masked (CG)", "tv": "TV (ADMM)"}
+_SHORT = {"tkd": "TKD", "cf": "closed form", "cg": "masked (CG)", "tv": "TV-ADMM"}
 _PARAM = {"tkd": "threshold t", "cf": "λ (mm²)", "cg": "λ (mm²)", "tv": "λ (ppm·mm)"}
 _FONT = 9
 _VMIN, _VMAX = -0.10, 0.15          # ppm, the display window of every susceptibility map
@@ -124,17 +125,20 @@ def report_recons(results: pd.DataFrame, maps: dict, reference: np.ndarray, mask
 
     z = slices["z"]
     ca = _crop2d(mask[:, :, z])
-    keys = list(maps)
-    n = len(keys) // 2 + 1
-    fig, axes = plt.subplots(2, n, figsize=(7.6, 3.9))
+    fig, axes = plt.subplots(2, len(METHODS) + 1, figsize=(7.6, 3.9))
     for row, choice in enumerate(("rule", "tuned")):
         im = _show_slice(axes[row, 0], reference[:, :, z][ca], title="COSMOS (reference)" if row == 0 else None)
         axes[row, 0].set_ylabel("L-curve corner" if choice == "rule" else "tuned to COSMOS", fontsize=_FONT)
         for col, method in enumerate(METHODS, start=1):
             key = (method, choice)
+            if key not in maps:
+                axes[row, col].set_axis_off()
+                axes[row, col].text(0.5, 0.5, f"{_SHORT[method]}:\nnot run", ha="center", va="center",
+                                    fontsize=_FONT, transform=axes[row, col].transAxes)
+                continue
             p = float(results.loc[key, "param"])
             _show_slice(axes[row, col], maps[key]["axial"][ca])
-            axes[row, col].set_title(f"{METHODS[method]}\n{_PARAM[method].split(' ')[0]} = {p:.3g}",
+            axes[row, col].set_title(f"{_SHORT[method]}\n{_PARAM[method].split(' ')[0]} = {p:.3g}",
                                      fontsize=_FONT)
     cb = fig.colorbar(im, ax=axes, orientation="vertical", fraction=0.025, pad=0.02)
     cb.set_label("χ (ppm)", fontsize=_FONT)
@@ -149,6 +153,7 @@ def report_recons(results: pd.DataFrame, maps: dict, reference: np.ndarray, mask
 def report_curves(sweeps: dict, choices: dict) -> Report:
     """Parameter-error curves (NRMSE, HFEN, 1 − XSIM against COSMOS) and the L-curves."""
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as mticker
 
     shown = [m for m in ("tkd", "cf", "tv") if m in sweeps]
     fig, axes = plt.subplots(2, len(shown), figsize=(7.6, 4.8), squeeze=False)
@@ -176,6 +181,8 @@ def report_curves(sweeps: dict, choices: dict) -> Report:
         if col == 0:
             ax2.set_ylabel("roughness ‖∇χ‖ (TV: Σ|∇χ|)", fontsize=_FONT)
         ax2.tick_params(labelsize=_FONT, which="both")
+        ax2.xaxis.set_minor_formatter(mticker.NullFormatter())
+        ax2.yaxis.set_minor_formatter(mticker.NullFormatter())
     handles, labels = axes[0, 0].get_legend_handles_labels()
     handles += [plt.Line2D([], [], color="k", ls="--"), plt.Line2D([], [], color="#1f77b4", ls=":")]
     labels += ["L-curve corner", "NRMSE minimum"]

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from .qsm import dipole_kernel
+from .qsm import _check_mask, dipole_kernel
 
 __all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
@@ -46,13 +46,7 @@ def _prep(field, mask, dtype):
     if min(field.shape) < 2:
         raise ValueError(f"field: QSM needs a 3D grid with at least 2 voxels per axis, got {field.shape}")
     if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != field.shape:
-            raise ValueError(f"mismatched shapes: mask {m.shape} vs field {field.shape}")
-        if m.dtype != bool:
-            if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
-                raise TypeError(f"mask must be boolean (or 0/1), got dtype {m.dtype}")
-            m = m.astype(bool)
+        m = _check_mask(mask, field.shape)
         if not m.any():
             raise ValueError("mask must select at least one voxel, got an empty mask")
         field = np.where(m, field, 0.0)
@@ -177,13 +171,38 @@ def misfit_and_roughness(chi, field, mask=None, *, voxel_size=(1.0, 1.0, 1.0), b
 
 
 # --------------------------------------------------------------------------- TV by ADMM
-def _grad(x, vs):
-    return np.stack([(np.roll(x, -1, axis=i) - x) / v for i, v in enumerate(vs)])
+def _axis_slices(i):
+    """Index tuples along axis ``i``: voxels 1.. and ..-1 (interior pairs), the first and the last plane."""
+    def along(sl):
+        out = [slice(None)] * 3
+        out[i] = sl
+        return tuple(out)
+    return along(slice(1, None)), along(slice(None, -1)), along(slice(0, 1)), along(slice(-1, None))
+
+
+def _grad(x, vs, out=None):
+    """Periodic forward differences per mm, shape (3,) + x.shape (written into ``out`` if given)."""
+    if out is None:
+        out = np.empty((3,) + x.shape, dtype=x.dtype)
+    for i, v in enumerate(vs):
+        hi, lo, first, last = _axis_slices(i)
+        np.subtract(x[hi], x[lo], out=out[i][lo])
+        np.subtract(x[first], x[last], out=out[i][last])
+        out[i] *= out.dtype.type(1.0 / v)
+    return out
 
 
 def _div(g, vs):
-    """Negative adjoint of :func:`_grad`."""
-    return sum((g[i] - np.roll(g[i], 1, axis=i)) / v for i, v in enumerate(vs))
+    """Negative adjoint of :func:`_grad`: ``sum_i (g_i - g_i shifted back by one) / v_i``."""
+    out = np.zeros(g.shape[1:], dtype=g.dtype)
+    tmp = np.empty_like(out)
+    for i, v in enumerate(vs):
+        hi, lo, first, last = _axis_slices(i)
+        np.subtract(g[i][hi], g[i][lo], out=tmp[hi])
+        np.subtract(g[i][first], g[i][last], out=tmp[first])
+        tmp *= tmp.dtype.type(1.0 / v)
+        out += tmp
+    return out
 
 
 def _shrink(v, thresh, isotropic):
@@ -331,9 +350,11 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
         change = float(np.linalg.norm(new - chi) / max(np.linalg.norm(new), 1e-30))
         chi, chi_k = new, new_k
         dchi = ifft(chi_k * d)
-        g = _grad(chi, vs)
-        s += g - z
-        t += dchi - v
+        _grad(chi, vs, out=g)
+        s += g
+        s -= z
+        t += dchi
+        t -= v
         n_iter += 1
         if change < tol:
             break
@@ -434,7 +455,7 @@ def l_curve_corner(misfit, roughness, params) -> int:
 
 
 def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
-            regulariser: str = "gradient", score=None, keep=None) -> dict:
+            regulariser: str = "gradient", score=None, keep=None, output_mask=None) -> dict:
     """Sweep a one-parameter reconstruction and locate its L-curve corner.
 
     Parameters
@@ -456,6 +477,12 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
     keep : callable, optional
         ``keep(chi) -> object`` stored per parameter (e.g. a few slices);
         default: keep every map.
+    output_mask : ndarray of bool, optional
+        If given, ``score`` and ``keep`` see the map zeroed outside it (the
+        map as submitted), while the two L-curve norms use the map as
+        ``recon`` returns it (e.g. a whole-grid minimiser: zeroing it outside
+        the brain would add misfit that no parameter controls, and bend the
+        curve back at small parameters).
 
     Returns
     -------
@@ -476,10 +503,11 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
         row = {"param": float(p), "seconds": time.perf_counter() - t0}
         row["misfit"], row["roughness"] = misfit_and_roughness(
             chi, field, mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser)
+        shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
         if score is not None:
-            row.update(score(chi))
+            row.update(score(shown))
         rows.append(row)
-        kept.append(chi if keep is None else keep(chi))
+        kept.append(shown if keep is None else keep(shown))
     order = np.argsort(params)
     if np.any(np.diff(params[order]) <= 0) or not (np.all(np.diff(params) > 0) or np.all(np.diff(params) < 0)):
         raise ValueError("params must be strictly increasing or strictly decreasing")

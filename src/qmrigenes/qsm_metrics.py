@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._validate import as_array, check_choice, check_int, check_scalar
+from .qsm import _check_mask
 
 __all__ = ["nrmse", "nrmse_detrended", "hfen", "log_kernel", "xsim", "pearson_r",
            "challenge_metrics", "ChallengeScorer", "METRIC_NAMES"]
@@ -49,16 +50,7 @@ def _pair(recon, ref, mask):
     ref = as_array(ref, "ref")
     if recon.shape != ref.shape:
         raise ValueError(f"mismatched shapes: recon {recon.shape} vs ref {ref.shape}")
-    if mask is None:
-        m = np.ones(recon.shape, bool)
-    else:
-        m = np.asarray(mask)
-        if m.shape != recon.shape:
-            raise ValueError(f"mismatched shapes: mask {m.shape} vs recon {recon.shape}")
-        if m.dtype != bool:
-            if m.dtype.kind not in "iuf" or not np.all(np.isin(m, (0, 1))):
-                raise TypeError(f"mask must be boolean (or 0/1), got dtype {m.dtype}")
-            m = m.astype(bool)
+    m = np.ones(recon.shape, bool) if mask is None else _check_mask(mask, recon.shape)
     if m.sum() < 2:
         raise ValueError(f"mask must select at least 2 voxels, got {int(m.sum())}")
     return recon, ref, m
