@@ -80,10 +80,10 @@ def report_data(data, slices: dict) -> Report:
     numbers = {
         "grid": " × ".join(str(n) for n in f.shape),
         "vox-x": float(data.voxel_size[0]), "vox-z": float(data.voxel_size[2]),
-        "n-mask": int(m.sum()),
+        "n-mask": _count(int(m.sum())),
         "field-p99": float(np.percentile(np.abs(f[m]), 99)),
         "cosmos-p99": float(np.percentile(np.abs(ref[m]), 99)),
-        "cosmos-mean-ppb": 1000 * float(ref[m].mean()),
+        "cosmos-mean-ppb": _fmt(1000 * float(ref[m].mean()), 2),
         "slice-z": z, "slice-y": y,
     }
     fig, axes = plt.subplots(1, 4, figsize=(7.6, 2.7), gridspec_kw={"width_ratios": [1, 1, 1, 1]})
@@ -223,6 +223,12 @@ def report_oversmoothing(sweep: dict, reference: np.ndarray, mask: np.ndarray, s
         "os-ratio": float(params[picks["least NRMSE"]] / params[picks["least HFEN"]]),
     })
     return Report(numbers=numbers, figures={"fig-oversmooth": fig})
+
+
+def _count(v):
+    from .display import format_count
+
+    return format_count(v)
 
 
 def _fmt(v, decimals):
