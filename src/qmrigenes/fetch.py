@@ -480,7 +480,7 @@ def provenance_table(*, registry=None) -> pd.DataFrame:
     reg = load_registry(registry).reset_index()
     source = [s if k == "github" else f"{s} wheel: {m}"
               for k, s, m in zip(reg["kind"], reg["source"], reg["member"])]
-    chapters = {"ch1": "Ch. 1", "ch2": "Ch. 2", "ch3": "Ch. 3", "provenance": "licence record"}
+    chapters = {"ch1": "Ch. 1", "ch2": "Ch. 2", "ch3": "Ch. 3", "ch4": "Ch. 4", "provenance": "licence record"}
     used = [", ".join(chapters.get(u, u) for u in s.split(";")) for s in reg["used_by"]]
     return pd.DataFrame({
         "file": reg["name"], "source": source, "licence": reg["licence"],

@@ -1,0 +1,66 @@
+"""Benchmark: dipole inversions and metrics on the real 2016 QSM challenge field (160^3).
+
+Run on demand: ``python benchmarks/bench_qsm_challenge.py``. Prints wall times, as ratios
+against the plain alternative measured in the same run:
+
+* closed-form Tikhonov (float32, real FFTs) against ``qsm.tikhonov_cg`` with a mask of ones,
+  which solves the same problem (the test suite checks the two agree);
+* TV-ADMM in float32 against float64 (20 iterations each), with the relative difference;
+* ``qsm_metrics.ChallengeScorer`` (reference filtered once, bounding-box crop) against
+  ``qsm_metrics.challenge_metrics`` (everything recomputed on the full grid), and, when the
+  pinned qsm-ci wheel can be fetched, QSM-CI's own ``score_arrays``.
+"""
+import importlib.util
+import time
+
+import numpy as np
+
+
+def _time(fn, runs=3):
+    best, out = np.inf, None
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> None:
+    from qmrigenes import qsm, qsm_invert, qsm_metrics
+    from qmrigenes.qsm_challenge import load_qsm_challenge_2016
+
+    d = load_qsm_challenge_2016()
+    f, m, ref, vs, b0 = d.field, d.mask, d.reference, d.voxel_size, d.b0_dir
+    full = np.ones(f.shape, bool)
+    fm = np.where(m, f, 0.0)
+    t_cf, cf = _time(lambda: qsm_invert.tikhonov_closed_form(fm, lam=0.05, voxel_size=vs, b0_dir=b0))
+    t_cg, (cg, info) = _time(lambda: qsm.tikhonov_cg(fm, full, lam=0.05, tol=1e-6, voxel_size=vs, b0_dir=b0),
+                             runs=1)
+    print(f"closed-form Tikhonov {t_cf:.2f} s; tikhonov_cg, full mask, same problem {t_cg:.2f} s "
+          f"({info['n_iter']} iterations): ratio {t_cg / t_cf:.0f}x; max |difference| "
+          f"{np.abs(cf - cg).max():.1e} ppm")
+    t32, (x32, _) = _time(lambda: qsm_invert.tv_admm(f, m, lam=1e-3, max_iter=20, tol=1e-9, voxel_size=vs,
+                                                     b0_dir=b0), runs=1)
+    t64, (x64, _) = _time(lambda: qsm_invert.tv_admm(f, m, lam=1e-3, max_iter=20, tol=1e-9, voxel_size=vs,
+                                                     b0_dir=b0, dtype=np.float64), runs=1)
+    print(f"TV-ADMM, 20 iterations: float32 {t32:.1f} s, float64 {t64:.1f} s (ratio {t64 / t32:.2f}); "
+          f"relative difference {np.linalg.norm(x32 - x64) / np.linalg.norm(x64):.1e}")
+    chi = qsm.tkd(f, threshold=0.2, mask=m, voxel_size=vs, b0_dir=b0)
+    score = qsm_metrics.ChallengeScorer(ref, m)
+    t_sc, _ = _time(lambda: score(chi))
+    t_fn, _ = _time(lambda: qsm_metrics.challenge_metrics(chi, ref, m), runs=1)
+    print(f"metrics: ChallengeScorer {t_sc:.2f} s, challenge_metrics {t_fn:.2f} s (ratio {t_fn / t_sc:.1f})")
+    try:
+        from qmrigenes.fetch import fetch
+
+        spec = importlib.util.spec_from_file_location("qsmci_qsm_eval", fetch("qsmci_qsm_eval.py"))
+        qsmci = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(qsmci)
+        t_ci, _ = _time(lambda: qsmci.score_arrays(chi, ref, m.astype(float), "chi"), runs=1)
+        print(f"QSM-CI score_arrays (qsm-ci 0.6.2) {t_ci:.2f} s (ratio to ChallengeScorer {t_ci / t_sc:.1f})")
+    except Exception as err:        # the comparison is optional: the wheel may be unreachable
+        print(f"QSM-CI's scorer not run: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Closed-form Tikhonov, TV by ADMM and the L-curve rule on small synthetic grids."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qmrigenes import qsm
+from qmrigenes import qsm_invert as qi
+
+VS = (1.0, 1.0, 1.2)
+
+
+def _phantom(rng, n=20):
+    chi = np.zeros((n, n, n))
+    chi[5:11, 6:12, 5:10] = 0.1
+    chi[12:16, 4:8, 11:15] = -0.05
+    field = qsm.forward_field(chi, voxel_size=VS)
+    return chi, field + rng.normal(0, 0.002, field.shape)
+
+
+def test_closed_form_minimises_its_objective(rng):
+    _, field = _phantom(rng)
+    lam = 3e-3
+    for reg in ("gradient", "identity"):
+        chi = qi.tikhonov_closed_form(field, lam=lam, regulariser=reg, voxel_size=VS, dtype=np.float64)
+
+        def objective(x):
+            d = qsm.forward_field(x, voxel_size=VS)
+            pen = np.sum(qsm.gradient(x, voxel_size=VS) ** 2) if reg == "gradient" else np.sum(x ** 2)
+            return np.sum((d - field) ** 2) + lam * pen
+
+        base = objective(chi)
+        for _ in range(5):                       # any zero-mean perturbation raises the objective
+            dx = rng.normal(0, 1e-3, chi.shape)
+            assert objective(chi + dx - dx.mean()) > base
+        assert abs(chi.mean()) < 1e-12
+
+
+def test_closed_form_float32_is_harmless(rng):
+    _, field = _phantom(rng)
+    a = qi.tikhonov_closed_form(field, lam=1e-2, voxel_size=VS, dtype=np.float64)
+    b = qi.tikhonov_closed_form(field, lam=1e-2, voxel_size=VS, dtype=np.float32)
+    assert b.dtype == np.float32
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-5
+
+
+def test_closed_form_equals_masked_cg_with_full_mask(rng):
+    """With a mask of ones, qsm.tikhonov_cg's objective is the closed form's (halved)."""
+    _, field = _phantom(rng)
+    lam = 1e-2
+    closed = qi.tikhonov_closed_form(field, lam=lam, voxel_size=VS, dtype=np.float64)
+    cg, info = qsm.tikhonov_cg(field, np.ones(field.shape, bool), lam=lam, tol=1e-10, voxel_size=VS)
+    assert info["converged"]
+    assert np.abs(cg - closed).max() < 1e-8 * np.abs(closed).max() + 1e-12
+
+
+def test_gradient_symbol_matches_finite_differences(rng):
+    x = rng.normal(size=(6, 8, 10))
+    g = qsm.gradient(x, voxel_size=VS)
+    energy = np.sum(g ** 2)
+    spec = np.fft.rfftn(x)
+    sym = qi.gradient_symbol(x.shape, voxel_size=VS)
+    weights = np.full(spec.shape, 2.0)
+    weights[..., 0] = 1
+    if x.shape[2] % 2 == 0:
+        weights[..., -1] = 1
+    assert np.sum(weights * sym * np.abs(spec) ** 2) / x.size == pytest.approx(energy, rel=1e-10)
+
+
+def test_tv_admm_reaches_its_optimum(rng):
+    chi_true, field = _phantom(rng)
+    mask = np.zeros(field.shape, bool)
+    mask[2:18, 2:18, 2:18] = True
+    lam = 2e-4
+    chi, info = qi.tv_admm(field, mask, lam=lam, max_iter=3000, tol=1e-7, voxel_size=VS,
+                           dtype=np.float64, masked_output=False)
+    opt = qi.tv_optimality(chi, info["dual"], field, mask, lam=lam, voxel_size=VS)
+    assert opt["stationarity"] < 1e-3           # D M (D chi - f) = div y
+    assert opt["dual_excess"] < 1e-3            # |y| <= lam
+    assert opt["alignment"] < 0.01              # y = lam grad chi / |grad chi| on edges
+    obj = qi.tv_objective(chi, field, mask, lam=lam, voxel_size=VS)
+    for _ in range(5):
+        assert qi.tv_objective(chi + rng.normal(0, 1e-3, chi.shape), field, mask, lam=lam,
+                               voxel_size=VS) > obj
+    # and it is a reconstruction: closer to the truth inside the mask than zero is
+    err = np.linalg.norm((chi - chi_true)[mask] - (chi - chi_true)[mask].mean())
+    assert err < 0.5 * np.linalg.norm(chi_true[mask] - chi_true[mask].mean())
+
+
+def test_tv_admm_early_iterate_fails_the_check(rng):
+    """The optimality check can fail: a few iterations are far from the optimum."""
+    _, field = _phantom(rng)
+    mask = np.ones(field.shape, bool)
+    chi, info = qi.tv_admm(field, mask, lam=2e-4, max_iter=3, tol=1e-12, voxel_size=VS,
+                           dtype=np.float64, masked_output=False)
+    opt = qi.tv_optimality(chi, info["dual"], field, mask, lam=2e-4, voxel_size=VS)
+    assert not info["converged"] and opt["stationarity"] > 1e-2
+
+
+def test_l_curve_corner_of_a_known_curve():
+    t = np.logspace(-3, 3, 41)
+    # an L: misfit flat then rising steeply, roughness falling then flat; corner at t = 1
+    misfit = 1 + t ** 2
+    rough = 1 + 1 / t ** 2
+    k = qi.l_curve_corner(misfit, rough, t)
+    assert t[k] == pytest.approx(1.0, rel=0.2)
+    with pytest.raises(ValueError, match="increasing"):
+        qi.l_curve_corner(misfit, rough, t[::-1])
+
+
+def test_l_curve_on_tikhonov(rng):
+    _, field = _phantom(rng)
+    lams = np.logspace(-5, 1, 13)
+    out = qi.l_curve(lambda lam: qi.tikhonov_closed_form(field, lam=lam, voxel_size=VS, dtype=np.float64),
+                     field, None, lams, voxel_size=VS, score=lambda chi: {"norm": float(np.linalg.norm(chi))},
+                     keep=lambda chi: chi[10])
+    tab = out["table"]
+    assert np.all(np.diff(tab["misfit"]) >= -1e-12)     # more regularisation, more misfit
+    assert np.all(np.diff(tab["roughness"]) <= 1e-12)   # and less roughness
+    assert 0 < out["corner"] < len(lams) - 1 and out["best"] == lams[out["corner"]]
+    assert list(tab.columns) == ["seconds", "misfit", "roughness", "norm"] and out["kept"][0].shape == (20, 20)
+
+
+def test_errors_name_the_argument(rng):
+    _, field = _phantom(rng)
+    with pytest.raises(ValueError, match="lam"):
+        qi.tikhonov_closed_form(field, lam=0)
+    with pytest.raises(ValueError, match="regulariser"):
+        qi.tikhonov_closed_form(field, lam=1, regulariser="laplacian")
+    with pytest.raises(TypeError, match="mask"):
+        qi.tv_admm(field, None, lam=1e-3)
+    with pytest.raises(ValueError, match="mismatched shapes: mask"):
+        qi.tv_admm(field, np.ones((3, 3, 3), bool), lam=1e-3)
