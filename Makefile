@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
-.PHONY: venv data mathjax verify-data test book book-student pdf lab bench lock clean
+.PHONY: venv data mathjax verify-data test execute book book-clean book-student pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,21 +29,38 @@ verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
+# (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
+# _config.yml's `execute_notebooks: cache` reads, keyed on each page's code cells and on
+# src/qmrigenes + chapters/qmribook + the pins (a code change re-executes every page and drops the
+# Sphinx environments: never a stale page). CLEAN=1 (or `make book-clean`, used by CI) empties the
+# cache first: a full, clean execution.
+JOBS ?= 2
+execute: data
+	env -u MPLBACKEND $(BIN)/python .ci/execute_book.py --jobs $(JOBS) $(if $(filter 1 true yes,$(CLEAN)),--clean)
+
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
-book: data mathjax
-	rm -rf _build/html _build/.doctrees
-	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
-	@test -f _build/html/index.html && echo "book: _build/html/index.html"
+# Sphinx builds incrementally (a prose edit re-reads one page); after a failed build, whose
+# warnings an incremental build would not repeat, the next one re-reads every page.
+book: data mathjax execute
+	@test -f _build/.book-ok || rm -rf _build/html _build/.doctrees
+	@rm -f _build/.book-ok
+	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going
+	@test -f _build/html/index.html && touch _build/.book-ok && echo "book: _build/html/index.html"
+
+# The official build: every page executed from scratch, every page read.
+book-clean:
+	$(MAKE) book CLEAN=1
 
 # Student edition: the same book with every exercise solution removed (chapters/qmribook/student.py),
 # built from a generated copy of _config.yml into its own folder; then checked for solution text.
 STUDENT := _build/student
 # (`mathjax` is a prerequisite only where that target exists: the offline-math branch)
 MATHJAX_DEP := $(if $(wildcard .ci/fetch_mathjax.sh),mathjax)
-book-student: data $(MATHJAX_DEP)
+book-student: data $(MATHJAX_DEP) execute
 	rm -rf $(STUDENT)
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
-	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/jupyter-book build . \
+	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python .ci/jb.py build . \
 	    --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W -n --keep-going
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student check chapters $(STUDENT)/_build/html
 	@echo "book-student: $(STUDENT)/_build/html/index.html"
@@ -57,10 +74,10 @@ CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-firs
 	--disable-background-networking --disable-component-update --disable-sync \
 	--host-resolver-rules="MAP * ~NOTFOUND"
 PDF := _build/pdf/qmri-gene-expression-book.pdf
-pdf: data $(MATHJAX_DEP)
+pdf: data $(MATHJAX_DEP) execute
 	@command -v $(CHROMIUM) >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
 	rm -rf _build/singlehtml _build/pdf
-	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . --builder singlehtml -n --keep-going
 	mkdir -p _build/pdf
 	root=$$(sed -n 's/.*url=\([^" ]*\)".*/\1/p' _build/singlehtml/index.html); \
 	  cp _build/singlehtml/$${root:-index.html} _build/singlehtml/book.html
