@@ -26,8 +26,10 @@ mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/qmrigenes fetch --verify-only
 
+# One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
+# slows everything when the other core is busy.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -q
 
 # Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
 # (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
