@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
-.PHONY: venv data mathjax verify-data test book book-student pdf lab bench lock clean
+.PHONY: venv data mathjax verify-data test execute book book-clean book-student pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,24 +26,43 @@ mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/qmrigenes fetch --verify-only
 
+# One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
+# slows everything when the other core is busy.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -q
+
+# Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
+# (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
+# _config.yml's `execute_notebooks: cache` reads, keyed on each page's code cells and on
+# src/qmrigenes + chapters/qmribook + the pins (a code change re-executes every page and drops the
+# Sphinx environments: never a stale page). CLEAN=1 (or `make book-clean`, used by CI) empties the
+# cache first: a full, clean execution.
+JOBS ?= 2
+execute: data
+	env -u MPLBACKEND $(BIN)/python .ci/execute_book.py --jobs $(JOBS) $(if $(filter 1 true yes,$(CLEAN)),--clean)
 
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
-book: data mathjax
-	rm -rf _build/html _build/.doctrees
-	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
-	@test -f _build/html/index.html && echo "book: _build/html/index.html"
+# Sphinx builds incrementally (a prose edit re-reads one page); after a failed build, whose
+# warnings an incremental build would not repeat, the next one re-reads every page.
+book: data mathjax execute
+	@test -f _build/.book-ok || rm -rf _build/html _build/.doctrees
+	@rm -f _build/.book-ok
+	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going
+	@test -f _build/html/index.html && touch _build/.book-ok && echo "book: _build/html/index.html"
+
+# The official build: every page executed from scratch, every page read.
+book-clean:
+	$(MAKE) book CLEAN=1
 
 # Student edition: the same book with every exercise solution removed (chapters/qmribook/student.py),
 # built from a generated copy of _config.yml into its own folder; then checked for solution text.
 STUDENT := _build/student
 # (`mathjax` is a prerequisite only where that target exists: the offline-math branch)
 MATHJAX_DEP := $(if $(wildcard .ci/fetch_mathjax.sh),mathjax)
-book-student: data $(MATHJAX_DEP)
+book-student: data $(MATHJAX_DEP) execute
 	rm -rf $(STUDENT)
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
-	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/jupyter-book build . \
+	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python .ci/jb.py build . \
 	    --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W -n --keep-going
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student check chapters $(STUDENT)/_build/html
 	@echo "book-student: $(STUDENT)/_build/html/index.html"
@@ -53,10 +72,10 @@ book-student: data $(MATHJAX_DEP)
 # chapters on new pages, long tables in an appendix, links inside the PDF. .ci/print_pdf.py fails
 # (and keeps no PDF) on any clipped table or figure, any file:// or local link, or raw TeX.
 PDF := _build/pdf/qmri-gene-expression-book.pdf
-pdf: data $(MATHJAX_DEP)
+pdf: data $(MATHJAX_DEP) execute
 	@command -v chromium >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
 	rm -rf _build/singlehtml _build/pdf
-	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . --builder singlehtml -n --keep-going
 	$(BIN)/python .ci/print_pdf.py --html _build/singlehtml --pdf $(PDF)
 
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".

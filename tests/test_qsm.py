@@ -145,3 +145,33 @@ def test_nan_in_field_is_refused_not_spread():
                  lambda: qsm.tikhonov_kspace(f)):
         with pytest.raises(ValueError, match="field"):
             call()
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 8), (6, 5, 7)])
+def test_half_spectrum_weights_give_parseval(rng, shape):
+    import scipy.fft as sfft
+    x, y = rng.normal(size=shape), rng.normal(size=shape)
+    w = qsm._half_spectrum_weights(shape)
+    fx, fy = sfft.rfftn(x), sfft.rfftn(y)
+    assert np.sum(w * (fx * np.conj(fy)).real) == pytest.approx(np.sum(x * y), rel=1e-12)
+
+
+def test_tikhonov_cg_precisions_and_warm_start_reach_the_same_minimiser(rng):
+    chi, mask = _blob_phantom()
+    f = np.where(mask, qsm.forward_field(chi) + rng.normal(0, 1e-3, SHAPE), 0)
+    double, info_d = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, precision="double", masked_output=False)
+    mixed, info_m = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, precision="mixed", masked_output=False)
+    assert info_d["converged"] and info_m["converged"]
+    assert abs(info_m["n_iter"] - info_d["n_iter"]) <= 2          # same iteration, rounding apart
+    scale = np.abs(double[mask]).max()
+    assert np.abs(mixed - double)[mask].max() < 1e-3 * scale
+    # warm start at the solution of a nearby lambda: same minimiser, less work
+    near, _ = qsm.tikhonov_cg(f, mask, lam=2e-2, tol=1e-6, masked_output=False)
+    warm, info_w = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, x0=near, masked_output=False)
+    assert info_w["converged"] and info_w["n_iter"] < info_d["n_iter"]
+    assert np.abs(warm - double)[mask].max() < 1e-3 * scale
+    assert qsm.tikhonov_optimality(warm, f, mask, lam=1e-2) <= 1e-6
+    with pytest.raises(ValueError, match="precision"):
+        qsm.tikhonov_cg(f, mask, precision="half")
+    with pytest.raises(ValueError, match="x0"):
+        qsm.tikhonov_cg(f, mask, x0=np.zeros((3, 3, 3)))

@@ -127,20 +127,28 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
     standardize_y = check_bool(standardize_y, "standardize_y")
     standardize_x = check_bool(standardize_x, "standardize_x")
     x = as_array(expression, "expression", ndim=2, allow_nan=True)
-    nan_cols = np.isnan(x).any(axis=0)
-    partial = nan_cols & ~np.isnan(x).all(axis=0)
-    if partial.any():
-        raise ValueError(f"genes with NaN in some ROIs: {list(expression.columns[partial][:10])}")
+    nan = np.isnan(x)
+    nan_cols = nan.any(axis=0)
+    if nan_cols.any():
+        partial = nan_cols & ~nan.all(axis=0)
+        if partial.any():
+            raise ValueError(f"genes with NaN in some ROIs: {list(expression.columns[partial][:10])}")
+        scale = np.abs(x).max(axis=0, initial=0, where=~nan)
+    else:
+        scale = np.abs(x).max(axis=0, initial=0)
     yv = y.to_numpy(dtype=float)
     if standardize_y:
         yv = zscore(yv)
     n = len(yv)
     xc = x - x.mean(axis=0)
     sxx = (xc ** 2).sum(axis=0)
-    scale = np.maximum(1.0, np.abs(x).max(axis=0, initial=0, where=~np.isnan(x)))
+    scale = np.maximum(1.0, scale)
     zero = nan_cols | ~(sxx > (1e-12 * scale) ** 2 * n)
     keep = ~zero
-    xc, sxx, xk = xc[:, keep], sxx[keep], x[:, keep]
+    if zero.any():                  # (boolean indexing copies the whole matrix: only when needed)
+        xc, sxx, xk = xc[:, keep], sxx[keep], x[:, keep]
+    else:
+        xk = x
     if standardize_x:
         xk = xc / np.sqrt(sxx / (n - 1))
         xc, sxx = xk - xk.mean(axis=0), np.full(xk.shape[1], n - 1.0)
@@ -157,7 +165,7 @@ def genome_wide_ols(expression: pd.DataFrame, y: pd.Series, *, standardize_y: bo
         r = sxy / np.sqrt(sxx * syy)
     p = 2 * stats.t.sf(np.abs(t), df)
     table = pd.DataFrame({"slope": slope, "intercept": intercept, "se": se, "t": t, "p": p, "r": r, "n": n},
-                         index=expression.columns[keep])
+                         index=expression.columns[keep] if zero.any() else expression.columns)
     table.index.name = "gene"
     return GenomeWideOLS(table, expression.columns[zero])
 
