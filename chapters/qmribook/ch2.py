@@ -17,7 +17,7 @@ import pandas as pd
 from .report import Report
 
 #: The book's bibliography (author-year labels for figure legends).
-_BIB = Path(__file__).resolve().parents[2] / "references.bib"
+from .paths import BIBLIOGRAPHY as _BIB
 
 # ---- moved from qmrigenes.ahba
 # --------------------------------------------------------------------------- chapter summaries
