@@ -84,7 +84,8 @@ def glue_values(nb) -> dict[str, str]:
     """Every glued value of an executed notebook: ``name -> comparable text``.
 
     Numbers and text by their ``text/plain``; tables by their HTML or Markdown; figures by
-    the sha256 of their PNG's pixels (with the displayed width); whether glued with ``display=True``
+    the sha256 of their PNG's pixels (with the displayed width), random pandas Styler ids
+    masked; whether glued with ``display=True``
     or ``False`` makes no difference.
     """
     values = {}
@@ -97,8 +98,8 @@ def glue_values(nb) -> dict[str, str]:
         if "image/png" in data:
             width = output.get("metadata", {}).get("image/png", {}).get("width")
             values[meta["name"]] = f"png pixels sha256 {_pixels_hash(data['image/png'])} width {width}"
-        elif "text/html" in data:
-            values[meta["name"]] = "html " + data["text/html"]
+        elif "text/html" in data:      # pandas Styler ids (T_xxxxx) are random per run
+            values[meta["name"]] = "html " + re.sub(r"\bT_[0-9a-f]{5}", "T_*", data["text/html"])
         elif "text/markdown" in data:
             values[meta["name"]] = "md " + data["text/markdown"]
         else:
