@@ -302,6 +302,16 @@ def report_background(chi_true: np.ndarray, local_field: np.ndarray, mask, *, ce
     total = forward_field(np.asarray(chi_true, float) + source, voxel_size=voxel_size, pad=pad)
     local_sharp, eroded = sharp(total, mask, radius_mm=sharp_radius_mm, threshold=threshold,
                                 voxel_size=voxel_size)
+    return present_background(local_field, total, local_sharp, eroded, mask=mask, y=y)
+
+
+def present_background(local_field: np.ndarray, total: np.ndarray, local_sharp: np.ndarray,
+                       eroded: np.ndarray, *, mask, y: int | None = None) -> Report:
+    """Numbers and figure of background-field removal (the chapter's visible cell calls
+    :func:`qmrigenes.qsm.sphere_source`, ``forward_field`` and ``sharp``): ``local_field`` is the
+    true local field, ``total`` the field with the background, ``local_sharp`` and ``eroded``
+    what SHARP returns. Returns what :func:`report_background` returns."""
+    mask = np.asarray(mask, dtype=bool)
     numbers = {"bg-rms": _rms_ppb((total - local_field)[eroded]),
                "local-rms": _rms_ppb(np.asarray(local_field)[eroded]),
                "sharp-rmse": _rms_ppb((local_sharp - local_field)[eroded]),

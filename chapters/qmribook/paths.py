@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ROOT", "CHAPTERS", "BOOK_DATA", "DATA_CACHE", "BIBLIOGRAPHY", "TABLES_DIR", "use_book_data"]
+__all__ = ["ROOT", "CHAPTERS", "BOOK_DATA", "DATA_CACHE", "BIBLIOGRAPHY", "TABLES_DIR", "PACKAGE_DATA",
+           "use_book_data", "authored_tables"]
 
 #: The repository (the book's root folder).
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,3 +35,16 @@ def use_book_data() -> str | None:
     if not os.environ.get("QMRIGENES_DATA") and DATA_CACHE.is_dir():
         os.environ["QMRIGENES_DATA"] = str(DATA_CACHE)
     return os.environ.get("QMRIGENES_DATA")
+
+
+#: Tables the library ships (registry, crosswalks, literature values).
+PACKAGE_DATA = ROOT / "src" / "qmrigenes" / "data"
+
+
+def authored_tables() -> list[str]:
+    """Every table we author and commit, as paths relative to the repository (sorted): the book's
+    ``data/`` (published numbers, reproduction status; not the download cache) and the library's
+    ``src/qmrigenes/data/`` (crosswalks, literature values; the registry itself is left out)."""
+    found = [p for folder in (BOOK_DATA, PACKAGE_DATA) if folder.is_dir() for p in folder.rglob("*.csv")
+             if "cache" not in p.relative_to(folder).parts and p.name != "registry.csv"]
+    return sorted(p.relative_to(ROOT).as_posix() for p in found)

@@ -3,8 +3,10 @@ its figures as images, its tables and the numbers its prose quotes; no raw objec
 
 Slow (the chapters at full size, about 1-2 min each on the reference machine): marked
 ``notebook`` so it can be selected (``pytest -m notebook``) or skipped (``-m "not notebook"``);
-``make test`` runs it.
+``make test`` runs it. With ``QMRIBOOK_NB_OUT=<folder>`` (outside chapters/) the executed
+notebooks are also written there, e.g. to compare their glue with ``python -m qmribook.notebooks``.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -67,6 +69,13 @@ def test_shown_counts_what_jupyterlab_renders():
 @pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_run_all_shows_figures_tables_and_numbers(md):
     nb = notebooks.execute_chapter(md)
+    if os.environ.get("QMRIBOOK_NB_OUT"):
+        import nbformat
+
+        out = Path(os.environ["QMRIBOOK_NB_OUT"]).resolve()
+        assert not out.is_relative_to(ROOT / "chapters"), "QMRIBOOK_NB_OUT must be outside chapters/"
+        out.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out / f"{md.stem}.ipynb")
     glued = notebooks.glue_values(nb)
     seen = notebooks.shown(nb)
     refs = notebooks.glue_references(md.read_text(encoding="utf-8"))
