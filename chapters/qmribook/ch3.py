@@ -611,11 +611,24 @@ def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_wid
     labels, inside = phantom.labels[slab], phantom.mask[slab]
     sig = simulate_mpm(maps, protocol, b1=np.asarray(b1)[slab], sigma=sigma, rng=np.random.default_rng(seed))
     noisy, den, table = denoising_experiment(sig, protocol.te, labels, maps["R2s"], tissues, sigma=sigma, **nlm)
+    return present_denoising(noisy, den, table, r2s_true=maps["R2s"], inside=inside, z=half_width,
+                             report_tissue=report_tissue, biased_tissue=biased_tissue)
+
+
+def present_denoising(noisy: np.ndarray, den: np.ndarray, table: pd.DataFrame, *, r2s_true: np.ndarray,
+                      inside: np.ndarray, z: int, report_tissue: str = "WM",
+                      biased_tissue: str = "pallidum") -> Report:
+    """Numbers, table and figure of R2* with and without NLM denoising (the chapter's visible cell
+    calls :func:`qmrigenes.relaxometry.simulate_mpm` and ``denoising_experiment`` on a slab):
+    ``noisy``, ``den`` and ``table`` are what ``denoising_experiment`` returns, ``r2s_true`` and
+    ``inside`` (brain mask) the slab's truth, ``z`` the slab's slice to show. Returns what
+    :func:`report_denoising` returns."""
+    half_width = z
     numbers = {"r2s-sd-wm-raw": float(table.loc[report_tissue, "no denoising"]),
                "r2s-sd-wm-nlm": float(table.loc[report_tissue, "NLM"]),
                "r2s-bias-gp-nlm": float(table.loc[biased_tissue, "bias_NLM"])}
     data = {"r2s_noisy": np.where(inside, noisy, 0), "r2s_denoised": np.where(inside, den, 0),
-            "r2s_true": maps["R2s"], "z": half_width, "precision": table[["no denoising", "NLM"]]}
+            "r2s_true": r2s_true, "z": half_width, "precision": table[["no denoising", "NLM"]]}
     fig = figs.plot_denoising(data["r2s_noisy"], data["r2s_denoised"], data["r2s_true"], data["precision"],
                               z=half_width)
     shown = table.rename(columns={"no denoising": "error SD, no denoising (s⁻¹)", "NLM": "error SD, NLM (s⁻¹)",
