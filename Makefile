@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
-.PHONY: venv data mathjax verify-data test execute book book-clean book-student pdf lab bench lock clean
+.PHONY: venv data mathjax verify-data test execute book book-clean book-student student-notebooks pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,13 +59,21 @@ book-clean:
 STUDENT := _build/student
 # (`mathjax` is a prerequisite only where that target exists: the offline-math branch)
 MATHJAX_DEP := $(if $(wildcard .ci/fetch_mathjax.sh),mathjax)
-book-student: data $(MATHJAX_DEP) execute
+book-student: data $(MATHJAX_DEP) execute student-notebooks
 	rm -rf $(STUDENT)
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
 	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python .ci/jb.py build . \
 	    --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W -n --keep-going
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student check chapters $(STUDENT)/_build/html
 	@echo "book-student: $(STUDENT)/_build/html/index.html"
+
+# Runnable student notebooks (no solutions, a self-check per computational exercise) and the answer
+# key (the full chapters), written outside chapters/ (a .ipynb beside a chapter's .md breaks the build).
+STUDENT_NB := _build/student-notebooks
+student-notebooks: $(STAMP)
+	rm -rf $(STUDENT_NB)
+	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student notebooks chapters $(STUDENT_NB)
+	@echo "student-notebooks: $(STUDENT_NB)/notebooks (students), $(STUDENT_NB)/answers (answer key)"
 
 # The whole book as one PDF: a single-page HTML build printed by headless Chromium (Debian's
 # `chromium` package, driven by Playwright) with the network blocked: A4, page numbers, outline,
@@ -79,9 +87,11 @@ pdf: data $(MATHJAX_DEP) execute
 	$(BIN)/python .ci/print_pdf.py --html _build/singlehtml --pdf $(PDF)
 
 # JupyterLab in the project's environment; open a chapter's .md with "Open With > Jupytext Notebook".
+# LAB_DIR=_build/student-notebooks/notebooks opens the student notebooks (make student-notebooks).
 LAB_ARGS ?=
+LAB_DIR ?= chapters
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: $(STAMP)  ## benchmarks, run on demand
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -732,12 +732,21 @@ def report_simulation(*, n_subjects: int = 17, seed: int = 0, fwhm: float = 6.0)
     ``data`` keeps ``cohort`` and ``result`` for the smoothing exercise.
     """
     from qmrigenes import mpm
-    from qmrigenes.figures import mpm as fm
 
     cohort = mpm.simulate_cohort(n_subjects=n_subjects, seed=seed)
     sim = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=fwhm)
-    return Report(numbers=simulation_report(cohort, sim), figures={"fig-sim": fm.plot_simulation_recovery(cohort, sim)},
-                  data={"cohort": cohort, "result": sim})
+    return present_simulation(cohort, sim)
+
+
+def present_simulation(cohort: SimulatedCohort, result: VertexwiseResult) -> Report:
+    """Recovery numbers and Figure 1.2 of a vertexwise pipeline run on a simulated cohort (the
+    chapter's visible cell calls :func:`qmrigenes.mpm.simulate_cohort` and
+    :func:`qmrigenes.mpm.vertexwise_pipeline`)."""
+    from qmrigenes.figures import mpm as fm
+
+    return Report(numbers=simulation_report(cohort, result),
+                  figures={"fig-sim": fm.plot_simulation_recovery(cohort, result)},
+                  data={"cohort": cohort, "result": result})
 
 
 def report_exercise_smoothing(cohort: SimulatedCohort, *, fwhms=(0.0, 6.0)) -> Report:
@@ -800,10 +809,16 @@ def report_association(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0
 
     ``data`` keeps ``assoc`` (:class:`Association`).
     """
+    return present_association(data, cell_type_association(data, n_perm=n_perm, seed=seed), n_perm=n_perm)
+
+
+def present_association(data: ChapterData, assoc: Association, *, n_perm: int) -> Report:
+    """Numbers and Figure 1.3 of the gene- and spatial-specificity tests (the chapter's visible
+    cell calls :func:`qmrigenes.stats.spatial.spin_permutations` and
+    :func:`qmrigenes.stats.spatial.gene_set_association`). ``data`` keeps ``assoc``."""
     from qmrigenes import mpm
     from qmrigenes.figures import mpm as fm
 
-    assoc = cell_type_association(data, n_perm=n_perm, seed=seed)
     significant = significant_sets(assoc.table, dataset="clinical MPM", alpha=0.05)
     set_expression = mpm.gene_set_expression(data.expression, data.gene_sets, sets=significant)
     numbers = dict(assoc.seconds) | {"n-perm": f"{n_perm:,}", "sig-sets": ", ".join(map(set_label, significant))}

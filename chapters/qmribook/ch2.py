@@ -17,7 +17,7 @@ import pandas as pd
 from .report import Report
 
 #: The book's bibliography (author-year labels for figure legends).
-_BIB = Path(__file__).resolve().parents[2] / "references.bib"
+from .paths import BIBLIOGRAPHY as _BIB
 
 # ---- moved from qmrigenes.ahba
 # --------------------------------------------------------------------------- chapter summaries
@@ -362,7 +362,9 @@ _MAP_KEYS = {"R2*": "r2s", "chi_para": "para", "chi_dia_abs": "dia"}
 
 
 def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10000, seed: int = 0,
-                    expected_negative: Sequence[str] = ("TFRC",)) -> RealDataStudy:
+                    expected_negative: Sequence[str] = ("TFRC",), maps: pd.DataFrame | None = None,
+                    expression: pd.DataFrame | None = None,
+                    set_tests: Mapping[str, pd.DataFrame] | None = None) -> RealDataStudy:
     """Per-gene and set-level tests of the real deep-grey maps on left-hemisphere AHBA expression.
 
     Each map (:func:`qmrigenes.ahba.deep_grey_maps`) is tested on the
@@ -384,18 +386,24 @@ def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10
         ``chi-pperm-min`` (smallest label-permutation p of the χ maps), and
         ``largest-p-{random,coex,perm}`` (how many of the set tests each null
         gives the largest p).
+
+    ``maps``, ``expression`` (left hemisphere) and ``set_tests`` ({map: set_level_tests table})
+    may be passed precomputed (the chapter's visible cell computes them); by default they are
+    computed here with ``n_perm`` and ``seed``.
     """
     from qmrigenes.ahba import deep_grey_expression, deep_grey_maps
 
-    maps = deep_grey_maps()
-    expr_l = deep_grey_expression(hemisphere="L")
+    maps = deep_grey_maps() if maps is None else maps
+    expr_l = deep_grey_expression(hemisphere="L") if expression is None else expression
     expr_m = deep_grey_expression(hemisphere="mean")
     real_l = map_gene_tables(expr_l, maps, gene_sets)
     real_m = map_gene_tables(expr_m, maps, gene_sets)
     wide = real_l.pivot_table(index=["set", "gene"], columns="map", values="r", sort=False)
     wide["R2* (L-R mean)"] = real_m[real_m["map"] == "R2*"].set_index(["set", "gene"])["r"]
-    sets = pd.concat({m: set_level_tests(expr_l.loc[maps[m].dropna().index], maps[m].dropna(), gene_sets,
-                                         n_perm=n_perm, seed=seed) for m in maps.columns}, names=["map"])
+    if set_tests is None:
+        set_tests = {m: set_level_tests(expr_l.loc[maps[m].dropna().index], maps[m].dropna(), gene_sets,
+                                        n_perm=n_perm, seed=seed) for m in maps.columns}
+    sets = pd.concat(dict(set_tests), names=["map"])
     r2s = genome_wide_ols(expr_l, maps["R2*"], standardize_x=True).table
     num = {"real-n-bh": int(real_l["bh"].fillna(False).sum())}
     for m, key in _MAP_KEYS.items():
@@ -835,12 +843,18 @@ def report_calibration(data: ChapterData, *, lr_corr: float, n_rep: int = 6, n_g
 _MAP_LABELS = {"R2*": "R2* r", "chi_para": "χpara r", "chi_dia_abs": "|χdia| r", "R2* (L-R mean)": "R2* r (L–R mean)"}
 
 
-def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Report:
-    """AHBA (left) against R2* and χ-separation in 7 structures: per-gene r, set tests, Figs 2.8-2.10."""
+def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0, maps: pd.DataFrame | None = None,
+                expression: pd.DataFrame | None = None,
+                set_tests: Mapping[str, pd.DataFrame] | None = None) -> Report:
+    """AHBA (left) against R2* and χ-separation in 7 structures: per-gene r, set tests, Figs 2.8-2.10.
+
+    ``maps``, ``expression`` and ``set_tests`` as in :func:`_real_data_study` (computed when not given).
+    """
     from qmrigenes.figures import qsm as qfig
 
     iron, myelin = data.sets["iron"], data.sets["myelin"]
-    real = _real_data_study(data.sets, n_perm=n_perm, seed=seed)
+    real = _real_data_study(data.sets, n_perm=n_perm, seed=seed, maps=maps, expression=expression,
+                            set_tests=set_tests)
     numbers = dict(real.numbers)
     for gene in ("FTL", "TFRC", "MBP"):
         numbers[f"r2s-{gene.lower()}"] = float(real.wide.xs(gene, level="gene")["R2*"].iloc[0])

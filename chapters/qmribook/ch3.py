@@ -167,24 +167,58 @@ def report_qsm(chi_true: np.ndarray, labels: np.ndarray, *, tissues: dict, refer
     mask = check_mask(labels > 0, chi_true.shape, "labels > 0", what="brain (labels > 0)")
     check_mask(labels == reference_label, chi_true.shape, f"labels == reference_label ({reference_label})",
                what="reference region")
-    ref = labels == reference_label
     field = forward_field(chi_true, voxel_size=voxel_size, pad=pad)
     noisy = add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
-
-    def _ref(chi):
-        return np.where(mask, reference_to(chi, ref), 0)
-
     t0 = time.perf_counter()
-    chi_tkd = _ref(tkd(noisy, threshold=threshold, mask=mask, voxel_size=voxel_size))
+    chi_tkd = tkd(noisy, threshold=threshold, mask=mask, voxel_size=voxel_size)
     t_tkd = time.perf_counter() - t0
     t0 = time.perf_counter()
     chi_full, info = tikhonov_cg(noisy, mask, lam=lam, tol=tol, voxel_size=voxel_size, masked_output=False)
     t_cg = time.perf_counter() - t0
+    chi_early, info_early = tikhonov_early_stopped(noisy, mask, lam=lam, voxel_size=voxel_size)
+    chi_low = tkd(noisy, threshold=low_threshold, mask=mask, voxel_size=voxel_size)
+    return present_qsm(chi_true, labels, field=field, field_noisy=noisy,
+                       recons={"TKD": chi_tkd, "Tikhonov": chi_full, "early-stopped CG": chi_early,
+                               "low": chi_low},
+                       info=info, info_early=info_early, seconds={"t-tkd": t_tkd, "t-cg": t_cg},
+                       tissues=tissues, reference_label=reference_label, threshold=threshold,
+                       low_threshold=low_threshold, lam=lam, tol=tol, near_zero_ppb=near_zero_ppb,
+                       voxel_size=voxel_size, z=z, y=y)
+
+
+def present_qsm(chi_true: np.ndarray, labels: np.ndarray, *, field: np.ndarray, field_noisy: np.ndarray,
+                recons: dict, info: dict, info_early: dict, seconds: dict, tissues: dict,
+                reference_label: int = 1, threshold: float = 0.2, low_threshold: float = 0.05,
+                lam: float = 1e-2, tol: float = 1e-6, near_zero_ppb: float = 10.0,
+                voxel_size=(2.0, 2.0, 2.0), z: int | None = None, y: int | None = None) -> Report:
+    """Numbers, tables and figures of QSM reconstructions (the chapter's visible cells call
+    :func:`qmrigenes.qsm.forward_field`, ``add_field_noise``, ``tkd``, ``tikhonov_cg`` and
+    ``tikhonov_early_stopped``).
+
+    ``recons`` maps ``"TKD"`` (threshold ``threshold``), ``"Tikhonov"`` (converged, unmasked
+    output), ``"early-stopped CG"`` and ``"low"`` (TKD at ``low_threshold``) to unreferenced
+    maps (ppm); every map is referenced here to its mean over ``reference_label``. ``seconds``
+    has ``t-tkd`` and ``t-cg``. Returns what :func:`report_qsm` returns.
+    """
+    need = {"TKD", "Tikhonov", "early-stopped CG", "low"}
+    if set(recons) != need:
+        raise ValueError(f"recons must have the keys {sorted(need)}, has {sorted(recons)}")
+    chi_true = np.asarray(chi_true, dtype=float)
+    labels = np.asarray(labels)
+    mask = labels > 0
+    ref = labels == reference_label
+    noisy = field_noisy
+
+    def _ref(chi):
+        return np.where(mask, reference_to(chi, ref), 0)
+
+    t_tkd, t_cg = seconds["t-tkd"], seconds["t-cg"]
+    chi_tkd = _ref(recons["TKD"])
+    chi_full = recons["Tikhonov"]
     optimality = tikhonov_optimality(chi_full, noisy, mask, lam=lam, voxel_size=voxel_size)
     chi_cg = _ref(chi_full)
-    chi_early, info_early = tikhonov_early_stopped(noisy, mask, lam=lam, voxel_size=voxel_size)
-    chi_early = _ref(chi_early)
-    chi_low = _ref(tkd(noisy, threshold=low_threshold, mask=mask, voxel_size=voxel_size))
+    chi_early = _ref(recons["early-stopped CG"])
+    chi_low = _ref(recons["low"])
 
     lut = {v: k for k, v in tissues.items()}
     missing = {"pallidum", "putamen"} - set(lut)
@@ -279,6 +313,16 @@ def report_background(chi_true: np.ndarray, local_field: np.ndarray, mask, *, ce
     total = forward_field(np.asarray(chi_true, float) + source, voxel_size=voxel_size, pad=pad)
     local_sharp, eroded = sharp(total, mask, radius_mm=sharp_radius_mm, threshold=threshold,
                                 voxel_size=voxel_size)
+    return present_background(local_field, total, local_sharp, eroded, mask=mask, y=y)
+
+
+def present_background(local_field: np.ndarray, total: np.ndarray, local_sharp: np.ndarray,
+                       eroded: np.ndarray, *, mask, y: int | None = None) -> Report:
+    """Numbers and figure of background-field removal (the chapter's visible cell calls
+    :func:`qmrigenes.qsm.sphere_source`, ``forward_field`` and ``sharp``): ``local_field`` is the
+    true local field, ``total`` the field with the background, ``local_sharp`` and ``eroded``
+    what SHARP returns. Returns what :func:`report_background` returns."""
+    mask = np.asarray(mask, dtype=bool)
     numbers = {"bg-rms": _rms_ppb((total - local_field)[eroded]),
                "local-rms": _rms_ppb(np.asarray(local_field)[eroded]),
                "sharp-rmse": _rms_ppb((local_sharp - local_field)[eroded]),
@@ -348,7 +392,7 @@ def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol 
     b1 = np.asarray(b1, dtype=float)
     if b1.shape != phantom.labels.shape:
         raise ValueError(f"mismatched shapes: B1 {b1.shape} vs phantom {phantom.labels.shape}")
-    wm_label = _tissue_lut(tissues, report_tissue)
+    _tissue_lut(tissues, report_tissue)                   # fails early on an unknown tissue
     rng = np.random.default_rng(seed)
     clean = simulate_mpm(phantom.maps, protocol, b1=b1, mask=phantom.mask)
     signals = {c: add_rician_noise(s, sigma, rng=rng) for c, s in clean.items()}
@@ -357,6 +401,24 @@ def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol 
         "no B1 correction": fit_mpm(signals, protocol, b1=None, mask=phantom.mask),
         _NOISELESS: fit_mpm(clean, protocol, b1=b1, mask=phantom.mask),
     }
+    return present_mpm(phantom, b1, signals, estimates, tissues=tissues, sigma=sigma,
+                       report_tissue=report_tissue, summary_tissues=summary_tissues, z=z)
+
+
+def present_mpm(phantom, b1: np.ndarray, signals: dict, estimates: dict, *, tissues: dict, sigma: float,
+                report_tissue: str = "WM", summary_tissues=("WM", "cortical GM", "putamen"),
+                z: int | None = None) -> Report:
+    """Numbers, tables and figures of simulated MPM fits (the chapter's visible cell calls
+    :func:`qmrigenes.relaxometry.simulate_mpm`, ``add_rician_noise`` and ``fit_mpm``).
+
+    ``signals`` are the noisy signals ({contrast: echoes}); ``estimates`` maps
+    ``"B1-corrected"``, ``"no B1 correction"`` and ``"noiseless, B1-corrected"`` to fitted maps.
+    Returns what :func:`report_mpm` returns.
+    """
+    need = {"B1-corrected", "no B1 correction", _NOISELESS}
+    if set(estimates) != need:
+        raise ValueError(f"estimates must have the keys {sorted(need)}, has {sorted(estimates)}")
+    wm_label = _tissue_lut(tissues, report_tissue)
     acc = pd.concat({m: accuracy_table(e, phantom.maps, phantom.labels, tissues) for m, e in estimates.items()},
                     names=["method"]).reset_index()
     rep = acc[acc["tissue"] == report_tissue].set_index(["method", "parameter"])
@@ -560,11 +622,24 @@ def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_wid
     labels, inside = phantom.labels[slab], phantom.mask[slab]
     sig = simulate_mpm(maps, protocol, b1=np.asarray(b1)[slab], sigma=sigma, rng=np.random.default_rng(seed))
     noisy, den, table = denoising_experiment(sig, protocol.te, labels, maps["R2s"], tissues, sigma=sigma, **nlm)
+    return present_denoising(noisy, den, table, r2s_true=maps["R2s"], inside=inside, z=half_width,
+                             report_tissue=report_tissue, biased_tissue=biased_tissue)
+
+
+def present_denoising(noisy: np.ndarray, den: np.ndarray, table: pd.DataFrame, *, r2s_true: np.ndarray,
+                      inside: np.ndarray, z: int, report_tissue: str = "WM",
+                      biased_tissue: str = "pallidum") -> Report:
+    """Numbers, table and figure of R2* with and without NLM denoising (the chapter's visible cell
+    calls :func:`qmrigenes.relaxometry.simulate_mpm` and ``denoising_experiment`` on a slab):
+    ``noisy``, ``den`` and ``table`` are what ``denoising_experiment`` returns, ``r2s_true`` and
+    ``inside`` (brain mask) the slab's truth, ``z`` the slab's slice to show. Returns what
+    :func:`report_denoising` returns."""
+    half_width = z
     numbers = {"r2s-sd-wm-raw": float(table.loc[report_tissue, "no denoising"]),
                "r2s-sd-wm-nlm": float(table.loc[report_tissue, "NLM"]),
                "r2s-bias-gp-nlm": float(table.loc[biased_tissue, "bias_NLM"])}
     data = {"r2s_noisy": np.where(inside, noisy, 0), "r2s_denoised": np.where(inside, den, 0),
-            "r2s_true": maps["R2s"], "z": half_width, "precision": table[["no denoising", "NLM"]]}
+            "r2s_true": r2s_true, "z": half_width, "precision": table[["no denoising", "NLM"]]}
     fig = figs.plot_denoising(data["r2s_noisy"], data["r2s_denoised"], data["r2s_true"], data["precision"],
                               z=half_width)
     shown = table.rename(columns={"no denoising": "error SD, no denoising (s⁻¹)", "NLM": "error SD, NLM (s⁻¹)",
@@ -896,7 +971,12 @@ def report_atrophy(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0
         ``numbers`` from :func:`_atrophy_changes` (percent), ``tables``:
         ``atrophy-table``, ``figures``: ``fig-atrophy``, ``data``: ``series``.
     """
-    series = atrophy_series(phantom, nucleus=nucleus, losses=losses, measured=measured)
+    return present_atrophy(atrophy_series(phantom, nucleus=nucleus, losses=losses, measured=measured))
+
+
+def present_atrophy(series: pd.DataFrame) -> Report:
+    """Numbers, table and figure of :func:`qmrigenes.lesions.atrophy_series` (the chapter's
+    visible cell calls it); returns what :func:`report_atrophy` returns."""
     shown = series.rename(columns={"volume_ml": "volume (mL)", "R2s_mean": "mean R2* (s⁻¹)",
                                    "R2s_mass": "R2* mass (s⁻¹·mL)", "chi_mean": "mean χ (ppb)",
                                    "chi_mass": "χ mass (ppb·mL)", "chi_mean_measured": "mean χ, TKD (ppb)",

@@ -37,7 +37,7 @@ __all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "header_spec", "g
 MISSING = "\u2014"
 #: Where CSV downloads are written: html_extra_path (``_extra``) copies it to
 #: ``_build/html/chapters/_tables/``, next to the chapter pages that link to it.
-TABLES_DIR = Path(__file__).resolve().parents[2] / "_extra" / "chapters" / "_tables"
+from .paths import TABLES_DIR  # noqa: E402
 #: The link from a chapter page (``chapters/*.html``) to that folder.
 TABLES_HREF = "_tables"
 
@@ -485,9 +485,10 @@ def grouped_table(frame: pd.DataFrame, *, group_by, columns: Mapping[str, Union[
 
 # ---------------------------------------------------------------- figures
 def _min_font_pt(fig) -> float:
+    """Smallest visible font (points) of a figure that has been drawn (tick labels get their
+    text only when drawn, so call it after ``savefig``; it draws nothing itself)."""
     from matplotlib.text import Text
 
-    fig.canvas.draw()  # tick labels get their text only when drawn
     sizes = [t.get_fontsize() for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
     return float(min(sizes)) if sizes else float("nan")
@@ -498,18 +499,22 @@ class Figure:
 
     The PNG is shown at ``1/scale`` of its pixel size (``width`` output metadata), and
     records its smallest font (``qmri:min_font_pt``) and dpi in PNG text chunks so the
-    browser check can compute the displayed text size.
+    browser check can compute the displayed text size. The figure is drawn once (by
+    ``savefig``, whose tight bounding box adds a layout pass that draws nothing); its fonts
+    are read from the drawn artists, and it is closed.
     """
 
-    def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0):
+    def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0, min_font_pt: float | None = None):
         import matplotlib.pyplot as plt
 
-        self.min_font_pt = _min_font_pt(fig)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                    metadata={"qmri:min_font_pt": f"{self.min_font_pt:g}", "qmri:dpi": str(dpi)})
+                    metadata={"qmri:dpi": str(dpi)})
+        self.min_font_pt = _min_font_pt(fig)
         plt.close(fig)
-        self.png = buffer.getvalue()
+        if min_font_pt is not None and self.min_font_pt < min_font_pt:
+            raise ValueError(f"figure text of {self.min_font_pt:g} pt is below {min_font_pt:g} pt")
+        self.png = _png_with_text(buffer.getvalue(), "qmri:min_font_pt", f"{self.min_font_pt:g}")
         width_px = int.from_bytes(self.png[16:20], "big")
         height_px = int.from_bytes(self.png[20:24], "big")
         self.width = round(width_px / scale)
@@ -519,8 +524,19 @@ class Figure:
         return self.png, {"width": self.width, "height": self.height}
 
 
+def _png_with_text(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with one more tEXt chunk (``key``, ``value``) right after its header chunk."""
+    import struct
+    import zlib
+
+    data = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    end_of_header = 8 + 8 + 13 + 4       # signature, IHDR length and type, IHDR data, CRC
+    return png[:end_of_header] + chunk + png[end_of_header:]
+
+
 def figure(fig, *, dpi: int = 200, min_font_pt: float = 7.0) -> Figure:
-    """Render a matplotlib figure for ``glue`` as a high-dpi PNG.
+    """Render a matplotlib figure for ``glue`` as a high-dpi PNG (drawn once, then closed).
 
     Parameters
     ----------
@@ -540,7 +556,4 @@ def figure(fig, *, dpi: int = 200, min_font_pt: float = 7.0) -> Figure:
         Show it with ``{glue:figure}`` **and an** ``:alt:`` option that says what the
         figure shows (the alt text cannot travel with the PNG).
     """
-    smallest = _min_font_pt(fig)
-    if smallest < min_font_pt:
-        raise ValueError(f"figure text of {smallest:g} pt is below {min_font_pt:g} pt")
-    return Figure(fig, dpi=dpi)
+    return Figure(fig, dpi=dpi, min_font_pt=min_font_pt)

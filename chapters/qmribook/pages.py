@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: The book's own ``data/`` folder (published numbers, reproduction status, download cache).
-BOOK_DATA = Path(__file__).resolve().parents[2] / "data"
+from .paths import BOOK_DATA
 
 __all__ = ["BOOK_DATA", "load_published", "reproduction_status", "package_versions", "markdown_table", "table_styler",
            "front_matter"]

@@ -9,10 +9,15 @@ prose uses in ``{glue:text}`` and ``{glue:figure}``.
 """
 from __future__ import annotations
 
+import html
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Report", "show", "MIN_FONT_PT"]
+from .display import format_count
+
+__all__ = ["Report", "NumberSummary", "show", "stopwatch", "MIN_FONT_PT"]
 
 #: Smallest font (points) a chapter figure may use: at the column's 100 px per inch this is
 #: about 11 px tall at 1,400 px window width (the browser check asks for at least 9 px).
@@ -54,17 +59,71 @@ class Report:
         """Every glued key (numbers, tables, figures)."""
         return [*self.numbers, *self.tables, *self.figures]
 
+    def __repr__(self) -> str:
+        parts = [f"{len(getattr(self, p))} {p} ({', '.join(getattr(self, p))})"
+                 for p in ("numbers", "tables", "figures", "data") if getattr(self, p)]
+        return "Report: " + ("; ".join(parts) if parts else "empty")
+
+    def _repr_html_(self) -> str:
+        """A one-line summary of what the report holds (:func:`show` displays the content)."""
+        return f'<p class="qmri-report"><code>{html.escape(repr(self))}</code></p>'
+
+
+def _number_text(value) -> str:
+    """A glued number as the summary shows it: 4 significant digits, true minus sign."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return format_count(value)
+    if not math.isfinite(float(value)):
+        return str(value)
+    return f"{float(value):,.4g}".replace("-", "\u2212")
+
+
+class NumberSummary:
+    """The glued numbers of one :func:`show` call, as a small table for a Jupyter run.
+
+    The prose quotes them with ``{glue:text}`` under the names in the first column.
+    """
+
+    def __init__(self, names: dict[str, Any], *, notes: dict[str, str] | None = None):
+        self.names = dict(names)
+        self.notes = dict(notes or {})
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_number_text(v))}</td></tr>"
+                       for k, v in self.names.items())
+        rows += "".join(f"<tr><td><code>{html.escape(k)}</code></td><td><em>{html.escape(v)}</em></td></tr>"
+                        for k, v in self.notes.items())
+        return ('<details open class="qmri-numbers"><summary>Numbers quoted in the text '
+                f'({len(self.names)})</summary><table class="qmri-numbers"><thead><tr><th>glue name</th>'
+                f"<th>value</th></tr></thead><tbody>{rows}</tbody></table></details>")
+
+    def __repr__(self) -> str:
+        lines = [f"{k} = {_number_text(v)}" for k, v in self.names.items()]
+        return "\n".join(lines + [f"{k}: {v}" for k, v in self.notes.items()])
+
 
 def show(report: Report, *, chapter: str) -> Report:
-    """Glue every number, table and figure of ``report`` as ``<chapter>-<key>``.
+    """Glue every number, table and figure of ``report`` as ``<chapter>-<key>``, and show them.
 
-    Matplotlib figures are rendered through :func:`qmribook.display.figure` (a 200 dpi
-    PNG shown at half size, smallest font at least :data:`MIN_FONT_PT`, recorded for the
-    browser check) and
-    closed, so the page shows them only where the prose places them. Returns
-    ``report`` (so a cell can keep it).
+    * Figures (matplotlib) are rendered once through :func:`qmribook.display.figure` (a
+      200 dpi PNG shown at half size, smallest font at least :data:`MIN_FONT_PT`, recorded
+      for the browser check), closed, and glued **with display**: a notebook run (JupyterLab,
+      nbconvert) shows them under the cell.
+    * Tables are glued with display as well.
+    * Numbers are glued as hidden records (``{glue:text}`` in the prose), and shown together
+      in one small table (:class:`NumberSummary`) under the cell.
+    * Interactive figures (HTML drawn by the book's script) are glued hidden: they need the
+      built book; the summary names them.
+
+    In the book, a cell that calls ``show`` is tagged ``remove-output`` (or ``remove-cell``),
+    so each figure and table appears once, where its ``{glue:figure}`` directive places it.
+
+    Returns ``report`` (so a cell can keep it; its repr is a one-line summary).
     """
     import matplotlib.pyplot as plt
+    from IPython.display import display
     from myst_nb import glue
 
     from .display import figure
@@ -73,9 +132,43 @@ def show(report: Report, *, chapter: str) -> Report:
         raise TypeError(f"report must be a Report, got {type(report).__name__}")
     if not chapter or not isinstance(chapter, str):
         raise ValueError(f"chapter must be a prefix such as 'ch1', got {chapter!r}")
-    for key in report.keys():
-        value = {**report.numbers, **report.tables, **report.figures}[key]
+    notes = {}
+    for key, value in report.numbers.items():
+        glue(f"{chapter}-{key}", value, display=False)
+    for key, value in {**report.tables, **report.figures}.items():
+        name = f"{chapter}-{key}"
         if isinstance(value, plt.Figure):
             value = figure(value, min_font_pt=MIN_FONT_PT)      # renders and closes it
-        glue(f"{chapter}-{key}", value, display=False)
+        if _interactive(value):
+            glue(name, value, display=False)
+            notes[name] = "interactive figure: explore it in the built book (it is drawn by the book's script)"
+        else:
+            glue(name, value, display=True)
+    if report.numbers or notes:
+        display(NumberSummary({f"{chapter}-{k}": v for k, v in report.numbers.items()}, notes=notes))
     return report
+
+
+def _interactive(value) -> bool:
+    from .interactive import InteractiveFigure
+
+    return isinstance(value, InteractiveFigure)
+
+
+class stopwatch:
+    """Time a step of a chapter: ``with stopwatch() as t: ...``, then ``t.seconds``."""
+
+    def __enter__(self) -> "stopwatch":
+        import time
+
+        self._start = time.perf_counter()
+        self.seconds = float("nan")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import time
+
+        self.seconds = time.perf_counter() - self._start
+
+    def __repr__(self) -> str:
+        return f"stopwatch({self.seconds:.2f} s)"

@@ -142,17 +142,29 @@ def test_long_tokens_get_break_opportunities_but_csv_keeps_them(tmp_path):
 def test_show_glues_figures_as_high_dpi_png(monkeypatch):
     import myst_nb
 
+    from qmribook import report as report_module
     from qmribook.report import MIN_FONT_PT, Report, show
 
-    glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: glued.setdefault(name, value))
+    glued, shown = {}, []
+    monkeypatch.setattr(myst_nb, "glue",
+                        lambda name, value, display=True: glued.setdefault(name, (value, display)))
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1], [1, 0])
-    show(Report(numbers={"n": 3}, figures={"fig-a": fig}), chapter="chx")
-    assert glued["chx-n"] == 3
-    png, meta = glued["chx-fig-a"]._repr_png_()
+    frame = display.table(pd.DataFrame({"a": [1]}))
+    out = show(Report(numbers={"n": 3, "r": -0.123456}, tables={"tab": frame}, figures={"fig-a": fig}),
+               chapter="chx")
+    assert glued["chx-n"] == (3, False)                       # numbers: hidden records for {glue:text}
+    assert glued["chx-tab"] == (frame, True)                  # tables and figures: shown in a notebook run
+    png_figure, display_flag = glued["chx-fig-a"]
+    assert display_flag is True
+    png, meta = png_figure._repr_png_()
     assert b"qmri:dpi\x00200" in png and meta["width"] == round(int.from_bytes(png[16:20], "big") / 2)
-    assert not plt.fignum_exists(fig.number)                  # closed: shown only where the prose places it
+    assert not plt.fignum_exists(fig.number)                  # closed: no second copy from the inline backend
+    (summary,) = shown                                        # one table of the numbers under the cell
+    assert isinstance(summary, report_module.NumberSummary)
+    assert "chx-n" in summary._repr_html_() and "\u22120.1235" in summary._repr_html_()
+    assert "Report(" not in repr(out) and "chx" not in repr(out) and "1 figures (fig-a)" in repr(out)
     small, ax = plt.subplots()
     ax.set_title("tiny", fontsize=MIN_FONT_PT - 2)
     with pytest.raises(ValueError, match="below"):
@@ -196,3 +208,20 @@ def test_published_values_keep_digits_with_a_true_minus():
     html = display.table(pd.DataFrame({"v": ["-0.53", "1.32×10⁻⁹", "0.50"]}),
                          columns={"v": ColumnSpec("ours", kind="published")})._repr_html_()
     assert "\u22120.53" in html and "-0.53" not in html and "0.50" in html and "1.32×10⁻⁹" in html
+
+
+def test_figure_is_drawn_once_and_fonts_read_from_the_drawn_artists(monkeypatch):
+    from matplotlib.figure import Figure as MplFigure
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    ax.tick_params(labelsize=9)
+    draws = []
+    original = MplFigure.draw
+    monkeypatch.setattr(MplFigure, "draw", lambda self, renderer: (draws.append(renderer), original(self, renderer))[1])
+    out = display.figure(fig)
+    # savefig only: its tight bounding box takes one layout pass that paints nothing, then the
+    # one render (the font audit used to add two full draws before it: 4 in all)
+    assert len(draws) == 2
+    assert out.min_font_pt == 9          # tick labels, which get their text only when drawn
+    assert b"qmri:min_font_pt\x009" in out.png

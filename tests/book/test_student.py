@@ -100,6 +100,7 @@ def test_write_config_adds_extension_and_keeps_the_rest(tmp_path):
         assert sphinx["extra_extensions"] == orig_sphinx.get("extra_extensions", []) + ["qmribook.student"]
     assert cfg["sphinx"]["config"]["html_copy_source"] is False
     assert cfg["html"]["use_download_button"] is False
+    assert cfg["html"]["use_repository_button"] is False and cfg["launch_buttons"]["binderhub_url"] == ""
     assert cfg["execute"] == orig["execute"] and cfg["bibtex_bibfiles"] == orig["bibtex_bibfiles"]
     assert cfg["title"].endswith("(student edition)")
 
@@ -127,3 +128,63 @@ def test_student_edition_has_no_download_buttons():
     config = SimpleNamespace(html_theme_options=None)
     student.no_download_buttons(None, config)
     assert config.html_theme_options == {"use_download_button": False}
+
+
+# --------------------------------------------------------------------------- student notebooks
+def test_split_solutions_removes_plain_and_gated_solutions_and_adds_self_checks():
+    import jupytext
+
+    page = ("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+            "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+            + PAGE.replace(":label: ex-two", ":label: ex-ch2-bh").replace("{solution-start} ex-two",
+                                                                       "{solution-start} ex-ch2-bh")
+            .replace("Gated solution paragraph with several distinctive words in it.\n",
+                     "Gated solution paragraph.\n\n```{code-cell} ipython3\nsecret = 1\n```\n\nMore gated text.\n"))
+    nb = jupytext.reads(page, fmt="md:myst")
+    out, removed = student.split_solutions(nb)
+    text = "\n".join(c.source for c in out.cells)
+    assert "The answer follows" not in text and "Gated solution" not in text and "More gated" not in text
+    assert "secret" not in text and "{solution" not in text
+    assert "Text after the solutions stays visible" in text and "Compute the flip angle" in text
+    assert "check('ex-ch2-bh', ...)" in text and removed >= 3
+    assert any(c.source == "secret = 1" for c in nb.cells)      # the input is left as it was
+
+
+def test_write_notebooks_refuses_chapters_folder(tmp_path):
+    with pytest.raises(SystemExit, match="outside"):
+        student.write_notebooks(str(tmp_path), str(tmp_path / "nb"))
+
+
+def test_every_chapter_has_student_notebook_without_solutions_that_runs_on_its_own(tmp_path):
+    """Each student notebook keeps every cell the chapter needs: no kept cell reads a name that
+    only a removed (solution) cell defines; the answer key is the full chapter."""
+    import ast
+
+    import nbformat
+
+    paths = student.write_notebooks(str(ROOT / "chapters"), str(tmp_path))
+    chapters = sorted((ROOT / "chapters").glob("0*.md"))
+    assert len(paths) == 2 * len(chapters)
+    for md in chapters:
+        nb_student = nbformat.read(tmp_path / "notebooks" / f"{md.stem}.ipynb", as_version=4)
+        nb_answers = nbformat.read(tmp_path / "answers" / f"{md.stem}.ipynb", as_version=4)
+        text = "\n".join(c.source for c in nb_student.cells)
+        assert "{solution" not in text
+        assert "{solution" in "\n".join(c.source for c in nb_answers.cells)
+        phrases = student.solution_phrases(md.read_text(encoding="utf-8"))
+        assert phrases and not [p for p in phrases if p in " ".join(text.split())]
+
+        def names(cells, ctx):
+            out = set()
+            for c in cells:
+                if c.cell_type == "code":
+                    out |= {n.id for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Name)
+                            and isinstance(n.ctx, ctx)}
+            return out
+
+        kept = [c.source for c in nb_student.cells]
+        removed = [c for c in nb_answers.cells if c.cell_type == "code" and c.source not in kept]
+        missing = (names(nb_student.cells, ast.Load) - names(nb_student.cells, ast.Store)
+                   ) & names(removed, ast.Store)
+        assert not missing, f"{md.name}: kept cells use names defined only in solutions: {missing}"
+        nbformat.validate(nb_student)
