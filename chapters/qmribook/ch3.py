@@ -28,6 +28,7 @@ from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise
 from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
 
 from .report import Report
+from .numberstyle import number_text
 
 __all__ = [
     "report_phantom",
@@ -1148,8 +1149,8 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
     rows["CG iterations"] = [format_count(meta[t]["iterations"]) for t in tols]
     rows["relative residual"] = [format_p(meta[t]["residual"], markup="text") for t in tols]
     rows["remaining decrease (finite differences)"] = [format_p(meta[t]["remaining"], markup="text") for t in tols]
-    rows[f"entries differing from tol {tols[-1]:.0e}"] = [format_count(changed[t]) for t in tols]
-    text = pd.DataFrame.from_dict(rows, orient="index", columns=[f"tol {t:.0e}" for t in tols])
+    rows[number_text(f"entries differing from tol {tols[-1]:.0e}")] = [format_count(changed[t]) for t in tols]
+    text = pd.DataFrame.from_dict(rows, orient="index", columns=[number_text(f"tol {t:.0e}") for t in tols])
     text.index.name = "χ (ppb) or solver check"
     return Report(numbers=numbers, tables={"stop-table": display_table(text.reset_index())},
                   data={"values": values, "meta": pd.DataFrame(meta).T, "changed": changed})

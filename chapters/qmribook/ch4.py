@@ -240,11 +240,12 @@ def _fmt(v, decimals):
 def report_table(results: pd.DataFrame, published: pd.DataFrame) -> Report:
     """Our rows and QSM-CI's published rows in one table, each at the published precision."""
     from .display import ColumnSpec, table
+    from .numberstyle import number_text
 
     ours = pd.DataFrame({
         "source": "this book",
         "method": [f"{METHODS[m]}, {'L-curve' if c == 'rule' else 'tuned'}" for m, c in results.index],
-        "parameter": [f"{_PARAM[m].split(' ')[0]} = {p:.3g}" for (m, _), p in results["param"].items()],
+        "parameter": [number_text(f"{_PARAM[m].split(' ')[0]} = {p:.3g}") for (m, _), p in results["param"].items()],
         "nrmse": [_fmt(v, 1) for v in results["nrmse"]], "hfen": [_fmt(v, 1) for v in results["hfen"]],
         "xsim": [_fmt(v, 3) for v in results["xsim"]], "r": [_fmt(v, 3) for v in results["r"]],
         "seconds": [_fmt(v, 1) for v in results["seconds"]],
@@ -252,7 +253,7 @@ def report_table(results: pd.DataFrame, published: pd.DataFrame) -> Report:
     theirs = pd.DataFrame({
         "source": "QSM-CI",
         "method": [f"{m}, {v}" for m, v in zip(published["method"], published["variant"])],
-        "parameter": published["parameter"].fillna("").astype(str),
+        "parameter": published["parameter"].fillna("").astype(str).map(number_text),   # 3e-4 -> 3×10⁻⁴
         # the committed table holds each value at the leaderboard's precision (1 and 3 decimals)
         "nrmse": [_fmt(v, 1) for v in published["nrmse_pct"]],
         "hfen": [_fmt(v, 1) for v in published["hfen_pct"]],
