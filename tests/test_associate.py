@@ -307,6 +307,10 @@ def test_details_give_per_gene_results_a_plot_and_a_methods_paragraph(left_map):
     assert "Hawrylycz" in details.methods and "neuromaps" in details.methods
     fig = plot_association(details)
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 1 + len(table)
+    narrow = plot_association(details, ncols=2)               # the book's column-width variant
+    assert narrow.get_figwidth() < fig.get_figwidth() and len(narrow.axes) == len(fig.axes)
+    with pytest.raises(ValueError, match="ncols"):
+        plot_association(details, ncols=0)
 
 
 def test_progress_counter_shows_only_long_steps(capsys):

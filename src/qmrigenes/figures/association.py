@@ -11,7 +11,7 @@ __all__ = ["plot_association"]
 _COLOURS = {"random gene sets": "#0072B2", "spatial null": "#E69F00", "observed": "#000000"}
 
 
-def plot_association(details, *, map_name=None, max_sets: int = 12):
+def plot_association(details, *, map_name=None, max_sets: int = 12, ncols: int = 3):
     """The map as regional bars, and for each gene set its null distributions with the observed r.
 
     Parameters
@@ -22,6 +22,9 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
         The map to show (default the first).
     max_sets : int
         Show at most this many sets (those with the smallest first p-value).
+    ncols : int
+        Columns of null panels (1 to 4); fewer columns make a narrower figure whose text stays
+        legible when it is shown at a page's column width (smallest font 8 pt).
 
     Returns
     -------
@@ -50,7 +53,9 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
     pcol = next((c for c in ("p_gene", "p_spin", "p_label") if c in table), "r")
     shown = table.sort_values(pcol).head(max_sets)["gene_set"].tolist()
     n = len(shown)
-    ncol = min(3, n)
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or not 1 <= ncols <= 4:
+        raise ValueError(f"ncols must be an integer from 1 to 4, got {ncols!r}")
+    ncol = min(int(ncols), n)
     nrow = int(np.ceil(n / ncol))
     n_regions = len(maps)
     fig = plt.figure(figsize=(4 + 2.6 * ncol, max(4.5, 2.1 * nrow + 0.8, 0.13 * n_regions + 1.0)),
@@ -65,7 +70,7 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
     colours = ["#CC79A7" if r in SUBCORTICAL_REGIONS else "#009E73" for _, r in order.index]
     ax.barh(np.arange(len(order)), order.to_numpy(), color=colours)
     ax.set_yticks(np.arange(len(order)))
-    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel(f"{name} (map units)", fontsize=9)
     ax.set_title("map by region", fontsize=10)
     nulls = details.nulls
@@ -89,6 +94,6 @@ def plot_association(details, *, map_name=None, max_sets: int = 12):
         a.locator_params(axis="y", nbins=3)
         a.set_xlabel("mean r", fontsize=8)
         if k == 0:
-            a.legend(fontsize=7, frameon=False)
+            a.legend(fontsize=8, frameon=False)
     fig.suptitle(f"{name}: gene-set association ({len(values)} regions)", fontsize=11)
     return fig
