@@ -492,7 +492,12 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
     x0 : ndarray, shape (X, Y, Z), optional
         Starting point (ppm) on the whole grid, e.g. the unmasked solution of a
         nearby problem (another ``lam``, or the noise-free field). The result
-        is the same minimiser to within ``tol``; only the work changes.
+        is the same minimiser to within ``tol``; only the work changes. The
+        closed form of :func:`qmrigenes.qsm_invert.tikhonov_closed_form` at the
+        same ``lam`` (field zero outside the mask) is the preconditioned
+        right-hand side, the direction of CG's first step from zero: as ``x0``
+        it saves one iteration, not more (measured on the 2016 challenge field
+        at ``tol=1e-6``: 538 -> 537 at ``lam=2.2e-3``, 123 -> 122 at ``lam=0.1``).
     precision : {"double", "mixed"}, default "double"
         Arithmetic of the per-iteration FFTs (see above). Use ``"mixed"`` for
         quick exploration at ``tol >= 1e-6``; below that, single-precision
