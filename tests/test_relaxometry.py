@@ -239,3 +239,32 @@ def test_fit_mpm_helms_option_uses_nominal_angles_for_mtsat():
     helms = R.fit_mpm(sig, b1=b1, mtsat_b1_correction="helms")
     nominal = R.fit_mpm(sig)
     np.testing.assert_allclose(helms["MTsat"], nominal["MTsat"] * 0.6 / (1 - 0.4 * b1), rtol=1e-12)
+
+
+def test_r1_bias_curve_tan_form_removes_most_of_the_bias():
+    small = R.r1_bias_curve(0.86, n=7)
+    tan = R.r1_bias_curve(0.86, n=7, approximation="tan")
+    exact = R.r1_bias_curve(0.86, n=7, approximation="exact")
+    assert (tan["r1_error_pct"].abs() < 0.05 * small["r1_error_pct"].abs().max()).all()
+    assert small["r1_error_pct"].iloc[-1] < -3                       # 40 degrees: small-angle R1 far off
+    np.testing.assert_allclose(exact["r1_error_pct"], 0, atol=1e-8)
+    with pytest.raises(ValueError, match="approximation"):
+        R.r1_bias_curve(0.86, approximation="cubic")
+
+
+def test_ernst_angle_maximises_the_spgr_signal():
+    fas = np.linspace(1, 60, 591)
+    signal = [R.spgr_signal(1.0, 0.86, 0.0, flip_angle=fa, tr=0.025, te=[0.0])[0] for fa in fas]
+    assert abs(fas[int(np.argmax(signal))] - float(R.ernst_angle(0.86, 0.025))) < 0.15
+    with pytest.raises(ValueError, match="positive"):
+        R.ernst_angle(-1.0, 0.025)
+
+
+def test_r1_noise_grid_optimum_straddles_the_ernst_angle():
+    grid = R.r1_noise_grid(0.86, amplitude=70, sigma=0.05, fa_low=range(2, 15, 2), fa_high=range(10, 50, 4))
+    best = grid.loc[grid["r1_cov_pct"].idxmin()]
+    ernst = float(R.ernst_angle(0.86, 0.025))
+    assert best["fa_low"] < ernst < best["fa_high"]
+    assert grid["r1_bias_pct"].min() < -1                    # the small-angle estimate errs at large angles
+    with pytest.raises(ValueError, match="no pair"):
+        R.r1_noise_grid(0.86, fa_low=(30,), fa_high=(10,))

@@ -657,9 +657,15 @@ def linear_model_report(clinical: ClinicalModel, *, published: pd.DataFrame,
 
 def report_linear_model(data: ChapterData, *, published: pd.DataFrame) -> Report:
     """The linear model on the clinical MPM data: prose numbers, Table 1.2 and Figure 1.1."""
+    return present_linear_model(data.clinical, data.clinical_alt, published=published)
+
+
+def present_linear_model(clinical: ClinicalModel, alt: ClinicalModel, *, published: pd.DataFrame) -> Report:
+    """Prose numbers, Table 1.2 and Figure 1.1 of two :func:`qmrigenes.mpm.clinical_mpm_model` fits
+    (MT at the chapter's scale and the sensitivity scale; the chapter's visible cell makes them)."""
     from qmrigenes.figures import mpm as fm
 
-    lm = linear_model_report(data.clinical, published=published, alt=data.clinical_alt)
+    lm = linear_model_report(clinical, published=published, alt=alt)
     long = lm.pop("betas")
     fig = fm.plot_beta_comparison(long)
     return Report(numbers=lm, tables={"beta-table": display_table(_beta_display(long, published))},
@@ -1033,9 +1039,17 @@ def report_mc_precision(data: ChapterData, assoc: Association, *, n_check: int =
     """
     from qmrigenes.stats import spatial
 
-    iv = mc_intervals(assoc, alpha=alpha, level=level)
     big = spatial.gene_set_association(data.expression, data.maps, data.gene_sets, background=data.panel.index,
                                        n_perm=n_check, seed=seed)
+    return present_mc_precision(assoc, big, n_check=n_check, alpha=alpha, level=level)
+
+
+def present_mc_precision(assoc: Association, big: pd.DataFrame, *, n_check: int, alpha: float = 0.05,
+                         level: float = 0.99) -> Report:
+    """What :func:`report_mc_precision` returns, for a re-run ``big`` of
+    :func:`qmrigenes.stats.spatial.gene_set_association` with ``n_check`` random gene sets
+    (the chapter's visible cell makes it)."""
+    iv = mc_intervals(assoc, alpha=alpha, level=level)
     gene = iv.xs("gene", level="null")
     check = big["p_gene_fdr"].reindex(gene.index)
     flips = (check < alpha) != gene["significant"]

@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .citestyle import author_year
 from .report import Report
 
 #: The book's bibliography (author-year labels for figure legends).
@@ -50,28 +51,6 @@ def load_planted_effects(*, iron: float = 0.7, myelin: float = 0.6) -> dict[str,
 
 #: Display names of the literature table's susceptibility components.
 _COMPONENTS = {"chi_para": "χpara", "chi_dia": "χdia", "chi_total": "χ (bulk QSM)"}
-
-
-def _author_year(key: str, *, bib: Path | None = None) -> str:
-    """'Min et al. 2024' for a BibTeX key of the book's ``references.bib``."""
-    text = (bib or _BIB).read_text(encoding="utf-8")
-    m = re.search(r"@\w+\{" + re.escape(key) + r",(.*?)\n\}", text, flags=re.S)
-    if m is None:
-        raise KeyError(f"{key!r} is not in {bib or _BIB}")
-    entry = m.group(1)
-    author = re.search(r"author\s*=\s*\{(.*?)\},\s*\n", entry, flags=re.S)
-    year = re.search(r"year\s*=\s*\{?(\d{4})", entry)
-    if author is None or year is None:
-        raise ValueError(f"{key!r} has no author or year")
-    people = [a.strip() for a in author.group(1).split(" and ")]
-    last = re.sub(r"[{}]", "", people[0].split(",")[0].strip())
-    last = last.replace('\\"a', "ä").replace('\\"o', "ö").replace('\\"u', "ü")
-    if len(people) == 1:
-        return f"{last} {year.group(1)}"
-    if len(people) == 2 and people[1] != "others":
-        other = re.sub(r"[{}]", "", people[1].split(",")[0].strip())
-        return f"{last} and {other} {year.group(1)}"
-    return f"{last} et al. {year.group(1)}"
 
 
 def _join_names(names) -> str:
@@ -135,7 +114,7 @@ def _literature_summary(literature: pd.DataFrame | None = None, *, reference: st
     """
     lit = load_literature_susceptibility() if literature is None else literature
     plot = lit[lit["structure"] != composite].copy()
-    plot["component"] = [f"{_COMPONENTS.get(c, c)} ({_author_year(k)})"
+    plot["component"] = [f"{_COMPONENTS.get(c, c)} ({author_year(k)})"
                          for c, k in zip(plot["component"], plot["citation"])]
     chi = lit[lit["citation"] == "min2024chisep"].pivot(index="structure", columns="component", values="chi_ppb")
     if reference not in chi.index:
@@ -266,7 +245,7 @@ def _bh_summary(comparison: pd.DataFrame) -> dict:
 
 
 class SimulationStudy(NamedTuple):
-    """Result of :func:`_simulation_study` (the chapter's whole-genome simulation)."""
+    """Result of :func:`summarise_simulation` (the chapter's whole-genome simulation)."""
 
     expression: pd.DataFrame      #: (34, n_genes) donor-averaged z-scores
     qsm: pd.Series                #: (34,) simulated z-scored QSM
@@ -279,30 +258,32 @@ class SimulationStudy(NamedTuple):
 
 
 def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets: Mapping[str, Sequence[str]], *,
-                     planted: Mapping[str, float], table: pd.DataFrame | None = None,
-                     donor_genes: Sequence[str] = (), qsm_seed: int = 2024, seed: int = 7,
-                     alpha: float = 0.05, lr_corr: float = 0.0) -> SimulationStudy:
-    """Simulate every gene sample by sample with the real AHBA sampling and run the paper's analysis.
+                      planted: Mapping[str, float], table: pd.DataFrame | None = None,
+                      donor_genes: Sequence[str] = (), qsm_seed: int = 2024, seed: int = 7,
+                      alpha: float = 0.05, lr_corr: float = 0.0) -> SimulationStudy:
+    """:func:`qmrigenes.design.simulate_genome_study`, per-donor fits of ``donor_genes`` and
+    :func:`summarise_simulation` in one call (the chapter's visible cell makes the first two calls)."""
+    from qmrigenes.design import simulate_genome_study
 
-    Expression of each gene in each sample is simulated by
-    :func:`qmrigenes.ahba.simulate_roi_expression` (``level="sample"``) against
-    a simulated QSM vector (:func:`qmrigenes.ahba.simulate_qsm`), matched to
-    ROIs, z-scored per donor and averaged (:func:`qmrigenes.ahba.expression_by_roi`),
-    then regressed genome-wide (:func:`genome_wide_ols`) with BH at ``alpha``.
+    study = simulate_genome_study(annotations, genes, planted=planted, table=table, lr_corr=lr_corr, alpha=alpha,
+                                  qsm_seed=qsm_seed, seed=seed)
+    donors = (per_donor_ols(study.roi_expression.per_donor, study.qsm, list(donor_genes)) if donor_genes
+              else pd.DataFrame())
+    return summarise_simulation(study, gene_sets, planted=planted, donors=donors, alpha=alpha)
+
+
+def summarise_simulation(study, gene_sets: Mapping[str, Sequence[str]], *, planted: Mapping[str, float],
+                         donors: pd.DataFrame, alpha: float = 0.05) -> SimulationStudy:
+    """The chapter's numbers of a :class:`qmrigenes.design.GenomeStudy`.
 
     Parameters
     ----------
-    annotations : pandas.DataFrame
-        Real sample annotations (:func:`qmrigenes.datasets.load_ahba_sample_annotations`).
-    genes : sequence of str
-        Gene names to simulate (e.g. the 15,633 of the AHBA table).
+    study : qmrigenes.design.GenomeStudy
     gene_sets : mapping of set name to genes
         Sets tabulated in ``genes`` of the result.
     planted : mapping of gene -> correlation with QSM
-    lr_corr : float
-        Left-right correlation of the genes' spatial patterns (see :func:`report_symmetry`).
-    donor_genes : sequence of str
-        Genes for the per-donor regressions.
+    donors : pandas.DataFrame
+        :func:`qmrigenes.stats.regression.per_donor_ols` of some genes (may be empty).
 
     Returns
     -------
@@ -313,37 +294,19 @@ def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets
         planted), ``sim-<set>-found`` / ``sim-n-<set>-planted``,
         ``sim-slope-min`` / ``sim-slope-max`` (planted set genes).
     """
-    import time
-
-    from qmrigenes.ahba import expression_by_roi, roi_sampling, roi_structure_table, simulate_qsm, simulate_roi_expression
-
-    table = roi_structure_table() if table is None else table
-    unknown = [g for g in planted if g not in set(genes)]
-    if unknown:
-        raise ValueError(f"planted genes not among the simulated genes: {unknown}")
-    sampling = roi_sampling(annotations, table=table)
-    qsm = simulate_qsm(table, seed=qsm_seed)
-    sim = simulate_roi_expression(sampling, qsm, list(genes), effects=dict(planted), level="sample",
-                                  annotations=annotations, table=table, lr_corr=lr_corr, seed=seed)
-    roi_expr = expression_by_roi(sim.expression, sim.annotations, table=table)
-    x = roi_expr.expression
-    y = qsm.loc[x.index]
-    t0 = time.perf_counter()
-    ols = genome_wide_ols(x, y)
-    ms = (time.perf_counter() - t0) * 1000
-    sig = correct(ols.table["p"], alpha=alpha)
+    ols = study.ols
     tab = gene_table(ols, gene_sets, alpha=alpha)
     tab["planted"] = tab["gene"].map(dict(planted)).fillna(0.0)
-    donors = per_donor_ols(roi_expr.per_donor, qsm, list(donor_genes)) if donor_genes else pd.DataFrame()
-    rec = _recovery_numbers(tab, sig["bh"], planted)
-    numbers = {"ols-ms": ms, "sim-n-genes": ols.table.shape[0],
-               "sim-zero-var": len(ols.zero_variance) + len(roi_expr.zero_variance),
+    rec = _recovery_numbers(tab, study.results["bh"], planted)
+    numbers = {"ols-ms": 1000 * study.ols_seconds, "sim-n-genes": ols.table.shape[0],
+               "sim-zero-var": len(ols.zero_variance) + len(study.roi_expression.zero_variance),
                "sim-n-bh": rec.pop("n_significant"), "sim-n-fp": rec.pop("n_false"),
                "sim-slope-min": rec.pop("slope_min"), "sim-slope-max": rec.pop("slope_max")}
     for key, value in rec.items():                      # "<set>_found" / "<set>_planted"
         s, what = key.rsplit("_", 1)
         numbers[f"sim-{s}-found" if what == "found" else f"sim-n-{s}-planted"] = value
-    return SimulationStudy(x, y, roi_expr, ols, ols.table.join(sig), tab, donors, numbers)
+    return SimulationStudy(study.expression, study.qsm, study.roi_expression, ols, study.results, tab, donors,
+                           numbers)
 
 
 class RealDataStudy(NamedTuple):
@@ -663,12 +626,17 @@ def report_folder_check(data: ChapterData) -> Report:
 
 def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_seed: int = 2024,
                       seed: int = 7, lr_corr: float = 0.0) -> Report:
-    """Whole-genome simulation with the real sampling: recovery numbers, Figs 2.3-2.4, Table 2.3."""
+    """Whole-genome simulation with the real sampling; returns what :func:`present_simulation` returns."""
+    sim = _simulation_study(data.annotations, data.genes, data.sets, planted=planted, table=data.table,
+                            donor_genes=data.sets["iron"], qsm_seed=qsm_seed, seed=seed, lr_corr=lr_corr)
+    return present_simulation(data, sim)
+
+
+def present_simulation(data: ChapterData, sim: SimulationStudy) -> Report:
+    """Recovery numbers, Figs 2.3-2.4 and Table 2.3 of the whole-genome simulation (``data["simulation"]``: ``sim``)."""
     from qmrigenes.figures import qsm as qfig
 
     iron, myelin = data.sets["iron"], data.sets["myelin"]
-    sim = _simulation_study(data.annotations, data.genes, data.sets, planted=planted, table=data.table,
-                            donor_genes=iron, qsm_seed=qsm_seed, seed=seed, lr_corr=lr_corr)
     genes = sim.genes.set_index(["set", "gene"])[["planted", "slope", "p", "p_bh", "bh", "bonferroni"]]
     table = _table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
                    csv_name="ch2-sim-genes",
@@ -704,10 +672,14 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
 
 
 def report_bh(sim: SimulationStudy, *, planted: Mapping[str, float]) -> Report:
-    """Standard BH against the paper's BH code on the simulated genome (Table 2.5)."""
+    """Standard BH against the paper's BH code on the simulated genome; see :func:`present_bh`."""
     from qmrigenes.stats.regression import compare_bh
 
-    cmp = compare_bh(sim.ols.table["p"], genes=list(planted))
+    return present_bh(compare_bh(sim.ols.table["p"], genes=list(planted)))
+
+
+def present_bh(cmp: pd.DataFrame) -> Report:
+    """Table 2.5 and counts of :func:`qmrigenes.stats.regression.compare_bh` (the chapter's visible cell calls it)."""
     summary = _bh_summary(cmp)
     table = _table(cmp.rename_axis("procedure"), p=["max_p"],
                    counts=["n_significant", "n_in_genes", "n_only_here", "n_only_standard"],
@@ -719,12 +691,18 @@ def report_bh(sim: SimulationStudy, *, planted: Mapping[str, float]) -> Report:
 
 
 def report_pls(sim: SimulationStudy) -> Report:
-    """Gene x ROI matrix of the PLS genes (Fig. 2.6) and PLS with LOOCV (Table 2.6)."""
-    from qmrigenes.figures import qsm as qfig
+    """PLS with LOOCV of QSM on the paper's PLS genes; see :func:`present_pls`."""
     from qmrigenes.stats.regression import pls_loocv
 
+    return present_pls(sim, pls_loocv(sim.expression[list(PLS_GENES)], sim.qsm, max_components=8))
+
+
+def present_pls(sim: SimulationStudy, pls: pd.DataFrame) -> Report:
+    """Gene x ROI matrix of the PLS genes (Fig. 2.6) and the PLS table (Table 2.6) of
+    :func:`qmrigenes.stats.regression.pls_loocv` (the chapter's visible cell calls it)."""
+    from qmrigenes.figures import qsm as qfig
+
     genes = list(PLS_GENES)
-    pls = pls_loocv(sim.expression[genes], sim.qsm, max_components=8)
     fig = qfig.gene_roi_heatmap(sim.expression, genes, standardize=False,
                                 title="Simulated: gene × ROI (donor-averaged z-scores)")
     table = _table(pls[["rmse", "r2", "rmse_loocv", "q2"]], decimals=3, index_name="components", columns={
@@ -739,11 +717,18 @@ _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemispher
 
 
 def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
-    """Power at BH FDR 0.05 for three sampling designs (Fig. 2.7, Table 2.7)."""
-    from qmrigenes.figures import qsm as qfig
-    from qmrigenes.design import power_at, power_by_design
+    """Power at BH FDR 0.05 for three sampling designs; see :func:`present_power`."""
+    from qmrigenes.design import power_by_design
 
-    power = power_by_design(roi_sampling(data.annotations, table=data.table), data.table, n_rep=n_rep, seed=seed)
+    return present_power(power_by_design(roi_sampling(data.annotations, table=data.table), data.table,
+                                         n_rep=n_rep, seed=seed))
+
+
+def present_power(power: pd.DataFrame) -> Report:
+    """Fig. 2.7 and Table 2.7 of :func:`qmrigenes.design.power_by_design` (the chapter's visible cell calls it)."""
+    from qmrigenes.figures import qsm as qfig
+    from qmrigenes.design import power_at
+
     wide = power.pivot(index="effect", columns="design", values="power").rename(columns=_DESIGN_LABELS)
     numbers = {f"power-{d.split('_')[0]}-07": v for d, v in power_at(power, 0.7).items()}
     return Report(numbers=numbers,

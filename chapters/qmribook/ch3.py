@@ -27,11 +27,16 @@ from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise
 
 from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
 
+from .citestyle import author_year
 from .report import Report
 from .numberstyle import number_text
 
 __all__ = [
     "report_phantom",
+    "present_phantom",
+    "present_r1_bias",
+    "present_small_angle",
+    "present_mtsat_b1",
     "report_mpm",
     "report_r1_bias",
     "report_denoising",
@@ -74,27 +79,6 @@ def _display(table: pd.DataFrame, *, decimals: int = 2):
         else:
             columns[col] = ColumnSpec(str(col), kind="text")
     return display_table(frame, columns=columns)
-
-
-def _cite_text(keys: str) -> str:
-    """Author-year text ("Zhang et al. 2016") for ``;``-separated citation keys of references.bib."""
-    import re
-
-    from .pages import BOOK_DATA
-
-    bib = (BOOK_DATA.parent / "references.bib").read_text(encoding="utf-8")
-    out = []
-    for key in [k.strip() for k in str(keys).split(";") if k.strip()]:
-        m = re.search(r"@\w+\{" + re.escape(key) + r",(.*?)\n\}", bib, flags=re.S)
-        if m is None:
-            raise ValueError(f"citation key {key!r} not in references.bib")
-        body = m.group(1)
-        authors = re.search(r"author\s*=\s*\{(.*?)\},?\s*\n", body, flags=re.S).group(1)
-        year = re.search(r"year\s*=\s*\{?(\d{4})", body).group(1)
-        names = [a.strip() for a in authors.split(" and ")]
-        first = names[0].split(",")[0].strip("{} ")
-        out.append(f"{first} et al. {year}" if len(names) > 1 else f"{first} {year}")
-    return "; ".join(out)
 
 
 def _rms_ppb(x: np.ndarray) -> float:
@@ -450,6 +434,12 @@ def present_mpm(phantom, b1: np.ndarray, signals: dict, estimates: dict, *, tiss
                         "accuracy_table": accuracy, "summary": summary})
 
 
+def r1_bias_label(tissue: str, tr: float, approximation: str = "small-angle") -> str:
+    """The legend label of one R1-bias curve (``tr`` in s)."""
+    form = ", 2·tan(α/2) form" if approximation == "tan" else ""
+    return f"TR = {1000 * tr:.0f} ms, {tissue} R1{form}"
+
+
 def report_r1_bias(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050), tr_ref: float = 0.025,
                    angles=(21.0, 30.0), tissue: str = "WM") -> Report:
     """Small-angle R1 bias versus the T1w flip angle for several TRs.
@@ -460,81 +450,113 @@ def report_r1_bias(r1_tissue: float, r1_csf: float, *, trs=(0.015, 0.025, 0.050)
         True R1 (1/s) of a tissue and of CSF.
     trs : sequence of float
         TRs (s) of the tissue curves; ``tr_ref`` must be one of them and is
-        also used for the CSF curve.
+        also used for the CSF curve and the ``2 tan(a/2)`` curve.
     angles : sequence of float
         T1w flip angles (degrees) at which the reference curve is read off.
 
     Returns
     -------
     Report
-        ``numbers``: ``r1-bias-<angle>deg`` (at ``tr_ref``) and
-        ``r1-bias-<angle>deg-tr<ms>`` for every TR, in percent; ``figures``:
-        ``fig-r1-bias``; ``data``: ``curves`` ({label: DataFrame from
-        :func:`r1_bias_curve`}).
+        What :func:`present_r1_bias` returns for the curves of
+        :func:`qmrigenes.relaxometry.r1_bias_curve`.
     """
     if tr_ref not in trs:
         raise ValueError(f"tr_ref {tr_ref} must be one of trs {tuple(trs)}")
-    curves, numbers = {}, {}
-    for tr in trs:
-        label = f"TR = {1000 * tr:.0f} ms, {tissue} R1"
-        curves[label] = relax = r1_bias_curve(r1_tissue, tr=tr)
+    curves = {(tissue, tr, "small-angle"): r1_bias_curve(r1_tissue, tr=tr) for tr in trs}
+    curves[("CSF", tr_ref, "small-angle")] = r1_bias_curve(r1_csf, tr=tr_ref)
+    curves[(tissue, tr_ref, "tan")] = r1_bias_curve(r1_tissue, tr=tr_ref, approximation="tan")
+    return present_r1_bias(curves, tr_ref=tr_ref, angles=angles, tissue=tissue)
+
+
+def present_r1_bias(curves: dict, *, tr_ref: float = 0.025, angles=(21.0, 30.0), tissue: str = "WM") -> Report:
+    """Numbers and figure of R1-bias curves (the chapter's visible cell calls
+    :func:`qmrigenes.relaxometry.r1_bias_curve`).
+
+    Parameters
+    ----------
+    curves : dict
+        ``{(tissue, tr, approximation): DataFrame}`` with columns ``fa_t1w``
+        and ``r1_error_pct``, drawn in this order.
+    tr_ref : float
+        TR (s) whose ``tissue`` curves give the unsuffixed numbers.
+    angles : sequence of float
+        T1w flip angles (degrees) at which the curves are read off.
+
+    Returns
+    -------
+    Report
+        ``numbers``: ``r1-bias-<angle>deg`` (small-angle, at ``tr_ref``),
+        ``r1-bias-<angle>deg-tr<ms>`` for every small-angle ``tissue`` curve
+        and ``r1-bias-tan-<angle>deg`` (``2 tan(a/2)`` form at ``tr_ref``), in
+        percent; ``figures``: ``fig-r1-bias``; ``data``: ``curves`` ({label:
+        DataFrame}).
+    """
+    numbers = {}
+    for (name, tr, approximation), curve in curves.items():
+        if name != tissue:
+            continue
         for fa in angles:
-            value = float(np.interp(fa, relax["fa_t1w"], relax["r1_error_pct"]))
-            numbers[f"r1-bias-{fa:g}deg-tr{1000 * tr:.0f}"] = value
-            if tr == tr_ref:
-                numbers[f"r1-bias-{fa:g}deg"] = value
-    curves[f"TR = {1000 * tr_ref:.0f} ms, CSF R1"] = r1_bias_curve(r1_csf, tr=tr_ref)
-    tan = _r1_bias_curve_tan(r1_tissue, tr=tr_ref, fa_t1w=curves[f"TR = {1000 * tr_ref:.0f} ms, {tissue} R1"]["fa_t1w"])
-    curves[f"TR = {1000 * tr_ref:.0f} ms, {tissue} R1, 2·tan(α/2) form"] = tan
-    for fa in angles:
-        numbers[f"r1-bias-tan-{fa:g}deg"] = float(np.interp(fa, tan["fa_t1w"], tan["r1_error_pct"]))
-    return Report(numbers=numbers, figures={"fig-r1-bias": figs.plot_r1_bias(curves)}, data={"curves": curves})
+            value = float(np.interp(fa, curve["fa_t1w"], curve["r1_error_pct"]))
+            if approximation == "tan" and tr == tr_ref:
+                numbers[f"r1-bias-tan-{fa:g}deg"] = value
+            elif approximation == "small-angle":
+                numbers[f"r1-bias-{fa:g}deg-tr{1000 * tr:.0f}"] = value
+                if tr == tr_ref:
+                    numbers[f"r1-bias-{fa:g}deg"] = value
+    labelled = {r1_bias_label(*key): curve for key, curve in curves.items()}
+    return Report(numbers=numbers, figures={"fig-r1-bias": figs.plot_r1_bias(labelled)}, data={"curves": labelled})
 
 
-def _r1_bias_curve_tan(r1_true: float, *, tr: float, fa_t1w, fa_pdw: float = 6.0) -> pd.DataFrame:
-    """R1 error (percent) of the hMRI toolbox's default ``2 tan(a/2)`` estimator, noiseless exact signals."""
-    s_pd = relaxometry.spgr_signal(1.0, r1_true, 0.0, flip_angle=fa_pdw, tr=tr, te=[0.0])[0]
-    errs = []
-    for fa in fa_t1w:
-        s_t1 = relaxometry.spgr_signal(1.0, r1_true, 0.0, flip_angle=fa, tr=tr, te=[0.0])[0]
-        r1, _ = relaxometry.fit_r1_pd_vfa(s_pd, s_t1, fa_pdw=fa_pdw, fa_t1w=fa, tr_pdw=tr, tr_t1w=tr,
-                                          approximation="tan")
-        errs.append(100 * (float(r1) / r1_true - 1))
-    return pd.DataFrame({"fa_t1w": np.asarray(fa_t1w, float), "r1_error_pct": errs})
-
-
-_ESTIMATORS = {  # label: fit_mpm options (b1 passed separately)
+ESTIMATORS = {  # label: fit_mpm options (b1 passed separately)
     "small-angle R1 and A, small-angle MTsat (this chapter)": dict(approximation="small-angle"),
     "2·tan(α/2) R1 and A, small-angle MTsat (hMRI default)": dict(approximation="tan"),
     "exact R1 and A, exact MTsat": dict(approximation="exact", mtsat_formula="exact"),
 }
 
 
+SMALL_ANGLE_END = "2·tan(α/2) R1 and A, small-angle MTsat; MT saturation just before excitation"
+
+
 def report_small_angle(phantom, *, tissues: dict, protocol: MPMProtocol | None = None,
                        report_tissue: str = "WM") -> Report:
     """Noiseless MPM at B1 = 1: which approximation causes which bias.
 
-    Three estimators (:data:`_ESTIMATORS`) on the same noiseless signals,
+    Three estimators (:data:`ESTIMATORS`) on the same noiseless signals,
     and the hMRI default again on signals whose MT saturation acts at the
     end of each TR (just before the excitation) instead of at its start.
+    Returns what :func:`present_small_angle` returns.
+    """
+    protocol = protocol or MPMProtocol()
+    _tissue_lut(tissues, report_tissue)
+    start = simulate_mpm(phantom.maps, protocol, mask=phantom.mask)
+    end = simulate_mpm(phantom.maps, protocol, mask=phantom.mask, mt_timing="end-of-tr")
+    fits = {name: fit_mpm(start, protocol, mask=phantom.mask, **opts) for name, opts in ESTIMATORS.items()}
+    fits[SMALL_ANGLE_END] = fit_mpm(end, protocol, mask=phantom.mask, approximation="tan")
+    return present_small_angle(phantom, fits, tissues=tissues, report_tissue=report_tissue)
+
+
+def present_small_angle(phantom, fits: dict, *, tissues: dict, report_tissue: str = "WM") -> Report:
+    """Bias table of noiseless MPM fits (the chapter's visible cell calls
+    :func:`qmrigenes.relaxometry.simulate_mpm` and ``fit_mpm`` with each estimator).
+
+    Parameters
+    ----------
+    fits : dict
+        ``{estimator label: {parameter: ndarray}}``, four fits in the order of
+        :data:`ESTIMATORS` and then :data:`SMALL_ANGLE_END`.
 
     Returns
     -------
     Report
         ``numbers``: ``sa-<R1|PD|MTsat>-<small|tan|exact|tan-end>`` (bias in
         percent of truth in ``report_tissue``); ``tables``:
-        ``small-angle-table``.
+        ``small-angle-table``; ``data``: ``table``.
     """
-    protocol = protocol or MPMProtocol()
+    if len(fits) != 4:
+        raise ValueError(f"fits must hold four estimators, has {len(fits)}")
     label = _tissue_lut(tissues, report_tissue)
-    start = simulate_mpm(phantom.maps, protocol, mask=phantom.mask)
-    end = simulate_mpm(phantom.maps, protocol, mask=phantom.mask, mt_timing="end-of-tr")
     rows, numbers = {}, {}
-    runs = [(name, opts, start) for name, opts in _ESTIMATORS.items()]
-    runs.append(("2·tan(α/2) R1 and A, small-angle MTsat; MT saturation just before excitation",
-                 _ESTIMATORS["2·tan(α/2) R1 and A, small-angle MTsat (hMRI default)"], end))
-    for (name, opts, sig), tag in zip(runs, ("small", "tan", "exact", "tan-end")):
-        est = fit_mpm(sig, protocol, mask=phantom.mask, **opts)
+    for (name, est), tag in zip(fits.items(), ("small", "tan", "exact", "tan-end")):
         acc = accuracy_table({k: est[k] for k in ("R1", "PD", "MTsat")}, phantom.maps, phantom.labels,
                              {label: report_tissue})
         row = {}
@@ -547,16 +569,51 @@ def report_small_angle(phantom, *, tissues: dict, protocol: MPMProtocol | None =
     return Report(numbers=numbers, tables={"small-angle-table": _display(table)}, data={"table": table})
 
 
+MT_MODELS = {0: "MT saturation independent of B1 (this chapter)", 2: "MT saturation ∝ B1² (MT pulse energy)"}
+
+
+def mtsat_b1_estimators(b1: np.ndarray, *, helms_c: float = relaxometry.HELMS_C) -> dict:
+    """The three MTsat corrections compared: ``{tag: (label, fit_mpm options)}``."""
+    return {"none": ("nominal flip angles, no correction", dict(b1=None)),
+            "fa": ("flip angles corrected with the B1 map (this chapter)", dict(b1=b1)),
+            "helms": (f"hMRI default: Helms correction, C = {helms_c:g}",
+                      dict(b1=b1, approximation="tan", mtsat_b1_correction="helms"))}
+
+
 def report_mtsat_b1(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol | None = None,
                     report_tissue: str = "WM", helms_c: float = relaxometry.HELMS_C) -> Report:
     """MTsat under a non-uniform B1: two assumptions on the MT pulse, three corrections (noiseless).
 
     Forward models: the MT saturation independent of B1 (this chapter's
     simulation, ``mt_b1_exponent=0``) or proportional to the MT pulse
-    energy, B1² (``mt_b1_exponent=2``). Estimators: nominal flip angles (no
-    correction); the flip angles corrected with the B1 map (this chapter);
-    the hMRI toolbox default (2·tan(α/2) R1 and A at nominal angles, then
-    ``MTsat (1 - C) / (1 - C B1)``, C = ``helms_c``).
+    energy, B1² (``mt_b1_exponent=2``). Estimators
+    (:func:`mtsat_b1_estimators`): nominal flip angles (no correction); the
+    flip angles corrected with the B1 map (this chapter); the hMRI toolbox
+    default (2·tan(α/2) R1 and A at nominal angles, then
+    ``MTsat (1 - C) / (1 - C B1)``, C = ``helms_c``). Returns what
+    :func:`present_mtsat_b1` returns.
+    """
+    protocol = protocol or MPMProtocol()
+    _tissue_lut(tissues, report_tissue)
+    b1 = np.asarray(b1, float)
+    estimators = mtsat_b1_estimators(b1, helms_c=helms_c)
+    fits = {}
+    for p in MT_MODELS:
+        sig = simulate_mpm(phantom.maps, protocol, b1=b1, mask=phantom.mask, mt_b1_exponent=p)
+        for tag, (_, opts) in estimators.items():
+            fits[(p, tag)] = fit_mpm(sig, protocol, mask=phantom.mask, **opts)["MTsat"]
+    return present_mtsat_b1(phantom, fits, tissues=tissues, report_tissue=report_tissue, helms_c=helms_c)
+
+
+def present_mtsat_b1(phantom, fits: dict, *, tissues: dict, report_tissue: str = "WM",
+                     helms_c: float = relaxometry.HELMS_C) -> Report:
+    """Bias and SD table of MTsat under a non-uniform B1 (the chapter's visible cell calls
+    :func:`qmrigenes.relaxometry.simulate_mpm` and ``fit_mpm``).
+
+    Parameters
+    ----------
+    fits : dict
+        ``{(mt_b1_exponent, tag): MTsat ndarray}``, tags of :func:`mtsat_b1_estimators`.
 
     Returns
     -------
@@ -565,25 +622,16 @@ def report_mtsat_b1(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProt
         true MTsat in ``report_tissue``: mean error and SD of the error over
         its voxels) and ``helms-c``; ``tables``: ``mtsat-b1-table``.
     """
-    protocol = protocol or MPMProtocol()
     label = _tissue_lut(tissues, report_tissue)
-    b1 = np.asarray(b1, float)
-    estimators = (("none", "nominal flip angles, no correction", dict(b1=None)),
-                  ("fa", "flip angles corrected with the B1 map (this chapter)", dict(b1=b1)),
-                  ("helms", f"hMRI default: Helms correction, C = {helms_c:g}",
-                   dict(b1=b1, approximation="tan", mtsat_b1_correction="helms")))
+    names = {tag: name for tag, (name, _) in mtsat_b1_estimators(None, helms_c=helms_c).items()}
     rows, numbers = [], {"helms-c": helms_c}
-    for p, model in ((0, "MT saturation independent of B1 (this chapter)"),
-                     (2, "MT saturation ∝ B1² (MT pulse energy)")):
-        sig = simulate_mpm(phantom.maps, protocol, b1=b1, mask=phantom.mask, mt_b1_exponent=p)
-        for tag, name, opts in estimators:
-            est = fit_mpm(sig, protocol, mask=phantom.mask, **opts)
-            acc = accuracy_table({"MTsat": est["MTsat"]}, phantom.maps, phantom.labels, {label: report_tissue})
-            bias = float(acc.loc[("MTsat", report_tissue), "bias_pct"])
-            sd = float(acc.loc[("MTsat", report_tissue), "noise_pct"])
-            numbers[f"mtb1-p{p}-{tag}-bias"], numbers[f"mtb1-p{p}-{tag}-sd"] = bias, sd
-            rows.append({"forward model": model, "estimator": name, f"{report_tissue} MTsat bias (%)": bias,
-                         f"{report_tissue} MTsat error SD (%)": sd})
+    for (p, tag), mtsat in fits.items():
+        acc = accuracy_table({"MTsat": mtsat}, phantom.maps, phantom.labels, {label: report_tissue})
+        bias = float(acc.loc[("MTsat", report_tissue), "bias_pct"])
+        sd = float(acc.loc[("MTsat", report_tissue), "noise_pct"])
+        numbers[f"mtb1-p{p}-{tag}-bias"], numbers[f"mtb1-p{p}-{tag}-sd"] = bias, sd
+        rows.append({"forward model": MT_MODELS[p], "estimator": names[tag], f"{report_tissue} MTsat bias (%)": bias,
+                     f"{report_tissue} MTsat error SD (%)": sd})
     table = pd.DataFrame(rows).set_index(["forward model", "estimator"])
     return Report(numbers=numbers, tables={"mtsat-b1-table": _display(table, decimals=1)}, data={"table": table})
 
@@ -696,7 +744,7 @@ def _lesion_changes_display(changes: pd.DataFrame) -> pd.DataFrame:
         "parameter": changes["parameter"].map(_PAR_NAMES),
         "change vs NAWM": [_change_text(c, u) for c, u in zip(changes["change"], changes["unit"])],
         "magnitude": np.where(changes["kind"] == "published", "published", "design value"),
-        "source of the magnitude": [_cite_text(k) if (isinstance(k, str) and kind == "published") else np.nan
+        "source of the magnitude": [author_year(k) if (isinstance(k, str) and kind == "published") else np.nan
                                     for k, kind in zip(changes["magnitude_source"], changes["kind"])],
     })
     return out.set_index(["lesion stage", "compartment", "parameter"])
@@ -890,13 +938,15 @@ def _review_facts(table: pd.DataFrame) -> dict:
             "bg_thalamus_opposite": bool(opposite)}
 
 
-def report_review(table: pd.DataFrame | None = None) -> Report:
+def report_review(table: pd.DataFrame | None = None, *, directions: pd.DataFrame | None = None) -> Report:
     """The review's Tables 1-2 as data: a heatmap, the encoded table and its counts.
 
     Parameters
     ----------
     table : DataFrame, optional
         Default :func:`qmrigenes.lesions.load_review_tables`.
+    directions : DataFrame, optional
+        Its :func:`qmrigenes.lesions.review_direction_matrix` (computed if not given).
 
     Returns
     -------
@@ -914,7 +964,8 @@ def report_review(table: pd.DataFrame | None = None) -> Report:
                             .fillna(shown["encoded from"])}).set_index(["table", "site", "parameter"])
     return Report(numbers={"n-review-cells": facts["n_cells"], "n-review-text": facts["n_from_text"]},
                   tables={"review-table": _display(shown)},
-                  figures={"fig-review-heatmap": figs.plot_review_heatmap(review_direction_matrix(table))},
+                  figures={"fig-review-heatmap": figs.plot_review_heatmap(
+                      review_direction_matrix(table) if directions is None else directions)},
                   data={"facts": facts})
 
 
@@ -990,7 +1041,20 @@ def present_atrophy(series: pd.DataFrame) -> Report:
 
 
 def report_phantom(phantom: Phantom, *, z: int | None = None) -> Report:
+    """The head phantom with :func:`qmrigenes.phantom.tissue_table`; see :func:`present_phantom`."""
+    return present_phantom(phantom, tissue_table(), z=z)
+
+
+def present_phantom(phantom: Phantom, table: pd.DataFrame, *, z: int | None = None) -> Report:
     """The head phantom: its grid, brain size, tissue values and a figure.
+
+    Parameters
+    ----------
+    phantom : Phantom
+    table : DataFrame
+        Tissue values (:func:`qmrigenes.phantom.tissue_table`: tissues × R1, PD, R2s, MTsat, chi).
+    z : int, optional
+        Axial slice of the figure.
 
     Returns
     -------
@@ -999,7 +1063,6 @@ def report_phantom(phantom: Phantom, *, z: int | None = None) -> Report:
         ``tables``: ``tissue-table``; ``figures``: ``fig-phantom``; ``data``:
         ``table`` (unrounded tissue values).
     """
-    table = tissue_table()
     kw = {} if z is None else {"z": z}
     return Report(numbers={"phantom-shape": " × ".join(map(str, phantom.shape)),
                            "n-brain": int(phantom.mask.sum())},
@@ -1076,7 +1139,7 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
     core = design[(design["stage"] == "chronic_active") & (design["compartment"] == "core")
                   & (design["parameter"] == "chi")]
     for _, r in core.iterrows():
-        source = _cite_text(r["magnitude_source"]) if isinstance(r["magnitude_source"], str) else "a source"
+        source = author_year(r["magnitude_source"]) if isinstance(r["magnitude_source"], str) else "a source"
         rows.append(("χ of the chronic active core", f"{1000 * r['change']:+g} ppb vs NAWM",
                      f"design value: borrowed from {source}, from a lesion group defined by enhancement and "
                      "age (non-enhancing, younger than one year), not by a paramagnetic rim"))

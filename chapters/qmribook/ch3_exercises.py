@@ -23,11 +23,11 @@ import pandas as pd
 from qmrigenes import qsm
 from qmrigenes.figures import ms as figs
 from qmrigenes.phantom import TISSUES
-from qmrigenes.relaxometry import add_rician_noise, fit_r1_pd_vfa, spgr_signal
+from qmrigenes.relaxometry import _r1_two_angle, add_rician_noise, ernst_angle, r1_noise_grid, spgr_signal
 
 from .report import Report
 
-__all__ = ["report_tkd_threshold", "report_flip_angle_noise", "report_spgr_explorer",
+__all__ = ["report_tkd_threshold", "report_flip_angle_noise", "present_flip_angle_noise", "report_spgr_explorer",
            "tkd_threshold_sweep", "r1_noise_grid"]
 
 _LUT = {name: label for label, name in TISSUES.items()}
@@ -205,59 +205,6 @@ def report_tkd_threshold(chi_true: np.ndarray, labels: np.ndarray, *, thresholds
 
 
 # --------------------------------------------------------------------------- flip angles
-def _r1_two_angle(s1, s2, fa1, fa2, tr):
-    return fit_r1_pd_vfa(s1, s2, fa_pdw=fa1, fa_t1w=fa2, tr_pdw=tr, tr_t1w=tr)[0]
-
-
-def r1_noise_grid(r1: float, *, amplitude: float = 100.0, sigma: float = 0.05, tr: float = 0.025,
-                  fa_low=tuple(range(2, 21)), fa_high=tuple(range(8, 61))) -> pd.DataFrame:
-    """Noise and bias of the two-angle R1 estimate for every pair of flip angles.
-
-    Exact SPGR signals (TE = 0, B1 = 1) of a tissue are inverted with the small-angle solution
-    :func:`qmrigenes.relaxometry.fit_r1_pd_vfa`; the noise of R1 follows from first-order error
-    propagation, ``SD(R1)^2 = sigma^2 [(dR1/dS1)^2 + (dR1/dS2)^2]`` (central differences), for
-    independent noise of SD ``sigma`` on each signal.
-
-    Parameters
-    ----------
-    r1 : float
-        True R1 (1/s).
-    amplitude : float
-        Signal amplitude A (proton density x receive sensitivity; p.u.).
-    sigma : float
-        Noise SD per signal (same units as the signal).
-    tr : float
-        TR of both acquisitions (s).
-    fa_low, fa_high : sequence of float
-        Flip angles (degrees) of the low- and high-angle acquisition; pairs with
-        ``fa_low >= fa_high`` are skipped.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pair: ``fa_low``, ``fa_high`` (degrees), ``r1_cov_pct`` (SD of R1 in percent
-        of the true R1) and ``r1_bias_pct`` (noiseless error of the small-angle estimate, percent).
-    """
-    if not r1 > 0 or not amplitude > 0 or not sigma > 0 or not tr > 0:
-        raise ValueError("r1, amplitude, sigma and tr must be positive")
-    lo, hi = np.meshgrid(np.asarray(fa_low, float), np.asarray(fa_high, float), indexing="ij")
-    keep = lo < hi
-    lo, hi = lo[keep], hi[keep]
-    if lo.size == 0:
-        raise ValueError("no pair with fa_low < fa_high")
-    cov, bias = np.empty(lo.size), np.empty(lo.size)
-    for k, (a1, a2) in enumerate(zip(lo, hi)):
-        s1 = float(spgr_signal(amplitude, r1, 0.0, flip_angle=a1, tr=tr, te=(0.0,))[0])
-        s2 = float(spgr_signal(amplitude, r1, 0.0, flip_angle=a2, tr=tr, te=(0.0,))[0])
-        est = float(_r1_two_angle(s1, s2, a1, a2, tr))
-        h1, h2 = 1e-6 * s1, 1e-6 * s2
-        d1 = (float(_r1_two_angle(s1 + h1, s2, a1, a2, tr)) - float(_r1_two_angle(s1 - h1, s2, a1, a2, tr))) / (2 * h1)
-        d2 = (float(_r1_two_angle(s1, s2 + h2, a1, a2, tr)) - float(_r1_two_angle(s1, s2 - h2, a1, a2, tr))) / (2 * h2)
-        cov[k] = 100 * sigma * np.hypot(d1, d2) / r1
-        bias[k] = 100 * (est / r1 - 1)
-    return pd.DataFrame({"fa_low": lo, "fa_high": hi, "r1_cov_pct": cov, "r1_bias_pct": bias})
-
-
 def _monte_carlo_cov(r1, pd_, sigma, tr, fa1, fa2, n, rng):
     s1 = spgr_signal(pd_, r1, 0.0, flip_angle=fa1, tr=tr, te=(0.0,))[0]
     s2 = spgr_signal(pd_, r1, 0.0, flip_angle=fa2, tr=tr, te=(0.0,))[0]
@@ -290,13 +237,23 @@ def report_flip_angle_noise(r1: float, *, amplitude: float = 100.0, sigma: float
         ``figures``: ``ex-fig-fa``; ``data``: ``grid``.
     """
     grid = r1_noise_grid(r1, amplitude=amplitude, sigma=sigma, tr=tr, fa_low=fa_low, fa_high=fa_high)
+    return present_flip_angle_noise(grid, r1, amplitude=amplitude, sigma=sigma, tr=tr, protocol=protocol,
+                                    n_mc=n_mc, seed=seed, tissue=tissue)
+
+
+def present_flip_angle_noise(grid: pd.DataFrame, r1: float, *, amplitude: float = 100.0, sigma: float = 0.05,
+                             tr: float = 0.025, protocol=(6.0, 21.0), n_mc: int = 20000, seed: int = 2031,
+                             tissue: str = "WM") -> Report:
+    """What :func:`report_flip_angle_noise` returns, for a grid of
+    :func:`qmrigenes.relaxometry.r1_noise_grid` (the chapter's visible cell computes it with the
+    same ``r1``, ``amplitude``, ``sigma`` and ``tr``)."""
     opt = grid.loc[grid["r1_cov_pct"].idxmin()]
     a_lo, a_hi = (float(a) for a in protocol)
     prot = grid[(grid["fa_low"] == a_lo) & (grid["fa_high"] == a_hi)]
     if prot.empty:
         raise ValueError(f"protocol pair {protocol} is not on the grid")
     prot = prot.iloc[0]
-    ernst = float(np.rad2deg(np.arccos(np.exp(-tr * r1))))
+    ernst = float(ernst_angle(r1, tr))
     s_max = float(spgr_signal(amplitude, r1, 0.0, flip_angle=ernst, tr=tr, te=(0.0,))[0])
 
     def sig(fa):

@@ -42,6 +42,7 @@ import pandas as pd
 from ._validate import (as_array, check_choice, check_genes, check_int, check_scalar, check_seed, check_unique,
                         describe)
 from .fetch import PACKAGE_DATA
+from .stats.standardize import zscore
 
 __all__ = [
     "AHBA_DONORS",
@@ -805,7 +806,7 @@ def simulate_qsm(table: pd.DataFrame | None = None, *, lr_noise: float = 0.2, se
     rng = check_seed(seed)
     uniq, codes = np.unique(roi_pairs(table).to_numpy(), return_inverse=True)    # left and right share a key
     y = rng.normal(size=len(uniq))[codes] + rng.normal(0, lr_noise, len(table))
-    y = (y - y.mean()) / y.std(ddof=1)
+    y = zscore(y, ddof=1)
     return pd.Series(y, index=table.index, name="qsm_z")
 
 

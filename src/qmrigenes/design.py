@@ -7,21 +7,119 @@ neither the statistics nor the AHBA modules import each other.
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from ._validate import as_array, check_choice, check_int, check_scalar, check_unique, describe
 from .stats.multitest import fdr_bh
-from .stats.regression import genome_wide_cluster_ols, genome_wide_ols, mixed_model_ols
+from .stats.regression import correct, genome_wide_cluster_ols, genome_wide_ols, mixed_model_ols
 from .stats.standardize import zscore
 
-__all__ = ["design_sampling", "power_by_design", "power_at", "ANALYSES", "analyse_design",
+__all__ = ["GenomeStudy", "simulate_genome_study", "design_sampling", "power_by_design", "power_at", "ANALYSES", "analyse_design",
            "lr_profile_correlation", "calibrate_lr_corr"]
 
 #: Analyses of a design with left-right ROI pairs (see :func:`analyse_design`).
 ANALYSES = ("rois", "pair_means", "cluster_robust", "mixed")
 #: Most per-gene mixed-model fits :func:`power_by_design` runs (about 30 ms each).
 MAX_MIXED_FITS = 50_000
+
+
+class GenomeStudy(NamedTuple):
+    """Result of :func:`simulate_genome_study`.
+
+    Attributes
+    ----------
+    expression : pandas.DataFrame, shape (n_rois, n_genes)
+        Donor-averaged expression z-scores in the ROIs.
+    qsm : pandas.Series, shape (n_rois,)
+        The simulated z-scored QSM of those ROIs.
+    roi_expression : qmrigenes.ahba.RoiExpression
+        Per-donor z-scores, donors per ROI and genes dropped for zero variance.
+    ols : qmrigenes.stats.regression.GenomeWideOLS
+        Genome-wide OLS of QSM on each gene.
+    results : pandas.DataFrame, shape (n_genes, 11)
+        ``ols.table`` joined with :func:`qmrigenes.stats.regression.correct`
+        (``p_bh``, ``bh``, ``p_bonferroni``, ``bonferroni`` at ``alpha``).
+    ols_seconds : float
+        Wall time of the genome-wide OLS (s).
+    """
+
+    expression: pd.DataFrame
+    qsm: pd.Series
+    roi_expression: object
+    ols: object
+    results: pd.DataFrame
+    ols_seconds: float
+
+
+def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, planted: Mapping[str, float],
+                          table: pd.DataFrame | None = None, lr_corr: float = 0.0, alpha: float = 0.05,
+                          qsm_seed: int = 2024, seed: int = 7) -> GenomeStudy:
+    """Simulate every gene sample by sample with a real AHBA sampling and run a genome-wide regression.
+
+    The expression of each gene in each real AHBA sample is simulated by
+    :func:`qmrigenes.ahba.simulate_roi_expression` (``level="sample"``)
+    against a simulated QSM vector (:func:`qmrigenes.ahba.simulate_qsm`),
+    matched to the ROIs, z-scored per donor and averaged
+    (:func:`qmrigenes.ahba.expression_by_roi`), then regressed gene by gene
+    (:func:`qmrigenes.stats.regression.genome_wide_ols`) with BH and
+    Bonferroni at ``alpha``. One replicate with everything kept, where
+    :func:`power_by_design` runs many at the ROI level and keeps only
+    power and error rates.
+
+    Parameters
+    ----------
+    annotations : pandas.DataFrame
+        Real sample annotations (:func:`qmrigenes.datasets.load_ahba_sample_annotations`).
+    genes : sequence of str
+        Gene names to simulate (e.g. the 15,633 of the AHBA table).
+    planted : mapping of str to float
+        ``{gene: correlation with QSM}``; every other gene is null.
+    table : pandas.DataFrame, optional
+        ROIs and their AHBA structures (default :func:`qmrigenes.ahba.roi_structure_table`).
+    lr_corr : float in [0, 1], default 0
+        Left-right correlation of the genes' spatial patterns.
+    alpha : float, default 0.05
+        FDR (BH) and family-wise (Bonferroni) level.
+    qsm_seed, seed : int
+        Seeds of the QSM vector and of the expression.
+
+    Returns
+    -------
+    GenomeStudy
+
+    Examples
+    --------
+    >>> from qmrigenes.datasets import load_ahba_sample_annotations          # doctest: +SKIP
+    >>> genes = [f"G{i}" for i in range(500)]
+    >>> study = simulate_genome_study(load_ahba_sample_annotations(), genes,  # doctest: +SKIP
+    ...                               planted={"G0": 0.9}, seed=1)
+    >>> study.results.loc["G0", "bh"]                                         # doctest: +SKIP
+    True
+    """
+    from .ahba import expression_by_roi, roi_sampling, roi_structure_table, simulate_qsm, simulate_roi_expression
+
+    genes = list(genes)
+    unknown = [g for g in planted if g not in set(genes)]
+    if unknown:
+        raise ValueError(f"planted genes not among the simulated genes: {unknown}")
+    alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
+    table = roi_structure_table() if table is None else table
+    sampling = roi_sampling(annotations, table=table)
+    qsm = simulate_qsm(table, seed=qsm_seed)
+    sim = simulate_roi_expression(sampling, qsm, genes, effects=dict(planted), level="sample",
+                                  annotations=annotations, table=table, lr_corr=lr_corr, seed=seed)
+    roi_expr = expression_by_roi(sim.expression, sim.annotations, table=table)
+    x = roi_expr.expression
+    y = qsm.loc[x.index]
+    t0 = time.perf_counter()
+    ols = genome_wide_ols(x, y)
+    seconds = time.perf_counter() - t0
+    return GenomeStudy(x, y, roi_expr, ols, ols.table.join(correct(ols.table["p"], alpha=alpha)), seconds)
 
 
 def analyse_design(expression: pd.DataFrame, qsm: pd.Series, *, analysis: str = "rois",

@@ -244,6 +244,14 @@ class SimulatedCohort(NamedTuple):
 
 
 def _standardise(x):
+    """Zero mean, unit *population* SD (ddof = 0) along the last axis (vertices).
+
+    Scales the simulation's random fields to unit variance over the mesh's vertices: a design
+    step, not a statistic, so the SD is the population one (ddof = 0). The package's z-score of
+    data is :func:`qmrigenes.stats.standardize.zscore` (ddof = 1 by default); with ``ddof=0`` on
+    the transposed array it gives the same fields up to rounding (1e-15), which would change the
+    simulated cohort's last digits, so this stays as written.
+    """
     x = x - x.mean(axis=-1, keepdims=True)
     return x / x.std(axis=-1, keepdims=True)
 

@@ -143,11 +143,18 @@ def test_published_text_keeps_published_precision():
     assert ch2._published_text("") == "—"
 
 
-def test_author_year_from_bibliography():
-    assert ch2._author_year("min2024chisep") == "Min et al. 2024"
-    assert ch2._author_year("schafer2012stn") == "Schäfer et al. 2012"
+def test_author_year_from_bibliography(tmp_path):
+    from qmribook.citestyle import author_year
+
+    assert author_year("min2024chisep") == "Min et al. 2024"
+    assert author_year("schafer2012stn") == "Schäfer et al. 2012"
+    assert author_year("min2024chisep; schafer2012stn") == "Min et al. 2024; Schäfer et al. 2012"
+    bib = tmp_path / "r.bib"
+    bib.write_text("@article{a1,\n  author = {Lee, A.},\n  year = {2001},\n}\n"
+                   "@article{b2,\n  author = {Lee, A. and Kim, B.},\n  year = {2002},\n}\n", encoding="utf-8")
+    assert author_year("a1", bib=bib) == "Lee 2001" and author_year("b2", bib=bib) == "Lee and Kim 2002"
     with pytest.raises(KeyError):
-        ch2._author_year("nobody1900")
+        author_year("nobody1900")
 
 
 def test_table_formats_by_kind():

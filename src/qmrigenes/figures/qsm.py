@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import align_index, as_array, check_genes, check_int, describe
+from ..stats.standardize import zscore
 from . import CATEGORICAL, CATEGORICAL_MARKERS
 
 __all__ = [
@@ -148,13 +149,13 @@ def regression_panels(expression: pd.DataFrame, y: pd.Series, genes: Sequence[st
     missing = [g for g in genes if g not in expression.columns]
     if missing:
         raise ValueError(f"genes not in expression: {missing}")
-    yz = (y - y.mean()) / y.std(ddof=1)
+    yz = zscore(y, ddof=1)
     n = len(genes)
     fig, axes = _grid(n, ncols, panel_height=2.1 if ncols <= 3 else 1.75)
     for ax, g in zip(axes.flat, genes):
         x = expression[g]
         if standardize:
-            x = (x - x.mean()) / x.std(ddof=1)
+            x = zscore(x, ddof=1)
         ax.scatter(x, yz, s=14, marker="x", color="C0")
         _fit_line(ax, x.to_numpy(), yz.to_numpy())
         if labels:
@@ -206,7 +207,7 @@ def per_donor_panels(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, genes:
     for ax, g in zip(axes.flat, genes):
         for k, (donor, expr) in enumerate(per_donor.items()):
             yy = y.loc[expr.index]
-            yy = (yy - yy.mean()) / yy.std(ddof=1)
+            yy = zscore(yy, ddof=1)
             c = _DONOR_COLORS[k % len(_DONOR_COLORS)]
             ax.scatter(expr[g], yy, s=10, marker=CATEGORICAL_MARKERS[k % len(_DONOR_COLORS)], color=c,
                        label=f"donor {donor}")
@@ -238,7 +239,7 @@ def gene_roi_heatmap(expression: pd.DataFrame, genes: Sequence[str], *, standard
         raise ValueError(f"genes not in expression: {missing}")
     m = expression[list(genes)]
     if standardize:
-        m = (m - m.mean()) / m.std(ddof=1)
+        m = zscore(m, ddof=1)
     lim = np.nanmax(np.abs(m.to_numpy()))
     rois = [str(i) for i in m.index]
     if len(m) > 12:              # many ROIs: ROIs as rows, so that their names read horizontally
