@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # The book keeps its download cache inside the project (the library's default is ~/qmrigenes-data).
 export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
+JOBS ?= 2
+
 .PHONY: venv data mathjax verify-data test execute book book-clean book-student student-notebooks pdf lab bench lock clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -27,17 +29,23 @@ verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/qmrigenes fetch --verify-only
 
 # One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
-# slows everything when the other core is busy.
+# slows everything when the other core is busy. Tests run on TEST_JOBS pytest-xdist workers (one test
+# file per worker at a time, so module fixtures are built once); the chapter test executes every
+# notebook page (JOBS at a time) into the cache that `make book` reads, unless a current execution
+# is there already. CLEAN=1 empties that cache first (.ci/run: a full, clean execution).
+TEST_JOBS ?= 2
 test: $(STAMP)
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -q
+	$(if $(filter 1 true yes,$(CLEAN)),rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/singlehtml _build/student)
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} QMRIBOOK_NB_JOBS=$(JOBS) $(BIN)/python -m pytest -q \
+	    $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 # Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
 # (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
-# _config.yml's `execute_notebooks: cache` reads, keyed on each page's code cells and on
-# src/qmrigenes + chapters/qmribook + the pins (a code change re-executes every page and drops the
-# Sphinx environments: never a stale page). CLEAN=1 (or `make book-clean`, used by CI) empties the
-# cache first: a full, clean execution.
-JOBS ?= 2
+# _config.yml's `execute_notebooks: cache` reads. A page is executed again only when its code cells,
+# a module of src/qmrigenes or chapters/qmribook that its kernel loaded, the pins or the data tables
+# changed, and Sphinx re-reads exactly the pages re-executed (never a stale page). The chapter test
+# of `make test` fills the same cache. CLEAN=1 (or `make book-clean`) empties the cache first: a
+# full, clean execution.
 execute: data
 	env -u MPLBACKEND $(BIN)/python .ci/execute_book.py --jobs $(JOBS) $(if $(filter 1 true yes,$(CLEAN)),--clean)
 

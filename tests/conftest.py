@@ -141,3 +141,10 @@ def world(tmp_path, monkeypatch):
     monkeypatch.delenv(F.MIRROR_ENV, raising=False)
     return dict(registry=registry, mirror=mirror, src=src, cache=tmp_path / "cache", frame=frame,
                 gh=gh_data, tmp=tmp_path, downloads=downloads)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The chapter executions (the longest tests, ``notebook``) first: on pytest-xdist workers
+    (``make test``) they then run beside the unit tests instead of after them. Stable: the
+    order is otherwise unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("notebook") is None)

@@ -18,10 +18,12 @@ def _tables_in_tmp(tmp_path, monkeypatch):
 def load_ci_script(name: str):
     """Import a script of the CI folder (``.ci/<name>.py``) as a module, for its tests."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / ".ci" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module        # importable by name: worker processes unpickle its functions
     spec.loader.exec_module(module)
     return module

@@ -1,5 +1,6 @@
 """The book's execution cache key (.ci/execute_book.py) and the Sphinx speed-ups."""
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_code_digest_follows_imported_code_not_sphinx_only_code(tmp_path):
 
 def test_notebook_pages_are_the_toc_pages_with_a_kernel_longest_first():
     pages = [p.stem for p in _execute_book().notebook_pages()]
-    assert pages[:3] == ["03_ms_qmri", "01_mpm_surface", "02_qsm_deep_grey"]
+    assert pages[:4] == ["04_qsm_challenge", "03_ms_qmri", "01_mpm_surface", "02_qsm_deep_grey"]
     assert "glossary" not in pages and "build_info" in pages
 
 
@@ -68,3 +69,68 @@ def test_pybtex_entry_points_are_looked_up_once_and_give_the_same_plugins(monkey
     assert calls == [("pybtex.style.formatting", "plain")]
     with pytest.raises(pybtex.plugin.PluginNotFound):
         pybtex.plugin.find_plugin("pybtex.style.formatting", "no-such-style")
+
+
+def _page(root, name="p", code="x = 1"):
+    page = root / "chapters" / f"{name}.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+                    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+                    f"# Page\n\n```{{code-cell}} python\n{code}\n```\n")
+    return page
+
+
+def test_a_page_reexecutes_only_when_a_module_it_loaded_or_a_shared_file_changed(tmp_path):
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    eb = _execute_book()
+    root = _tree(tmp_path)
+    (root / "data/published").mkdir(parents=True)
+    (root / "data/published/t.csv").write_text("a\n1\n")
+    (root / "data/cache").mkdir()
+    (root / "data/cache/big.nii").write_bytes(b"0")
+    page = _page(root)
+    cache_dir = tmp_path / "cache"
+    cache = get_cache(str(cache_dir))
+    (cache_dir / eb.DEPS_DIR).mkdir(parents=True, exist_ok=True)
+    digest = eb.code_digest(root, python=False)
+    reason, record = eb.stale_reason(page, cache, cache_dir, digest, root)
+    assert reason == "not executed with these code cells" and record is None
+
+    record = cache.cache_notebook_bundle(CacheBundleIn(eb.read_page(page), str(page)), check_validity=False)
+    reason, _ = eb.stale_reason(page, cache, cache_dir, digest, root)
+    assert reason == "no record of the code it used"
+    loaded = eb.loaded_modules([str(root / "src/qmrigenes/qsm.py"), str(root / "chapters/qmribook/../qmribook/ch3.py"),
+                                "/usr/lib/python3.11/json/__init__.py", str(root / "requirements.txt")], root)
+    assert set(loaded) == {"src/qmrigenes/qsm.py", "chapters/qmribook/ch3.py"}
+    eb._deps_path(cache_dir, record.pk).write_text(json.dumps({"global": digest, "modules": loaded}))
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] is None
+
+    (root / "src/qmrigenes/other.py").write_text("D = 1\n")                 # not loaded by the page
+    (root / "data/cache/big.nii").write_bytes(b"1")                         # download cache: sha-pinned
+    (root / "chapters/qmribook/sphinxext.py").write_text("C = 9\n")         # Sphinx only
+    assert eb.code_digest(root, python=False) == digest
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] is None
+
+    (root / "src/qmrigenes/qsm.py").write_text("A = 3\n")                   # loaded: re-execute
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] == "src/qmrigenes/qsm.py changed"
+    (root / "src/qmrigenes/qsm.py").write_text("A = 1\n")
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] is None
+    (root / "data/published/t.csv").write_text("a\n2\n")                    # an authored table
+    assert eb.code_digest(root, python=False) != digest
+    assert eb.stale_reason(page, cache, cache_dir, eb.code_digest(root, python=False), root)[0] is not None
+
+    _page(root, code="x = 2")                                               # other code cells
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] == "not executed with these code cells"
+
+
+def test_pages_quoting_a_reexecuted_page_are_reread(tmp_path):
+    eb = _execute_book()
+    a, b = _page(tmp_path, "a"), _page(tmp_path, "b")
+    quoting = tmp_path / "chapters" / "intro.md"
+    quoting.write_text("{glue:text}`a.md::n`\n")
+    table = tmp_path / "chapters" / "build_info.md"
+    table.write_text("```{nb-exec-table}\n```\n")
+    assert eb._dependents([a], [a, b, quoting, table]) == {a, quoting, table}
+    assert eb._dependents([b], [a, b, quoting, table]) == {b, table}

@@ -1,8 +1,16 @@
-"""Each chapter run outside Sphinx, as a student runs it (jupytext + nbclient, Run All), shows
-its figures as images, its tables and the numbers its prose quotes; no raw object repr.
+"""Each chapter run outside Sphinx, as a student runs it (nbclient, Run All, in a fresh kernel in
+the chapter's folder), shows its figures as images, its tables and the numbers its prose quotes;
+no raw object repr.
 
-Slow (the chapters at full size, about 1-2 min each on the reference machine): marked
-``notebook`` so it can be selected (``pytest -m notebook``) or skipped (``-m "not notebook"``);
+The chapters are executed by ``.ci/execute_book.py`` (:func:`ensure_executed`): all pages at
+once, in parallel on the available cores (``QMRIBOOK_NB_JOBS``, default 2), into the execution
+cache that ``make book`` reads, so a test run and a book build execute each page once between
+them. A cached execution is used only if it is current: same code cells, and the same contents
+of every module of ``src/qmrigenes`` / ``chapters/qmribook`` the page's kernel loaded, of the
+pins and of the data tables (otherwise the page is executed again, here). The notebook executed
+is the one a student gets from Jupytext: its code cells are checked to be identical.
+
+Marked ``notebook`` so it can be selected (``pytest -m notebook``) or skipped (``-m "not notebook"``);
 ``make test`` runs it. With ``QMRIBOOK_NB_OUT=<folder>`` (outside chapters/) the executed
 notebooks are also written there, e.g. to compare their glue with ``python -m qmribook.notebooks``.
 """
@@ -64,11 +72,43 @@ def test_shown_counts_what_jupyterlab_renders():
     assert notebooks.glue_values(nb)["n"] == "3"          # a hidden record, read all the same
 
 
+@pytest.fixture(scope="session")
+def executed(request):
+    """``{chapter path: executed notebook}``: every notebook page of the book when every chapter is
+    selected (``make test``: the book build then executes nothing), else the selected chapters."""
+    from conftest import load_ci_script
+
+    selected = {item.callspec.params["md"] for item in request.session.items
+                if item.originalname == "test_chapter_run_all_shows_figures_tables_and_numbers"}
+    eb = load_ci_script("execute_book")
+    pages = None if selected >= set(CHAPTERS) else sorted(selected)
+    jobs = int(os.environ.get("QMRIBOOK_NB_JOBS", "2"))
+    lines = []
+    try:
+        results = eb.ensure_executed(pages, jobs=jobs, log=lines.append)
+    except RuntimeError as error:
+        pytest.fail(f"{error}\n" + "\n".join(lines), pytrace=False)
+    print("\n".join(lines))
+    return {page: nb for page, (nb, _, _) in results.items()}
+
+
+def _code(nb):
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_executed_notebook_has_the_code_cells_jupytext_gives_a_student(md):
+    from conftest import load_ci_script
+
+    assert _code(load_ci_script("execute_book").read_page(md)) == _code(notebooks.read_chapter(md))
+
+
 @pytest.mark.notebook
 @pytest.mark.realdata
 @pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_run_all_shows_figures_tables_and_numbers(md):
-    nb = notebooks.execute_chapter(md)
+def test_chapter_run_all_shows_figures_tables_and_numbers(md, executed):
+    nb = executed[md]
+    assert _code(nb) == _code(notebooks.read_chapter(md)), "executed from other code cells"
     if os.environ.get("QMRIBOOK_NB_OUT"):
         import nbformat
 
