@@ -11,7 +11,11 @@ child), and checks that the table, the figure and the methods paragraph were wri
   nilearn ships it (real);
 * a cortex + deep grey table: clinical MPM proton density (Cooper et al. 2020; real), 34 left DK
   regions through the book's crosswalk plus the 7 left deep grey structures;
-* a ``.gmt`` library: the same PD table against the 9 cell-type sets written as a ``.gmt`` file.
+* a ``.gmt`` library: the same PD table against the 9 cell-type sets written as a ``.gmt`` file;
+* the thickness pair again on Schaefer-100 (``--atlas schaefer100``; 99 parcels with expression).
+
+To check a fresh install, run it with the new environment's Python (``/path/to/venv/bin/python
+benchmarks/bench_input_forms.py``): the command then runs from that environment.
 """
 import os
 import subprocess
@@ -51,6 +55,9 @@ def _inputs(work: Path) -> list[tuple[str, list[str], list[str]]]:
          ["--sets", "iron-myelin"]),
         (".gmt library (9 cell-type sets) on the PD table", [str(work / "pd_cortex_deepgrey.csv")],
          ["--sets", str(gmt)]),
+        ("Schaefer-100 surface pair (fsaverage thickness, fsaverage5)",
+         [str(data / "fsaverage5" / "thick_left.gii.gz"), str(data / "fsaverage5" / "thick_right.gii.gz")],
+         ["--sets", "celltypes", "--atlas", "schaefer100"]),
     ]
 
 

