@@ -1026,9 +1026,11 @@ def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial,
     parts = [f"Regional values were read from {source}. "
              f"Gene expression was taken from the Allen Human Brain Atlas [ahba] as processed with abagen [abagen] "
              f"into the Desikan-Killiany atlas [dk] by imaging-transcriptomics 1.1.8 [imt] "
-             f"(15,633 genes, expression scaled 0-1); {n_regions} regions were analysed for {n_maps} map(s)."]
+             f"(15,633 genes, expression scaled 0-1); {n_regions} regions were analysed for {n_maps} "
+             f"{'map' if n_maps == 1 else 'maps'}."]
     cited = "" if not any(k in refs for k in ("shin", "cohen")) else (" [shin]" if "shin" in refs else " [cohen]")
-    parts.append(f"We tested {n_sets} gene set(s) ({sets}{cited}). For each set and map, the score is the mean, "
+    parts.append(f"We tested {n_sets} gene {'set' if n_sets == 1 else 'sets'} ({sets}{cited}). For each set and map, "
+                 f"the score is the mean, "
                  f"over the set's genes present in the expression table, of the Pearson correlation between the "
                  f"gene's regional expression and the map.")
     if "genes" in nulls:
