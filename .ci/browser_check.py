@@ -18,8 +18,9 @@ wide          A table, image, figure, display formula or code block wider than t
               (or reaching past its right edge) that is not inside a horizontal scroll box,
               or a scroll box itself wider than the column.
 truncated     pandas truncation: a cell that is or ends with "…"/"...", or "N rows × M columns".
-small-text    Figure text below 9 px at displayed size (checked at 1400 px; at 400 px figures
-              are shrunk to the phone column and open full-size on click). For a PNG:
+small-text    Figure text below 9 px at displayed size, at 1400 px and at 400 px: on a phone a
+              multi-panel figure must show its one-column variant (qmribook.sphinxext), whose
+              panels are checked like any image. For a PNG:
               displayed px = min_font_pt × dpi / 72 × displayed_width / natural_width, where
               min_font_pt is the PNG text chunk ``qmri:min_font_pt`` written by
               ``qmribook.display.figure`` (else 10 pt, matplotlib's default size of all
@@ -31,12 +32,15 @@ console       A console error or an uncaught page error (including failed loads)
 hscroll       At 400 px, the page is wider than the window (scrolls sideways).
 interactive   An interactive figure (``div.qmri-interactive``) that is not drawn, is not numbered
               and captioned (inside a ``<figure>`` with a figure number), has SVG text below
-              11 px or a slider/menu under 32 px high as displayed, or a slider without
+              11 px or cut at the edge of its SVG (e.g. an axis label running past the right
+              edge on a phone), a slider/menu under 32 px high as displayed, or a slider without
               ``aria-valuetext``.
 tuple-header  A table header printed as a Python tuple, e.g. ``('poster MTsat', 'r')``.
 number-style  A number in the text outside code and formulas written in e-notation
-              (``3.6e-07``) or with a hyphen-minus as its sign (``-0.20``), or glued numbers
-              (``span.pasted-text``) set in bold.
+              (``3.6e-07``) or with a hyphen-minus as its sign (``-0.20``); an integer count
+              printed with decimals (``97.000``, ``4.0 genes``); a number of five or more digits
+              (or four, not a year) without thousands separators (``15633``); a noun with
+              "(s)" (``gene(s)``); or glued numbers (``span.pasted-text``) set in bold.
 caption       A table caption placed below its table, or caption text (figure, table,
               interactive figure) below 4.5:1 contrast against its background, in light or
               dark mode.
@@ -215,7 +219,9 @@ async ([MIN_INTERACTIVE_PX, MIN_CONTROL_PX]) => {
     if (!alt) out.push({rule: "alt", where: describe(img), detail: "no alt text: " + file.slice(0, 60)});
     else if (/^[\w.\/~-]+\.(png|svg|jpe?g|gif|webp)$/i.test(alt) || alt.includes("_images/") || /^[0-9a-f]{32,}/.test(alt))
       out.push({rule: "alt", where: describe(img), detail: "alt text is a file name: " + alt.slice(0, 60)});
-    if (img.getClientRects().length && img.naturalWidth)
+    // (a lazy image not yet loaded counts too: its file is measured, its box is laid out)
+    if (img.getClientRects().length && img.getBoundingClientRect().width > 0 &&
+        getComputedStyle(img).visibility !== "hidden" && (img.currentSrc || img.src))
       images.push({src: img.currentSrc || img.src, where: describe(img), shown: img.getBoundingClientRect().width, natural: img.naturalWidth});
   });
   // interactive figures: drawn, numbered, legible and operable as displayed
@@ -233,6 +239,17 @@ async ([MIN_INTERACTIVE_PX, MIN_CONTROL_PX]) => {
       if (t.getClientRects().length && t.textContent.trim()) small = Math.min(small, px);
     });
     if (small < MIN_INTERACTIVE_PX) out.push({rule: "interactive", where: w, detail: `SVG text ${small.toFixed(1)} px (< ${MIN_INTERACTIVE_PX} px)`});
+    box.querySelectorAll("svg").forEach(svg => {      // text cut at the edge of its SVG
+      const s = svg.getBoundingClientRect();
+      if (!s.width) return;
+      svg.querySelectorAll("text").forEach(t => {
+        const r = t.getBoundingClientRect();
+        if (!t.textContent.trim() || !r.width) return;
+        if (r.left < s.left - 1 || r.right > s.right + 1 || r.top < s.top - 1 || r.bottom > s.bottom + 1)
+          out.push({rule: "interactive", where: w, detail: `text cut at the edge of the plot: "${t.textContent.trim().slice(0, 40)}" ` +
+                    `(${Math.round(r.left - s.left)} to ${Math.round(r.right - s.left)} px in a ${Math.round(s.width)} px plot)`});
+      });
+    });
     box.querySelectorAll("input, select").forEach(c => {
       const h = c.getBoundingClientRect().height;
       if (h < MIN_CONTROL_PX) out.push({rule: "interactive", where: w, detail: `${c.tagName.toLowerCase()} ${h.toFixed(0)} px high (< ${MIN_CONTROL_PX} px)`});
@@ -250,14 +267,30 @@ async ([MIN_INTERACTIVE_PX, MIN_CONTROL_PX]) => {
   const wn = document.createTreeWalker(column, NodeFilter.SHOW_TEXT);
   const enot = /(^|[^\w.])(\d+(?:\.\d+)?[eE][-+]?\d+)(?![\w.])/;
   const hyphen = /(^|[\s(=:;\[\/])(-\d+(?:[.,]\d+)?)(?![\w-])/;
-  let nEnot = 0, nHyphen = 0;
+  // integers as decimals: 10 or more with three zero decimals (97.000; r = 1.000 is a correlation),
+  // or "N.0" before a counted noun
+  const nouns = "genes?|regions?|subjects?|donors?|vertices|vertex|voxels?|samples?|permutations?|spins?|sets?|" +
+    "lesions?|patients?|iterations?|rows?|files?|tests?|pages?|parcels?|structures?|probes?|components?|draws?|" +
+    "participants?|pairs?|calls?|items?|nuclei|maps?|cells?|echoes";
+  const intDec = new RegExp("(^|[^\\w.])([1-9][\\d,]+\\.000+|\\d[\\d,]*\\.0+\\s+(?:" + nouns + "))(?![\\w])");
+  const noSep = /(^|[^\w.,\/#:\u2212-])(\d{4,})(?![\w.\/-])/;
+  const plural = /\b[A-Za-z][\w-]*\(s\)/;
+  let nEnot = 0, nHyphen = 0, nInt = 0, nSep = 0, nPlural = 0;
   for (let n = wn.nextNode(); n; n = wn.nextNode()) {
     const p = n.parentElement;
     if (!p || p.closest(skipNum) || !p.getClientRects().length) continue;
-    let m = n.nodeValue.match(enot);
+    const t = n.nodeValue;
+    let m = t.match(enot);
     if (m && nEnot++ < 20) out.push({rule: "number-style", where: describe(p), detail: "e-notation: " + m[2]});
-    m = n.nodeValue.match(hyphen);
-    if (m && nHyphen++ < 20) out.push({rule: "number-style", where: describe(p), detail: "hyphen-minus: " + n.nodeValue.trim().slice(0, 60)});
+    m = t.match(hyphen);
+    if (m && nHyphen++ < 20) out.push({rule: "number-style", where: describe(p), detail: "hyphen-minus: " + t.trim().slice(0, 60)});
+    const all = (re) => Array.from(t.matchAll(new RegExp(re.source, "g")));
+    all(intDec).forEach(m => { if (nInt++ < 20)
+      out.push({rule: "number-style", where: describe(p), detail: "integer with decimals: " + m[2]}); });
+    all(noSep).filter(m => !(m[2].length === 4 && +m[2] >= 1900 && +m[2] <= 2099)).forEach(m => { if (nSep++ < 20)
+      out.push({rule: "number-style", where: describe(p), detail: "no thousands separator: " + m[2]}); });
+    all(plural).forEach(m => { if (nPlural++ < 20)
+      out.push({rule: "number-style", where: describe(p), detail: "word(s): " + m[0]}); });
   }
   const boldGlue = Array.from(column.querySelectorAll("span.pasted-text")).filter(s =>
     parseInt(getComputedStyle(s).fontWeight, 10) >= 600 && !s.closest("strong, b, th, h1, h2, h3, h4, h5, h6, caption, .caption-number"));
@@ -494,20 +527,20 @@ def _check_page(context, base, root, page_name, width, out):
                 findings.append({"rule": "hscroll", "where": "page",
                                  "detail": f"page {data['scrollWidth']} px wide in a {data['innerWidth']} px window; "
                                            f"widest: {widest}"})
-        if width >= 1000:
-            for img in data["images"]:
-                raw = _image_bytes(img["src"], root, base)
-                if raw is None:
-                    continue
-                natural_px, natural_w, how = min_font_px_natural(raw, img["src"].lower())
-                if natural_px is None:
-                    continue
-                natural_w = natural_w or img["natural"]
-                shown_px = natural_px * img["shown"] / natural_w
-                if shown_px < MIN_TEXT_PX:
-                    findings.append({"rule": "small-text", "where": img["where"],
-                                     "detail": f"text {shown_px:.1f} px ({how}; shown {img['shown']:.0f} of "
-                                               f"{natural_w:.0f} px): {img['src'].rsplit('/', 1)[-1][:24]}"})
+        for img in data["images"]:       # figure text at every width (phones included)
+            raw = _image_bytes(img["src"], root, base)
+            if raw is None:
+                continue
+            natural_px, natural_w, how = min_font_px_natural(raw, img["src"].lower())
+            if natural_px is None:
+                continue
+            natural_w = natural_w or img["natural"] or img["shown"]
+            shown_px = natural_px * img["shown"] / natural_w
+            if shown_px < MIN_TEXT_PX:
+                hint = "" if width >= 1000 else "; no one-column variant shown"
+                findings.append({"rule": "small-text", "where": img["where"],
+                                 "detail": f"text {shown_px:.1f} px at {width} px ({how}; shown {img['shown']:.0f} of "
+                                           f"{natural_w:.0f} px{hint}): {img['src'].rsplit('/', 1)[-1][:40]}"})
         if out is not None:
             name = page_name.replace("/", "__").removesuffix(".html")
             page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)

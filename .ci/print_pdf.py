@@ -12,13 +12,15 @@ offline: every request to another host is blocked. Before printing, in print med
   source) is turned into plain text, since a PDF reader cannot follow it; links to other
   sites stay;
 - the print layout is checked: a table, figure, formula or code block wider than the page's
-  text block, or cut by a box that hides its overflow, is a **clipped** element.
+  text block, or cut by a box that hides its overflow, is a **clipped** element; after printing,
+  a table caption that ends a page while its table starts on the next is reported (the PDF's
+  text is searched for each caption and its table's first header).
 
 The PDF is A4 with page numbers in the footer ("n / N"), a document outline (bookmarks, from
 the headings) and tagged structure. After printing, the PDF's link targets are read back with
 ``pdfinfo -url`` (poppler-utils) and its text with ``pdftotext``.
 
-Exit status 1 (and no PDF kept) if any element is clipped, any link points to ``file://`` or to
+Exit status 1 (and no PDF kept) if any element is clipped, a table caption is apart from its table, any link points to ``file://`` or to
 the local server, or raw TeX is left in the text (MathJax did not run).
 """
 from __future__ import annotations
@@ -271,6 +273,19 @@ def heading_pages(pdf: Path, headings: list[str]) -> list[int | None]:
     return out
 
 
+# Every captioned table (a figure holding a table): its caption's first words and the first
+# words of its first header cell, to find both in the PDF's text (caption_pages).
+CAPTIONS_JS = r"""
+() => Array.from(document.querySelectorAll("figure")).filter(f =>
+    f.querySelector(":scope > figcaption") && f.querySelector("table") && f.getClientRects().length)
+  .map(f => {
+    const words = (el, n) => (el ? el.textContent : "").replace(/\s+/g, " ").trim().split(" ").slice(0, n).join(" ");
+    const cell = Array.from(f.querySelectorAll("table th, table td")).find(c => /[A-Za-z]{2}/.test(c.textContent));
+    return {caption: words(f.querySelector(":scope > figcaption"), 6), header: words(cell, 2)};
+  }).filter(c => c.caption && c.header)
+"""
+
+
 CLIP_JS = r"""
 () => {
   const width = document.documentElement.clientWidth;
@@ -352,13 +367,42 @@ def print_pdf(html, pdf, *, chromium=None) -> dict:
                 if any(toc_pages):   # second printing with the page numbers in the contents
                     page.evaluate(TOC_PAGES_JS, toc_pages)
                     page.pdf(path=str(pdf), **options)
+                tables = page.evaluate(CAPTIONS_JS)
+                apart = caption_pages(pdf, tables) if shutil.which("pdftotext") else []
             finally:
                 context.close()
     finally:
         server.shutdown()
     return {"page": page_name, "links": links, "appendix": appendix,
             "contents": dict(zip(headings, toc_pages)) if headings else {}, "clipped": clipped, "outside": sorted(set(outside)),
+            "captioned_tables": len(tables), "caption_apart": apart,
             **pdf_facts(pdf)}
+
+
+def caption_pages(pdf: Path, tables: list[dict]) -> list[dict]:
+    """Captioned tables whose caption ends a page while the table starts on the next one.
+
+    Each of ``tables`` (from ``CAPTIONS_JS``) is looked up in the PDF's text in reading order:
+    its caption's first words, then, after them, its first header cell's words. A table whose
+    header is not on its caption's page but on the next one is returned with both pages.
+    Captions or headers not found in the text are not judged.
+    """
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    pages = [re.sub(r"\s+", " ", p) for p in text.split("\f")]
+    apart, start = [], 0
+    for t in tables:
+        cap = re.sub(r"\s+", " ", t["caption"]).strip()
+        head = re.sub(r"\s+", " ", t["header"]).strip()
+        found = next(((i, pages[i].find(cap)) for i in range(start, len(pages)) if cap in pages[i]), None)
+        if found is None:
+            continue
+        i, at = found
+        start = i
+        if head in pages[i][at + len(cap):]:
+            continue
+        if i + 1 < len(pages) and head in pages[i + 1]:
+            apart.append({"caption": cap, "caption_page": i + 1, "table_page": i + 2})
+    return apart
 
 
 def local_urls(urls) -> list[str]:
@@ -399,10 +443,14 @@ def main(argv=None) -> int:
     print(f"pdf: {pdf}: {res['pages']} pages, {res['size']}, {res['outline']} bookmarks, "
           f"{len(res['contents'])} contents entries; links: {lk['internal']} inside the PDF, "
           f"{lk['external']} to other sites, {lk['unlinked']} to files of the HTML book made plain text; "
-          f"{res['appendix']} complete tables in the appendix")
+          f"{res['appendix']} complete tables in the appendix; {res['captioned_tables']} captioned tables, "
+          f"{len(res['caption_apart'])} with the caption on another page")
     problems = []
     for c in res["clipped"]:
         problems.append(f"clipped: {c['where']}: {c['detail']}")
+    for c in res["caption_apart"]:
+        problems.append(f"table caption apart from its table: \"{c['caption']}\" ends page {c['caption_page']}, "
+                        f"the table starts on page {c['table_page']}")
     for u in res["bad_urls"][:20]:
         problems.append(f"local link in the PDF: {u}")
     if res["raw_tex"]:

@@ -31,6 +31,27 @@
     return e;
   }
 
+  // Width (px) of a 12 px sans-serif label, as the SVG draws it (measured on a canvas, before
+  // the SVG exists, so that the layout can make room for a label that needs two lines).
+  var measureCtx = null;
+  function textWidth(text) {
+    if (!measureCtx) {
+      measureCtx = document.createElement("canvas").getContext("2d");
+      if (measureCtx) measureCtx.font = "12px sans-serif";
+    }
+    return measureCtx ? measureCtx.measureText(text).width : text.length * 7;
+  }
+  // Greedy word wrap of an axis label to lines no wider than `width` px.
+  function wrapWords(text, width) {
+    var lines = [], line = "";
+    String(text).split(/\s+/).forEach(function (word) {
+      var next = line ? line + " " + word : word;
+      if (line && textWidth(next) > width) { lines.push(line); line = word; }
+      else line = next;
+    });
+    if (line) lines.push(line);
+    return lines.length ? lines : [""];
+  }
   function niceTicks(lo, hi, n) {
     var span = hi - lo;
     if (!(span > 0)) return [lo];
@@ -140,8 +161,10 @@
       var o = select ? parseInt(select.value, 10) : 0;
       W = Math.round(Math.max(280, Math.min(720, holder.clientWidth || 640)));
       var narrow = W < 520;
-      H = Math.round(narrow ? Math.max(240, W * 0.72) : Math.min(400, W * 0.58));
-      M = {l: narrow ? 54 : 66, r: 14, t: 12, b: 46};
+      // the x-axis label wraps rather than running past the edge on a phone
+      var xlines = wrapWords(d.xlabel, W - 16), extra = 15 * (xlines.length - 1);
+      H = Math.round(narrow ? Math.max(240, W * 0.72) : Math.min(400, W * 0.58)) + extra;
+      M = {l: narrow ? 54 : 66, r: 14, t: 12, b: 46 + extra};
       ylim = d.ylims ? d.ylims[o] : d.ylim;
       sx = function (x) { return M.l + (x - d.xlim[0]) / (d.xlim[1] - d.xlim[0]) * (W - M.l - M.r); };
       sy = function (y) { return H - M.b - (y - ylim[0]) / (ylim[1] - ylim[0]) * (H - M.t - M.b); };
@@ -155,14 +178,20 @@
       el("line", {x1: M.l, y1: M.t, x2: M.l, y2: H - M.b}, ax);
       niceTicks(d.xlim[0], d.xlim[1], Math.max(3, Math.floor((W - M.l) / 70))).forEach(function (t) {
         el("line", {x1: sx(t), y1: H - M.b, x2: sx(t), y2: H - M.b + 5}, ax);
-        el("text", {x: sx(t), y: H - M.b + 18, "text-anchor": "middle"}, ax).textContent = fmt(t);
+        // a tick label at the right edge ends at the edge instead of being cut
+        var half = textWidth(fmt(t)) / 2, atEdge = sx(t) + half > W - 2;
+        el("text", {x: atEdge ? W - 2 : sx(t), y: H - M.b + 18, "text-anchor": atEdge ? "end" : "middle"},
+           ax).textContent = fmt(t);
       });
       niceTicks(ylim[0], ylim[1], Math.max(3, Math.floor(H / 60))).forEach(function (t) {
         el("line", {x1: M.l - 5, y1: sy(t), x2: M.l, y2: sy(t)}, ax);
         el("line", {x1: M.l, y1: sy(t), x2: W - M.r, y2: sy(t), "class": "qmri-grid"}, ax);
         el("text", {x: M.l - 8, y: sy(t) + 4, "text-anchor": "end"}, ax).textContent = fmt(t);
       });
-      el("text", {x: (M.l + W - M.r) / 2, y: H - 8, "text-anchor": "middle"}, ax).textContent = d.xlabel;
+      var xl = el("text", {x: W / 2, y: H - 8 - extra, "text-anchor": "middle"}, ax);
+      xlines.forEach(function (line, i) {
+        el("tspan", {x: W / 2, dy: i ? 15 : 0}, xl).textContent = line;
+      });
       el("text", {x: 14, y: (M.t + H - M.b) / 2, "text-anchor": "middle",
                   transform: "rotate(-90 14 " + (M.t + H - M.b) / 2 + ")"}, ax).textContent = d.ylabel;
       var clip = "clip-" + box.id;

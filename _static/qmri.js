@@ -110,8 +110,17 @@
       div.replaceWith(details);
     });
   }
+  // A table's caption goes above it, as journals print it: first in its figure, so that on
+  // paper it is kept with the table's first rows (print.css: break-after: avoid).
+  function captionsFirst(root) {
+    root.querySelectorAll("figure").forEach(function (fig) {
+      const cap = fig.querySelector(":scope > figcaption");
+      if (cap && fig.querySelector("table") && fig.firstElementChild !== cap) fig.insertBefore(cap, fig.firstChild);
+    });
+  }
   function run() {
     const article = document.querySelector(".bd-article") || document.body;
+    captionsFirst(article);
     foldBlocks(article);
     wrapTables(article);
     enlargeFigures(article);

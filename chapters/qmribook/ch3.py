@@ -61,9 +61,10 @@ _PAR_NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ
 _UNITS = {"R1": "s⁻¹", "PD": "p.u.", "R2s": "s⁻¹", "MTsat": "p.u.", "chi": "ppm"}
 
 
-def _display(table: pd.DataFrame, *, decimals: int = 2):
+def _display(table: pd.DataFrame, *, decimals: int | dict = 2):
     """The one way this chapter shows a table: :func:`qmribook.display.table` on the table with its index
-    as leading columns; floats as values with ``decimals``, integers as counts, the rest as text."""
+    as leading columns; floats as values with ``decimals`` (one number, or one per column, default 2),
+    integers as counts, the rest as text."""
     from .display import ColumnSpec, table as display_table
 
     frame = table.reset_index() if any(n is not None for n in table.index.names) else table
@@ -75,7 +76,8 @@ def _display(table: pd.DataFrame, *, decimals: int = 2):
         elif pd.api.types.is_integer_dtype(dtype):
             columns[col] = ColumnSpec(str(col), kind="count")
         elif pd.api.types.is_float_dtype(dtype):
-            columns[col] = ColumnSpec(str(col), kind="value", decimals=decimals)
+            places = decimals.get(col, 2) if isinstance(decimals, dict) else decimals
+            columns[col] = ColumnSpec(str(col), kind="value", decimals=places)
         else:
             columns[col] = ColumnSpec(str(col), kind="text")
     return display_table(frame, columns=columns)
@@ -1068,7 +1070,10 @@ def present_phantom(phantom: Phantom, table: pd.DataFrame, *, z: int | None = No
                            "n-brain": int(phantom.mask.sum())},
                   tables={"tissue-table": _display(
                       table.rename(columns={p: f"{_PAR_NAMES[p]} ({_UNITS[p]})" for p in table.columns})
-                      .rename_axis(index="tissue", columns=None), decimals=3)},
+                      .rename_axis(index="tissue", columns=None),
+                      # each column at the precision of its values (not 97.000 for a PD of 97)
+                      decimals={f"{_PAR_NAMES[p]} ({_UNITS[p]})": d
+                                for p, d in {"R1": 3, "PD": 1, "R2s": 1, "MTsat": 2, "chi": 3}.items()})},
                   figures={"fig-phantom": figs.plot_phantom(phantom, **kw)}, data={"table": table})
 
 

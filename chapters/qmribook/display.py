@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import html
 import io
+import json
 import math
 import numbers
 import re
@@ -494,6 +495,136 @@ def _min_font_pt(fig) -> float:
     return float(min(sizes)) if sizes else float("nan")
 
 
+#: Boxes overlapping by at most this fraction of the smaller one (in x or y) only touch.
+_TOUCH = 0.2
+
+
+def _union(a, b):
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[float]]:
+    """The panels of a drawn figure, in reading order, as boxes of its tight PNG.
+
+    A panel is an axes with everything drawn for it (tick labels, title, legend, its
+    colorbars); figure-level text (a suptitle, a figure legend) is a panel of its own unless
+    it lies mostly inside a panel. Boxes that overlap a lot (an inset) are merged; boxes that
+    only touch (neighbours' tick labels) are split in the middle of their overlap.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure already drawn by ``savefig(..., bbox_inches="tight")``.
+    png_size : tuple of int
+        (width, height) in pixels of that PNG.
+    pad_inches : float, optional
+        The padding ``savefig`` added (default ``rcParams["savefig.pad_inches"]``).
+
+    Returns
+    -------
+    list of [x0, y0, x1, y1, min_font_pt]
+        Pixel boxes (origin top left), row by row and left to right, with the smallest
+        font (points) drawn in each (None: no text); one box for a single-panel figure.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.2))
+    >>> len(Figure(fig).panels)
+    3
+    """
+    import matplotlib
+    from matplotlib.text import Text
+
+    renderer = fig._get_renderer()       # (a bare Figure() has no canvas renderer)
+    to_in = fig.dpi_scale_trans.inverted()
+    pad = matplotlib.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
+    page = fig.get_tightbbox(renderer).padded(pad)
+    sx, sy = png_size[0] / page.width, png_size[1] / page.height
+
+    def box(extent):
+        b = extent.transformed(to_in)
+        return [(b.x0 - page.x0) * sx, (page.y1 - b.y1) * sy, (b.x1 - page.x0) * sx, (page.y1 - b.y0) * sy]
+
+    def smallest(artists):
+        sizes = [t.get_fontsize() for a in artists for t in a.findobj(Text)
+                 if t.get_visible() and t.get_text().strip()]
+        return min(sizes) if sizes else None
+
+    axes = [a for a in fig.axes if a.get_visible()]
+    owner = {}
+    for a in axes:           # a colorbar goes with the axes of its image
+        bar = getattr(a, "_colorbar", None)
+        mappable_axes = getattr(getattr(bar, "mappable", None), "axes", None)
+        if bar is not None and mappable_axes in axes and mappable_axes is not a:
+            owner[a] = mappable_axes
+    groups: dict = {}
+    for a in axes:
+        groups.setdefault(owner.get(a, a), []).append(a)
+    panels = []
+    for members in groups.values():
+        extents = [m.get_tightbbox(renderer) for m in members]
+        extents = [e for e in extents if e is not None and e.width > 0 and e.height > 0]
+        if extents:
+            b = box(extents[0])
+            for e in extents[1:]:
+                b = _union(b, box(e))
+            panels.append(b + [smallest(members)])
+    loose = [t for t in fig.texts if t.get_visible() and t.get_text().strip()] + list(fig.legends)
+    if getattr(fig, "_suptitle", None) is not None and fig._suptitle.get_text().strip():
+        loose.append(fig._suptitle)
+    for artist in loose:
+        e = artist.get_window_extent(renderer)
+        if e.width > 0 and e.height > 0:
+            panels.append(box(e) + [smallest([artist])])
+    # Boxes that overlap a lot (an inset, a label inside another panel) become one panel;
+    # boxes that only touch (tick labels of neighbours, a suptitle over a title) are split
+    # at the middle of their overlap, so no crop shows a sliver of its neighbour.
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(panels)):
+            for j in range(i + 1, len(panels)):
+                a, b = panels[i], panels[j]
+                if not _overlap(a, b):
+                    continue
+                ox = min(a[2], b[2]) - max(a[0], b[0])
+                oy = min(a[3], b[3]) - max(a[1], b[1])
+                fx = ox / max(1e-9, min(a[2] - a[0], b[2] - b[0]))
+                fy = oy / max(1e-9, min(a[3] - a[1], b[3] - b[1]))
+                if min(fx, fy) > _TOUCH:
+                    fonts = [f for f in (a[4], b[4]) if f is not None]
+                    panels[i] = _union(a, b) + [min(fonts) if fonts else None]
+                    del panels[j]
+                else:
+                    axis = 0 if fx <= fy else 1
+                    first, second = (a, b) if a[axis] <= b[axis] else (b, a)
+                    middle = (max(a[axis], b[axis]) + min(a[axis + 2], b[axis + 2])) / 2
+                    first[axis + 2] = middle
+                    second[axis] = middle
+                changed = True
+                break
+            if changed:
+                break
+    rows: list[list] = []     # reading order: rows top to bottom, panels left to right
+    for p in sorted(panels, key=lambda p: p[1]):
+        centre = (p[1] + p[3]) / 2
+        for row in rows:
+            if row[0][1] <= centre <= row[0][3]:
+                row.append(p)
+                break
+        else:
+            rows.append([p])
+    ordered = [p for row in rows for p in sorted(row, key=lambda p: p[0])]
+    w, h = png_size
+    return [[max(0, math.floor(p[0])), max(0, math.floor(p[1])), min(w, math.ceil(p[2])),
+             min(h, math.ceil(p[3])), None if p[4] is None else round(float(p[4]), 2)] for p in ordered]
+
+
 class Figure:
     """A matplotlib figure rendered once as a high-dpi PNG, for ``glue``.
 
@@ -511,12 +642,16 @@ class Figure:
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
                     metadata={"qmri:dpi": str(dpi)})
         self.min_font_pt = _min_font_pt(fig)
+        png = buffer.getvalue()
+        width_px = int.from_bytes(png[16:20], "big")
+        height_px = int.from_bytes(png[20:24], "big")
+        self.panels = panel_boxes(fig, (width_px, height_px))
         plt.close(fig)
         if min_font_pt is not None and self.min_font_pt < min_font_pt:
             raise ValueError(f"figure text of {self.min_font_pt:g} pt is below {min_font_pt:g} pt")
-        self.png = _png_with_text(buffer.getvalue(), "qmri:min_font_pt", f"{self.min_font_pt:g}")
-        width_px = int.from_bytes(self.png[16:20], "big")
-        height_px = int.from_bytes(self.png[20:24], "big")
+        if len(self.panels) > 1:     # the phone edition shows them one under another
+            png = _png_with_text(png, "qmri:panels", json.dumps(self.panels, separators=(",", ":")))
+        self.png = _png_with_text(png, "qmri:min_font_pt", f"{self.min_font_pt:g}")
         self.width = round(width_px / scale)
         self.height = round(height_px / scale)
 

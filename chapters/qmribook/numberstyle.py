@@ -3,8 +3,10 @@
 A number glued into the prose (``{glue:text}`key:.1e```, or a float whose ``str`` is in
 e-notation) would print as ``3.6e-07`` or with a hyphen-minus sign. This transform rewrites the
 text of every pasted value (``span.pasted-text``) once, at build time, by the rules of
-:mod:`qmribook.display`: ``3.6e-07`` -> ``3.6×10⁻⁷``, ``-0.20`` -> ``−0.20``. Text that is not a
-pasted value (code, formulas, prose) is left alone.
+:mod:`qmribook.display`: ``3.6e-07`` -> ``3.6×10⁻⁷``, ``-0.20`` -> ``−0.20``, a count
+``15633`` -> ``15,633`` (:func:`count_text`); and the word after a glued count agrees with it
+(``{glue:text}`n` gene(s)`` reads "1 gene", "0 genes", "3 genes"; :func:`agree`). Text that
+is not a pasted value (code, formulas, prose) is left alone.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def number_text(text: str) -> str:
     >>> number_text("3.6e-07")
     '3.6×10⁻⁷'
     >>> number_text("-0.20 and 1e+03")
-    '−0.20 and 1×10³'
+    '−0.20 and 10³'
     """
     def sci(m):
         mantissa, sign, exponent = m.group(1), m.group(2), m.group(3)
@@ -40,6 +42,46 @@ def number_text(text: str) -> str:
     return _SIGN.sub(lambda m: m.group(1) + "\u2212", text)
 
 
+_COUNT = re.compile(r"^([-\u2212]?)(\d{4,})$")
+#: "(s)" after up to three words that follow a glued count: "gene(s)", "gene-null call(s)".
+_PLURAL = re.compile(r"^(\s+(?:[\w-]+\s+){0,2}[\w-]*?[a-z])\(s\)")
+
+
+def count_text(text: str) -> str:
+    """A glued whole number with thousands separators (``15633`` -> ``15,633``).
+
+    Only a value that is nothing but an integer of 4 or more digits is changed; a 4-digit
+    value between 1900 and 2099 is taken for a year and left alone.
+
+    Examples
+    --------
+    >>> count_text("235375"), count_text("1081"), count_text("2016"), count_text("0.25")
+    ('235,375', '1,081', '2016', '0.25')
+    """
+    m = _COUNT.match(text.strip())
+    if not m or (len(m.group(2)) == 4 and 1900 <= int(m.group(2)) <= 2099):
+        return text
+    return m.group(1) + f"{int(m.group(2)):,}"
+
+
+def agree(count: str, following: str) -> str:
+    """``following`` with a "word(s)" after a count made singular or plural.
+
+    Examples
+    --------
+    >>> agree("1", " gene(s) are new"), agree("0", " gene(s)"), agree("3", " spin-null call(s) and")
+    (' gene are new', ' genes', ' spin-null calls and')
+    """
+    m = _PLURAL.match(following)
+    try:
+        value = float(count.replace(",", "").replace("\u2212", "-"))
+    except ValueError:
+        return following
+    if not m:
+        return following
+    return m.group(1) + ("" if value == 1 else "s") + following[m.end():]
+
+
 class PastedNumbers(SphinxTransform):
     """Rewrite the text of every pasted (glued) inline value in the book's number style."""
 
@@ -50,9 +92,14 @@ class PastedNumbers(SphinxTransform):
             if "pasted-text" not in node.get("classes", []):
                 continue
             for text in list(node.findall(nodes.Text)):
-                new = number_text(str(text))
+                new = count_text(number_text(str(text)))
                 if new != str(text):
                     text.parent.replace(text, nodes.Text(new))
+            after = node.next_node(descend=False, siblings=True)
+            if isinstance(after, nodes.Text):
+                new = agree(node.astext(), str(after))
+                if new != str(after):
+                    after.parent.replace(after, nodes.Text(new))
 
 
 def setup(app):

@@ -1126,12 +1126,14 @@ def methods_text(table: pd.DataFrame, *, source: str, sets: str, nulls, spatial,
     parts = [f"Regional values were read from {source}. "
              f"Gene expression was taken from the Allen Human Brain Atlas [ahba] as processed with abagen [abagen] "
              f"into {into} (15,633 genes, expression scaled 0-1); {n_regions} regions were analysed for "
-             f"{n_maps} map(s)."]
+             f"{n_maps} {'map' if n_maps == 1 else 'maps'}."]
     if dropped:
-        parts.append(f"{len(dropped)} region(s) ({', '.join(dropped)}) had no expression value in that table "
+        parts.append(f"{len(dropped)} {'region' if len(dropped) == 1 else 'regions'} ({', '.join(dropped)}) had no "
+                     f"expression value in that table "
                      f"(no AHBA tissue sample was assigned to them) and were left out of every statistic and null.")
     cited = "" if not any(k in refs for k in ("shin", "cohen")) else (" [shin]" if "shin" in refs else " [cohen]")
-    parts.append(f"We tested {n_sets} gene set(s) ({sets}{cited}). For each set and map, the score is the mean, "
+    parts.append(f"We tested {n_sets} gene {'set' if n_sets == 1 else 'sets'} ({sets}{cited}). For each set and map, "
+                 f"the score is the mean, "
                  f"over the set's genes present in the expression table, of the Pearson correlation between the "
                  f"gene's regional expression and the map.")
     atlas_name = "DK" if atlas == "dk" else "Schaefer-100"

@@ -32,7 +32,7 @@ def _png(width_in, dpi, fontsize):
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="qmri.css">
 <style>body{{margin:0}} article.bd-article{{width:min(780px,100%);padding:0 10px;box-sizing:border-box}}
 .box{{overflow-x:auto;max-width:100%}} img{{max-width:100%}}</style></head>
 <body><article class="bd-article">{body}</article></body></html>"""
@@ -40,8 +40,11 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8">
 CLEAN = """<h1>Clean</h1><p>Prose with inline code <code>$$x$$</code> and a price of 5 dollars.</p>
 <div class="box"><table><tr><td style="min-width:1500px">wide table in its own scroll box</td></tr></table></div>
 <table><tr><td>1.0</td><td>2.0</td></tr></table>
-<figure><a class="qmri-enlarge" href="big.png"><img src="big.png" alt="A line rising from 0 to 1"><span
-class="qmri-enlarge-hint">Enlarge</span></a></figure>
+<figure><a class="qmri-enlarge" href="big.png"><img class="qmri-has-phone" src="big.png" alt="A line rising from 0
+to 1"><span class="qmri-enlarge-hint">Enlarge</span></a><div class="qmri-phone-figure"><a class="qmri-enlarge"
+href="big.png"><img src="half.png" alt="A line rising (panel 1 of 2)"><span class="qmri-enlarge-hint">Enlarge</span></a><a
+class="qmri-enlarge" href="big.png"><img src="half.png" alt="Panel 2 of 2"><span class="qmri-enlarge-hint">Enlarge</span></a></div></figure>
+<p>Counts: 15,633 genes, 1,081 pairs, 880 spins in 2016; r = 1.000 and 0.0 ppm; 1 gene.</p>
 <p>A glued number <span class="pasted-text">−0.20</span>, p = 3.6×10<sup>−7</sup>, R2* and β₀ − 1.</p>
 <figure><figcaption><span class="caption-number">Table 1 </span>Caption above.</figcaption>
 <table><tr><th rowspan="2">cell type</th><th colspan="2">poster MTsat</th></tr><tr><th>r</th><th>p</th></tr>
@@ -64,7 +67,8 @@ BROKEN = {
                    'style="width:100%"><text x="10" y="20" style="font-size:12px">flip angle</text></svg>'
                    '<input type="range" style="height:16px"></div>',
     "tuple-header": "<table><tr><th>('poster MTsat', 'r')</th></tr><tr><td>1</td></tr></table>",
-    "number-style": '<p>p = 3.6e-07 and r = -0.20; <span class="pasted-text" style="font-weight:bold">5</span></p>',
+    "number-style": '<p>p = 3.6e-07 and r = -0.20; <span class="pasted-text" style="font-weight:bold">5</span></p>'
+                    "<p>97.000 p.u.; 4.0 genes; 15633 genes; 1081 pairs; 3 gene(s).</p>",
     "caption": '<figure><table><tr><td>1</td></tr></table><figcaption>Table 1: below</figcaption></figure>'
                '<figure><figcaption style="color:#444;background:#222">faint caption in dark mode</figcaption></figure>',
     "enlarge": '<figure><img src="big.png" alt="A line rising from 0 to 1"></figure>',
@@ -81,6 +85,8 @@ def results(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     (site / "big.png").write_bytes(_png(7.5, 100, 10))     # 750 px, 10 pt at 100 dpi: ~14 px shown
     (site / "strip.png").write_bytes(_png(20, 100, 10))    # 2000 px shrunk into 760 px: ~5 px text
+    (site / "half.png").write_bytes(_png(3.6, 100, 10))    # a panel of the phone variant: 360 px, ~14 px text
+    (site / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
     (site / "clean.html").write_text(PAGE.format(body=CLEAN), encoding="utf-8")
     for rule, body in BROKEN.items():
         (site / f"{rule}.html").write_text(PAGE.format(body=body), encoding="utf-8")
@@ -121,6 +127,53 @@ def test_rules_fire_where_documented(results):
     assert total >= 2 and "FAIL tex.html @1400px: tex=" in text
 
 
+def test_number_style_reports_each_defect(results):
+    _, res, _ = results
+    details = " | ".join(f["detail"] for f in res["number-style.html"][1400] if f["rule"] == "number-style")
+    for expected in ("e-notation: 3.6e-07", "hyphen-minus", "in bold", "integer with decimals: 97.000",
+                     "integer with decimals: 4.0 genes", "no thousands separator: 15633",
+                     "no thousands separator: 1081", "word(s): gene(s)"):
+        assert expected in details, details
+
+
+def test_figure_text_judged_at_400px(tmp_path):
+    """A 7.5 in figure reads at 1400 px (14 px text) but not on a phone (7 px) unless its one-column
+    variant replaces it there (qmri.css); the variant's panels are judged like any image."""
+    (tmp_path / "big.png").write_bytes(_png(7.5, 100, 10))
+    (tmp_path / "half.png").write_bytes(_png(3.6, 100, 10))
+    (tmp_path / "wide-panel.png").write_bytes(_png(7.5, 100, 10))
+    (tmp_path / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
+    fig = ('<figure><a class="qmri-enlarge" href="big.png"><img {cls}src="big.png" alt="Two panels"><span '
+           'class="qmri-enlarge-hint">Enlarge</span></a>{variant}</figure>')
+    variant = ('<div class="qmri-phone-figure"><a class="qmri-enlarge" href="big.png"><img src="{src}" alt="Panel 1">'
+               '<span class="qmri-enlarge-hint">Enlarge</span></a></div>')
+    pages = {"none.html": fig.format(cls="", variant=""),
+             "variant.html": fig.format(cls='class="qmri-has-phone" ', variant=variant.format(src="half.png")),
+             "wide-variant.html": fig.format(cls='class="qmri-has-phone" ', variant=variant.format(src="wide-panel.png"))}
+    for name, body in pages.items():
+        (tmp_path / name).write_text(PAGE.format(body=body), encoding="utf-8")
+    check = _load_check()
+    res = check.check_site(tmp_path, pages=list(pages), chromium=CHROMIUM)
+    assert all(res[name][1400] == [] for name in pages), res
+    small = [f for f in res["none.html"][400] if f["rule"] == "small-text"]
+    assert len(small) == 1 and "at 400 px" in small[0]["detail"] and "no one-column variant" in small[0]["detail"]
+    assert res["variant.html"][400] == [], res["variant.html"][400]
+    assert "wide-panel.png" in " ".join(f["detail"] for f in res["wide-variant.html"][400] if f["rule"] == "small-text")
+
+
+def test_interactive_text_cut_at_the_edge(tmp_path):
+    body = ('<figure><div class="qmri-interactive" data-qmri-ready="1"><svg viewBox="0 0 300 200" width="300" '
+            'height="200"><text x="250" y="190" style="font-size:12px">distance (mm)</text>'
+            '<text x="10" y="20" style="font-size:12px">inside</text></svg></div>'
+            '<figcaption><span class="caption-number">Fig. 1 </span>Simulated.</figcaption></figure>')
+    (tmp_path / "cut.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    (tmp_path / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
+    check = _load_check()
+    res = check.check_site(tmp_path, pages=["cut.html"], widths=(400,), chromium=CHROMIUM)
+    cut = [f["detail"] for f in res["cut.html"][400] if f["rule"] == "interactive"]
+    assert len(cut) == 1 and "cut at the edge" in cut[0] and "distance (mm)" in cut[0], res
+
+
 def test_book_interactive_figure_passes_at_400px(tmp_path):
     """A figure from qmribook.interactive, numbered by a <figure>, passes the interactive rule at
     both widths: text >= 11 px, controls >= 32 px, aria-valuetext set."""
@@ -132,7 +185,7 @@ def test_book_interactive_figure_passes_at_400px(tmp_path):
     head = ('<link rel="stylesheet" href="interactive.css"><script src="interactive.js"></script>')
     body = (f'<figure>{widget.to_html()}<figcaption><span class="caption-number">Fig. 1 </span>'
             "SPGR signal (simulated).</figcaption></figure>")
-    for name in ("interactive.css", "interactive.js"):
+    for name in ("interactive.css", "interactive.js", "qmri.css"):
         (tmp_path / name).write_bytes((ROOT / "_static" / name).read_bytes())
     (tmp_path / "w.html").write_text(PAGE.format(body=body).replace("</head>", head + "</head>"), encoding="utf-8")
     check = _load_check()
@@ -151,7 +204,8 @@ def test_qmri_js_repairs_the_theme_toggles(tmp_path):
             '<script>document.querySelector(".primary-toggle").addEventListener("click", () => {'
             'const m = document.getElementById("pst-primary-sidebar-modal");'
             'm.append(...document.getElementById("pst-primary-sidebar").childNodes); m.showModal(); });</script>')
-    (tmp_path / "qmri.js").write_bytes((ROOT / "_static" / "qmri.js").read_bytes())
+    for name in ("qmri.js", "qmri.css"):
+        (tmp_path / name).write_bytes((ROOT / "_static" / name).read_bytes())
     for name, extra in (("broken.html", ""), ("fixed.html", '<script src="qmri.js"></script>')):
         (tmp_path / name).write_text(PAGE.format(body=body).replace("</head>", extra + "</head>"), encoding="utf-8")
     (tmp_path / "p.html").write_text(PAGE.format(body="<p>x</p>"), encoding="utf-8")

@@ -31,3 +31,37 @@ def test_transform_rewrites_only_pasted_values():
     transform = numberstyle.PastedNumbers(doc)
     transform.apply()
     assert para.astext() == "fit -1e-3 in prose 3.6\u00d710\u207b\u2077"
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("15633", "15,633"), ("235375", "235,375"), ("1081", "1,081"), ("−12000", "−12,000"),
+    ("2016", "2016"),                       # a year keeps its digits together
+    ("880", "880"), ("0.25", "0.25"), ("10000 spins", "10000 spins"),
+])
+def test_count_text(raw, shown):
+    assert numberstyle.count_text(raw) == shown
+
+
+@pytest.mark.parametrize("count, after, shown", [
+    ("1", " gene(s) are new", " gene are new"),
+    ("0", " gene(s).", " genes."),
+    ("3", " spin-null call(s) and", " spin-null calls and"),
+    ("2", " best component(s)", " best components"),
+    ("1,081", " vertex pair(s)", " vertex pairs"),
+    ("1", " of them", " of them"),            # nothing to agree
+])
+def test_agree(count, after, shown):
+    assert numberstyle.agree(count, after) == shown
+
+
+def test_transform_separates_counts_and_agrees_plurals():
+    doc = new_document("test", get_default_settings(Parser))
+    para = nodes.paragraph()
+    para += nodes.Text("We tested ")
+    para += nodes.inline("15633", "15633", classes=["pasted-text"])
+    para += nodes.Text(" gene(s); ")
+    para += nodes.inline("1", "1", classes=["pasted-text"])
+    para += nodes.Text(" component(s) won, and prose gene(s) stay.")
+    doc += para
+    numberstyle.PastedNumbers(doc).apply()
+    assert para.astext() == "We tested 15,633 genes; 1 component won, and prose gene(s) stay."

@@ -35,7 +35,7 @@ def _load():
 
 def _site(tmp_path, body, css):
     site = tmp_path / "site"
-    site.mkdir()
+    site.mkdir(parents=True)
     (site / "index.html").write_text('<meta http-equiv="refresh" content="0; url=book.html" />')
     (site / "book.html").write_text(PAGE.format(body=body), encoding="utf-8")
     (site / "print.css").write_text(css, encoding="utf-8")
@@ -76,3 +76,26 @@ def test_local_links_are_reported():
     urls = ["file:///build/chapters/x.html", "http://127.0.0.1:8000/a.csv", "http://localhost/b",
             "https://doi.org/10.1002/ana.23974", "https://localhost.example.org/"]
     assert pp.local_urls(urls) == urls[:3]
+
+
+CAPTIONED = ('<div style="break-before: page; height: {spacer}px"></div>'
+             '<figure><figcaption><span class="caption-number">Table 2 </span><span class="caption-text">Metrics '
+             'of the solutions near the foot of a page.</span></figcaption><div class="qmri-scroll"><table>'
+             '<thead><tr><th>method</th><th>RMSE</th></tr></thead><tbody>'
+             + "".join(f"<tr><td>solver {i}</td><td>{i}.0</td></tr>" for i in range(30)) + "</tbody></table></div></figure>")
+
+
+def test_table_caption_kept_with_its_table(tmp_path):
+    """A caption that would end a page (its table starting on the next) is reported; the book's
+    print sheet keeps it with the table's first rows."""
+    pp = _load()
+    found = {}
+    for name, css in (("plain", "figcaption { display: block; }"), ("book", (ROOT / "_static" / "print.css").read_text())):
+        found[name] = []
+        for spacer in (930, 950, 965):       # the caption lands at the foot of the page for one of them
+            site = _site(tmp_path / f"{name}{spacer}", CAPTIONED.format(spacer=spacer), css)
+            res = pp.print_pdf(site, tmp_path / f"{name}{spacer}.pdf", chromium=CHROMIUM)
+            assert res["captioned_tables"] == 1
+            found[name] += res["caption_apart"]
+    assert found["plain"] and found["plain"][0]["table_page"] == found["plain"][0]["caption_page"] + 1
+    assert found["book"] == [], found["book"]
