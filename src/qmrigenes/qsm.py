@@ -472,13 +472,20 @@ class _OutsideFieldCG:
             self.o32 = self.o.astype(np.float32)
             self.k32, self.kinv32 = self.k.astype(np.float32), self.kinv.astype(np.float32)
 
-    def _filter(self, x, sym, sym32, single):
-        """``O F^-1[sym F(x)]`` (float64 out) and the spectrum of ``x``."""
+    def _filter(self, x, sym, sym32, single, *, norm: bool = False):
+        """``O F^-1[sym F(x)]`` (float64 out) and, if ``norm``, ``||D x||`` from the same spectrum."""
         if single:
             spec = sfft.rfftn(x.astype(np.float32), workers=_WORKERS)
-            return (self.o32 * sfft.irfftn(spec * sym32, s=self.shape, workers=_WORKERS)).astype(float), spec
-        spec = sfft.rfftn(x, workers=_WORKERS)
-        return self.o * sfft.irfftn(spec * sym, s=self.shape, workers=_WORKERS), spec
+        else:
+            spec = sfft.rfftn(x, workers=_WORKERS)
+        size = self.residual_norm(spec) if norm else None
+        spec *= sym32 if single else sym
+        out = sfft.irfftn(spec, s=self.shape, workers=_WORKERS)
+        if single:
+            out *= self.o32
+            return out.astype(float), size
+        out *= self.o
+        return out, size
 
     def apply(self, u, *, single=None):
         """``O K O u`` for ``u`` zero inside the mask."""
@@ -509,11 +516,10 @@ class _OutsideFieldCG:
         while True:
             fresh = checked and self.single             # r is a float64 true residual: check it in float64
             if self.precondition:
-                z, spec_r = self._filter(r, self.kinv, getattr(self, "kinv32", None),
-                                         self.single and not fresh)
+                z, res = self._filter(r, self.kinv, getattr(self, "kinv32", None),
+                                      self.single and not fresh, norm=True)
             else:
-                z, spec_r = r.copy(), sfft.rfftn(r, workers=_WORKERS)
-            res = self.residual_norm(spec_r)
+                z, res = r.copy(), self.residual_norm(sfft.rfftn(r, workers=_WORKERS))
             while pending and res <= pending[0] * norm_b:
                 kept[pending.pop(0)] = (u.copy(), n_iter)
             if res <= tol * norm_b:
