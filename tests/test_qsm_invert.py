@@ -133,24 +133,74 @@ def test_errors_name_the_argument(rng):
         qi.tv_admm(field, np.ones((3, 3, 3), bool), lam=1e-3)
 
 
-def test_closed_form_warm_start_of_the_masked_solve(rng):
-    """The closed form as ``x0`` of qsm.tikhonov_cg: the same minimiser, one iteration less.
+@pytest.mark.parametrize("method", ["kspace", "schur"])
+def test_closed_form_warm_start_of_the_masked_solve(rng, method):
+    """The closed form as ``x0`` of qsm.tikhonov_cg: the same minimiser, at most one iteration less.
 
-    With the field zero outside the mask, the closed form is exactly the preconditioned
+    kspace: with the field zero outside the mask, the closed form is exactly the preconditioned
     right-hand side, i.e. the direction of CG's first step from zero, so the warm start
     saves that step and (by the optimality of CG over its Krylov space) at most about one more.
+    schur: the cold start ``u = 0`` already is the closed form; ``x0`` starts from its outside field.
     """
     _, field = _phantom(rng)
     n = field.shape[0]
     g = np.indices(field.shape) - (n - 1) / 2
     mask = (g ** 2).sum(axis=0) < 8 ** 2                                 # a ball, not the whole grid
     lam = 1e-2
-    cold, info_c = qsm.tikhonov_cg(field, mask, lam=lam, tol=1e-8, voxel_size=VS, masked_output=False)
+    kw = dict(lam=lam, tol=1e-8, voxel_size=VS, masked_output=False, method=method)
+    cold, info_c = qsm.tikhonov_cg(field, mask, **kw)
     x0 = qi.tikhonov_closed_form(field, lam=lam, mask=mask, voxel_size=VS, dtype=np.float64,
                                  masked_output=False)
-    warm, info_w = qsm.tikhonov_cg(field, mask, lam=lam, tol=1e-8, voxel_size=VS, masked_output=False, x0=x0)
+    warm, info_w = qsm.tikhonov_cg(field, mask, x0=x0, **kw)
     assert info_c["converged"] and info_w["converged"]
-    assert info_c["n_iter"] - 2 <= info_w["n_iter"] < info_c["n_iter"]
-    assert np.abs(warm - cold).max() < 1e-8 * np.abs(cold).max()
+    if method == "kspace":
+        assert info_c["n_iter"] - 2 <= info_w["n_iter"] < info_c["n_iter"]
+        assert np.abs(warm - cold).max() < 1e-8 * np.abs(cold).max()
+    else:
+        assert info_w["n_iter"] <= info_c["n_iter"] + 1
+        assert np.abs(warm - cold).max() < 1e-6 * np.abs(cold).max()
     assert qsm.tikhonov_optimality(warm, field, mask, lam=lam, voxel_size=VS) <= 1e-8
     assert np.abs(x0 - cold)[mask].max() > 1e-3 * np.abs(cold).max()    # x0 itself is not the answer
+
+
+@pytest.mark.parametrize("isotropic", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype):
+    """The buffered loop of tv_admm performs exactly the updates its docstring states."""
+    import scipy.fft as sfft
+    chi_true, field = _phantom(rng)
+    mask = np.zeros(field.shape, bool)
+    mask[2:-2, 3:-3, 2:-2] = True
+    lam, n_iter = 2e-4, 6
+    got, info = qi.tv_admm(field, mask, lam=lam, max_iter=n_iter, tol=1e-12, voxel_size=VS, dtype=dtype,
+                           isotropic=isotropic, masked_output=False)
+    # the reference: each update written as one expression, as in the docstring
+    dt = np.dtype(dtype)
+    mu, nu = 100.0 * lam, 1.0
+    f = np.where(mask, field, 0.0).astype(dt)
+    d = qsm.dipole_kernel(f.shape, voxel_size=VS).astype(dt)
+    den = mu * qi.gradient_symbol(f.shape, voxel_size=VS) + nu * d.astype(np.float64) ** 2
+    inv_den = np.where(den > 0, 1.0 / np.where(den > 0, den, 1.0), 0.0).astype(dt)
+    w = mask.astype(dt)
+    wf, one = w * f, dt.type(1)
+    fft = lambda x: sfft.rfftn(x, workers=-1)
+    ifft = lambda x: sfft.irfftn(x, s=f.shape, workers=-1).astype(dt, copy=False)
+    chi = np.zeros(f.shape, dt)
+    dchi = ifft(fft(chi) * d)
+    g = qi._grad(chi, VS).astype(dt)
+    s, t, v = np.zeros_like(g), np.zeros(f.shape, dt), dchi.copy()
+    thresh, mu_t, nu_t = dt.type(lam / mu), dt.type(mu), dt.type(nu)
+    for _ in range(n_iter):
+        v = (wf + nu_t * (dchi + t)) / (w + nu_t * one)
+        z = qi._shrink(g + s, thresh, isotropic)
+        chi_k = (mu_t * fft(-qi._div(z - s, VS)) + nu_t * d * fft(v - t)) * inv_den
+        chi = ifft(chi_k)
+        dchi = ifft(chi_k * d)
+        qi._grad(chi, VS, out=g)
+        s += g
+        s -= z
+        t += dchi
+        t -= v
+    assert info["n_iter"] == n_iter
+    assert np.array_equal(got, chi)
+    assert np.array_equal(info["dual"], (mu * s).astype(dt))

@@ -1167,8 +1167,9 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
     """Which stopping rule makes every ROI value of the converged QSM stable to its printed digit.
 
     The noisy field of :func:`report_qsm` (same ``seed``, ``field_sigma``, ``pad``) is solved by
-    :func:`qmrigenes.qsm.tikhonov_cg` at each relative-residual tolerance in ``tols``; each
-    solution's CSF-referenced ROI means (ppb) are rounded to ``decimals`` and compared with those
+    :func:`qmrigenes.qsm.tikhonov_cg` at each relative-residual tolerance in ``tols`` (one solve to
+    the tightest, keeping the iterates CG passes at the looser ones: ``snapshots``, the same
+    solutions as separate solves); each solution's CSF-referenced ROI means (ppb) are rounded to ``decimals`` and compared with those
     of the tightest tolerance. ``solutions`` maps a tolerance to an already computed
     ``(chi, info)`` of :func:`qmrigenes.qsm.tikhonov_cg` on the whole grid (``masked_output=False``;
     e.g. the chapter's own solve, ``report_qsm(...).data["chi_full"]``), which is then not solved
@@ -1193,9 +1194,14 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
     tols = sorted((float(t) for t in tols), reverse=True)
     cols, meta = {}, {}
     solutions = {float(k): v for k, v in (solutions or {}).items()}
+    needed = [t for t in tols if t not in solutions]
+    if needed:      # one solve: CG passes through each looser rule's solution on its way to the tightest
+        chi, info = tikhonov_cg(noisy, mask, lam=lam, tol=needed[-1], voxel_size=voxel_size, masked_output=False,
+                                snapshots=needed[:-1])
+        solutions.update(info.pop("snapshots"))
+        solutions[needed[-1]] = (chi, info)
     for t in tols:
-        chi, info = solutions[t] if t in solutions else \
-            tikhonov_cg(noisy, mask, lam=lam, tol=t, voxel_size=voxel_size, masked_output=False)
+        chi, info = solutions[t]
         rois = roi_means({"chi": np.where(mask, reference_to(chi, ref), 0)}, labels, tissues)["chi"]
         cols[t] = (1000 * rois).round(decimals)
         meta[t] = {"iterations": int(info["n_iter"]), "residual": float(info["residual"]),

@@ -205,12 +205,31 @@ def _div(g, vs):
     return out
 
 
-def _shrink(v, thresh, isotropic):
+def _shrink(v, thresh, isotropic, *, out=None, work=None, mag=None):
+    """Shrinkage of the vector field ``v`` (3, ...) at ``thresh`` (written into ``out`` if given,
+    with ``work`` (like ``v``) and ``mag`` (like ``v[0]``) as scratch; the same operations either way)."""
+    if out is None:
+        if isotropic:
+            mag = np.sqrt(np.sum(v * v, axis=0))
+            scale = np.maximum(1 - thresh / np.maximum(mag, 1e-30), 0)
+            return v * scale
+        return np.sign(v) * np.maximum(np.abs(v) - thresh, 0)
     if isotropic:
-        mag = np.sqrt(np.sum(v * v, axis=0))
-        scale = np.maximum(1 - thresh / np.maximum(mag, 1e-30), 0)
-        return v * scale
-    return np.sign(v) * np.maximum(np.abs(v) - thresh, 0)
+        np.multiply(v, v, out=work)
+        np.sum(work, axis=0, out=mag)
+        np.sqrt(mag, out=mag)
+        np.maximum(mag, 1e-30, out=mag)
+        np.divide(thresh, mag, out=mag)
+        np.subtract(1, mag, out=mag)
+        np.maximum(mag, 0, out=mag)
+        np.multiply(v, mag, out=out)
+        return out
+    np.abs(v, out=work)
+    work -= thresh
+    np.maximum(work, 0, out=work)
+    np.sign(v, out=out)
+    out *= work
+    return out
 
 
 def tv_objective(chi, field, mask, *, lam: float, voxel_size=(1.0, 1.0, 1.0),
@@ -339,17 +358,37 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     t = np.zeros(shape, dtype)
     thresh = dtype.type(lam / mu)
     mu_t, nu_t = dtype.type(mu), dtype.type(nu)
+    # the same floating-point operations as the textbook updates written out in the docstring, into
+    # preallocated buffers (the test suite checks the iterates bit for bit against that form)
+    den_v = w + nu_t * one
+    nu_d = nu_t * d
+    gs, work = np.empty_like(g), np.empty_like(g)
+    mag, buf = np.empty(shape, dtype), np.empty(shape, dtype)
     change, n_iter = np.inf, 0
     while n_iter < max_iter:
         # the two splits from the current chi, then chi, then the scaled duals
-        v = (wf + nu_t * (dchi + t)) / (w + nu_t * one)
-        z = _shrink(g + s, thresh, isotropic)
-        rhs = mu_t * fft(-_div(z - s, vs)) + nu_t * d * fft(v - t)
-        new_k = rhs * inv_den
+        np.add(dchi, t, out=v)                      # v = (M f + nu (D chi + t)) / (M + nu)
+        v *= nu_t
+        v += wf
+        v /= den_v
+        np.add(g, s, out=gs)                        # z = shrink(grad chi + s, lam / mu)
+        z = _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)
+        np.subtract(z, s, out=work)                 # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
+        div = _div(work, vs)
+        np.negative(div, out=div)
+        new_k = fft(div)
+        new_k *= mu_t
+        np.subtract(v, t, out=buf)
+        data_k = fft(buf)
+        data_k *= nu_d
+        new_k += data_k
+        new_k *= inv_den
         new = ifft(new_k)
-        change = float(np.linalg.norm(new - chi) / max(np.linalg.norm(new), 1e-30))
-        chi, chi_k = new, new_k
-        dchi = ifft(chi_k * d)
+        np.subtract(new, chi, out=buf)
+        change = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
+        chi = new
+        new_k *= d
+        dchi = ifft(new_k)
         _grad(chi, vs, out=g)
         s += g
         s -= z

@@ -32,6 +32,7 @@ Pearson r
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sfft
 from scipy import ndimage
 
 from ._validate import as_array, check_choice, check_int, check_scalar
@@ -165,28 +166,28 @@ def hfen(recon, ref, mask=None, *, sigma: float = 1.5, kernel: str = "challenge2
     return _norm_ratio(lr[m] - lt[m], lt[m])
 
 
-def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
-    """``x`` convolved with :func:`log_kernel` (zero padding), by separable 1-D passes.
+_LOG_SPECTRA: dict = {}
 
-    The kernel is ``sum_i (x_i^2/sigma^4 - 1/sigma^2) g(x) g(y) g(z)`` (separable
-    terms, ``g`` the normalised 1-D Gaussian) minus a constant (a box of ones,
-    separable too): 12 one-dimensional passes instead of a 15^3 convolution.
+
+def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
+    """``x`` convolved with :func:`log_kernel` (zero padding: the grid's outside is 0).
+
+    One real-FFT pair on the grid padded by the kernel's support (a linear, not
+    periodic, convolution; the kernel's spectrum is cached per padded shape),
+    instead of the 12 one-dimensional 15-tap passes of the separable form: the
+    same filter up to rounding (the tests compare both with a direct
+    convolution by :func:`scipy.ndimage.convolve`).
     """
-    h = np.arange(size) - (size - 1) / 2
-    g = np.exp(-h ** 2 / (2 * sigma ** 2))
-    g /= g.sum()
-    q = (h ** 2 / sigma ** 4 - 1 / sigma ** 2) * g
-    out = np.zeros_like(x)
-    for axis in range(3):
-        y = x
-        for other in range(3):
-            y = ndimage.correlate1d(y, q if other == axis else g, axis=other, mode="constant")
-        out += y
-    const = 3 * q.sum() / size ** 3            # mean of the unadjusted kernel
-    box = x
-    for axis in range(3):
-        box = ndimage.correlate1d(box, np.ones(size), axis=axis, mode="constant")
-    return out - const * box
+    x = np.asarray(x, float)
+    shape = tuple(sfft.next_fast_len(n + size - 1, real=True) for n in x.shape)
+    key = (shape, float(sigma), int(size))
+    if key not in _LOG_SPECTRA:
+        if len(_LOG_SPECTRA) > 8:
+            _LOG_SPECTRA.clear()
+        _LOG_SPECTRA[key] = sfft.rfftn(log_kernel(sigma=sigma, size=size), s=shape, workers=-1)
+    full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=-1) * _LOG_SPECTRA[key], s=shape, workers=-1)
+    c = (size - 1) // 2
+    return full[c:c + x.shape[0], c:c + x.shape[1], c:c + x.shape[2]]
 
 
 def _box_mean(x: np.ndarray, size: int, count: np.ndarray) -> np.ndarray:
