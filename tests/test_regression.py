@@ -240,13 +240,15 @@ def test_calibrate_lr_corr_inverts_the_curve(real_sampling):
 def test_simulate_genome_study_finds_a_strong_planted_gene():
     from qmrigenes.datasets import load_ahba_sample_annotations
 
-    genes = [f"G{i:03d}" for i in range(200)]
-    study = design.simulate_genome_study(load_ahba_sample_annotations(), genes, planted={"G007": 0.95}, seed=1)
+    from qmrigenes.ahba import simulate_qsm
+
+    genes, qsm = [f"G{i:03d}" for i in range(200)], simulate_qsm(seed=3)
+    study = design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={"G007": 0.95}, seed=1)
     assert study.expression.shape == (34, 200) and study.qsm.index.equals(study.expression.index)
     assert study.results.loc["G007", "bh"] and study.results["bh"].sum() < 20    # found, few false ones
     assert {"slope", "p", "p_bh", "bh", "p_bonferroni", "bonferroni"} <= set(study.results.columns)
     assert study.ols_seconds >= 0
     with pytest.raises(ValueError, match="planted genes"):
-        design.simulate_genome_study(load_ahba_sample_annotations(), genes, planted={"TF": 0.5})
+        design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={"TF": 0.5})
     with pytest.raises(ValueError, match="alpha"):
-        design.simulate_genome_study(load_ahba_sample_annotations(), genes, planted={}, alpha=1.5)
+        design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={}, alpha=1.5)

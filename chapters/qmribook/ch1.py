@@ -85,7 +85,7 @@ def scorecard(*, table1: pd.DataFrame, published_betas: pd.DataFrame, published_
 
     Poster values are shown as printed in the poster (their precision kept, read as text from
     ``data/published``); ours in the book's number style (r with 2 decimals, p-values with
-    :func:`fmt_p`, β with 4 decimals like the poster's, counts as integers); an em dash where a
+    :func:`qmribook.display.format_p`, β with 4 decimals like the poster's, counts as integers); an em dash where a
     value does not exist.
 
     Returns
@@ -116,7 +116,8 @@ def scorecard(*, table1: pd.DataFrame, published_betas: pd.DataFrame, published_
     for b in BETAS:
         for stat, col in (("mean", "mean"), ("SD", "sd")):
             rows.append(("Results", f"{_SCORE_BETA[b]} {stat}{units[b]}", text_b.loc[b, col],
-                         fmt_num(summary.loc[b, "mean" if stat == "mean" else "sd"], 4), data_mpm + ", MT unscaled",
+                         format_value(summary.loc[b, "mean" if stat == "mean" else "sd"], decimals=4),
+                         data_mpm + ", MT unscaled",
                          f"regional (not vertexwise) fit on {n_labels} bilateral labels of another protocol and cohort"))
     t1 = table1.drop_duplicates("cell_type").set_index("cell_type")
     for ct, row in t1.iterrows():
@@ -130,9 +131,10 @@ def scorecard(*, table1: pd.DataFrame, published_betas: pd.DataFrame, published_
         key = (row["cell_type"], row["map"])
         o = sub.loc[key]
         pub_text = text_t1.loc[key] if key in text_t1.index else None
-        for stat, pub, mine in (("r", pub_text["r"] if pub_text is not None else f"{row['r']:.2f}", fmt_num(o["r"], 2)),
+        for stat, pub, mine in (("r", pub_text["r"] if pub_text is not None else f"{row['r']:.2f}",
+                                 format_value(o["r"], decimals=2)),
                                 ("p (FDR)", pub_text["p_fdr"] if pub_text is not None else f"{row['p_fdr']:.4f}",
-                                 fmt_p(o["p_gene_fdr"]))):
+                                 format_p(o["p_gene_fdr"], markup="text"))):
             rows.append(("Table 1", f"{set_label(row['cell_type'])} / {_SCORE_MAP.get(row['map'], row['map'])}: {stat}",
                          str(pub).replace("-", "−"), mine,
                          f"real: {dataset} map × AHBA left cortex (34 DK)",
@@ -268,14 +270,6 @@ def table1_tables(table: pd.DataFrame, published: pd.DataFrame) -> dict:
 
 
 # --------------------------------------------------------------------------- display formatting
-def fmt_p(p) -> str:
-    """One style for p-values (:func:`qmribook.display.format_p`, plain text for prose and tables)."""
-    return format_p(p, markup="text")
-
-
-def fmt_num(x, decimals: int = 2) -> str:
-    """A number with fixed decimals and a true minus sign (:func:`qmribook.display.format_value`)."""
-    return format_value(x, decimals=decimals)
 
 
 def _published_text(value: str) -> str:
@@ -289,7 +283,8 @@ def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_heigh
     """A table of display strings through the book's one table path (:func:`qmribook.display.table`).
 
     The index (if shown) becomes the first columns; every cell is text already formatted by
-    :func:`fmt_p`, :func:`fmt_num` or published verbatim. ``max_height`` is accepted for
+    :func:`qmribook.display.format_p`, :func:`qmribook.display.format_value` or published verbatim.
+    ``max_height`` is accepted for
     compatibility; long tables scroll in the page's table box.
     """
     shown = frame.reset_index() if index else frame.reset_index(drop=True)
@@ -522,9 +517,10 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
     beta_rows = ev["quantity"].str.startswith("β1")
     index = [f"β₁ (s⁻¹ p.u.⁻¹) vs {src}" if b else q for q, b, src in zip(ev["quantity"], beta_rows, ev["source"])]
     shown = pd.DataFrame({
-        "ours, MT unscaled (chosen)": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["main"], beta_rows)],
-        "ours, MT × 220/500": [fmt_num(v, 2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
-        "customised protocol": [_published_text(f"{v:.4f}") if b else fmt_num(v, 2)
+        "ours, MT unscaled (chosen)": [format_value(v, decimals=2 if not b else 3)
+                                       for v, b in zip(ev["main"], beta_rows)],
+        "ours, MT × 220/500": [format_value(v, decimals=2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
+        "customised protocol": [_published_text(f"{v:.4f}") if b else format_value(v, decimals=2)
                                 for v, b in zip(ev["custom"], beta_rows)],
         "source (customised protocol)": ["literature" if b else (f"real: {s}" if s else "— (see the DK row)")
                                          for s, b in zip(ev["source"], beta_rows)],
@@ -594,7 +590,8 @@ def _beta_display(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
             elif len(sel) and not pd.isna(sel["mean"].iloc[0]):
                 d = 4 if b == "b2" else 3
                 m, s = sel["mean"].iloc[0], sel["sd"].iloc[0]
-                row[_BETA_NAMES[b]] = fmt_num(m, d) + ("" if pd.isna(s) else f" ± {fmt_num(s, d)}")
+                row[_BETA_NAMES[b]] = (format_value(m, decimals=d)
+                                       + ("" if pd.isna(s) else f" ± {format_value(s, decimals=d)}"))
             else:
                 row[_BETA_NAMES[b]] = "—"
         rows[src] = row
@@ -703,7 +700,8 @@ def report_exercise_leave_one_out(data: ChapterData) -> Report:
     shift = (loo["b1"] - full.mean()).abs()
     shown = loo.copy()
     shown.columns = [_BETA_NAMES[c] for c in shown.columns]
-    shown = shown.apply(lambda col: col.map(lambda v: fmt_num(v, 4 if col.name == _BETA_NAMES["b2"] else 3)))
+    shown = shown.apply(lambda col: col.map(
+        lambda v: format_value(v, decimals=4 if col.name == _BETA_NAMES["b2"] else 3)))
     return Report(numbers={"ex-loo-b1-min": float(loo["b1"].min()), "ex-loo-b1-max": float(loo["b1"].max()),
                            "ex-loo-b1-maxshift": float(shift.max() / full.std()),
                            "ex-loo-subject": str(shift.idxmax())},
@@ -771,8 +769,10 @@ def report_exercise_smoothing(cohort: SimulatedCohort, *, fwhms=(0.0, 6.0)) -> R
         k = f"{f:g}"
         for name in ("e-r", "e-dk-r", "b1-bias", "b1-r"):
             numbers[f"ex-smooth-{name}-{k}"] = rep[f"sim-{name}"]
-        rows[f"{f:g} mm"] = {"r(ε), vertices": fmt_num(rep["sim-e-r"], 3), "r(ε), 34 DK regions": fmt_num(rep["sim-e-dk-r"], 3),
-                             "β₁ bias (%)": fmt_num(rep["sim-b1-bias"], 1), "r(β₁)": fmt_num(rep["sim-b1-r"], 3)}
+        rows[f"{f:g} mm"] = {"r(ε), vertices": format_value(rep["sim-e-r"], decimals=3),
+                             "r(ε), 34 DK regions": format_value(rep["sim-e-dk-r"], decimals=3),
+                             "β₁ bias (%)": format_value(rep["sim-b1-bias"], decimals=1),
+                             "r(β₁)": format_value(rep["sim-b1-r"], decimals=3)}
     shown = pd.DataFrame(rows).T
     shown.index.name = "smoothing FWHM"
     return Report(numbers=numbers, tables={"ex-smooth": display_table(shown)})
@@ -845,7 +845,7 @@ def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
             o = sub.loc[(ct, m)]
             p = text.loc[(ct, m)]
             rows.append((names[m], set_label(ct), _published_text(p["r"]), _published_text(p["p_fdr"]),
-                         fmt_num(o["r"], 2), fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])))
+                         format_value(o["r"], decimals=2), format_p(o["p_gene_fdr"], markup="text"), format_p(o["p_spin_fdr"], markup="text")))
     cols = ["map", "cell type", "r (poster)", "p FDR (poster)", "r (ours)",
             "p FDR, random genes (ours)", "p FDR, spins (ours)"]
     return pd.DataFrame(rows, columns=cols).set_index(["map", "cell type"])
@@ -860,7 +860,7 @@ def _table1_other_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.Da
         row = [set_label(ct), _published_text(text.loc[ct, "r"]), _published_text(text.loc[ct, "p_fdr"])]
         for ds, m in (("NSPN", "MTsat"), ("HCP", "T1w/T2w")):
             o = table.loc[(ct, ds, m)]
-            row += [fmt_num(o["r"], 2), fmt_p(o["p_gene_fdr"]), fmt_p(o["p_spin_fdr"])]
+            row += [format_value(o["r"], decimals=2), format_p(o["p_gene_fdr"], markup="text"), format_p(o["p_spin_fdr"], markup="text")]
         rows.append(row)
     cols = pd.MultiIndex.from_tuples([("", "cell type"), ("poster MTsat", "r"), ("poster MTsat", "p FDR"),
                                       ("NSPN MT", "r"), ("NSPN MT", "p FDR, genes"), ("NSPN MT", "p FDR, spins"),
@@ -950,9 +950,9 @@ def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm
     g = greedy.table.xs(map_key, level=("dataset", "map"))
     rows = {}
     for s in a.index:
-        rows[set_label(s)] = {"r": fmt_num(a.loc[s, "r"], 2), "p FDR, random genes": fmt_p(a.loc[s, "p_gene_fdr"]),
-                              "p FDR, Hungarian spins": fmt_p(a.loc[s, "p_spin_fdr"]),
-                              "p FDR, greedy spins": fmt_p(g.loc[s, "p_spin_fdr"])}
+        rows[set_label(s)] = {"r": format_value(a.loc[s, "r"], decimals=2), "p FDR, random genes": format_p(a.loc[s, "p_gene_fdr"], markup="text"),
+                              "p FDR, Hungarian spins": format_p(a.loc[s, "p_spin_fdr"], markup="text"),
+                              "p FDR, greedy spins": format_p(g.loc[s, "p_spin_fdr"], markup="text")}
     shown = pd.DataFrame(rows).T
     shown.index.name = "cell type"
     numbers = {"ex-spin-n-gene": int((a["p_gene_fdr"] < 0.05).sum()),
@@ -1057,9 +1057,9 @@ def present_mc_precision(assoc: Association, big: pd.DataFrame, *, n_check: int,
     rows = []
     for (kind, s, ds, m), r in unc.iterrows():
         rows.append({"null": "random genes" if kind == "gene" else "spins", "map": f"{ds} {m}",
-                     "cell type": set_label(s), "p FDR": fmt_p(r["p_fdr"]),
-                     f"{level:.0%} Monte-Carlo interval": f"{fmt_p(r['fdr_lo'])} – {fmt_p(r['fdr_hi'])}",
-                     f"p FDR, {n_check:,} gene sets": fmt_p(check.loc[(s, ds, m)]) if kind == "gene" else MISSING})
+                     "cell type": set_label(s), "p FDR": format_p(r["p_fdr"], markup="text"),
+                     f"{level:.0%} Monte-Carlo interval": f"{format_p(r['fdr_lo'], markup='text')} – {format_p(r['fdr_hi'], markup='text')}",
+                     f"p FDR, {n_check:,} gene sets": format_p(check.loc[(s, ds, m)], markup="text") if kind == "gene" else MISSING})
     shown = pd.DataFrame(rows)
     if not shown.empty:
         shown = shown.set_index(["null", "map", "cell type"])

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .citestyle import author_year
+from .display import format_p
 from .report import Report
 
 #: The book's bibliography (author-year labels for figure legends).
@@ -265,8 +266,9 @@ def _simulation_study(annotations: pd.DataFrame, genes: Sequence[str], gene_sets
     :func:`summarise_simulation` in one call (the chapter's visible cell makes the first two calls)."""
     from qmrigenes.design import simulate_genome_study
 
-    study = simulate_genome_study(annotations, genes, planted=planted, table=table, lr_corr=lr_corr, alpha=alpha,
-                                  qsm_seed=qsm_seed, seed=seed)
+    table = roi_structure_table() if table is None else table
+    study = simulate_genome_study(annotations, genes, simulate_qsm(table, seed=qsm_seed), planted=planted,
+                                  table=table, lr_corr=lr_corr, alpha=alpha, seed=seed)
     donors = (per_donor_ols(study.roi_expression.per_donor, study.qsm, list(donor_genes)) if donor_genes
               else pd.DataFrame())
     return summarise_simulation(study, gene_sets, planted=planted, donors=donors, alpha=alpha)
@@ -453,13 +455,6 @@ def _published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: Sim
 # =========================================================================== display of tables
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _DASH = "—"
-
-
-def _p_text(value, *, digits: int = 2) -> str:
-    """A p-value in the book's one style (:func:`qmribook.display.format_p`), as plain text."""
-    from .display import format_p
-
-    return format_p(value, digits=digits, markup="text")
 
 
 def _published_text(text) -> str:
@@ -875,7 +870,7 @@ def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.Da
     side.insert(0, "what", [f"{g} {names[i]}" if isinstance(g, str) and g else names[i]
                             for i, g in zip(side.index, side["gene"])])
     p_rows = [i for i in side.index if i.endswith("_p") or "_p_" in i]
-    ours = [(_p_text(v) if i in p_rows else (_DASH if pd.isna(v) else
+    ours = [(format_p(v, markup="text") if i in p_rows else (_DASH if pd.isna(v) else
              (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
     side["ours"] = ours
     side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)

@@ -247,6 +247,7 @@ def present_flip_angle_noise(grid: pd.DataFrame, r1: float, *, amplitude: float 
     """What :func:`report_flip_angle_noise` returns, for a grid of
     :func:`qmrigenes.relaxometry.r1_noise_grid` (the chapter's visible cell computes it with the
     same ``r1``, ``amplitude``, ``sigma`` and ``tr``)."""
+    r1, amplitude, sigma, tr = float(r1), float(amplitude), float(sigma), float(tr)
     opt = grid.loc[grid["r1_cov_pct"].idxmin()]
     a_lo, a_hi = (float(a) for a in protocol)
     prot = grid[(grid["fa_low"] == a_lo) & (grid["fa_high"] == a_hi)]

@@ -321,5 +321,7 @@ def check(exercise: str, answer: Any, **context) -> Feedback:
     """
     if exercise not in CHECKS:
         raise KeyError(f"no self-check for exercise {exercise!r}; checks exist for {sorted(CHECKS)}")
+    if answer is ...:                               # the student notebook's placeholder: no work, a reminder
+        return Feedback(exercise, False, f"replace ... by your answer: {CHECKS[exercise][0]}.")
     correct, message = CHECKS[exercise][1](answer, **context)
     return Feedback(exercise, bool(correct), message)

@@ -56,14 +56,14 @@ class GenomeStudy(NamedTuple):
     ols_seconds: float
 
 
-def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, planted: Mapping[str, float],
-                          table: pd.DataFrame | None = None, lr_corr: float = 0.0, alpha: float = 0.05,
-                          qsm_seed: int = 2024, seed: int = 7) -> GenomeStudy:
+def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], qsm: pd.Series, *,
+                          planted: Mapping[str, float], table: pd.DataFrame | None = None, lr_corr: float = 0.0,
+                          alpha: float = 0.05, seed: int = 0) -> GenomeStudy:
     """Simulate every gene sample by sample with a real AHBA sampling and run a genome-wide regression.
 
     The expression of each gene in each real AHBA sample is simulated by
     :func:`qmrigenes.ahba.simulate_roi_expression` (``level="sample"``)
-    against a simulated QSM vector (:func:`qmrigenes.ahba.simulate_qsm`),
+    against a QSM vector (e.g. :func:`qmrigenes.ahba.simulate_qsm`),
     matched to the ROIs, z-scored per donor and averaged
     (:func:`qmrigenes.ahba.expression_by_roi`), then regressed gene by gene
     (:func:`qmrigenes.stats.regression.genome_wide_ols`) with BH and
@@ -77,6 +77,8 @@ def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, pl
         Real sample annotations (:func:`qmrigenes.datasets.load_ahba_sample_annotations`).
     genes : sequence of str
         Gene names to simulate (e.g. the 15,633 of the AHBA table).
+    qsm : pandas.Series, shape (n_rois,)
+        z-scored QSM per ROI of ``table`` (:func:`qmrigenes.ahba.simulate_qsm`).
     planted : mapping of str to float
         ``{gene: correlation with QSM}``; every other gene is null.
     table : pandas.DataFrame, optional
@@ -85,8 +87,8 @@ def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, pl
         Left-right correlation of the genes' spatial patterns.
     alpha : float, default 0.05
         FDR (BH) and family-wise (Bonferroni) level.
-    qsm_seed, seed : int
-        Seeds of the QSM vector and of the expression.
+    seed : int, default 0
+        Seed of the simulated expression.
 
     Returns
     -------
@@ -96,12 +98,13 @@ def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, pl
     --------
     >>> from qmrigenes.datasets import load_ahba_sample_annotations          # doctest: +SKIP
     >>> genes = [f"G{i}" for i in range(500)]
+    >>> from qmrigenes.ahba import simulate_qsm
     >>> study = simulate_genome_study(load_ahba_sample_annotations(), genes,  # doctest: +SKIP
-    ...                               planted={"G0": 0.9}, seed=1)
+    ...                               simulate_qsm(seed=2), planted={"G0": 0.9}, seed=1)
     >>> study.results.loc["G0", "bh"]                                         # doctest: +SKIP
     True
     """
-    from .ahba import expression_by_roi, roi_sampling, roi_structure_table, simulate_qsm, simulate_roi_expression
+    from .ahba import expression_by_roi, roi_sampling, roi_structure_table, simulate_roi_expression
 
     genes = list(genes)
     unknown = [g for g in planted if g not in set(genes)]
@@ -109,8 +112,9 @@ def simulate_genome_study(annotations: pd.DataFrame, genes: Sequence[str], *, pl
         raise ValueError(f"planted genes not among the simulated genes: {unknown}")
     alpha = check_scalar(alpha, "alpha", min=0, min_inclusive=False, max=1, max_inclusive=False)
     table = roi_structure_table() if table is None else table
+    if not isinstance(qsm, pd.Series) or not table.index.isin(qsm.index).all():
+        raise ValueError(f"qsm must be a pandas Series with a value for every ROI of table, got {describe(qsm)}")
     sampling = roi_sampling(annotations, table=table)
-    qsm = simulate_qsm(table, seed=qsm_seed)
     sim = simulate_roi_expression(sampling, qsm, genes, effects=dict(planted), level="sample",
                                   annotations=annotations, table=table, lr_corr=lr_corr, seed=seed)
     roi_expr = expression_by_roi(sim.expression, sim.annotations, table=table)

@@ -133,10 +133,12 @@ def test_leave_one_out(chapter_data):
 
 
 def test_fmt_p_one_style():
-    assert ch1.fmt_p(0.0009) == "9.0×10⁻⁴"
-    assert ch1.fmt_p(0.0018) == "0.0018" and ch1.fmt_p(0.019) == "0.019" and ch1.fmt_p(0.47) == "0.47"
-    assert ch1.fmt_p(float("nan")) == "—"
-    assert ch1.fmt_num(-0.204, 2) == "−0.20"
+    from qmribook.display import format_p, format_value
+
+    assert format_p(0.0009, markup="text") == "9.0×10⁻⁴"
+    assert format_p(0.0018, markup="text") == "0.0018" and format_p(0.47, markup="text") == "0.47"
+    assert format_p(float("nan"), markup="text") == "—"
+    assert format_value(-0.204, decimals=2) == "−0.20"
 
 
 def test_display_table_complete_with_csv():

@@ -132,9 +132,14 @@ def test_real_data_study_and_published(small_simulation):
 
 # --------------------------------------------------------------------------- display helpers
 def test_p_text_one_style():
-    assert ch2._p_text(1.32e-9) == "1.3×10⁻⁹"                          # no spaces: never wraps
-    assert ch2._p_text(0.0019) == "0.0019" and ch2._p_text(0.2) == "0.20" and ch2._p_text(0.012) == "0.012"
-    assert ch2._p_text(1.0) == "1.0" and ch2._p_text(np.nan) == "—"
+    from qmribook.display import format_p
+
+    def p_text(v):
+        return format_p(v, markup="text")
+
+    assert p_text(1.32e-9) == "1.3×10⁻⁹"                          # no spaces: never wraps
+    assert p_text(0.0019) == "0.0019" and p_text(0.2) == "0.20" and p_text(0.012) == "0.012"
+    assert p_text(1.0) == "1.0" and p_text(np.nan) == "—"
 
 
 def test_published_text_keeps_published_precision():
