@@ -30,14 +30,15 @@ verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 
 # One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
 # slows everything when the other core is busy. Tests run on TEST_JOBS pytest-xdist workers (one test
-# file per worker at a time, so module fixtures are built once); the chapter test executes every
+# file per worker at a time, so module fixtures are built once; in collection order, which puts the
+# chapter executions first); the chapter test executes every
 # notebook page (JOBS at a time) into the cache that `make book` reads, unless a current execution
 # is there already. CLEAN=1 empties that cache first (.ci/run: a full, clean execution).
 TEST_JOBS ?= 2
 test: $(STAMP)
 	$(if $(filter 1 true yes,$(CLEAN)),rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/singlehtml _build/student)
 	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} QMRIBOOK_NB_JOBS=$(JOBS) $(BIN)/python -m pytest -q \
-	    $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
+	    $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder)
 
 # Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
 # (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
