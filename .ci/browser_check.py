@@ -543,7 +543,7 @@ def _check_page(context, base, root, page_name, width, out):
                                            f"{natural_w:.0f} px{hint}): {img['src'].rsplit('/', 1)[-1][:40]}"})
         if out is not None:
             name = page_name.replace("/", "__").removesuffix(".html")
-            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True, timeout=120_000)  # long pages, busy CI
         nav_findings, _ = check_nav(page, width)
         findings.extend(nav_findings)
     except Exception as err:  # a page that cannot be checked fails the check

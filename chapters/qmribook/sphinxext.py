@@ -191,8 +191,8 @@ class PhoneFigures(SphinxPostTransform):
                         img = (f'<div class="qmri-phone-scroll" tabindex="0" role="group" aria-label="'
                                f'{html.escape(label[:60])}: scrolls sideways">{img}</div>')
                     parts.append(img)
-            note = ('<p class="qmri-phone-note">Swipe sideways in a panel to see all of it; tap it for the '
-                    "full figure.</p>" if any(p["scroll"] for p in pieces) else "")
+            note = ('<p class="qmri-phone-note">Swipe a wide panel sideways to see all of it; tap any panel '
+                    "for the full figure.</p>" if any(p["scroll"] for p in pieces) else "")
             node["classes"] = node.get("classes", []) + ["qmri-has-phone"]
             anchor = node.parent if isinstance(node.parent, nodes.reference) else node
             raw = nodes.raw("", '<div class="qmri-phone-figure">' + note + "".join(parts) + "</div>", format="html")
