@@ -576,8 +576,8 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
     (``K = lam |G|^2 / (D^2 + lam |G|^2)``, circulant) preconditioned by
     ``O K^-1 O``. Started at ``u = 0`` -- the closed form of the masked field
     -- it needs several times fewer iterations than CG on the normal
-    equations of ``chi`` (2016 challenge field, 160^3, ``tol=1e-6``: 98
-    against 539 at ``lam=2.15e-3``, 33 against 123 at ``lam=0.1``), at two FFT
+    equations of ``chi`` (2016 challenge field, 160^3, ``tol=1e-6``: 97
+    against 538 at ``lam=2.15e-3``, 33 against 123 at ``lam=0.1``), at two FFT
     pairs per iteration instead of one: the slow modes of the ``chi``
     iteration are smooth susceptibility outside the mask, determined only by
     the weak ``lam ||grad chi||^2``, and the elimination removes them.
