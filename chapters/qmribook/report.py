@@ -124,7 +124,6 @@ def show(report: Report, *, chapter: str) -> Report:
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
-    from myst_nb import glue
 
     from .display import figure
 
@@ -147,6 +146,26 @@ def show(report: Report, *, chapter: str) -> Report:
     if report.numbers or notes:
         display(NumberSummary({f"{chapter}-{k}": v for k, v in report.numbers.items()}, notes=notes))
     return report
+
+
+GLUE_PREFIX = "application/papermill.record/"     # myst_nb.ext.glue.GLUE_PREFIX
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """Glue ``value`` under ``name`` exactly as ``myst_nb.glue`` does (same outputs, same metadata).
+
+    ``myst_nb.glue`` lives in a module that imports nbformat, whose schema validator
+    (jsonschema and the IRI grammars it compiles on import) costs every kernel about a
+    second of CPU for nothing a chapter uses; this writes the identical display record
+    without that import. ``tests/book/test_report.py`` checks the two against each other.
+    """
+    import IPython
+    from IPython.display import display as ipy_display
+
+    mimebundle, metadata = IPython.core.formatters.format_display_data(value)
+    mime_prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=mime_prefix)
+    ipy_display({mime_prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
 
 
 def _interactive(value) -> bool:

@@ -1,0 +1,38 @@
+"""The book's own ``glue`` writes exactly the record ``myst_nb.glue`` writes."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import qmribook.report as report
+
+
+@pytest.mark.parametrize("value", [0.25, np.float64(-1.5e-7), 15633, "text", pd.DataFrame({"r": [0.1, -0.2]})])
+@pytest.mark.parametrize("display", [True, False])
+def test_glue_matches_myst_nb(monkeypatch, value, display):
+    import IPython.display
+    from myst_nb.ext.glue import GLUE_PREFIX
+    from myst_nb.ext.glue import glue as myst_glue
+
+    calls = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: calls.append((a, k)))
+    import myst_nb.ext.glue as mod
+    monkeypatch.setattr(mod, "ipy_display", lambda *a, **k: calls.append((a, k)))
+    myst_glue("name", value, display=display)
+    report.glue("name", value, display=display)
+    assert len(calls) == 2
+    assert calls[0] == calls[1]
+    assert report.GLUE_PREFIX == GLUE_PREFIX
+    keys = calls[1][0][0].keys()
+    assert all(k.startswith(GLUE_PREFIX) for k in keys) != display
+
+
+def test_show_does_not_import_nbformat():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, qmribook.report as r; r.show(r.Report(numbers={'x': 1.5}), chapter='t'); "
+            "print('nbformat' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2] / "chapters")
+    assert out.stdout.strip().splitlines()[-1] == "False"
