@@ -140,13 +140,11 @@ def test_long_tokens_get_break_opportunities_but_csv_keeps_them(tmp_path):
 
 
 def test_show_glues_figures_as_high_dpi_png(monkeypatch):
-    import myst_nb
-
     from qmribook import report as report_module
     from qmribook.report import MIN_FONT_PT, Report, show
 
     glued, shown = {}, []
-    monkeypatch.setattr(myst_nb, "glue",
+    monkeypatch.setattr(report_module, "glue",
                         lambda name, value, display=True: glued.setdefault(name, (value, display)))
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     fig, ax = plt.subplots(figsize=(3, 2))
