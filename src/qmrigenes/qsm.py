@@ -293,11 +293,10 @@ def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarra
 
     Examples
     --------
-    >>> import numpy as np
     >>> from qmrigenes import qsm
-    >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
-    >>> mask = np.zeros(chi.shape, bool); mask[2:14, 2:14, 2:14] = True
-    >>> ref = mask.copy(); ref[4:12, 4:12, 4:12] = False
+    >>> chi = qsm.sphere_source((16, 16, 16), center=(8, 8, 8), radius_mm=5, chi=0.1)   # 2 mm voxels
+    >>> mask = qsm.sphere_source(chi.shape, center=(8, 8, 8), radius_mm=12, chi=1.0) > 0
+    >>> ref = mask & (chi == 0)
     >>> field = qsm.forward_field(chi, pad=4)
     >>> sweep = qsm.tkd_threshold_sweep(field, mask, [0.1, 0.3], truth=chi, roi=chi > 0,
     ...                                 uniform=ref, reference=ref)
