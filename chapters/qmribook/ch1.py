@@ -1079,62 +1079,12 @@ def present_mc_precision(assoc: Association, big: pd.DataFrame, *, n_check: int,
 
 
 # --------------------------------------------------------------------------- the spin null, stated (issue 21)
-def spin_redraws(centroids: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -> dict:
-    """Re-run neuromaps' Hungarian spin loop for one hemisphere and count its redraws.
-
-    neuromaps ``gen_spinsamples(..., method="hungarian", check_duplicates=True)`` draws a random
-    rotation, assigns rotated centroids to regions with the Hungarian algorithm, and *redraws*
-    the rotation when the assignment is the identity or repeats an earlier spin (up to 500
-    tries). This repeats that loop with the same random stream (``_gen_rotation``), so its kept
-    spins equal :func:`qmrigenes.stats.spatial.spin_permutations`; it also returns the first
-    ``n_perm`` raw assignments, redraws kept in.
-
-    Returns
-    -------
-    dict
-        ``kept`` and ``raw`` (pandas.DataFrame, n_perm x regions, like ``spin_permutations``),
-        ``n_identity`` and ``n_duplicate`` (rotations redrawn for each reason),
-        ``n_rotations`` (all drawn), ``raw_identity`` and ``raw_duplicate`` (among the raw spins).
-    """
-    from neuromaps.nulls.spins import _gen_rotation
-    from scipy import optimize, spatial as sp
-    from sklearn.utils.validation import check_random_state
-
-    coords = centroids.to_numpy(dtype=float)
-    rs = check_random_state(int(seed))
-    inds = np.arange(len(coords))
-    kept, raw, seen_raw = [], [], set()
-    seen = set()
-    n_identity = n_duplicate = n_rot = raw_identity = raw_duplicate = 0
-    while len(kept) < n_perm:
-        for _ in range(500):
-            rot = next(iter(_gen_rotation(seed=rs)))     # left rotation; the right one is its mirror
-            n_rot += 1
-            row, col = optimize.linear_sum_assignment(sp.distance_matrix(coords, coords @ rot))
-            res = inds[col]
-            key = res.tobytes()
-            if len(raw) < n_perm:
-                raw_identity += bool((res == inds).all())
-                raw_duplicate += key in seen_raw and not (res == inds).all()
-                seen_raw.add(key)
-                raw.append(res)
-            if (res == inds).all():
-                n_identity += 1
-                continue
-            if key in seen:
-                n_duplicate += 1
-                continue
-            break
-        seen.add(key)
-        kept.append(res)
-    cols = pd.Index(centroids.index, name="region")
-    return {"kept": pd.DataFrame(np.array(kept), columns=cols), "raw": pd.DataFrame(np.array(raw[:n_perm]), columns=cols),
-            "n_identity": n_identity, "n_duplicate": n_duplicate, "n_rotations": n_rot,
-            "raw_identity": raw_identity, "raw_duplicate": raw_duplicate}
-
-
-def report_spin_null(data: ChapterData, assoc: Association, *, n_perm: int = 10_000, seed: int = 0) -> Report:
+def present_spin_null(assoc: Association, redraws: dict, raw: pd.DataFrame, *, spins: pd.DataFrame) -> Report:
     """How often neuromaps redraws a spin here, and what keeping those spins would do to the spin p.
+
+    ``redraws`` is :func:`qmrigenes.stats.spatial.spin_redraws` (same centroids, ``n_perm`` and
+    seed as ``spins``, the spins the chapter used), ``raw`` the
+    :func:`qmrigenes.stats.spatial.gene_set_association` table with ``perms=redraws["raw"]``.
 
     Numbers: ``spin-n-rot`` (rotations drawn for ``n_perm`` spins), ``spin-n-identity``,
     ``spin-n-dup`` (redrawn), ``spin-redraw-pct``, ``spin-same`` (the re-run equals the spins
@@ -1142,15 +1092,8 @@ def report_spin_null(data: ChapterData, assoc: Association, *, n_perm: int = 10_
     ``spin-p-ratio-max`` and ``spin-p-ratio-median`` (ratio of the spin p with the raw spins to the
     chapter's, over the 10 smallest spin p-values) and ``spin-p-min`` / ``spin-p-min-raw``.
     """
-    from qmrigenes.stats import spatial
-    from qmrigenes.surface import sphere_centroids
-
-    cen = sphere_centroids(hemisphere="L")
-    out = spin_redraws(cen, n_perm=n_perm, seed=seed)
-    used = spatial.spin_permutations(cen, n_perm=n_perm, seed=seed)
-    same = bool(np.array_equal(out["kept"].to_numpy(), used.to_numpy()))
-    raw = spatial.gene_set_association(data.expression, data.maps, data.gene_sets, background=data.panel.index,
-                                       perms=out["raw"], n_perm=10, seed=seed)
+    out = redraws
+    same = bool(np.array_equal(out["kept"].to_numpy(), spins.to_numpy()))
     p, p_raw = assoc.table["p_spin"], raw["p_spin"].reindex(assoc.table.index)
     smallest = p.nsmallest(10).index
     ratio = p_raw.loc[smallest] / p.loc[smallest]
