@@ -695,7 +695,16 @@ def report_exercise_leave_one_out(data: ChapterData) -> Report:
     """Exercise: drop one subject and refit. Numbers ``ex-loo-b1-min``/``-max`` (mean β1 over the
     remaining subjects), ``ex-loo-b1-maxshift`` (largest change, in SDs of the subject β1),
     ``ex-loo-subject`` (the subject whose removal moves β1 most)."""
-    loo = leave_one_out_betas(data.clinical)
+    return present_exercise_leave_one_out(data, leave_one_out_betas(data.clinical))
+
+
+def present_exercise_leave_one_out(data: ChapterData, loo) -> Report:
+    """Numbers and table of :func:`report_exercise_leave_one_out` from ``loo`` (subjects x b0, b1,
+    b2: the group-mean β with that subject left out, as :func:`leave_one_out_betas`; or a dict
+    subject -> Series of those means)."""
+    if isinstance(loo, dict):
+        loo = pd.DataFrame(loo).T
+        loo.index.name = "left out"
     full = data.clinical.fits.betas["b1"]
     shift = (loo["b1"] - full.mean()).abs()
     shown = loo.copy()
@@ -762,9 +771,16 @@ def report_exercise_smoothing(cohort: SimulatedCohort, *, fwhms=(0.0, 6.0)) -> R
     """
     from qmrigenes import mpm
 
+    return present_exercise_smoothing(cohort, {f: mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s,
+                                                                          cohort.mesh, cohort.labels, fwhm=f)
+                                               for f in fwhms})
+
+
+def present_exercise_smoothing(cohort: SimulatedCohort, results: dict) -> Report:
+    """Numbers and table of :func:`report_exercise_smoothing` from ``results`` ({FWHM (mm):
+    :func:`qmrigenes.mpm.vertexwise_pipeline` result on ``cohort``})."""
     numbers, rows = {}, {}
-    for f in fwhms:
-        res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=f)
+    for f, res in results.items():
         rep = simulation_report(cohort, res)
         k = f"{f:g}"
         for name in ("e-r", "e-dk-r", "b1-bias", "b1-r"):
@@ -944,10 +960,17 @@ def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm
     ``ex-spin-fixed`` (fraction of greedy spins that leave a region in place vs Hungarian:
     ``ex-spin-fixed-greedy``, ``ex-spin-fixed-hungarian``).
     """
-
     greedy = cell_type_association(data, n_perm=n_perm, seed=seed, method="vasa")
+    return present_exercise_spin_method(assoc, greedy.table, seconds=greedy.seconds["t-spin"], map_key=map_key)
+
+
+def present_exercise_spin_method(assoc: Association, greedy: pd.DataFrame, *, seconds: float,
+                                 map_key=("clinical MPM", "R1")) -> Report:
+    """Numbers and table of :func:`report_exercise_spin_method` from ``greedy``, the
+    :func:`qmrigenes.stats.spatial.gene_set_association` table with greedy (``method="vasa"``)
+    spins of the same rotations, and ``seconds`` (time to generate those spins)."""
     a = assoc.table.xs(map_key, level=("dataset", "map"))
-    g = greedy.table.xs(map_key, level=("dataset", "map"))
+    g = greedy.xs(map_key, level=("dataset", "map"))
     rows = {}
     for s in a.index:
         rows[set_label(s)] = {"r": format_value(a.loc[s, "r"], decimals=2), "p FDR, random genes": format_p(a.loc[s, "p_gene_fdr"], markup="text"),
@@ -959,7 +982,7 @@ def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm
                "ex-spin-n-hungarian": int((a["p_spin_fdr"] < 0.05).sum()),
                "ex-spin-n-greedy": int((g["p_spin_fdr"] < 0.05).sum()),
                "ex-spin-maxdiff": float((a["p_spin"] - g["p_spin"]).abs().max()),
-               "ex-spin-t-greedy": greedy.seconds["t-spin"]}
+               "ex-spin-t-greedy": seconds}
     return Report(numbers=numbers, tables={"ex-spin": display_table(shown)})
 
 
