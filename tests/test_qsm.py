@@ -61,6 +61,32 @@ def test_tkd_underestimates_and_regularised_solvers_are_consistent(rng):
     assert np.linalg.norm(resid) < 0.2 * np.linalg.norm(f)
 
 
+def test_tkd_threshold_sweep_trades_recovery_for_noise(rng):
+    from toys import _labelled_blob
+
+    chi, labels = _labelled_blob()
+    mask = labels > 0
+    field = qsm.add_field_noise(qsm.forward_field(chi), 0.002, rng=rng, mask=mask)
+    roi, wm, ref = labels == 6, labels == 3, labels == 1
+    sweep = qsm.tkd_threshold_sweep(field, mask, [0.05, 0.2, 0.5], truth=chi, roi=roi, uniform=wm, reference=ref)
+    tab = sweep["table"]
+    assert list(tab.index) == [0.05, 0.2, 0.5]
+    assert sweep["recons"].shape == (3,) + chi.shape
+    # larger t: less of the ROI's chi recovered (the threshold scales down the cone) ...
+    assert tab["recovery_pct"].is_monotonic_decreasing and tab["recovery_pct"].iloc[-1] < 90
+    # ... and less noise amplified in the uniform region
+    assert tab["artefact_sd_ppb"].iloc[-1] < tab["artefact_sd_ppb"].iloc[0]
+    # each row is the referenced tkd map, measured by hand
+    one = qsm.reference_to(qsm.tkd(field, threshold=0.2, mask=mask), ref)
+    truth = qsm.reference_to(chi, ref)
+    assert tab.loc[0.2, "recovery_pct"] == pytest.approx(100 * one[roi].mean() / truth[roi].mean())
+    assert tab.loc[0.2, "rmse_ppb"] == pytest.approx(1000 * np.sqrt(np.mean((one - truth)[mask] ** 2)))
+    with pytest.raises(ValueError, match="thresholds"):
+        qsm.tkd_threshold_sweep(field, mask, [0.2, 0.1], truth=chi, roi=roi, uniform=wm, reference=ref)
+    with pytest.raises(ValueError, match="roi"):
+        qsm.tkd_threshold_sweep(field, mask, [0.1, 0.2], truth=chi, roi=labels == 9, uniform=wm, reference=ref)
+
+
 def test_sharp_removes_external_field():
     chi, mask = _blob_phantom()
     ext = qsm.sphere_source(SHAPE, center=(12, 10, 1), radius_mm=4, chi=5.0)

@@ -695,7 +695,16 @@ def report_exercise_leave_one_out(data: ChapterData) -> Report:
     """Exercise: drop one subject and refit. Numbers ``ex-loo-b1-min``/``-max`` (mean β1 over the
     remaining subjects), ``ex-loo-b1-maxshift`` (largest change, in SDs of the subject β1),
     ``ex-loo-subject`` (the subject whose removal moves β1 most)."""
-    loo = leave_one_out_betas(data.clinical)
+    return present_exercise_leave_one_out(data, leave_one_out_betas(data.clinical))
+
+
+def present_exercise_leave_one_out(data: ChapterData, loo) -> Report:
+    """Numbers and table of :func:`report_exercise_leave_one_out` from ``loo`` (subjects x b0, b1,
+    b2: the group-mean β with that subject left out, as :func:`leave_one_out_betas`; or a dict
+    subject -> Series of those means)."""
+    if isinstance(loo, dict):
+        loo = pd.DataFrame(loo).T
+        loo.index.name = "left out"
     full = data.clinical.fits.betas["b1"]
     shift = (loo["b1"] - full.mean()).abs()
     shown = loo.copy()
@@ -762,9 +771,16 @@ def report_exercise_smoothing(cohort: SimulatedCohort, *, fwhms=(0.0, 6.0)) -> R
     """
     from qmrigenes import mpm
 
+    return present_exercise_smoothing(cohort, {f: mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s,
+                                                                          cohort.mesh, cohort.labels, fwhm=f)
+                                               for f in fwhms})
+
+
+def present_exercise_smoothing(cohort: SimulatedCohort, results: dict) -> Report:
+    """Numbers and table of :func:`report_exercise_smoothing` from ``results`` ({FWHM (mm):
+    :func:`qmrigenes.mpm.vertexwise_pipeline` result on ``cohort``})."""
     numbers, rows = {}, {}
-    for f in fwhms:
-        res = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=f)
+    for f, res in results.items():
         rep = simulation_report(cohort, res)
         k = f"{f:g}"
         for name in ("e-r", "e-dk-r", "b1-bias", "b1-r"):
@@ -944,10 +960,17 @@ def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm
     ``ex-spin-fixed`` (fraction of greedy spins that leave a region in place vs Hungarian:
     ``ex-spin-fixed-greedy``, ``ex-spin-fixed-hungarian``).
     """
-
     greedy = cell_type_association(data, n_perm=n_perm, seed=seed, method="vasa")
+    return present_exercise_spin_method(assoc, greedy.table, seconds=greedy.seconds["t-spin"], map_key=map_key)
+
+
+def present_exercise_spin_method(assoc: Association, greedy: pd.DataFrame, *, seconds: float,
+                                 map_key=("clinical MPM", "R1")) -> Report:
+    """Numbers and table of :func:`report_exercise_spin_method` from ``greedy``, the
+    :func:`qmrigenes.stats.spatial.gene_set_association` table with greedy (``method="vasa"``)
+    spins of the same rotations, and ``seconds`` (time to generate those spins)."""
     a = assoc.table.xs(map_key, level=("dataset", "map"))
-    g = greedy.table.xs(map_key, level=("dataset", "map"))
+    g = greedy.xs(map_key, level=("dataset", "map"))
     rows = {}
     for s in a.index:
         rows[set_label(s)] = {"r": format_value(a.loc[s, "r"], decimals=2), "p FDR, random genes": format_p(a.loc[s, "p_gene_fdr"], markup="text"),
@@ -959,7 +982,7 @@ def report_exercise_spin_method(data: ChapterData, assoc: Association, *, n_perm
                "ex-spin-n-hungarian": int((a["p_spin_fdr"] < 0.05).sum()),
                "ex-spin-n-greedy": int((g["p_spin_fdr"] < 0.05).sum()),
                "ex-spin-maxdiff": float((a["p_spin"] - g["p_spin"]).abs().max()),
-               "ex-spin-t-greedy": greedy.seconds["t-spin"]}
+               "ex-spin-t-greedy": seconds}
     return Report(numbers=numbers, tables={"ex-spin": display_table(shown)})
 
 
@@ -1079,62 +1102,12 @@ def present_mc_precision(assoc: Association, big: pd.DataFrame, *, n_check: int,
 
 
 # --------------------------------------------------------------------------- the spin null, stated (issue 21)
-def spin_redraws(centroids: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -> dict:
-    """Re-run neuromaps' Hungarian spin loop for one hemisphere and count its redraws.
-
-    neuromaps ``gen_spinsamples(..., method="hungarian", check_duplicates=True)`` draws a random
-    rotation, assigns rotated centroids to regions with the Hungarian algorithm, and *redraws*
-    the rotation when the assignment is the identity or repeats an earlier spin (up to 500
-    tries). This repeats that loop with the same random stream (``_gen_rotation``), so its kept
-    spins equal :func:`qmrigenes.stats.spatial.spin_permutations`; it also returns the first
-    ``n_perm`` raw assignments, redraws kept in.
-
-    Returns
-    -------
-    dict
-        ``kept`` and ``raw`` (pandas.DataFrame, n_perm x regions, like ``spin_permutations``),
-        ``n_identity`` and ``n_duplicate`` (rotations redrawn for each reason),
-        ``n_rotations`` (all drawn), ``raw_identity`` and ``raw_duplicate`` (among the raw spins).
-    """
-    from neuromaps.nulls.spins import _gen_rotation
-    from scipy import optimize, spatial as sp
-    from sklearn.utils.validation import check_random_state
-
-    coords = centroids.to_numpy(dtype=float)
-    rs = check_random_state(int(seed))
-    inds = np.arange(len(coords))
-    kept, raw, seen_raw = [], [], set()
-    seen = set()
-    n_identity = n_duplicate = n_rot = raw_identity = raw_duplicate = 0
-    while len(kept) < n_perm:
-        for _ in range(500):
-            rot = next(iter(_gen_rotation(seed=rs)))     # left rotation; the right one is its mirror
-            n_rot += 1
-            row, col = optimize.linear_sum_assignment(sp.distance_matrix(coords, coords @ rot))
-            res = inds[col]
-            key = res.tobytes()
-            if len(raw) < n_perm:
-                raw_identity += bool((res == inds).all())
-                raw_duplicate += key in seen_raw and not (res == inds).all()
-                seen_raw.add(key)
-                raw.append(res)
-            if (res == inds).all():
-                n_identity += 1
-                continue
-            if key in seen:
-                n_duplicate += 1
-                continue
-            break
-        seen.add(key)
-        kept.append(res)
-    cols = pd.Index(centroids.index, name="region")
-    return {"kept": pd.DataFrame(np.array(kept), columns=cols), "raw": pd.DataFrame(np.array(raw[:n_perm]), columns=cols),
-            "n_identity": n_identity, "n_duplicate": n_duplicate, "n_rotations": n_rot,
-            "raw_identity": raw_identity, "raw_duplicate": raw_duplicate}
-
-
-def report_spin_null(data: ChapterData, assoc: Association, *, n_perm: int = 10_000, seed: int = 0) -> Report:
+def present_spin_null(assoc: Association, redraws: dict, raw: pd.DataFrame, *, spins: pd.DataFrame) -> Report:
     """How often neuromaps redraws a spin here, and what keeping those spins would do to the spin p.
+
+    ``redraws`` is :func:`qmrigenes.stats.spatial.spin_redraws` (same centroids, ``n_perm`` and
+    seed as ``spins``, the spins the chapter used), ``raw`` the
+    :func:`qmrigenes.stats.spatial.gene_set_association` table with ``perms=redraws["raw"]``.
 
     Numbers: ``spin-n-rot`` (rotations drawn for ``n_perm`` spins), ``spin-n-identity``,
     ``spin-n-dup`` (redrawn), ``spin-redraw-pct``, ``spin-same`` (the re-run equals the spins
@@ -1142,15 +1115,8 @@ def report_spin_null(data: ChapterData, assoc: Association, *, n_perm: int = 10_
     ``spin-p-ratio-max`` and ``spin-p-ratio-median`` (ratio of the spin p with the raw spins to the
     chapter's, over the 10 smallest spin p-values) and ``spin-p-min`` / ``spin-p-min-raw``.
     """
-    from qmrigenes.stats import spatial
-    from qmrigenes.surface import sphere_centroids
-
-    cen = sphere_centroids(hemisphere="L")
-    out = spin_redraws(cen, n_perm=n_perm, seed=seed)
-    used = spatial.spin_permutations(cen, n_perm=n_perm, seed=seed)
-    same = bool(np.array_equal(out["kept"].to_numpy(), used.to_numpy()))
-    raw = spatial.gene_set_association(data.expression, data.maps, data.gene_sets, background=data.panel.index,
-                                       perms=out["raw"], n_perm=10, seed=seed)
+    out = redraws
+    same = bool(np.array_equal(out["kept"].to_numpy(), spins.to_numpy()))
     p, p_raw = assoc.table["p_spin"], raw["p_spin"].reindex(assoc.table.index)
     smallest = p.nsmallest(10).index
     ratio = p_raw.loc[smallest] / p.loc[smallest]

@@ -42,9 +42,11 @@ __all__ = [
     "report_denoising",
     "report_qsm",
     "report_stopping_rule",
+    "present_stopping_rule",
     "report_background",
     "report_lesion_sources",
     "report_lesions",
+    "present_lesions",
     "report_review",
     "report_atrophy",
     "report_runtime",
@@ -865,6 +867,24 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     only = lesion_only(les, phantom, parameter="chi")
     chi_nf = _solve_referenced(clean, les, lam=lam, tol=tol)
     chi_lo = _solve_referenced(qsm.forward_field(only, voxel_size=les.voxel_size, pad=pad), les, lam=lam, tol=tol)
+    return present_lesions(phantom, les, lesion_map, info, est,
+                           {"noisy": chi, "noise-free": chi_nf, "lesion only": chi_lo},
+                           rim_distance_mm=rim_distance_mm, shell_mm=shell_mm, near_zero_ppb=near_zero_ppb)
+
+
+def present_lesions(phantom: Phantom, les: Phantom, lesion_map: np.ndarray, info: pd.DataFrame, est: dict,
+                    chi: dict, *, rim_distance_mm: float = 7.0, shell_mm=(4.0, 10.0),
+                    near_zero_ppb: float = 1.0) -> Report:
+    """Numbers, table and figures of :func:`report_lesions` from its computed volumes.
+
+    ``phantom`` is the lesion-free phantom, ``les, lesion_map, info`` the output of
+    :func:`qmrigenes.lesions.insert_lesions`, ``est`` the MPM fit of the lesioned phantom
+    (:func:`qmrigenes.relaxometry.fit_mpm`) and ``chi`` the three CSF-referenced Tikhonov
+    solutions (ppm, zero outside the brain) ``{"noisy", "noise-free", "lesion only"}``.
+    Keys as :func:`report_lesions`.
+    """
+    chi_nf, chi_lo = chi["noise-free"], chi["lesion only"]
+    chi = chi["noisy"]
     chi_anat = chi_nf - chi_lo
     fitted = {"R1": est["R1"], "PD": est["PD"], "R2s": est["R2s"], "chi": chi}
     profiles = lesion_profiles(info, {k: les.maps[k] for k in fitted}, fitted, voxel_size=les.voxel_size)
@@ -1185,14 +1205,10 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
         differ at each tolerance), ``stop-fd-<tol>`` (remaining decrease), ``stop-fd-chosen``;
         ``tables``: ``stop-table`` (ROI χ per tolerance, iterations, residual, remaining decrease).
     """
-    from qmrigenes.qsmcheck import remaining_decrease
-
     mask = labels > 0
-    ref = labels == reference_label
     field = forward_field(np.asarray(chi_true, float), voxel_size=voxel_size, pad=pad)
     noisy = add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
     tols = sorted((float(t) for t in tols), reverse=True)
-    cols, meta = {}, {}
     solutions = {float(k): v for k, v in (solutions or {}).items()}
     needed = [t for t in tols if t not in solutions]
     if needed:      # one solve: CG passes through each looser rule's solution on its way to the tightest
@@ -1200,6 +1216,27 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
                                 snapshots=needed[:-1])
         solutions.update(info.pop("snapshots"))
         solutions[needed[-1]] = (chi, info)
+    return present_stopping_rule({t: solutions[t] for t in tols}, noisy, labels, tissues=tissues,
+                                 reference_label=reference_label, lam=lam, decimals=decimals, voxel_size=voxel_size)
+
+
+def present_stopping_rule(solutions: dict, field: np.ndarray, labels: np.ndarray, *, tissues: dict,
+                          reference_label: int = 1, lam: float = 1e-2, decimals: int = 1,
+                          voxel_size=(2.0, 2.0, 2.0)) -> Report:
+    """Numbers and table of :func:`report_stopping_rule` from the solutions themselves.
+
+    ``solutions`` maps each relative-residual tolerance to ``(chi, info)`` of
+    :func:`qmrigenes.qsm.tikhonov_cg` (whole grid, ``masked_output=False``) of ``field`` with weight
+    ``lam``; the tightest tolerance is the reference the others are compared with.
+    """
+    from qmrigenes.qsmcheck import remaining_decrease
+
+    mask = labels > 0
+    ref = labels == reference_label
+    noisy = field
+    solutions = {float(k): v for k, v in solutions.items()}
+    tols = sorted(solutions, reverse=True)
+    cols, meta = {}, {}
     for t in tols:
         chi, info = solutions[t]
         rois = roi_means({"chi": np.where(mask, reference_to(chi, ref), 0)}, labels, tissues)["chi"]

@@ -27,7 +27,7 @@ from qmrigenes.relaxometry import _r1_two_angle, add_rician_noise, ernst_angle, 
 
 from .report import Report
 
-__all__ = ["report_tkd_threshold", "report_flip_angle_noise", "present_flip_angle_noise", "report_spgr_explorer",
+__all__ = ["report_tkd_threshold", "present_tkd_threshold", "merge_tkd_sweeps", "report_flip_angle_noise", "present_flip_angle_noise", "report_spgr_explorer",
            "tkd_threshold_sweep", "r1_noise_grid"]
 
 _LUT = {name: label for label, name in TISSUES.items()}
@@ -47,7 +47,8 @@ def _label(labels, name_or_label) -> np.ndarray:
 def tkd_threshold_sweep(chi_true: np.ndarray, labels: np.ndarray, *, thresholds=TKD_THRESHOLDS,
                         roi="pallidum", uniform="WM", reference="CSF", field_sigma: float = 0.002,
                         seed: int = 2030, pad: int = 16, voxel_size=(2.0, 2.0, 2.0)) -> dict:
-    """Invert one noisy field by TKD at each threshold and measure bias and artefacts.
+    """Simulate the chapter's noisy field and sweep it (and the noise-free one) with
+    :func:`qmrigenes.qsm.tkd_threshold_sweep`.
 
     Parameters
     ----------
@@ -82,37 +83,25 @@ def tkd_threshold_sweep(chi_true: np.ndarray, labels: np.ndarray, *, thresholds=
     labels = np.asarray(labels)
     if labels.shape != chi_true.shape:
         raise ValueError(f"mismatched shapes: labels {labels.shape} vs chi {chi_true.shape}")
-    t = np.asarray(thresholds, dtype=float)
-    if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0):
-        raise ValueError("thresholds must be an increasing sequence of at least two values")
     mask = labels > 0
     roi_m, uni_m, ref_m = (_label(labels, r) for r in (roi, uniform, reference))
-    truth_ref = qsm.reference_to(chi_true, ref_m)
-    true_roi = float(truth_ref[roi_m].mean())
-    if true_roi == 0:
-        raise ValueError("the ROI's true (referenced) χ is zero; recovery is undefined")
     field = qsm.forward_field(chi_true, voxel_size=voxel_size, pad=pad)
     noisy = qsm.add_field_noise(field, field_sigma, rng=np.random.default_rng(seed), mask=mask)
-    recons, rows = {}, {}
-    for name, f in (("noisy", noisy), ("noise-free", np.where(mask, field, 0.0))):
-        stack = np.empty((t.size,) + chi_true.shape)
-        for i, thr in enumerate(t):
-            chi = qsm.tkd(f, threshold=float(thr), mask=mask, voxel_size=voxel_size)
-            stack[i] = np.where(mask, qsm.reference_to(chi, ref_m), 0.0)
-        recons[name] = stack
-    for i, thr in enumerate(t):
-        row = {}
-        for name, tag in (("noisy", ""), ("noise-free", "_clean")):
-            chi = recons[name][i]
-            row["recovery_pct" + tag] = 100 * float(chi[roi_m].mean()) / true_roi
-            row["artefact_sd_ppb" + tag] = 1000 * float(chi[uni_m].std())
-            if not tag:
-                row["rmse_ppb"] = 1000 * float(np.sqrt(np.mean((chi - truth_ref)[mask] ** 2)))
-        rows[float(thr)] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "threshold"
-    return {"table": table, "recons": recons, "field": field, "field_noisy": noisy, "roi": roi_m,
-            "uniform": uni_m, "mask": mask, "truth": np.where(mask, truth_ref, 0.0)}
+    sweeps = {name: qsm.tkd_threshold_sweep(f, mask, thresholds, truth=chi_true, roi=roi_m, uniform=uni_m,
+                                            reference=ref_m, voxel_size=voxel_size)
+              for name, f in (("noisy", noisy), ("noise-free", np.where(mask, field, 0.0)))}
+    out = merge_tkd_sweeps(sweeps["noisy"], sweeps["noise-free"])
+    out.update({"field": field, "field_noisy": noisy, "roi": roi_m, "uniform": uni_m, "mask": mask})
+    return out
+
+
+def merge_tkd_sweeps(noisy: dict, clean: dict) -> dict:
+    """One table from two :func:`qmrigenes.qsm.tkd_threshold_sweep` results (noisy and noise-free
+    field of the same truth): the noisy columns, then ``recovery_pct_clean`` and
+    ``artefact_sd_ppb_clean``; ``recons`` ``{"noisy", "noise-free"}`` and the referenced ``truth``."""
+    table = noisy["table"].join(clean["table"][["recovery_pct", "artefact_sd_ppb"]].add_suffix("_clean"))
+    return {"table": table, "recons": {"noisy": noisy["recons"], "noise-free": clean["recons"]},
+            "truth": noisy["truth"]}
 
 
 def _profile_line(roi: np.ndarray):
@@ -149,6 +138,18 @@ def report_tkd_threshold(chi_true: np.ndarray, labels: np.ndarray, *, thresholds
     sweep = tkd_threshold_sweep(chi_true, labels, thresholds=thresholds, roi=roi, uniform=uniform,
                                 reference=reference, field_sigma=field_sigma, seed=seed, pad=pad,
                                 voxel_size=voxel_size)
+    roi_name = roi if isinstance(roi, str) else TISSUES[int(roi)]
+    uni_name = uniform if isinstance(uniform, str) else TISSUES[int(uniform)]
+    return present_tkd_threshold(sweep, roi=sweep["roi"], roi_name=roi_name, uniform_name=uni_name,
+                                 voxel_size=voxel_size, profile_half_mm=profile_half_mm, fig_id=fig_id)
+
+
+def present_tkd_threshold(sweep: dict, *, roi: np.ndarray, roi_name: str = "pallidum", uniform_name: str = "WM",
+                          voxel_size=(2.0, 2.0, 2.0), profile_half_mm: float = 40.0,
+                          fig_id: str | None = "ch3-tkd-explorer") -> Report:
+    """Numbers, table, static and interactive figure of a TKD threshold sweep (the output of
+    :func:`merge_tkd_sweeps`, or :func:`tkd_threshold_sweep`); ``roi`` is the ROI's mask (the
+    profile runs along B0 through it). Keys as :func:`report_tkd_threshold`."""
     tab = sweep["table"]
     t = tab.index.to_numpy()
     best = float(tab["rmse_ppb"].idxmin())
@@ -162,8 +163,7 @@ def report_tkd_threshold(chi_true: np.ndarray, labels: np.ndarray, *, thresholds
         "ex-tkd-best-t": best, "ex-tkd-best-rmse": float(tab.loc[best, "rmse_ppb"]),
         "ex-tkd-rec-best": float(tab.loc[best, "recovery_pct"]),
     }
-    roi_name = roi if isinstance(roi, str) else TISSUES[int(roi)]
-    uni_name = uniform if isinstance(uniform, str) else TISSUES[int(uniform)]
+    uni_name = uniform_name
     shown = tab.rename(columns={
         "recovery_pct": f"{roi_name} χ recovered (%)",
         "artefact_sd_ppb": f"SD of χ in {uni_name} (ppb)",
@@ -175,9 +175,9 @@ def report_tkd_threshold(chi_true: np.ndarray, labels: np.ndarray, *, thresholds
     tables = {"ex-tkd-table": table_styler(shown, decimals=1).format_index("{:g}", axis=0)}
 
     # line profile along B0 (third axis) through the ROI's centre
-    cx, cy, cz = _profile_line(sweep["roi"])
+    cx, cy, cz = _profile_line(roi)
     half = int(round(profile_half_mm / voxel_size[2]))
-    z = np.arange(max(cz - half, 0), min(cz + half + 1, labels.shape[2]))
+    z = np.arange(max(cz - half, 0), min(cz + half + 1, roi.shape[2]))
     x_mm = (z - cz) * voxel_size[2]
     truth = 1000 * sweep["truth"][cx, cy, z]
     curves = {name: 1000 * sweep["recons"][name][:, cx, cy, z] for name in ("noisy", "noise-free")}
@@ -297,7 +297,7 @@ def report_spgr_explorer(tissue_table: pd.DataFrame, *, tissues=("cortical GM", 
         ``figures``: ``spgr-widget`` (interactive); ``numbers``: ``int-ernst-<tissue>-25ms``
         (Ernst angle at TR = 25 ms and B1 = 1, degrees; tissue lower-case with hyphens).
     """
-    from .interactive import ernst_angle, spgr_flip_angle_widget
+    from .interactive import spgr_flip_angle_widget
     missing = [t for t in tissues if t not in tissue_table.index]
     if missing:
         raise ValueError(f"tissues not in the table: {missing}")

@@ -42,6 +42,8 @@ from typing import Mapping
 
 import numpy as np
 
+from qmrigenes.relaxometry import ernst_angle   # re-exported: the Ernst angle of the SPGR demo
+
 __all__ = ["InteractiveFigure", "ernst_angle", "slider_figure", "spgr_flip_angle_data",
            "spgr_flip_angle_widget"]
 
@@ -312,11 +314,6 @@ def slider_figure(*, x, series: Mapping[str, object], slider_values, slider_labe
 
 
 # --------------------------------------------------------------------------- SPGR demo
-def ernst_angle(r1, tr) -> np.ndarray:
-    """Ernst angle arccos(exp(-TR R1)) in degrees; R1 in 1/s, TR in s (broadcast)."""
-    return np.rad2deg(np.arccos(np.exp(-np.asarray(tr, float) * np.asarray(r1, float))))
-
-
 def spgr_flip_angle_data(*, r1: Mapping[str, float], pd: Mapping[str, float] | None = None,
                          tr_ms=tuple(range(5, 101, 5)), flip_deg=tuple(range(1, 91)),
                          b1=(1.0,)) -> dict:

@@ -40,6 +40,7 @@ from .genesets import (gene_map_correlations, gene_set_scores, genes_present, nu
 
 __all__ = [
     "spin_permutations",
+    "spin_redraws",
     "label_permutations",
     "spin_null_scores",
     "gene_set_association",
@@ -108,6 +109,89 @@ def spin_permutations(centroids, *, hemiid=None, n_perm: int = 10_000, seed: int
     spins = _gen_spins(coords, hemiid.astype(int), n_perm=n_perm, seed=int(seed), method=method,
                        progress=progress)
     return pd.DataFrame(spins, columns=pd.Index(regions, name="region"))
+
+
+def spin_redraws(centroids: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -> dict:
+    """Re-run neuromaps' Hungarian spin loop for one hemisphere and count its redraws.
+
+    To reproduce a spin null exactly one must know its redraw rule; this counts how often it
+    applies, and returns the spins one would get without it (``raw``), e.g. to measure what
+    keeping identity or repeated spins would do to a spin p-value.
+
+    neuromaps ``gen_spinsamples(..., method="hungarian", check_duplicates=True)`` draws a random
+    rotation, assigns rotated centroids to regions with the Hungarian algorithm, and *redraws*
+    the rotation when the assignment is the identity or repeats an earlier spin (up to 500
+    tries). This repeats that loop with the same random stream (``_gen_rotation``), so its kept
+    spins equal :func:`qmrigenes.stats.spatial.spin_permutations`; it also returns the first
+    ``n_perm`` raw assignments, redraws kept in.
+
+    Parameters
+    ----------
+    centroids : pandas.DataFrame, shape (n_regions, 3)
+        One hemisphere's region centroids on the sphere, indexed by region name (e.g.
+        :func:`qmrigenes.surface.sphere_centroids`).
+    n_perm : int, optional
+        Number of spins kept, 1 to :data:`MAX_SPINS`; default 10,000.
+    seed : int, optional
+        Non-negative integer seed (neuromaps' ``RandomState``), as in :func:`spin_permutations`.
+
+    Returns
+    -------
+    dict
+        ``kept`` and ``raw`` (pandas.DataFrame, n_perm x regions, like ``spin_permutations``),
+        ``n_identity`` and ``n_duplicate`` (rotations redrawn for each reason),
+        ``n_rotations`` (all drawn), ``raw_identity`` and ``raw_duplicate`` (among the raw spins).
+
+    Examples
+    --------
+    >>> from qmrigenes.stats.spatial import spin_redraws
+    >>> from qmrigenes.surface import sphere_centroids
+    >>> out = spin_redraws(sphere_centroids(hemisphere="L"), n_perm=100, seed=0)   # doctest: +SKIP
+    >>> out["n_rotations"] == 100 + out["n_identity"] + out["n_duplicate"]          # doctest: +SKIP
+    True
+    """
+    from neuromaps.nulls.spins import _gen_rotation
+    from scipy import optimize, spatial as sp
+    from sklearn.utils.validation import check_random_state
+
+    if not isinstance(centroids, pd.DataFrame):
+        raise TypeError(f"centroids must be a DataFrame (regions x 3) indexed by region name, got "
+                        f"{describe(centroids)}")
+    coords = np.asarray(as_array(centroids, "centroids", ndim=2), dtype=float)
+    if coords.shape[1] != 3:
+        raise ValueError(f"centroids must have 3 columns (x, y, z), got shape {coords.shape}")
+    n_perm = check_int(n_perm, "n_perm", min=1, max=MAX_SPINS)
+    check_seed(seed)
+    rs = check_random_state(int(seed))
+    inds = np.arange(len(coords))
+    kept, raw, seen_raw = [], [], set()
+    seen = set()
+    n_identity = n_duplicate = n_rot = raw_identity = raw_duplicate = 0
+    while len(kept) < n_perm:
+        for _ in range(500):
+            rot = next(iter(_gen_rotation(seed=rs)))     # left rotation; the right one is its mirror
+            n_rot += 1
+            row, col = optimize.linear_sum_assignment(sp.distance_matrix(coords, coords @ rot))
+            res = inds[col]
+            key = res.tobytes()
+            if len(raw) < n_perm:
+                raw_identity += bool((res == inds).all())
+                raw_duplicate += key in seen_raw and not (res == inds).all()
+                seen_raw.add(key)
+                raw.append(res)
+            if (res == inds).all():
+                n_identity += 1
+                continue
+            if key in seen:
+                n_duplicate += 1
+                continue
+            break
+        seen.add(key)
+        kept.append(res)
+    cols = pd.Index(centroids.index, name="region")
+    return {"kept": pd.DataFrame(np.array(kept), columns=cols), "raw": pd.DataFrame(np.array(raw[:n_perm]), columns=cols),
+            "n_identity": n_identity, "n_duplicate": n_duplicate, "n_rotations": n_rot,
+            "raw_identity": raw_identity, "raw_duplicate": raw_duplicate}
 
 
 def _gen_spins(coords: np.ndarray, hemiid: np.ndarray, *, n_perm: int, seed: int, method: str,
