@@ -947,24 +947,32 @@ EXERCISE_P = {"g01": 3e-6, "g02": 0.012, "g03": 4e-5, "g04": 0.2, "g05": 1e-5, "
 
 
 def report_exercise_bh(p: Mapping[str, float] = EXERCISE_P, *, alpha: float = 0.05, q: float = 1e-4) -> Report:
-    """Standard BH against the paper's BH code (:func:`bh_as_published`) on a short p-value list.
+    """Standard BH against the paper's BH code on a short p-value list; see :func:`present_exercise_bh`
+    (the chapter's visible cell makes the same four selections)."""
+    from qmrigenes.stats.multitest import bh_as_published, fdr_bh
+
+    pv = np.array([float(v) for v in p.values()])
+    selected = {"std": fdr_bh(pv) <= alpha, "std_q": fdr_bh(pv) <= q, "pub": bh_as_published(pv, q=q),
+                "pub_rev": bh_as_published(pv[::-1], q=q)[::-1]}
+    return present_exercise_bh(p, selected, alpha=alpha, q=q)
+
+
+def present_exercise_bh(p: Mapping[str, float], selected: Mapping[str, np.ndarray], *, alpha: float,
+                        q: float) -> Report:
+    """Numbers and table of the BH exercise from the p-values ``p`` (gene -> p, in list order) and
+    ``selected`` (boolean arrays in that order): ``"std"`` standard BH at FDR ``alpha``, ``"std_q"``
+    standard BH at ``q``, ``"pub"`` the paper's code (:func:`qmrigenes.stats.multitest.bh_as_published`,
+    Q = ``q``), ``"pub_rev"`` the paper's code on the reversed list (mapped back to list order).
 
     The table gives, per gene (in list order), p, its rank, the sort index ``I(i)`` the paper's code
-    uses, both thresholds and the decisions; the published code is also run on the reversed list.
+    uses, both thresholds and the four decisions.
     """
-    from statsmodels.stats.multitest import multipletests
-
-    from qmrigenes.stats.regression import bh_as_published
-
     genes = list(p)
     pv = np.array([float(p[g]) for g in genes])
     m = pv.size
+    std, std_q, pub, pub_rev = (np.asarray(selected[k], bool) for k in ("std", "std_q", "pub", "pub_rev"))
     rank = pd.Series(pv).rank(method="first").astype(int).to_numpy()
     sort_index = np.argsort(pv, kind="stable") + 1
-    std = multipletests(pv, alpha=alpha, method="fdr_bh")[0]
-    std_q = multipletests(pv, alpha=q, method="fdr_bh")[0]
-    pub = bh_as_published(pv, q=q)
-    pub_rev = bh_as_published(pv[::-1], q=q)[::-1]
     frame = pd.DataFrame({"p": pv, "rank": rank, "I(i)": sort_index, "bh_thr": rank * alpha / m,
                           "pub_thr": sort_index * q / m, "std": std, "std_q": std_q, "pub": pub,
                           "pub_rev": pub_rev}, index=pd.Index(genes, name="gene"))
@@ -983,30 +991,41 @@ def report_exercise_bh(p: Mapping[str, float] = EXERCISE_P, *, alpha: float = 0.
 
 def report_exercise_min_p(data: ChapterData, real: RealDataStudy, *, alpha: float = 0.05,
                           n_regions: Sequence[int] = (5, 7, 34)) -> Report:
-    """Why 5 or 7 structures cannot survive genome-wide correction: the |r| a gene would need.
-
-    For ``m`` genes (the AHBA table) the Bonferroni threshold ``alpha/m`` is also the BH threshold
-    of the single best gene. The slope t-test has ``n - 2`` df and ``t = r√(n−2)/√(1−r²)``, so the
-    threshold translates into a critical |r|; a two-sided exact label-permutation p
-    (:func:`qmrigenes.stats.genesets.null_pvalues` with ``exact=True``, ``2 b / n!``) can be no
-    smaller than ``2/n!``.
-    """
+    """Why 5 or 7 structures cannot survive genome-wide correction; see :func:`present_exercise_min_p`
+    (the chapter's visible cell computes the same critical values)."""
     from math import factorial
 
     from scipy import stats
 
-    m = len(data.genes)
-    thr = alpha / m
-    numbers = {"ex-minp-m": m, "ex-minp-thr": thr}
+    threshold = alpha / len(data.genes)
+    t_crit = {n: stats.t.isf(threshold / 2, n - 2) for n in n_regions}
+    r_crit = {n: t / np.sqrt(t ** 2 + n - 2) for n, t in t_crit.items()}
+    return present_exercise_min_p(real, m=len(data.genes), threshold=threshold, t_crit=t_crit, r_crit=r_crit,
+                                  perm_floor={n: 2 / factorial(n) for n in n_regions})
+
+
+def present_exercise_min_p(real: RealDataStudy, *, m: int, threshold: float, t_crit: Mapping[int, float],
+                           r_crit: Mapping[int, float], perm_floor: Mapping[int, float]) -> Report:
+    """Numbers and table of the minimum-p exercise: the |r| a single gene needs to survive
+    genome-wide correction.
+
+    For ``m`` genes (the AHBA table) the Bonferroni ``threshold`` ``alpha/m`` is also the BH
+    threshold of the single best gene. The slope t-test has ``n - 2`` df and
+    ``t = r√(n−2)/√(1−r²)``, so the threshold translates into a critical |t| (``t_crit``) and |r|
+    (``r_crit``), keyed by the number of regions n; a two-sided exact label-permutation p
+    (:func:`qmrigenes.stats.genesets.null_pvalues` with ``exact=True``, ``2 b / n!``) can be no
+    smaller than ``perm_floor[n]`` = ``2/n!`` (shown for n ≤ 12 only). The strongest gene with
+    R2* is read from ``real``.
+    """
+    numbers = {"ex-minp-m": m, "ex-minp-thr": threshold}
     rows = []
-    for n in n_regions:
-        t = float(stats.t.isf(thr / 2, n - 2))
-        r = float(t / np.sqrt(t ** 2 + n - 2))
+    for n in t_crit:
+        t, r = float(t_crit[n]), float(r_crit[n])
         numbers[f"ex-minp-r-{n}"] = r
-        floor = 2 / factorial(n)          # two-sided: the doubled smaller tail holds the identity
+        floor = perm_floor[n]             # two-sided: the doubled smaller tail holds the identity
         if n <= 12:                       # 2/n! below double precision's interest beyond that
             numbers[f"ex-minp-perm-{n}"] = floor
-            numbers[f"ex-minp-perm-ratio-{n}"] = floor / thr
+            numbers[f"ex-minp-perm-ratio-{n}"] = floor / threshold
         rows.append({"regions n": n, "df": n - 2, "t": t, "r": r,
                      "perm": floor if n <= 12 else np.nan})
     r2s = real.genes[(real.genes["map"] == "R2*") & real.genes["present"]]
@@ -1023,39 +1042,44 @@ def report_exercise_power_rois(data: ChapterData, *, n_rois: Sequence[int] = (8,
                                effects: Sequence[float] = (0.5, 0.7, 0.9), n_genes: int = 2000,
                                n_rep: int = 3, seed: int = 11, reference_genes: int = 5000,
                                reference_effects: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> Report:
-    """Power at BH FDR 0.05 against the number of ROIs (the first ``k`` ROIs of the paper's table,
-    left-right pairs kept together) with :func:`qmrigenes.design.power_by_design`.
-
-    Also reruns the 34 ROIs with Table 2.7's number of genes and planted effects
-    (``reference_genes``, ``reference_effects``) at this exercise's seed and replicates
-    (``ex-power-ref-07``): BH's threshold depends on the number of genes and the share of planted
-    ones, so the two runs differ by more than noise. 25 genes are planted per effect."""
+    """Power at BH FDR 0.05 against the number of ROIs; see :func:`present_exercise_power_rois`
+    (the chapter's visible cell makes the same :func:`qmrigenes.design.power_by_design` runs)."""
     from qmrigenes.design import power_by_design
 
     sampling = roi_sampling(data.annotations, table=data.table)
-    frames = []
-    for k in n_rois:
-        table = data.table.iloc[:k]
-        sub = sampling[sampling["roi"].isin(table.index)].reset_index(drop=True)
-        res = power_by_design(sub, table, effects=effects, n_genes=n_genes, n_rep=n_rep, seed=seed,
-                              designs=("ahba",))
-        frames.append(res.assign(n_rois_requested=k))
-    power = pd.concat(frames, ignore_index=True)
+    by_rois = {k: power_by_design(sampling[sampling["roi"].isin(data.table.index[:k])].reset_index(drop=True),
+                                  data.table.iloc[:k], effects=effects, n_genes=n_genes, n_rep=n_rep, seed=seed,
+                                  designs=("ahba",))
+               for k in n_rois}
+    reference = power_by_design(sampling, data.table, n_genes=reference_genes, effects=reference_effects,
+                                n_rep=n_rep, seed=seed, designs=("ahba",))
+    return present_exercise_power_rois(by_rois, reference, n_genes=n_genes, n_planted=len(effects) * 25,
+                                       reference_genes=reference_genes,
+                                       reference_planted=len(reference_effects) * 25)
+
+
+def present_exercise_power_rois(by_rois: Mapping[int, pd.DataFrame], reference: pd.DataFrame, *, n_genes: int,
+                                n_planted: int, reference_genes: int, reference_planted: int) -> Report:
+    """Numbers and table of the power-against-ROIs exercise.
+
+    ``by_rois`` maps k to the :func:`qmrigenes.design.power_by_design` result on the first ``k``
+    ROIs of the paper's table (left-right pairs kept together), ``n_genes`` genes of which
+    ``n_planted`` planted. ``reference`` is the 34-ROI run with Table 2.7's number of genes and
+    planted effects (``reference_genes``, ``reference_planted``) at the exercise's seed and
+    replicates (``ex-power-ref-07``): BH's threshold depends on the number of genes and the share of
+    planted ones, so the two runs differ by more than noise.
+    """
+    power = pd.concat([res.assign(n_rois_requested=k) for k, res in by_rois.items()], ignore_index=True)
     wide = power.pivot(index="effect", columns="n_rois", values="power")
     wide.columns = [f"{k} ROIs" for k in wide.columns]
     numbers = {}
     for k, sub in power.groupby("n_rois"):
         for a, v in zip(sub["effect"], sub["power"]):
             numbers[f"ex-power-{k}-{int(round(a * 10)):02d}"] = float(v)
-    # the same 34-ROI run with the genes and planted effects of Table 2.7 (its defaults), this
-    # exercise's seed and replicates: separates the effect of the settings from replicate noise
-    ref = power_by_design(sampling, data.table, n_genes=reference_genes, effects=reference_effects,
-                          n_rep=n_rep, seed=seed, designs=("ahba",))
-    n_planted = len(effects) * 25
-    numbers.update({"ex-power-ref-07": float(ref.loc[np.isclose(ref["effect"], 0.7), "power"].iloc[0]),
+    numbers.update({"ex-power-ref-07": float(reference.loc[np.isclose(reference["effect"], 0.7), "power"].iloc[0]),
                     "ex-power-n-genes": n_genes, "ex-power-n-planted": n_planted,
                     "ex-power-share": n_planted / n_genes, "ex-power-ref-genes": reference_genes,
-                    "ex-power-ref-planted": len(reference_effects) * 25,
-                    "ex-power-ref-share": len(reference_effects) * 25 / reference_genes})
+                    "ex-power-ref-planted": reference_planted,
+                    "ex-power-ref-share": reference_planted / reference_genes})
     return Report(numbers=numbers, tables={"tab-ex-power": _table(wide, decimals=2, index_name="planted r")},
                   data={"power": power})
