@@ -526,9 +526,11 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
 
     Returns
     -------
-    list of [x0, y0, x1, y1, min_font_pt]
+    list of [x0, y0, x1, y1, min_font_pt, label]
         Pixel boxes (origin top left), row by row and left to right, with the smallest
-        font (points) drawn in each (None: no text); one box for a single-panel figure.
+        font (points) drawn in each (None: no text) and the row/column labels the panel
+        shares with its grid but does not draw itself (None: none; see
+        :func:`_shared_labels`); one box for a single-panel figure.
 
     Examples
     --------
@@ -566,21 +568,21 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
     for a in axes:
         groups.setdefault(owner.get(a, a), []).append(a)
     panels = []
-    for members in groups.values():
+    for key, members in groups.items():
         extents = [m.get_tightbbox(renderer) for m in members]
         extents = [e for e in extents if e is not None and e.width > 0 and e.height > 0]
         if extents:
             b = box(extents[0])
             for e in extents[1:]:
                 b = _union(b, box(e))
-            panels.append(b + [smallest(members)])
+            panels.append(b + [smallest(members), _shared_labels(key, list(groups))])
     loose = [t for t in fig.texts if t.get_visible() and t.get_text().strip()] + list(fig.legends)
     if getattr(fig, "_suptitle", None) is not None and fig._suptitle.get_text().strip():
         loose.append(fig._suptitle)
     for artist in loose:
         e = artist.get_window_extent(renderer)
         if e.width > 0 and e.height > 0:
-            panels.append(box(e) + [smallest([artist])])
+            panels.append(box(e) + [smallest([artist]), None])
     # Boxes that overlap a lot (an inset, a label inside another panel) become one panel;
     # boxes that only touch (tick labels of neighbours, a suptitle over a title) are split
     # at the middle of their overlap, so no crop shows a sliver of its neighbour.
@@ -598,7 +600,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
                 fy = oy / max(1e-9, min(a[3] - a[1], b[3] - b[1]))
                 if min(fx, fy) > _TOUCH:
                     fonts = [f for f in (a[4], b[4]) if f is not None]
-                    panels[i] = _union(a, b) + [min(fonts) if fonts else None]
+                    panels[i] = _union(a, b) + [min(fonts) if fonts else None, a[5] or b[5]]
                     del panels[j]
                 else:
                     axis = 0 if fx <= fy else 1
@@ -622,7 +624,37 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
     ordered = [p for row in rows for p in sorted(row, key=lambda p: p[0])]
     w, h = png_size
     return [[max(0, math.floor(p[0])), max(0, math.floor(p[1])), min(w, math.ceil(p[2])),
-             min(h, math.ceil(p[3])), None if p[4] is None else round(float(p[4]), 2)] for p in ordered]
+             min(h, math.ceil(p[3])), None if p[4] is None else round(float(p[4]), 2), p[5]] for p in ordered]
+
+
+def _shared_labels(ax, all_axes) -> str | None:
+    """The row and column labels a grid panel shows only once (on its row's first panel, its
+    column's top panel), for the panel's own caption when panels are shown one by one.
+
+    Returns "row label · column title" from the other axes of the same subplot grid when this
+    axes has no y label (row) or no title (column) of its own, or None when it needs neither.
+    """
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    if spec is None:
+        return None
+    grid = spec.get_gridspec()
+    rows, cols = spec.rowspan, spec.colspan
+    parts = []
+    if not ax.get_ylabel().strip():
+        for other in all_axes:
+            o = other.get_subplotspec() if hasattr(other, "get_subplotspec") else None
+            if (o is not None and other is not ax and o.get_gridspec() is grid and o.rowspan == rows
+                    and other.get_ylabel().strip()):
+                parts.append(other.get_ylabel().strip())
+                break
+    if not ax.get_title().strip():
+        for other in all_axes:
+            o = other.get_subplotspec() if hasattr(other, "get_subplotspec") else None
+            if (o is not None and other is not ax and o.get_gridspec() is grid and o.colspan == cols
+                    and other.get_title().strip()):
+                parts.append(other.get_title().strip())
+                break
+    return " · ".join(parts) or None
 
 
 class Figure:

@@ -102,8 +102,9 @@ def phone_variant(data: bytes, *, shown_width: float | None = None, column_px: f
     -------
     list of dict
         One per piece, in reading order: ``box`` (x0, y0, x1, y1 in PNG pixels), ``font_pt``,
-        ``width`` (CSS px to show it at) and ``scroll`` (True: wider than the column, in a
-        sideways-scrolling box). Empty when the whole figure reads at ``min_px`` in the column.
+        ``width`` (CSS px to show it at), ``scroll`` (True: wider than the column, in a
+        sideways-scrolling box) and ``label`` (the grid's row/column labels the panel does
+        not draw itself, or None). Empty when the whole figure reads at ``min_px`` in the column.
 
     Examples
     --------
@@ -125,13 +126,14 @@ def phone_variant(data: bytes, *, shown_width: float | None = None, column_px: f
     if len(panels) < 2:
         panels = [[0, 0, width, height, font_pt]]
     pieces = []
-    for x0, y0, x1, y1, font in panels:
+    for x0, y0, x1, y1, font, *rest in panels:
         px = (font or font_pt) * dpi / 72                 # its smallest text in PNG pixels
         natural = (x1 - x0) / scale                      # CSS px at the wide-screen scale
         needed = math.ceil((x1 - x0) * (min_px + 0.25) / px)
         scroll = min(natural, column_px) * px / (x1 - x0) < min_px
         pieces.append({"box": [x0, y0, x1, y1], "font_pt": font or font_pt,
-                       "width": needed if scroll else round(natural), "scroll": scroll})
+                       "width": needed if scroll else round(natural), "scroll": scroll,
+                       "label": rest[0] if rest else None})
     return pieces
 
 
@@ -181,6 +183,8 @@ class PhoneFigures(SphinxPostTransform):
                         src = relative_uri(page, f"{builder.imagedir}/phone/{crop_name}")
                         label = (f"{alt} (panel {k} of {len(pieces)})" if k == 1
                                  else f"Panel {k} of {len(pieces)} of the figure above")
+                        if piece.get("label"):
+                            label += f": {piece['label']}"
                     h = round(piece["width"] * (y1 - y0) / (x1 - x0))
                     img = (f'<a class="reference internal image-reference" href="{html.escape(full)}">'
                            f'<img src="{html.escape(src)}" alt="{html.escape(label)}" loading="lazy" '
@@ -190,6 +194,8 @@ class PhoneFigures(SphinxPostTransform):
                     if piece["scroll"]:
                         img = (f'<div class="qmri-phone-scroll" tabindex="0" role="group" aria-label="'
                                f'{html.escape(label[:60])}: scrolls sideways">{img}</div>')
+                    if len(pieces) > 1 and piece.get("label"):     # the grid's labels it does not draw
+                        img = f'<p class="qmri-panel-label">{html.escape(piece["label"])}</p>' + img
                     parts.append(img)
             note = ('<p class="qmri-phone-note">Swipe a wide panel sideways to see all of it; tap any panel '
                     "for the full figure.</p>" if any(p["scroll"] for p in pieces) else "")

@@ -47,6 +47,22 @@ def test_grid_rows_first_and_colorbar_with_its_image():
     _boxes_disjoint(panels)
 
 
+def test_grid_panels_carry_the_row_and_column_labels_they_do_not_draw():
+    """A grid labelled once per row (y label of the first column) and once per column (title
+    of the top row), like Fig. 3.9: on a phone each panel is captioned with both."""
+    fig, axes = plt.subplots(2, 2, figsize=(5, 5), layout="constrained")
+    for ax in axes.flat:
+        ax.imshow(np.arange(16.0).reshape(4, 4))
+    axes[0, 0].set_title("R1")
+    axes[0, 1].set_title("PD")
+    axes[0, 0].set_ylabel("early active")
+    axes[1, 0].set_ylabel("late active")
+    out = display.figure(fig)
+    assert [p[5] for p in out.panels] == [None, "early active", "R1", "late active · PD"]
+    pieces = sphinxext.phone_variant(out.png, shown_width=out.width, min_px=40)
+    assert [p["label"] for p in pieces] == [None, "early active", "R1", "late active · PD"]
+
+
 def test_single_panel_has_no_variant():
     fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.plot([0, 1], [0, 1])
