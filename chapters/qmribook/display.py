@@ -632,20 +632,30 @@ def _shared_labels(ax, all_axes) -> str | None:
     column's top panel), for the panel's own caption when panels are shown one by one.
 
     Returns "row label · column title" from the other axes of the same subplot grid when this
-    axes has no y label (row) or no title (column) of its own, or None when it needs neither.
+    axes has no row label (a y label, or a text left of the axes) or no title (column) of its
+    own, or None when it needs neither.
     """
     spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
     if spec is None:
         return None
     grid = spec.get_gridspec()
     rows, cols = spec.rowspan, spec.colspan
+    def row_label(a) -> str:
+        """Its y label, or a text it places left of itself (axes coordinates x < 0)."""
+        if a.get_ylabel().strip():
+            return a.get_ylabel().strip()
+        for t in a.texts:
+            if t.get_visible() and t.get_transform() == a.transAxes and t.get_position()[0] < 0:
+                return t.get_text().strip()
+        return ""
+
     parts = []
-    if not ax.get_ylabel().strip():
+    if not row_label(ax):
         for other in all_axes:
             o = other.get_subplotspec() if hasattr(other, "get_subplotspec") else None
             if (o is not None and other is not ax and o.get_gridspec() is grid and o.rowspan == rows
-                    and other.get_ylabel().strip()):
-                parts.append(other.get_ylabel().strip())
+                    and row_label(other)):
+                parts.append(row_label(other))
                 break
     if not ax.get_title().strip():
         for other in all_axes:

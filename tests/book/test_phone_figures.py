@@ -61,6 +61,13 @@ def test_grid_panels_carry_the_row_and_column_labels_they_do_not_draw():
     assert [p[5] for p in out.panels] == [None, "early active", "R1", "late active · PD"]
     pieces = sphinxext.phone_variant(out.png, shown_width=out.width, min_px=40)
     assert [p["label"] for p in pieces] == [None, "early active", "R1", "late active · PD"]
+    # a row label written as a text left of the first panel (qmrigenes.figures.ms) counts too
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2), layout="constrained")
+    for ax in axes:
+        ax.imshow(np.arange(16.0).reshape(4, 4))
+    axes[0].text(-0.06, 0.5, "chronic active", transform=axes[0].transAxes, rotation=90, ha="right")
+    axes[1].set_title("PD")
+    assert [p[5] for p in display.figure(fig).panels] == [None, "chronic active"]
 
 
 def test_single_panel_has_no_variant():
