@@ -739,18 +739,6 @@ def simulation_report(cohort: SimulatedCohort, result: VertexwiseResult) -> dict
     return out
 
 
-def report_simulation(*, n_subjects: int = 17, seed: int = 0, fwhm: float = 6.0) -> Report:
-    """The vertexwise pipeline on a simulated cohort: recovery numbers and Figure 1.2.
-
-    ``data`` keeps ``cohort`` and ``result`` for the smoothing exercise.
-    """
-    from qmrigenes import mpm
-
-    cohort = mpm.simulate_cohort(n_subjects=n_subjects, seed=seed)
-    sim = mpm.vertexwise_pipeline(cohort.r1, cohort.mtsat, cohort.r2s, cohort.mesh, cohort.labels, fwhm=fwhm)
-    return present_simulation(cohort, sim)
-
-
 def present_simulation(cohort: SimulatedCohort, result: VertexwiseResult) -> Report:
     """Recovery numbers and Figure 1.2 of a vertexwise pipeline run on a simulated cohort (the
     chapter's visible cell calls :func:`qmrigenes.mpm.simulate_cohort` and
@@ -824,14 +812,6 @@ def cell_type_association(data: ChapterData, *, n_perm: int = 10_000, seed: int 
                                                 background=data.panel.index, perms=perms, n_perm=n_perm,
                                                 seed=seed, return_nulls=True)
     return Association(table, nulls, {"t-spin": t1 - t0, "t-assoc": time.perf_counter() - t1})
-
-
-def report_association(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0) -> Report:
-    """Gene- and spatial-specificity tests (Table 1) and Figure 1.3 (maps and significant cell types).
-
-    ``data`` keeps ``assoc`` (:class:`Association`).
-    """
-    return present_association(data, cell_type_association(data, n_perm=n_perm, seed=seed), n_perm=n_perm)
 
 
 def present_association(data: ChapterData, assoc: Association, *, n_perm: int) -> Report:

@@ -619,14 +619,6 @@ def report_folder_check(data: ChapterData) -> Report:
                            "demo-faithful": demo["pct_faithful"], "demo-maxdiff": demo["max_diff"]})
 
 
-def report_simulation(data: ChapterData, *, planted: Mapping[str, float], qsm_seed: int = 2024,
-                      seed: int = 7, lr_corr: float = 0.0) -> Report:
-    """Whole-genome simulation with the real sampling; returns what :func:`present_simulation` returns."""
-    sim = _simulation_study(data.annotations, data.genes, data.sets, planted=planted, table=data.table,
-                            donor_genes=data.sets["iron"], qsm_seed=qsm_seed, seed=seed, lr_corr=lr_corr)
-    return present_simulation(data, sim)
-
-
 def present_simulation(data: ChapterData, sim: SimulationStudy) -> Report:
     """Recovery numbers, Figs 2.3-2.4 and Table 2.3 of the whole-genome simulation (``data["simulation"]``: ``sim``)."""
     from qmrigenes.figures import qsm as qfig
@@ -666,13 +658,6 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
                   data={"precision": prec})
 
 
-def report_bh(sim: SimulationStudy, *, planted: Mapping[str, float]) -> Report:
-    """Standard BH against the paper's BH code on the simulated genome; see :func:`present_bh`."""
-    from qmrigenes.stats.regression import compare_bh
-
-    return present_bh(compare_bh(sim.ols.table["p"], genes=list(planted)))
-
-
 def present_bh(cmp: pd.DataFrame) -> Report:
     """Table 2.5 and counts of :func:`qmrigenes.stats.regression.compare_bh` (the chapter's visible cell calls it)."""
     summary = _bh_summary(cmp)
@@ -683,13 +668,6 @@ def present_bh(cmp: pd.DataFrame) -> Report:
                             "n_only_standard": "BH 0.05 genes missed"})
     return Report(numbers={f"bh-{k}": v for k, v in summary.items()}, tables={"tab-bh": table},
                   data={"comparison": cmp})
-
-
-def report_pls(sim: SimulationStudy) -> Report:
-    """PLS with LOOCV of QSM on the paper's PLS genes; see :func:`present_pls`."""
-    from qmrigenes.stats.regression import pls_loocv
-
-    return present_pls(sim, pls_loocv(sim.expression[list(PLS_GENES)], sim.qsm, max_components=8))
 
 
 def present_pls(sim: SimulationStudy, pls: pd.DataFrame) -> Report:
@@ -709,14 +687,6 @@ def present_pls(sim: SimulationStudy, pls: pd.DataFrame) -> Report:
 
 _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemisphere only, 17 ROIs",
                   "both_hemispheres": "all donors both hemispheres, 34 ROIs"}
-
-
-def report_power(data: ChapterData, *, n_rep: int = 6, seed: int = 3) -> Report:
-    """Power at BH FDR 0.05 for three sampling designs; see :func:`present_power`."""
-    from qmrigenes.design import power_by_design
-
-    return present_power(power_by_design(roi_sampling(data.annotations, table=data.table), data.table,
-                                         n_rep=n_rep, seed=seed))
 
 
 def present_power(power: pd.DataFrame) -> Report:
