@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 from qmrigenes.ahba import (ahba_qsm_expression, expression_by_roi, filter_probes, load_literature_susceptibility, matching_report, read_donors, roi_sampling, roi_structure_table, select_probes_ds, simulate_qsm, simulate_roi_expression, write_synthetic_donors)
-from qmrigenes.stats.regression import (GenomeWideOLS, correct, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols, set_level_tests)
+from qmrigenes.stats.regression import (GenomeWideOLS, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols, set_level_tests)
 from typing import NamedTuple
-from pathlib import Path
 import re
 import numpy as np
 import pandas as pd
