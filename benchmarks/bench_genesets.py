@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from qmrigenes import mpm
+from qmrigenes import ahba, mpm
 from qmrigenes.datasets import celltype_gene_sets, load_celltype_panel
 from qmrigenes.stats.genesets import gene_map_correlations, genes_present, random_gene_set_null
 
@@ -32,7 +32,7 @@ def plain_null(corr, sizes, background, n_perm, seed=0):
 
 
 def main():
-    expr = mpm.ahba_left_cortex()
+    expr = ahba.cortex_expression(hemisphere="L")
     panel = load_celltype_panel()
     sets = celltype_gene_sets(panel)
     maps = mpm.clinical_mpm_model().dk

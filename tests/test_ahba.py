@@ -158,13 +158,37 @@ def test_simulation_levels_agree_without_sample_noise():
         ahba.simulate_roi_expression(samp, q.where(q > 0), genes)
 
 
-def test_deep_grey_maps_real():
-    maps = ahba.deep_grey_maps()
-    assert list(maps.index) == ["thalamus", "caudate", "putamen", "pallidum", "accumbens", "hippocampus", "amygdala"]
-    assert maps["R2*"].notna().all()
-    assert maps["chi_para"].notna().sum() == 5
-    assert maps.loc["pallidum", "R2*"] == maps["R2*"].max()        # pallidum has the most iron
+def test_deep_grey_expression_real():
     expr = ahba.deep_grey_expression(hemisphere="mean")
     assert expr.shape == (7, 15633)
+    assert list(expr.index) == ["thalamus", "caudate", "putamen", "pallidum", "accumbens", "hippocampus", "amygdala"]
+    left, right = ahba.deep_grey_expression(hemisphere="L"), ahba.deep_grey_expression(hemisphere="R")
+    np.testing.assert_allclose(expr.to_numpy(), (left.to_numpy() + right.to_numpy()) / 2, rtol=1e-12)
+    with pytest.raises(ValueError, match="AHBA regions not in the AHBA table"):
+        ahba.deep_grey_expression(crosswalk=ahba.load_crosswalk().assign(ahba_dk_region="nowhere"))
+
+
+def test_cortex_expression_real():
+    from qmrigenes.datasets import DK_CORTICAL_REGIONS, load_ahba_dk
+
+    expr = ahba.cortex_expression()
+    assert expr.shape == (34, 15633) and list(expr.index) == list(DK_CORTICAL_REGIONS)
+    raw = load_ahba_dk(hemisphere="L", structure="cortex").droplevel(["hemisphere", "structure"])
+    pd.testing.assert_frame_equal(expr, raw.loc[list(DK_CORTICAL_REGIONS)])
+    with pytest.raises(ValueError, match="hemisphere must be one of"):
+        ahba.cortex_expression(hemisphere="mean")
+
+
+def test_load_crosswalk_through_the_package_door():
+    cw = ahba.load_crosswalk()
+    assert cw.index.name == "structure" and cw["ahba_dk_region"].notna().sum() == 7
+
+
+def test_gene_set_expression(toy_expression):
+    sets = {"a": list(toy_expression.columns[:3]), "none": ["NOPE"]}
+    out = ahba.gene_set_expression(toy_expression, sets, sets=["a"])
+    np.testing.assert_allclose(out["a"], toy_expression.iloc[:, :3].mean(axis=1))
+    with pytest.raises(ValueError, match="no gene present"):
+        ahba.gene_set_expression(toy_expression, sets)
 
 

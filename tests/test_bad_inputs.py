@@ -291,12 +291,6 @@ case(M, rg, "clinical_mt_scale_zero", lambda: mpm.clinical_mpm_model(mt_scale=0)
 case(M, ty, "clinical_mt_scale_string", lambda: mpm.clinical_mpm_model(mt_scale="0.44"), TypeError, "mt_scale must be a real number")
 case(M, ty, "clinical_table_array", lambda: mpm.clinical_mpm_model(table=np.zeros((3, 4))), TypeError, "table must be a pandas DataFrame")
 case(M, sh, "clinical_table_columns", lambda: mpm.clinical_mpm_model(table=pd.DataFrame({"x": [1]})), ValueError, "table must have columns")
-case(M, ty, "real_maps_clinical", lambda: mpm.real_dk_maps(clinical="model"), TypeError, "clinical must be a ClinicalModel")
-case(M, ty, "set_expression_string", lambda: mpm.gene_set_expression(EXPR, "G000"), TypeError, "gene_sets must be a mapping")
-case(M, ty, "set_expression_sets_string", lambda: mpm.gene_set_expression(EXPR, SETS, sets="A"), TypeError, "sets must be a list of set names")
-case(M, rg, "set_expression_unknown", lambda: mpm.gene_set_expression(EXPR, SETS, sets=["Z"]), ValueError, "sets: unknown gene set 'Z'")
-case(M, nf, "set_expression_inf", lambda: mpm.gene_set_expression(_with(EXPR, 0, 0, np.inf), SETS), ValueError, "expression must be finite")
-case(M, al, "set_expression_duplicated", lambda: mpm.gene_set_expression(EXPR, {"A": ["G000", "G000"]}), ValueError, r"gene_sets\['A'\].*unique")
 
 # ---- stats.regression (reusable functions)
 M = "regression"
@@ -359,6 +353,13 @@ case(M, ty, "zscore_ddof_float", lambda: reg.zscore([1.0, 2.0, 3.0], ddof=1.0), 
 
 # ---- ahba (reusable functions)
 M = "ahba"
+case(M, ty, "set_expression_string", lambda: ahba.gene_set_expression(EXPR, "G000"), TypeError, "gene_sets must be a mapping")
+case(M, ty, "set_expression_sets_string", lambda: ahba.gene_set_expression(EXPR, SETS, sets="A"), TypeError, "sets must be a list of set names")
+case(M, rg, "set_expression_unknown", lambda: ahba.gene_set_expression(EXPR, SETS, sets=["Z"]), ValueError, "sets: unknown gene set 'Z'")
+case(M, nf, "set_expression_inf", lambda: ahba.gene_set_expression(_with(EXPR, 0, 0, np.inf), SETS), ValueError, "expression must be finite")
+case(M, al, "set_expression_duplicated", lambda: ahba.gene_set_expression(EXPR, {"A": ["G000", "G000"]}), ValueError, r"gene_sets\['A'\].*unique")
+case(M, rg, "cortex_expression_hemisphere", lambda: ahba.cortex_expression(hemisphere="B"), ValueError, "hemisphere must be one of")
+case(M, ty, "deep_grey_crosswalk_array", lambda: ahba.deep_grey_expression(crosswalk=np.zeros(3)), TypeError, "crosswalk must be a DataFrame")
 case(M, rg, "filter_threshold", lambda: ahba.filter_probes({}, threshold=1.5), ValueError, "threshold must be <= 1")
 case(M, ty, "filter_threshold_string", lambda: ahba.filter_probes({}, threshold="0.5"), TypeError, "threshold must be a real number")
 case(M, ty, "filter_donors_list", lambda: ahba.filter_probes([1, 2]), TypeError, "donors must be a non-empty mapping")

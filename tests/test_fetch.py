@@ -296,3 +296,17 @@ def test_project_sdist_rows_pin_the_archive_hash():
     assert len(sdist) >= 4
     assert sdist["source"].str.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]* --hash=sha256:[0-9a-f]{64}").all()
     assert not sdist["source"].str.contains("://").any()            # no host: pip's configuration decides
+
+
+def test_package_file_is_the_door_to_the_package_tables():
+    from qmrigenes.datasets import load_package_table
+    from qmrigenes.fetch import package_file
+
+    assert package_file("crosswalks/deep_grey_structures.csv").is_file()
+    assert len(load_package_table("literature/ms_review_tables.csv")) > 0
+    with pytest.raises(FileNotFoundError, match="ships no table 'literature/nope.csv'.*ms_review_tables"):
+        package_file("literature/nope.csv")
+    with pytest.raises(FileNotFoundError, match="ships no table"):
+        package_file("registry.csv")                 # the registry is read by load_registry
+    with pytest.raises(ValueError, match="name must be a path under qmrigenes/data"):
+        package_file("../fetch.py")

@@ -112,22 +112,17 @@ def test_clinical_model_unknown_region_is_an_error():
         mpm.clinical_mpm_model(table=table)
 
 
-def test_gene_set_expression(toy_expression):
-    sets = {"a": list(toy_expression.columns[:3]), "none": ["NOPE"]}
-    out = mpm.gene_set_expression(toy_expression, sets, sets=["a"])
-    np.testing.assert_allclose(out["a"], toy_expression.iloc[:, :3].mean(axis=1))
-    with pytest.raises(ValueError, match="no gene present"):
-        mpm.gene_set_expression(toy_expression, sets)
-
-
 # --------------------------------------------------------------------------- chapter reports
 
 
 
 
-def test_nspn_dk_mt_is_the_nspn_column_of_real_dk_maps():
+def test_nspn_dk_mt_real_both_hemispheres():
     dk = mpm.nspn_dk_mt()
     assert dk.shape == (297, 34)
-    maps = mpm.real_dk_maps()
-    np.testing.assert_allclose(dk.mean().loc[maps.index], maps[("NSPN", "MTsat")], rtol=1e-12)
     assert 0.6 < float(dk.to_numpy().mean()) < 1.0          # cortical MTsat in p.u. at 50% depth
+    right = mpm.nspn_dk_mt(hemisphere="R")
+    assert right.shape == (297, 34) and list(right.columns) == list(dk.columns)
+    assert not np.allclose(right.to_numpy(), dk.to_numpy())  # another hemisphere's sub-parcels
+    with pytest.raises(ValueError, match="hemisphere"):
+        mpm.nspn_dk_mt(hemisphere="left")

@@ -11,12 +11,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE, load_nspn_mt
-from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, ahba_left_cortex,
-                           clinical_mpm_model, nspn_dk_mt, real_dk_maps, summarise_betas)
-from qmrigenes.surface import load_neuromorphometrics_crosswalk, parcellate
+from qmrigenes.ahba import cortex_expression
+from qmrigenes.datasets import CLINICAL_MPM_MT_SCALE, DK_CORTICAL_REGIONS, load_nspn_mt
+from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResult, clinical_mpm_model, nspn_dk_mt,
+                           summarise_betas)
+from qmrigenes.surface import hcp_t1wt2w_dk, load_neuromorphometrics_crosswalk, parcellate
 
-from .pages import BOOK_DATA
 from .pages import load_published as _load_published
 from .display import MISSING, ColumnSpec, format_p, format_value, grouped_table, header_spec, table
 from .report import Report
@@ -35,7 +35,7 @@ def load_published(name: str) -> pd.DataFrame:
 
 def _published_strings(name: str) -> pd.DataFrame:
     """The same table read as text, so published values keep their printed precision."""
-    return pd.read_csv(BOOK_DATA / "published" / f"ch1_{name}.csv", dtype=str, keep_default_na=False)
+    return _load_published("ch1", name, as_text=True)
 
 
 def table1_comparison(ours: pd.DataFrame, published: pd.DataFrame, *, dataset: str,
@@ -316,6 +316,34 @@ class ChapterData(NamedTuple):
     clinical_alt: ClinicalModel
 
 
+def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
+    """The chapter's real left-hemisphere DK maps, one column per (data set, map).
+
+    Book assembly of three library loaders: :func:`qmrigenes.mpm.clinical_mpm_model`,
+    :func:`qmrigenes.mpm.nspn_dk_mt` and :func:`qmrigenes.surface.hcp_t1wt2w_dk`.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (34, 6)
+        Index: DK region. Columns, a MultiIndex (data set, map):
+        ``("clinical MPM", R1 | MTsat | R2* | e)`` (Cooper et al. 2020, 6
+        subjects, bilateral Neuromorphometrics means via the crosswalk),
+        ``("NSPN", MTsat)`` (mean over 297 subjects of left-hemisphere MT at
+        50% depth, sub-parcels averaged into DK) and ``("HCP", T1w/T2w)``.
+    """
+    if clinical is not None and not isinstance(clinical, ClinicalModel):
+        raise TypeError(f"clinical must be a ClinicalModel from clinical_mpm_model(), "
+                        f"got {type(clinical).__name__}")
+    clinical = clinical_mpm_model() if clinical is None else clinical
+    cols = {("clinical MPM", k): clinical.dk[k] for k in ("R1", "MTsat", "R2*", "e")}
+    cols[("NSPN", "MTsat")] = nspn_dk_mt(hemisphere="L").mean()
+    cols[("HCP", "T1w/T2w")] = hcp_t1wt2w_dk(hemisphere="L")
+    out = pd.DataFrame(cols).loc[list(DK_CORTICAL_REGIONS)]
+    out.index.name = "region"
+    out.columns.names = ["dataset", "map"]
+    return out
+
+
 def load_chapter_data(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SCALE_ALT) -> ChapterData:
     """Load the AHBA left cortex, the cell-type panel, the clinical MPM model and all DK maps.
 
@@ -331,7 +359,7 @@ def load_chapter_data(*, mt_scale: float = MT_SCALE, mt_scale_alt: float = MT_SC
     from qmrigenes.datasets import celltype_gene_sets, load_celltype_panel
     from qmrigenes.stats.genesets import genes_present
 
-    expression = ahba_left_cortex()
+    expression = cortex_expression(hemisphere="L")
     panel = load_celltype_panel()
     gene_sets = celltype_gene_sets(panel)
     clinical = clinical_mpm_model(mt_scale=mt_scale)
@@ -577,7 +605,7 @@ _BETA_NAMES = {"b0": "β₀ (s⁻¹)", "b1": "β₁ (s⁻¹ p.u.⁻¹)", "b2": "
 def _beta_display(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """Sources x β: 'mean ± SD', published rows at their published precision (read as text)."""
     raw = _load_published("ch1", "betas") if published is None else published
-    text = pd.read_csv(BOOK_DATA / "published" / "ch1_betas.csv", dtype=str, keep_default_na=False)
+    text = _published_strings("betas")
     pub_text = {(r["source"], r["beta"]): (r["mean"], r["sd"]) for _, r in text.iterrows()}
     rows = {}
     for src in dict.fromkeys(long["source"]):
@@ -818,11 +846,11 @@ def present_association(data: ChapterData, assoc: Association, *, n_perm: int) -
     """Numbers and Figure 1.3 of the gene- and spatial-specificity tests (the chapter's visible
     cell calls :func:`qmrigenes.stats.spatial.spin_permutations` and
     :func:`qmrigenes.stats.spatial.gene_set_association`). ``data`` keeps ``assoc``."""
-    from qmrigenes import mpm
+    from qmrigenes.ahba import gene_set_expression
     from qmrigenes.figures import mpm as fm
 
     significant = significant_sets(assoc.table, dataset="clinical MPM", alpha=0.05)
-    set_expression = mpm.gene_set_expression(data.expression, data.gene_sets, sets=significant)
+    set_expression = gene_set_expression(data.expression, data.gene_sets, sets=significant)
     numbers = dict(assoc.seconds) | {"n-perm": f"{n_perm:,}", "sig-sets": ", ".join(map(set_label, significant))}
     numbers |= {f"top-{m.replace('*', 's')}": v for m, v in top_regions(data.maps["clinical MPM"]).items()}
     fig = fm.plot_figure1(data.maps["clinical MPM"], set_expression)
@@ -831,7 +859,7 @@ def present_association(data: ChapterData, assoc: Association, *, n_perm: int) -
 
 def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """Table 1.3 in long form: (map, cell type) rows; poster values as printed, ours in one style."""
-    text = pd.read_csv(BOOK_DATA / "published" / "ch1_table1.csv", dtype=str, keep_default_na=False)
+    text = _published_strings("table1")
     text = text.set_index(["cell_type", "map"])
     sub = table.xs("clinical MPM", level="dataset")
     names = {"R1": "R1", "MTsat": "MTsat", "R2*": "R2*", "e": "ε"}
@@ -849,7 +877,7 @@ def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
 
 def _table1_other_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """Table 1.4: the poster's MTsat column beside NSPN MT and HCP T1w/T2w."""
-    text = pd.read_csv(BOOK_DATA / "published" / "ch1_table1.csv", dtype=str, keep_default_na=False)
+    text = _published_strings("table1")
     text = text[text["map"] == "MTsat"].set_index("cell_type")
     rows = []
     for ct in dict.fromkeys(published["cell_type"]):

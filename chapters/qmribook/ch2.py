@@ -4,23 +4,23 @@ Book study code: depends on the library ``qmrigenes``, never the reverse.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from collections.abc import Sequence
-from qmrigenes.ahba import (ahba_qsm_expression, expression_by_roi, filter_probes, load_literature_susceptibility, matching_report, read_donors, roi_sampling, roi_structure_table, select_probes_ds, simulate_qsm, simulate_roi_expression, write_synthetic_donors)
-from qmrigenes.stats.regression import (GenomeWideOLS, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols, set_level_tests)
-from typing import NamedTuple
 import re
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+from qmrigenes.ahba import (ahba_qsm_expression, expression_by_roi, filter_probes, load_crosswalk, matching_report,
+                            read_donors, roi_sampling, roi_structure_table, select_probes_ds, simulate_qsm,
+                            simulate_roi_expression, write_synthetic_donors)
+from qmrigenes.stats.regression import (GenomeWideOLS, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols,
+                                        set_level_tests)
 
 from .citestyle import author_year
 from .display import format_p
 from .report import Report
 
-#: The book's bibliography (author-year labels for figure legends).
-from .paths import BIBLIOGRAPHY as _BIB
 
-# ---- moved from qmrigenes.ahba
 # --------------------------------------------------------------------------- chapter summaries
 #: Genes the paper found significant (BH FDR 0.05, QSM dataset 1; Secs 3.1-3.2):
 #: all iron genes but TFRC and all myelin genes but MBP, NRG1, EIF2AK3, POU3F1.
@@ -97,6 +97,50 @@ def _sampling_overview(annotations: pd.DataFrame, *, table: pd.DataFrame | None 
             "single_donor_rois": _join_names(single), "rois_per_donor": per_donor,
             "left_only_min_rois": int(per_donor[left_only].min()) if left_only else 0,
             "left_only_max_rois": int(per_donor[left_only].max()) if left_only else 0}
+
+
+def load_literature_susceptibility() -> pd.DataFrame:
+    """Published deep-grey susceptibility values, ppb (the package table
+    ``literature/deep_grey_susceptibility.csv``, one row per structure, component and source,
+    each with its citation key), read through the library's data door."""
+    from qmrigenes.datasets import load_package_table
+
+    return load_package_table("literature/deep_grey_susceptibility.csv")
+
+
+def deep_grey_maps(*, crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The chapter's real iron/myelin-sensitive maps per deep-grey structure.
+
+    Book assembly of two registered data sets through the library's loaders
+    (:func:`qmrigenes.datasets.load_clinical_mpm`, :func:`qmrigenes.datasets.load_chi_separation`)
+    and the structure crosswalk (:func:`qmrigenes.ahba.load_crosswalk`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``structure`` (the 7 with AHBA DK expression); columns
+        ``R2*`` (1/s; clinical MPM, mean over 6 subjects x 3 repeats,
+        bilateral Neuromorphometrics regions), ``chi_para`` and ``chi_dia_abs``
+        (ppb; chi-separation atlas, bilateral ROIs; ``chi_dia_abs`` is the
+        magnitude of the diamagnetic component, stored negative in the atlas,
+        so larger = more diamagnetic, e.g. more myelin).
+        NaN where a data set does not cover the structure.
+    """
+    from qmrigenes.datasets import load_chi_separation, load_clinical_mpm
+
+    cw = load_crosswalk() if crosswalk is None else crosswalk
+    cw = cw[cw["ahba_dk_region"].notna()]
+    mpm = load_clinical_mpm()
+    r2s = mpm[mpm["parameter"] == "R2*"].groupby("region")["value"].mean()
+    chi = load_chi_separation()
+    out = pd.DataFrame(index=pd.Index(cw.index, name="structure"))
+    out["R2*"] = r2s.reindex(cw["clinical_mpm_region"]).to_numpy()
+    out["chi_para"] = chi["para_mean"].reindex(cw["chisep_roi"]).to_numpy()
+    out["chi_dia_abs"] = -chi["dia_mean"].reindex(cw["chisep_roi"]).to_numpy()
+    missing = [r for r in cw["clinical_mpm_region"] if r not in r2s.index]
+    if missing:
+        raise ValueError(f"crosswalk names MPM regions that are not in the data: {missing}")
+    return out
 
 
 def _literature_summary(literature: pd.DataFrame | None = None, *, reference: str = "Whole white matter",
@@ -331,7 +375,7 @@ def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10
                     set_tests: Mapping[str, pd.DataFrame] | None = None) -> RealDataStudy:
     """Per-gene and set-level tests of the real deep-grey maps on left-hemisphere AHBA expression.
 
-    Each map (:func:`qmrigenes.ahba.deep_grey_maps`) is tested on the
+    Each map (:func:`deep_grey_maps`) is tested on the
     structures it covers: genome-wide OLS of the z-scored map on z-scored
     expression (:func:`map_gene_tables`) and the set-level tests
     (:func:`set_level_tests`, ``n_perm`` draws). The R2* correlations are
@@ -355,7 +399,7 @@ def _real_data_study(gene_sets: Mapping[str, Sequence[str]], *, n_perm: int = 10
     may be passed precomputed (the chapter's visible cell computes them); by default they are
     computed here with ``n_perm`` and ``seed``.
     """
-    from qmrigenes.ahba import deep_grey_expression, deep_grey_maps
+    from qmrigenes.ahba import deep_grey_expression
 
     maps = deep_grey_maps() if maps is None else maps
     expr_l = deep_grey_expression(hemisphere="L") if expression is None else expression
@@ -575,8 +619,7 @@ def load_published_headline() -> pd.DataFrame:
     from .pages import load_published
 
     table = load_published("ch2", "headline").set_index("item")
-    raw = pd.read_csv(_BIB.parent / "data" / "published" / "ch2_headline.csv", dtype=str,
-                      keep_default_na=False).set_index("item")
+    raw = load_published("ch2", "headline", as_text=True).set_index("item")
     table["value_text"] = raw.loc[table.index, "value"]
     return table
 

@@ -196,7 +196,7 @@ def table_styler(table: pd.DataFrame, *, decimals: int = 2, general: Sequence[st
     return styler
 
 
-def load_published(chapter: str, name: str) -> pd.DataFrame:
+def load_published(chapter: str, name: str, *, as_text: bool = False) -> pd.DataFrame:
     """A committed table of a source paper's numbers, ``data/published/<chapter>_<name>.csv``.
 
     Parameters
@@ -205,6 +205,9 @@ def load_published(chapter: str, name: str) -> pd.DataFrame:
         ``"ch1"``, ``"ch2"`` or ``"ch3"``.
     name : str
         Table name, e.g. ``"table1"`` or ``"headline"``.
+    as_text : bool
+        Read every cell as the text committed (no number parsing, empty cells as ``""``), so
+        published values keep their printed precision.
 
     Returns
     -------
@@ -222,4 +225,4 @@ def load_published(chapter: str, name: str) -> pd.DataFrame:
         known = sorted(p.stem.removeprefix(f"{chapter}_") for p in folder.glob(f"{chapter}_*.csv"))
         raise FileNotFoundError(f"no published table {name!r} for {chapter} (looked for {path}); "
                                 f"available: {known}")
-    return pd.read_csv(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False) if as_text else pd.read_csv(path)

@@ -39,9 +39,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._validate import (as_array, check_choice, check_genes, check_int, check_scalar, check_seed, check_unique,
-                        describe)
-from .fetch import PACKAGE_DATA
+from ._validate import (as_array, check_choice, check_frame, check_gene_sets, check_genes, check_int, check_scalar,
+                        check_seed, check_unique, describe)
 from .stats.standardize import zscore
 
 __all__ = [
@@ -72,8 +71,8 @@ __all__ = [
     "simulate_roi_expression",
     "load_crosswalk",
     "deep_grey_expression",
-    "deep_grey_maps",
-    "load_literature_susceptibility",
+    "cortex_expression",
+    "gene_set_expression",
 ]
 
 #: Allen donor folders (``normalized_microarray_donor<ID>``) in the order of the
@@ -965,76 +964,155 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
 
 
 def load_crosswalk() -> pd.DataFrame:
-    """Deep-grey structure crosswalk (``data/crosswalks/deep_grey_structures.csv``).
+    """The deep-grey structure crosswalk: one row per aseg structure, its name in each data set.
+
+    Read through the package's data door (:func:`qmrigenes.datasets.load_package_table`,
+    ``crosswalks/deep_grey_structures.csv``).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, shape (n_structures, 6)
         Index ``structure``; columns ``ahba_dk_region``, ``aseg_label``,
         ``clinical_mpm_region``, ``chisep_roi``, ``qsm_rois`` (``;``-separated
-        ROI names of the paper) and ``note``. Empty cells are NaN.
+        ROI names of Cohen et al. 2024) and ``note``. Empty cells are NaN
+        (a data set that does not cover the structure).
+
+    Examples
+    --------
+    >>> from qmrigenes import ahba
+    >>> cw = ahba.load_crosswalk()
+    >>> cw.loc["putamen", "ahba_dk_region"]
+    'putamen'
     """
-    return pd.read_csv(PACKAGE_DATA / "crosswalks" / "deep_grey_structures.csv").set_index("structure")
+    from .datasets import load_package_table
+
+    return load_package_table("crosswalks/deep_grey_structures.csv").set_index("structure")
 
 
 def deep_grey_expression(*, hemisphere: str = "L", crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
-    """AHBA expression (abagen/imaging-transcriptomics DK table) in the 7 aseg structures.
+    """AHBA expression (abagen/imaging-transcriptomics DK table) in the deep grey aseg structures.
 
     Parameters
     ----------
     hemisphere : {"L", "R", "mean"}
         One hemisphere, or the mean of left and right. Default ``"L"``: all
         six donors were sampled on the left, only two on the right.
+    crosswalk : pandas.DataFrame, optional
+        Structure -> AHBA DK region name (column ``ahba_dk_region``, index
+        ``structure``); default :func:`load_crosswalk`. Rows without an AHBA
+        region are left out.
 
     Returns
     -------
-    pandas.DataFrame, shape (7, 15633)
-        Index ``structure`` (crosswalk names), expression scaled 0-1.
+    pandas.DataFrame, shape (n_structures, 15633)
+        Index ``structure`` (crosswalk names; 7 with the default crosswalk),
+        one column per gene symbol, expression scaled 0-1 (unitless).
+
+    Examples
+    --------
+    >>> from qmrigenes import ahba
+    >>> expr = ahba.deep_grey_expression()                 # doctest: +SKIP
+    >>> expr.loc[:, ["FTL", "MBP"]].round(2)                # doctest: +SKIP
+    >>> ahba.deep_grey_expression(hemisphere="mean").shape  # doctest: +SKIP
+    (7, 15633)
     """
     from .datasets import load_ahba_dk
 
     if hemisphere not in ("L", "R", "mean"):
         raise ValueError(f"hemisphere must be 'L', 'R' or 'mean', got {hemisphere!r}")
     cw = load_crosswalk() if crosswalk is None else crosswalk
+    if not isinstance(cw, pd.DataFrame) or "ahba_dk_region" not in cw.columns:
+        raise TypeError(f"crosswalk must be a DataFrame with an 'ahba_dk_region' column (load_crosswalk()), "
+                        f"got {describe(cw)}")
     cw = cw[cw["ahba_dk_region"].notna()]
     sub = load_ahba_dk(structure="subcortex").droplevel("structure")
     parts = [sub.xs(h, level="hemisphere") for h in (("L", "R") if hemisphere == "mean" else (hemisphere,))]
+    unknown = sorted(set(cw["ahba_dk_region"]) - set(parts[0].index))
+    if unknown:
+        raise ValueError(f"crosswalk: AHBA regions not in the AHBA table: {unknown}")
     expr = sum(p.loc[cw["ahba_dk_region"]].to_numpy() for p in parts) / len(parts)
     return pd.DataFrame(expr, index=pd.Index(cw.index, name="structure"), columns=sub.columns)
 
 
-def deep_grey_maps(*, crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Real iron/myelin-sensitive maps per deep-grey structure.
+def cortex_expression(*, hemisphere: str = "L") -> pd.DataFrame:
+    """AHBA expression (abagen/imaging-transcriptomics DK table) in the 34 cortical DK regions.
+
+    The cortical counterpart of :func:`deep_grey_expression`:
+    :func:`qmrigenes.datasets.load_ahba_dk` for one hemisphere's cortex, indexed by the DK
+    region name in :data:`~qmrigenes.datasets.DK_CORTICAL_REGIONS` order.
+
+    Parameters
+    ----------
+    hemisphere : {"L", "R"}
+        Default ``"L"`` (all six donors were sampled on the left, two on the right).
 
     Returns
     -------
-    pandas.DataFrame
-        Index ``structure`` (the 7 with AHBA DK expression); columns
-        ``R2*`` (1/s; clinical MPM, mean over 6 subjects x 3 repeats,
-        bilateral Neuromorphometrics regions), ``chi_para`` and ``chi_dia_abs``
-        (ppb; chi-separation atlas, bilateral ROIs; ``chi_dia_abs`` is the
-        magnitude of the diamagnetic component, stored negative in the atlas,
-        so larger = more diamagnetic, e.g. more myelin).
-        NaN where a data set does not cover the structure.
+    pandas.DataFrame, shape (34, 15633)
+        Index ``region``, one column per gene symbol, expression scaled 0-1 (unitless).
+
+    Examples
+    --------
+    >>> from qmrigenes import ahba
+    >>> expr = ahba.cortex_expression()    # doctest: +SKIP
+    >>> expr.shape                         # doctest: +SKIP
+    (34, 15633)
     """
-    from .datasets import load_chi_separation, load_clinical_mpm
+    from .datasets import DK_CORTICAL_REGIONS, load_ahba_dk
 
-    cw = load_crosswalk() if crosswalk is None else crosswalk
-    cw = cw[cw["ahba_dk_region"].notna()]
-    mpm = load_clinical_mpm()
-    r2s = mpm[mpm["parameter"] == "R2*"].groupby("region")["value"].mean()
-    chi = load_chi_separation()
-    out = pd.DataFrame(index=pd.Index(cw.index, name="structure"))
-    out["R2*"] = r2s.reindex(cw["clinical_mpm_region"]).to_numpy()
-    out["chi_para"] = chi["para_mean"].reindex(cw["chisep_roi"]).to_numpy()
-    out["chi_dia_abs"] = -chi["dia_mean"].reindex(cw["chisep_roi"]).to_numpy()
-    missing = [r for r in cw["clinical_mpm_region"] if r not in r2s.index]
+    check_choice(hemisphere, "hemisphere", ["L", "R"])
+    expr = load_ahba_dk(hemisphere=hemisphere, structure="cortex").droplevel(["hemisphere", "structure"])
+    missing = [r for r in DK_CORTICAL_REGIONS if r not in expr.index]
     if missing:
-        raise ValueError(f"crosswalk names MPM regions that are not in the data: {missing}")
-    return out
+        raise ValueError(f"AHBA table lacks DK regions {missing}")
+    return expr.loc[list(DK_CORTICAL_REGIONS)]
 
 
-def load_literature_susceptibility() -> pd.DataFrame:
-    """Published deep-grey susceptibility values (``data/literature/deep_grey_susceptibility.csv``), ppb."""
-    return pd.read_csv(PACKAGE_DATA / "literature" / "deep_grey_susceptibility.csv")
+def gene_set_expression(expression: pd.DataFrame, gene_sets, *, sets=None) -> pd.DataFrame:
+    """Mean regional expression over each gene set's genes present in the table.
 
+    Parameters
+    ----------
+    expression : pandas.DataFrame, shape (n_regions, n_genes)
+        Regions x gene symbols (e.g. :func:`cortex_expression`, scaled 0-1).
+    gene_sets : mapping of str to sequence of str
+        Set name -> gene symbols; genes absent from ``expression`` are skipped.
+    sets : sequence of str, optional
+        Names of the sets to average (default all, in the mapping's order).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_regions, n_sets)
+        Same index as ``expression``, one column per set, in the units of ``expression``.
+
+    Raises
+    ------
+    ValueError
+        A name in ``sets`` is not a set, or a set has no gene in ``expression``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from qmrigenes.ahba import gene_set_expression
+    >>> expr = pd.DataFrame({"A": [0.0, 1.0], "B": [1.0, 1.0], "C": [0.5, 0.5]}, index=["r1", "r2"])
+    >>> gene_set_expression(expr, {"ab": ["A", "B", "Z"], "c": ["C"]})
+         ab    c
+    r1  0.5  0.5
+    r2  1.0  0.5
+    """
+    check_frame(expression, "expression")
+    check_unique(expression.columns, "expression.columns (gene symbols)")
+    gene_sets = check_gene_sets(gene_sets)
+    if isinstance(sets, (str, bytes)):
+        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
+    names = list(gene_sets) if sets is None else list(sets)
+    out = {}
+    for name in names:
+        if name not in gene_sets:
+            raise ValueError(f"sets: unknown gene set {name!r}; known: {', '.join(gene_sets)}")
+        genes = [g for g in gene_sets[name] if g in expression.columns]
+        if not genes:
+            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
+        out[name] = pd.Series(as_array(expression[genes], "expression", ndim=2).mean(axis=1),
+                              index=expression.index)
+    return pd.DataFrame(out, index=expression.index)

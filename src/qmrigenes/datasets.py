@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .fetch import fetch
+from .fetch import fetch, package_file
 
 __all__ = [
     "DK_CORTICAL_REGIONS",
@@ -41,6 +41,7 @@ __all__ = [
     "load_chi_separation",
     "load_enigma_ahba",
     "load_dk_region_stats",
+    "load_package_table",
 ]
 
 #: The 34 cortical DK regions per hemisphere, in FreeSurfer ``aparc`` order
@@ -515,6 +516,31 @@ def load_dk_region_stats() -> pd.DataFrame:
     table = pd.read_csv(fetch("french_paus_dk_region_stats.tsv"), sep="\t", index_col=0)
     return table.rename(columns={"FreeSurferShortName": "region", "Hemisphere": "hemisphere",
                                  "SamplesInRegion": "n_samples", "BrainsWithSamples": "n_donors"})
+
+
+def load_package_table(name: str, **read_csv) -> pd.DataFrame:
+    """A table the package ships (crosswalks, literature values) as a DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        Path under the package's ``data`` folder, e.g. ``"crosswalks/deep_grey_structures.csv"``,
+        ``"literature/deep_grey_susceptibility.csv"`` (see :func:`qmrigenes.fetch.package_file`).
+    **read_csv
+        Passed to :func:`pandas.read_csv` (``dtype``, ``keep_default_na``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as committed, one row per line of the file.
+
+    Examples
+    --------
+    >>> from qmrigenes.datasets import load_package_table
+    >>> load_package_table("crosswalks/deep_grey_structures.csv")["structure"].iloc[0]
+    'thalamus'
+    """
+    return pd.read_csv(package_file(name), **read_csv)
 
 
 # --------------------------------------------------------------------------- helpers

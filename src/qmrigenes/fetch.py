@@ -58,6 +58,7 @@ __all__ = [
     "CACHE_ENV",
     "REGISTRY_ENV",
     "PACKAGE_DATA",
+    "package_file",
     "load_registry",
     "cache_dir",
     "fetch",
@@ -584,6 +585,44 @@ def verify(*, registry=None, cache=None) -> pd.DataFrame:
         raise DataFetchError(f"{len(bad)} registered file(s) not verified:\n"
                              f"{bad.to_string()}\nRun: {_FIX}")
     return table
+
+
+def package_file(name: str) -> Path:
+    """A table the package ships (crosswalks, literature values), by its path under ``qmrigenes/data``.
+
+    The committed counterpart of :func:`fetch`: every file of the package is read through one of
+    the two (registered downloads through :func:`fetch`, the package's own tables through this).
+
+    Parameters
+    ----------
+    name : str
+        Path relative to the package's ``data`` folder, with forward slashes, e.g.
+        ``"crosswalks/deep_grey_structures.csv"`` or ``"literature/ms_review_tables.csv"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The installed file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such table; the message lists the tables the package ships.
+
+    Examples
+    --------
+    >>> from qmrigenes.fetch import package_file
+    >>> package_file("crosswalks/deep_grey_structures.csv").name
+    'deep_grey_structures.csv'
+    """
+    if not isinstance(name, str) or not name or name.startswith("/") or ".." in Path(name).parts:
+        raise ValueError(f"name must be a path under qmrigenes/data such as 'crosswalks/x.csv', got {name!r}")
+    path = PACKAGE_DATA / name
+    if not path.is_file() or name == "registry.csv":
+        known = sorted(p.relative_to(PACKAGE_DATA).as_posix() for p in PACKAGE_DATA.rglob("*.csv")
+                       if p.name != "registry.csv")
+        raise FileNotFoundError(f"name: the package ships no table {name!r}; it ships {known}")
+    return path
 
 
 def provenance_table(*, registry=None) -> pd.DataFrame:

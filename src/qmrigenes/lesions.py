@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .fetch import PACKAGE_DATA
+from .fetch import package_file
 from .phantom import TISSUES, Phantom
 
 __all__ = [
     "STAGES",
-    "LITERATURE_DIR",
     "load_lesion_changes",
     "lesion_sites",
     "insert_lesions",
@@ -42,8 +41,6 @@ __all__ = [
 
 #: Lesion stages, in temporal order.
 STAGES = ("early_active", "late_active", "chronic_active", "chronic_inactive")
-#: Folder of the committed literature tables.
-LITERATURE_DIR = PACKAGE_DATA / "literature"
 
 _PARAMS = ("R1", "PD", "R2s", "chi")
 _DIRECTIONS = {"increase": 1, "decrease": -1, "no change": 0}
@@ -67,7 +64,7 @@ def load_lesion_changes(path=None) -> pd.DataFrame:
     ValueError
         If a sign disagrees with its direction, or a stage/parameter is unknown.
     """
-    table = pd.read_csv(LITERATURE_DIR / "ms_lesion_changes.csv" if path is None else path)
+    table = pd.read_csv(package_file("literature/ms_lesion_changes.csv") if path is None else path)
     bad = set(table["stage"]) - set(STAGES)
     if bad:
         raise ValueError(f"unknown lesion stages {sorted(bad)}")
@@ -340,7 +337,7 @@ def load_review_tables(path=None) -> pd.DataFrame:
         review's ``text``), ``review_refs`` (reference numbers in the review),
         ``bibkeys`` and ``statement`` (our paraphrase).
     """
-    table = pd.read_csv(LITERATURE_DIR / "ms_review_tables.csv" if path is None else path,
+    table = pd.read_csv(package_file("literature/ms_review_tables.csv") if path is None else path,
                         dtype={"review_refs": str})
     allowed = {"increase", "decrease", "no change", "mixed", "not studied"}
     bad = set(table["direction"]) - allowed

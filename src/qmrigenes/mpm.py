@@ -14,8 +14,9 @@ Per subject (and hemisphere) the model is fitted across vertices or regions
   fsaverage5 cohort with known betas and a planted residual pattern, and the
   poster's pipeline (smooth 6 mm -> fit per subject -> average vertexwise ->
   DK parcellation);
-* :func:`clinical_mpm_model` and :func:`real_dk_maps` - the real regional maps
-  used in Chapter 1.
+* :func:`clinical_mpm_model` - the model fitted to the public clinical MPM
+  data (Cooper et al. 2020), per subject across cortical regions, mapped to DK;
+  :func:`nspn_dk_mt` - the public NSPN MT maps averaged into DK regions.
 
 Units: R1 and R2* in 1/s, MTsat in p.u.; b0 in 1/s, b1 in 1/s per p.u.,
 b2 dimensionless.
@@ -27,11 +28,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._validate import (align_index, as_array, check_choice, check_frame, check_gene_sets, check_int,
+from ._validate import (align_index, as_array, check_choice, check_frame, check_int,
                         check_scalar, check_seed, check_unique, describe)
-from .datasets import (DK_CORTICAL_REGIONS, load_clinical_mpm,
+from .datasets import (load_clinical_mpm,
                        load_nspn_mt)
-from .surface import (Mesh, check_surface_map, dk_labels, hcp_t1wt2w_dk, load_fsaverage5,
+from .surface import (Mesh, check_surface_map, dk_labels, load_fsaverage5,
                       load_neuromorphometrics_crosswalk, neuromorphometrics_to_dk, nspn_to_dk,
                       parcellate, smooth_surface)
 
@@ -50,9 +51,6 @@ __all__ = [
     "vertexwise_pipeline",
     "ClinicalModel",
     "clinical_mpm_model",
-    "real_dk_maps",
-    "ahba_left_cortex",
-    "gene_set_expression",
 ]
 
 #: Names of the model coefficients.
@@ -449,7 +447,30 @@ def clinical_mpm_model(*, mt_scale: float = 1.0, table: pd.DataFrame | None = No
     table : pandas.DataFrame, optional
         Long table as :func:`qmrigenes.datasets.load_clinical_mpm` (default: that).
     crosswalk : pandas.DataFrame, optional
-        Default :func:`qmrigenes.surface.load_neuromorphometrics_crosswalk`.
+        Neuromorphometrics label -> DK region table (columns ``neuromorphometrics``,
+        ``dk_region``; empty ``dk_region``: not cortical). Default
+        :func:`qmrigenes.surface.load_neuromorphometrics_crosswalk`.
+
+    Returns
+    -------
+    ClinicalModel
+        ``fits`` (one OLS per subject across the n_labels cortical labels: betas in
+        1/s, 1/s per p.u. and dimensionless; residuals, shape (n_subjects, n_labels)),
+        ``maps`` (``"R1"``, ``"MTsat"``, ``"R2*"``: subjects x labels, 1/s or p.u.) and
+        ``dk`` (shape (34, 4): subject means of R1, MTsat, R2* and e per DK region).
+
+    Raises
+    ------
+    ValueError
+        ``table`` names labels that are not in ``crosswalk``, lacks a column, or has
+        unequal numbers of repeats per subject and label.
+
+    Examples
+    --------
+    >>> from qmrigenes import mpm
+    >>> model = mpm.clinical_mpm_model()                       # doctest: +SKIP
+    >>> model.fits.betas.mean().round(3)                       # doctest: +SKIP
+    >>> mpm.clinical_mpm_model(mt_scale=220 / 500).dk["MTsat"]  # doctest: +SKIP
     """
     mt_scale = check_scalar(mt_scale, "mt_scale", min=0, min_inclusive=False)
     if table is not None:
@@ -478,11 +499,13 @@ def clinical_mpm_model(*, mt_scale: float = 1.0, table: pd.DataFrame | None = No
     return ClinicalModel(fits, maps, dk)
 
 
-def nspn_dk_mt(*, path=None) -> pd.DataFrame:
-    """NSPN MT per subject in the 34 left DK regions (sub-parcels averaged without weights).
+def nspn_dk_mt(*, hemisphere: str = "L", path=None) -> pd.DataFrame:
+    """NSPN MT per subject in the 34 DK regions of one hemisphere (sub-parcels averaged without weights).
 
     Parameters
     ----------
+    hemisphere : {"L", "R"}
+        Hemisphere of the 500.aparc sub-parcels. Default ``"L"``.
     path : path-like, optional
         An NSPN ``PARC_500aparc_MT_*_mean_behavmerge.csv`` file (another depth, or a distance
         below the grey/white boundary); default the registry's 50%-depth file
@@ -490,79 +513,17 @@ def nspn_dk_mt(*, path=None) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame, shape (297, 34)
-        Subjects x DK regions, MT in p.u.
+    pandas.DataFrame, shape (n_subjects, 34)
+        Subjects (297 in the registry's file) x DK regions in
+        :data:`~qmrigenes.datasets.DK_CORTICAL_REGIONS` order, MT in p.u.
+
+    Examples
+    --------
+    >>> from qmrigenes import mpm
+    >>> mt = mpm.nspn_dk_mt()                  # doctest: +SKIP
+    >>> mt.mean().sort_values().tail(3)        # doctest: +SKIP
+    >>> mpm.nspn_dk_mt(hemisphere="R").shape   # doctest: +SKIP
+    (297, 34)
     """
     nspn = load_nspn_mt(path=path)
-    return nspn_to_dk(nspn.values, nspn.parcels, hemisphere="L")
-
-
-def real_dk_maps(*, clinical: ClinicalModel | None = None) -> pd.DataFrame:
-    """Left-hemisphere DK maps of the real data sets used in Chapter 1.
-
-    Returns
-    -------
-    pandas.DataFrame, shape (34, 6)
-        Index: DK region. Columns, a MultiIndex (data set, map):
-        ``("clinical MPM", R1 | MTsat | R2* | e)`` (Cooper et al. 2020, 6
-        subjects, bilateral Neuromorphometrics means via the crosswalk),
-        ``("NSPN", MTsat)`` (mean over 297 subjects of left-hemisphere MT at
-        50% depth, sub-parcels averaged into DK) and ``("HCP", T1w/T2w)``.
-    """
-    if clinical is not None and not isinstance(clinical, ClinicalModel):
-        raise TypeError(f"clinical must be a ClinicalModel from clinical_mpm_model(), got {describe(clinical)}")
-    clinical = clinical_mpm_model() if clinical is None else clinical
-    cols = {("clinical MPM", k): clinical.dk[k] for k in ("R1", "MTsat", "R2*", "e")}
-    cols[("NSPN", "MTsat")] = nspn_dk_mt().mean()
-    cols[("HCP", "T1w/T2w")] = hcp_t1wt2w_dk(hemisphere="L")
-    out = pd.DataFrame(cols).loc[list(DK_CORTICAL_REGIONS)]
-    out.index.name = "region"
-    out.columns.names = ["dataset", "map"]
-    return out
-
-
-def ahba_left_cortex() -> pd.DataFrame:
-    """AHBA expression in the 34 left cortical DK regions (regions x 15,633 genes).
-
-    :func:`qmrigenes.datasets.load_ahba_dk` with the row index reduced to the
-    DK region name, in :data:`DK_CORTICAL_REGIONS` order.
-    """
-    from .datasets import load_ahba_dk
-
-    expr = load_ahba_dk(hemisphere="L", structure="cortex").droplevel(["hemisphere", "structure"])
-    missing = [r for r in DK_CORTICAL_REGIONS if r not in expr.index]
-    if missing:
-        raise ValueError(f"AHBA table lacks DK regions {missing}")
-    return expr.loc[list(DK_CORTICAL_REGIONS)]
-
-
-def gene_set_expression(expression: pd.DataFrame, gene_sets, *, sets=None) -> pd.DataFrame:
-    """Mean regional expression (0-1 scaled) over each set's present genes.
-
-    Parameters
-    ----------
-    expression : pandas.DataFrame, shape (n_regions, n_genes)
-    gene_sets : mapping of str to sequence of str
-    sets : sequence of str, optional
-        Subset of set names (default all).
-
-    Returns
-    -------
-    pandas.DataFrame, shape (n_regions, n_sets)
-    """
-    check_frame(expression, "expression")
-    check_unique(expression.columns, "expression.columns (gene symbols)")
-    gene_sets = check_gene_sets(gene_sets)
-    if isinstance(sets, (str, bytes)):
-        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
-    names = list(gene_sets) if sets is None else list(sets)
-    out = {}
-    for name in names:
-        if name not in gene_sets:
-            raise ValueError(f"sets: unknown gene set {name!r}; known: {', '.join(gene_sets)}")
-        genes = [g for g in gene_sets[name] if g in expression.columns]
-        if not genes:
-            raise ValueError(f"gene_sets[{name!r}] has no gene present in the expression table")
-        out[name] = pd.Series(as_array(expression[genes], "expression", ndim=2).mean(axis=1),
-                              index=expression.index)
-    return pd.DataFrame(out, index=expression.index)
+    return nspn_to_dk(nspn.values, nspn.parcels, hemisphere=hemisphere)

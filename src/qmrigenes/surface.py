@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ._validate import check_region_names, as_array, check_choice, check_int, check_scalar, check_unique, describe
 from .datasets import DK_CORTICAL_REGIONS, load_dk_conte69, load_dk_fsaverage5
-from .fetch import PACKAGE_DATA
+from .fetch import package_file
 
 __all__ = [
     "N_VERTICES_FSAVERAGE5",
@@ -51,7 +51,6 @@ __all__ = [
     "parcellate",
     "regions_to_vertices",
     "nspn_to_dk",
-    "CROSSWALK_PATH",
     "load_neuromorphometrics_crosswalk",
     "neuromorphometrics_to_dk",
     "hcp_t1wt2w_dk",
@@ -72,8 +71,9 @@ N_VERTICES_FSAVERAGE5 = 10242
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _HEMI = {"L": "left", "R": "right"}
 
-#: The committed Neuromorphometrics -> DK crosswalk (repository ``data/`` folder).
-CROSSWALK_PATH = PACKAGE_DATA / "crosswalks" / "neuromorphometrics_to_dk.csv"
+#: The committed Neuromorphometrics -> DK crosswalk (a table of the package, read through
+#: :func:`qmrigenes.fetch.package_file`).
+_CROSSWALK = "crosswalks/neuromorphometrics_to_dk.csv"
 
 
 class Mesh(NamedTuple):
@@ -755,7 +755,7 @@ def load_neuromorphometrics_crosswalk(path=None) -> pd.DataFrame:
         ``dk_region`` (DK name, or empty for labels not used: subcortical,
         white matter, or cortex split across DK regions) and ``note``.
     """
-    table = pd.read_csv(CROSSWALK_PATH if path is None else path, keep_default_na=False)
+    table = pd.read_csv(package_file(_CROSSWALK) if path is None else path, keep_default_na=False)
     need = {"neuromorphometrics", "dk_region", "note"}
     if not need <= set(table.columns):
         raise ValueError(f"crosswalk needs columns {sorted(need)}, has {list(table.columns)}")

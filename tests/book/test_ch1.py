@@ -258,3 +258,15 @@ def test_report_table1_and_scorecard(chapter_data):
     assert card.loc[card["quantity"] == "β₀ mean (s⁻¹)", "poster"].item() == "0.2396"
     assert card.loc[card["quantity"] == "MPM resolution (µm)", "ours"].item() == "—"
     assert not card[["poster", "ours"]].apply(lambda c: c.str.contains("nan")).any().any()
+
+
+def test_real_dk_maps_assembles_the_library_loaders(chapter_data):
+    """Moved with real_dk_maps from the library: its NSPN column is the subject mean of
+    qmrigenes.mpm.nspn_dk_mt, its clinical columns the ClinicalModel's DK table."""
+    maps = chapter_data.maps
+    assert maps.shape == (34, 6) and maps.columns.names == ["dataset", "map"]
+    np.testing.assert_allclose(mpm.nspn_dk_mt().mean().loc[maps.index], maps[("NSPN", "MTsat")], rtol=1e-12)
+    pd.testing.assert_series_equal(maps[("clinical MPM", "R1")], chapter_data.clinical.dk["R1"].loc[maps.index],
+                                   check_names=False)
+    with pytest.raises(TypeError, match="clinical must be a ClinicalModel"):
+        ch1.real_dk_maps(clinical="model")

@@ -282,3 +282,19 @@ def test_report_published_precision(small_simulation):
     assert side.loc["genes regressed", "published"] == "15,627"
     assert side.loc["ROIs (regions in the regression)", "ours"] == "34"
     assert "ftl_p" not in rep.tables["tab-published"]._repr_html_()                 # no code names
+
+
+def test_deep_grey_maps_real():
+    """Moved with deep_grey_maps from the library (qmrigenes.ahba) to the book."""
+    maps = ch2.deep_grey_maps()
+    assert list(maps.index) == ["thalamus", "caudate", "putamen", "pallidum", "accumbens", "hippocampus", "amygdala"]
+    assert maps["R2*"].notna().all()
+    assert maps["chi_para"].notna().sum() == 5
+    assert maps.loc["pallidum", "R2*"] == maps["R2*"].max()        # pallidum has the most iron
+    assert (maps["chi_dia_abs"].dropna() > 0).all()                  # the atlas stores χdia negative
+
+
+def test_literature_susceptibility_through_the_data_door():
+    lit = ch2.load_literature_susceptibility()
+    assert {"structure", "component", "chi_ppb", "citation"} <= set(lit.columns)
+    assert lit["citation"].notna().all()
