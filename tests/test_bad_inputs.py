@@ -29,8 +29,8 @@ import pytest
 
 from qmrigenes import _validate, ahba, datasets, design, mpm, surface
 from qmrigenes import fetch as F
-from qmrigenes.figures import mpm as fm
-from qmrigenes.figures import qsm as qfig
+from qmrigenes import figures as fm
+from qmrigenes import figures as qfig
 from qmrigenes.stats import genesets as gs
 from qmrigenes.stats import regression as reg
 from qmrigenes.stats import spatial
@@ -433,20 +433,20 @@ case(M, ty, "surface_maps_array", lambda: fm.plot_dk_surface_maps(DK.to_numpy())
 case(M, rg, "surface_maps_hemisphere", lambda: fm.plot_dk_surface_maps(DK, hemisphere="left"), ValueError, "hemisphere must be one of")
 case(M, nf, "surface_maps_inf", lambda: fm.plot_dk_surface_maps(_with(DK, 0, 0, np.inf)), ValueError, "maps must be finite")
 case(M, ty, "surface_maps_titles_string", lambda: fm.plot_dk_surface_maps(DK, titles="R1"), TypeError, "titles must be a list")
-case(M, ty, "figure1_sets_array", lambda: fm.plot_figure1(DK, np.zeros((34, 2))), TypeError, "set_expression must be a DataFrame")
-case(M, al, "figure1_regions", lambda: fm.plot_figure1(DK, DK.rename(index={"precentral": "x"})), ValueError, "set_expression and mpm_maps must have the same region names")
+case(M, ty, "figure1_sets_array", lambda: fm.plot_maps_with_gene_sets(DK, np.zeros((34, 2))), TypeError, "set_expression must be a DataFrame")
+case(M, al, "figure1_regions", lambda: fm.plot_maps_with_gene_sets(DK, DK.rename(index={"precentral": "x"})), ValueError, "set_expression and mpm_maps must have the same region names")
 case(M, ty, "nulls_sets_string", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m1", sets="A"), TypeError, "sets must be a list of set names")
 case(M, rg, "nulls_map_key", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m9"), ValueError, "map_key 'm9' is not a map")
 case(M, ty, "nulls_not_dict", lambda: fm.plot_null_distributions([1], ASSOC, map_key="m1"), TypeError, "nulls must be the dict")
 case(M, rg, "nulls_unknown_set", lambda: fm.plot_null_distributions(NULLS, ASSOC, map_key="m1", sets=["Z"]), ValueError, "sets not in the nulls")
 
-case(M, ty, "panels_genes_string", lambda: qfig.regression_panels(X, Y, "g0"), TypeError, "genes must be a list.*bare string")
-case(M, ty, "panels_ncols_float", lambda: qfig.regression_panels(X, Y, ["g0"], ncols=2.0), TypeError, "ncols must be an integer")
-case(M, al, "panels_rois", lambda: qfig.regression_panels(X, Y.rename(index={"roi0": "zz"}), ["g0"]), ValueError, "y and expression must have the same ROI names")
-case(M, nf, "panels_y_inf", lambda: qfig.regression_panels(X, Y.replace(Y.iloc[0], np.inf), ["g0"]), ValueError, "y must be finite")
-case(M, al, "donor_panels_missing_gene", lambda: qfig.per_donor_panels({"1": X}, Y, ["nope"]), ValueError, r"per_donor\['1'\]: genes not present \['nope'\]")
-case(M, al, "heatmap_duplicated_genes", lambda: qfig.gene_roi_heatmap(X, ["g0", "g0"]), ValueError, r"genes \(gene symbols\) must be unique")
-case(M, ty, "corr_matrix_genes_string", lambda: qfig.gene_correlation_matrix(X, "g0"), TypeError, "genes must be a list")
+case(M, ty, "panels_genes_string", lambda: qfig.plot_regression_panels(X, Y, "g0"), TypeError, "genes must be a list.*bare string")
+case(M, ty, "panels_ncols_float", lambda: qfig.plot_regression_panels(X, Y, ["g0"], ncols=2.0), TypeError, "ncols must be an integer")
+case(M, al, "panels_rois", lambda: qfig.plot_regression_panels(X, Y.rename(index={"roi0": "zz"}), ["g0"]), ValueError, "y and expression must have the same ROI names")
+case(M, nf, "panels_y_inf", lambda: qfig.plot_regression_panels(X, Y.replace(Y.iloc[0], np.inf), ["g0"]), ValueError, "y must be finite")
+case(M, al, "donor_panels_missing_gene", lambda: qfig.plot_per_donor_panels({"1": X}, Y, ["nope"]), ValueError, r"per_donor\['1'\]: genes not present \['nope'\]")
+case(M, al, "heatmap_duplicated_genes", lambda: qfig.plot_expression_heatmap(X, ["g0", "g0"]), ValueError, r"genes \(gene symbols\) must be unique")
+case(M, ty, "corr_matrix_genes_string", lambda: qfig.plot_correlation_matrix(X, "g0"), TypeError, "genes must be a list")
 
 
 @pytest.mark.parametrize("call, exc, match", CASES)

@@ -1,11 +1,11 @@
-"""Tests of qmrigenes.figures.mpm: each figure builds with the expected panels."""
+"""Tests of the surface, regression and null-distribution figures of qmrigenes.figures (chapter 1 uses them)."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 from qmrigenes.datasets import DK_CORTICAL_REGIONS
-from qmrigenes.figures import mpm as fm
+from qmrigenes import figures as fm
 
 
 def _assert_column_sized(fig, *, max_width=7.5, min_pt=9):
@@ -74,7 +74,7 @@ def test_figure1_rows(rng):
     idx = list(DK_CORTICAL_REGIONS)
     mpm_maps = pd.DataFrame(rng.normal(size=(34, 5)), index=idx, columns=["R1", "MTsat", "R2*", "e", "extra"])
     sets = pd.DataFrame(rng.uniform(size=(34, 2)), index=idx, columns=["Astrocyte", "CA1.Pyramidal"])
-    fig = fm.plot_figure1(mpm_maps, sets)
+    fig = fm.plot_maps_with_gene_sets(mpm_maps, sets)
     assert len([ax for ax in fig.axes if ax.name == "3d"]) == 2 * 6
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "ε (1/s)" in texts and "CA1 Pyramidal\ngenes" in texts
@@ -83,6 +83,6 @@ def test_figure1_rows(rng):
     assert cbar_labels[4:] == ["expression (0–1)"] * 2
     plt.close(fig)
     with pytest.raises(ValueError, match="lacks the columns"):
-        fm.plot_figure1(mpm_maps.drop(columns="e"), sets)
+        fm.plot_maps_with_gene_sets(mpm_maps.drop(columns="e"), sets)
     with pytest.raises(ValueError, match="set_expression and mpm_maps must have the same region names"):
-        fm.plot_figure1(mpm_maps, sets.rename(index={idx[0]: "nowhere"}))
+        fm.plot_maps_with_gene_sets(mpm_maps, sets.rename(index={idx[0]: "nowhere"}))

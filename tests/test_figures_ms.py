@@ -1,10 +1,10 @@
-"""Smoke-and-content tests for qmrigenes.figures.ms."""
+"""Smoke-and-content tests for the slice, curve and matrix figures of qmrigenes.figures (chapter 3 uses them)."""
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from qmrigenes import lesions, phantom, qsm
 from qmrigenes import relaxometry as R
-from qmrigenes.figures import ms as figs
+from qmrigenes import figures as figs
 
 
 def test_plot_phantom(ph):

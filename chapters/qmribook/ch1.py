@@ -18,7 +18,7 @@ from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResu
 from qmrigenes.surface import hcp_t1wt2w_dk, load_neuromorphometrics_crosswalk, parcellate
 
 from .pages import load_published as _load_published
-from .display import MISSING, ColumnSpec, format_p, format_value, grouped_table, header_spec, table
+from .display import MISSING, ColumnSpec, format_p, format_value, grouped_table, table
 from .report import Report
 
 
@@ -278,22 +278,7 @@ def _published_text(value: str) -> str:
         else str(value).replace("-", "−")
 
 
-def display_table(frame: pd.DataFrame, *, csv_name: str | None = None, max_height: str | None = None,
-                  index: bool = True):
-    """A table of display strings through the book's one table path (:func:`qmribook.display.table`).
 
-    The index (if shown) becomes the first columns; every cell is text already formatted by
-    :func:`qmribook.display.format_p`, :func:`qmribook.display.format_value` or published verbatim.
-    ``max_height`` is accepted for
-    compatibility; long tables scroll in the page's table box.
-    """
-    shown = frame.reset_index() if index else frame.reset_index(drop=True)
-    shown = shown.astype(object).where(shown.notna(), MISSING).astype(str)
-    columns = {c: header_spec(c) for c in shown.columns}   # a MultiIndex gives a two-level header
-    name = csv_name[:-4] if csv_name and csv_name.endswith(".csv") else csv_name
-    shown_table = table(shown, columns=columns, csv_name=name)
-    shown_table.frame = frame            # the table as the study built it (index included)
-    return shown_table
 
 
 # --------------------------------------------------------------------------- chapter data
@@ -389,7 +374,7 @@ def report_data(data: ChapterData) -> Report:
                               lambda m: ", ".join(m) if isinstance(m, (list, tuple)) else (m or "—"))})
     shown.index = [set_label(s) for s in present.index]
     shown.index.name = "cell type"
-    return Report(numbers=counts, tables={"present": display_table(shown)})
+    return Report(numbers=counts, tables={"present": table(shown, index=True, as_text=True)})
 
 
 # --------------------------------------------------------------------------- MT scale
@@ -554,7 +539,7 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
                                          for s, b in zip(ev["source"], beta_rows)],
     }, index=index)
     shown.index.name = "quantity"
-    return Report(numbers=numbers, tables={"mt-evidence": display_table(shown)}, data={"evidence": ev})
+    return Report(numbers=numbers, tables={"mt-evidence": table(shown, index=True, as_text=True)}, data={"evidence": ev})
 
 
 _SOURCE_TEXT = {"cooper2020clinicalmpm": "Cooper et al. 2020, data release",
@@ -594,7 +579,7 @@ def report_mt_protocols() -> Report:
         "value": [_published_text(f"{v} {u}".replace(" °", "°")) for v, u in zip(text["value"], text["unit"])],
         "source (literature)": [_SOURCE_TEXT.get(c, c) for c in text["citation"]],
     })
-    return Report(numbers=numbers, tables={"mt-protocols": display_table(shown, index=False)},
+    return Report(numbers=numbers, tables={"mt-protocols": table(shown, as_text=True)},
                   data={"protocols": text})
 
 
@@ -651,7 +636,7 @@ def linear_model_report(clinical: ClinicalModel, *, published: pd.DataFrame,
         ``b1-callaghan-ratio`` (over Callaghan et al.'s cohort b1), ``b2-p``
         (two-sided one-sample t-test of b2 = 0 over subjects), ``vif``
         (largest), ``rsq-min``/``rsq-max`` and ``betas`` (long table for
-        :func:`qmrigenes.figures.mpm.plot_beta_comparison`).
+        :func:`qmrigenes.figures.plot_beta_comparison`).
     """
     from scipy import stats
 
@@ -688,12 +673,12 @@ def report_linear_model(data: ChapterData, *, published: pd.DataFrame) -> Report
 def present_linear_model(clinical: ClinicalModel, alt: ClinicalModel, *, published: pd.DataFrame) -> Report:
     """Prose numbers, Table 1.2 and Figure 1.1 of two :func:`qmrigenes.mpm.clinical_mpm_model` fits
     (MT at the chapter's scale and the sensitivity scale; the chapter's visible cell makes them)."""
-    from qmrigenes.figures import mpm as fm
+    from qmrigenes import figures as fm
 
     lm = linear_model_report(clinical, published=published, alt=alt)
     long = lm.pop("betas")
     fig = fm.plot_beta_comparison(long)
-    return Report(numbers=lm, tables={"beta-table": display_table(_beta_display(long, published))},
+    return Report(numbers=lm, tables={"beta-table": table(_beta_display(long, published), index=True, as_text=True)},
                   figures={"fig-betas": fig}, data={"betas": long})
 
 
@@ -742,7 +727,7 @@ def present_exercise_leave_one_out(data: ChapterData, loo) -> Report:
     return Report(numbers={"ex-loo-b1-min": float(loo["b1"].min()), "ex-loo-b1-max": float(loo["b1"].max()),
                            "ex-loo-b1-maxshift": float(shift.max() / full.std()),
                            "ex-loo-subject": str(shift.idxmax())},
-                  tables={"ex-loo": display_table(shown)}, data={"loo": loo})
+                  tables={"ex-loo": table(shown, index=True, as_text=True)}, data={"loo": loo})
 
 
 # --------------------------------------------------------------------------- simulation
@@ -771,7 +756,7 @@ def present_simulation(cohort: SimulatedCohort, result: VertexwiseResult) -> Rep
     """Recovery numbers and Figure 1.2 of a vertexwise pipeline run on a simulated cohort (the
     chapter's visible cell calls :func:`qmrigenes.mpm.simulate_cohort` and
     :func:`qmrigenes.mpm.vertexwise_pipeline`)."""
-    from qmrigenes.figures import mpm as fm
+    from qmrigenes import figures as fm
 
     return Report(numbers=simulation_report(cohort, result),
                   figures={"fig-sim": fm.plot_simulation_recovery(cohort, result)},
@@ -807,7 +792,7 @@ def present_exercise_smoothing(cohort: SimulatedCohort, results: dict) -> Report
                              "r(β₁)": format_value(rep["sim-b1-r"], decimals=3)}
     shown = pd.DataFrame(rows).T
     shown.index.name = "smoothing FWHM"
-    return Report(numbers=numbers, tables={"ex-smooth": display_table(shown)})
+    return Report(numbers=numbers, tables={"ex-smooth": table(shown, index=True, as_text=True)})
 
 
 # --------------------------------------------------------------------------- association
@@ -847,13 +832,13 @@ def present_association(data: ChapterData, assoc: Association, *, n_perm: int) -
     cell calls :func:`qmrigenes.stats.spatial.spin_permutations` and
     :func:`qmrigenes.stats.spatial.gene_set_association`). ``data`` keeps ``assoc``."""
     from qmrigenes.ahba import gene_set_expression
-    from qmrigenes.figures import mpm as fm
+    from qmrigenes import figures as fm
 
     significant = significant_sets(assoc.table, dataset="clinical MPM", alpha=0.05)
     set_expression = gene_set_expression(data.expression, data.gene_sets, sets=significant)
     numbers = dict(assoc.seconds) | {"n-perm": f"{n_perm:,}", "sig-sets": ", ".join(map(set_label, significant))}
     numbers |= {f"top-{m.replace('*', 's')}": v for m, v in top_regions(data.maps["clinical MPM"]).items()}
-    fig = fm.plot_figure1(data.maps["clinical MPM"], set_expression)
+    fig = fm.plot_maps_with_gene_sets(data.maps["clinical MPM"], set_expression)
     return Report(numbers=numbers, figures={"fig1": fig}, data={"assoc": assoc})
 
 
@@ -898,8 +883,8 @@ def _table1_other_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.Da
 def report_table1(assoc: Association, *, published: pd.DataFrame) -> Report:
     """Table 1 beside the poster's (Tables 1.3, 1.4) and the named findings of the prose."""
     numbers = poster_tied_pvalue(published) | table1_findings(assoc.table, published)
-    tables = {"table1-clinical": display_table(_table1_display(assoc.table, published), csv_name="ch1_table1_clinical.csv"),
-              "table1-other": display_table(_table1_other_display(assoc.table, published), csv_name="ch1_table1_other.csv")}
+    tables = {"table1-clinical": table(_table1_display(assoc.table, published), csv_name="ch1_table1_clinical", index=True, as_text=True),
+              "table1-other": table(_table1_other_display(assoc.table, published), csv_name="ch1_table1_other", index=True, as_text=True)}
     return Report(numbers=numbers, tables=tables)
 
 
@@ -936,7 +921,7 @@ def null_histograms(nulls: dict, table: pd.DataFrame, *, map_key, draws=(100, 30
 
 def report_nulls(assoc: Association, *, map_key=("clinical MPM", "R1")) -> Report:
     """Figure 1.4 (both nulls for one map) and its interactive version (draws slider, cell-type menu)."""
-    from qmrigenes.figures import mpm as fm
+    from qmrigenes import figures as fm
 
     from . import interactive
 
@@ -991,7 +976,7 @@ def present_exercise_spin_method(assoc: Association, greedy: pd.DataFrame, *, se
                "ex-spin-n-greedy": int((g["p_spin_fdr"] < 0.05).sum()),
                "ex-spin-maxdiff": float((a["p_spin"] - g["p_spin"]).abs().max()),
                "ex-spin-t-greedy": seconds}
-    return Report(numbers=numbers, tables={"ex-spin": display_table(shown)})
+    return Report(numbers=numbers, tables={"ex-spin": table(shown, index=True, as_text=True)})
 
 
 # --------------------------------------------------------------------------- scorecard
@@ -1105,7 +1090,7 @@ def present_mc_precision(assoc: Association, big: pd.DataFrame, *, n_check: int,
                "mc-uncertain": "; ".join(names) or "none",
                "mc-n-sig-gene-certain": int((gene["significant"] & ~gene["uncertain"]).sum()),
                "mc-n-sig-gene": int(gene["significant"].sum())}
-    return Report(numbers=numbers, tables={"mc": display_table(shown)} if not shown.empty else {},
+    return Report(numbers=numbers, tables={"mc": table(shown, index=True, as_text=True)} if not shown.empty else {},
                   data={"intervals": iv, "check": big})
 
 

@@ -16,8 +16,9 @@ from qmrigenes.ahba import (ahba_qsm_expression, expression_by_roi, filter_probe
 from qmrigenes.stats.regression import (GenomeWideOLS, gene_table, genome_wide_ols, map_gene_tables, per_donor_ols,
                                         set_level_tests)
 
+from . import display
 from .citestyle import author_year
-from .display import format_p
+from .display import MISSING, format_p, format_published
 from .report import Report
 
 
@@ -495,104 +496,6 @@ def _published_comparison(published: pd.DataFrame, real: RealDataStudy, sim: Sim
     return side
 
 
-# =========================================================================== display of tables
-_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_DASH = "—"
-
-
-def _published_text(text) -> str:
-    """A published number as printed in the source (``1.32e-9`` -> ``1.32 × 10⁻⁹``, ``15627`` -> ``15,627``)."""
-    if text is None or (not isinstance(text, str) and pd.isna(text)) or str(text).strip() == "":
-        return _DASH
-    t = str(text).strip()
-    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
-    if m:
-        return f"{m.group(1)}×10{str(int(m.group(2))).translate(_SUP)}"
-    if re.fullmatch(r"-?\d+", t):
-        return f"{int(t):,}"
-    return t
-
-
-def _yes_no(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return _DASH
-    return "yes" if bool(value) else "no"
-
-
-def _table(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None, p: Sequence[str] = (),
-           counts: Sequence[str] = (), flags: Sequence[str] = (), published: Sequence[str] = (),
-           decimals: int | Mapping[str, int] = 2, index_name: str | None = None, index: bool = True,
-           csv_name: str | None = None):
-    """The chapter's tables through the book's one table path (:func:`qmribook.display.table`).
-
-    Each column gets its kind — p-values (``p``), counts (``counts``), yes/no flags
-    (``flags``), published numbers as printed (``published``, ``1.32e-9`` shown as
-    1.32×10⁻⁹ with its published digits), other numbers with ``decimals``, the rest text — and
-    its reader-facing header from ``columns``. The index (named ``index_name``) is shown as
-    leading text columns unless ``index=False``.
-
-    Returns
-    -------
-    qmribook.display.Table
-        With ``.data``: the shown cells as text (for tests and the glue snapshot).
-    """
-    from .display import ColumnSpec, table
-
-    unknown = [c for c in [*p, *counts, *flags, *published] if c not in frame.columns]
-    if unknown:
-        raise ValueError(f"columns not in the table: {unknown}")
-    missing = [c for c in (columns or {}) if c not in frame.columns]
-    if missing:
-        raise ValueError(f"columns to rename not in the table: {missing}")
-    frame = frame.copy()
-    specs: dict[str, ColumnSpec] = {}
-    if index:
-        names = list(frame.index.names)
-        if index_name is not None:
-            names[0] = index_name
-        names = [n if n is not None else f"level {i}" for i, n in enumerate(names)]
-        frame.index = frame.index.set_names(names)
-        frame = frame.reset_index()
-        specs.update({n: ColumnSpec(str(n), kind="text") for n in names})
-    for c in frame.columns:
-        if c in specs:
-            continue
-        header = str((columns or {}).get(c, c))
-        col = frame[c]
-        if c in p:
-            specs[c] = ColumnSpec(header, kind="p")
-        elif c in counts:
-            specs[c] = ColumnSpec(header, kind="count")
-        elif c in flags or pd.api.types.is_bool_dtype(col.dtype):
-            frame[c] = [_yes_no(v) for v in col]
-            specs[c] = ColumnSpec(header, kind="text")
-        elif c in published:
-            frame[c] = [_published_text(v) for v in col]
-            specs[c] = ColumnSpec(header, kind="published")
-        elif pd.api.types.is_numeric_dtype(col.dtype):
-            d = decimals.get(c, 2) if isinstance(decimals, Mapping) else decimals
-            specs[c] = ColumnSpec(header, kind="value", decimals=d)
-        else:
-            specs[c] = ColumnSpec(header, kind="text")
-    shown = table(frame, columns=specs, csv_name=csv_name)
-    text = pd.DataFrame({s.header: [_cell_text(v, s) for v in frame[c]] for c, s in specs.items()})
-    shown.data = text
-    return shown
-
-
-def _cell_text(value, spec) -> str:
-    """The text a cell shows (Unicode, no markup)."""
-    from .display import format_count, format_p, format_value
-
-    if spec.kind == "p":
-        return format_p(value, digits=spec.digits, markup="text")
-    if spec.kind == "count":
-        return format_count(value)
-    if spec.kind == "value":
-        return format_value(value, decimals=spec.decimals)
-    return _DASH if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
 # =========================================================================== chapter reports
 class ChapterData(NamedTuple):
     """Inputs shared by the chapter's reports (:func:`load_chapter_data`)."""
@@ -626,30 +529,30 @@ def load_published_headline() -> pd.DataFrame:
 
 def report_sampling(data: ChapterData) -> Report:
     """Who sampled which ROI (Fig. 2.1) and where the published name matching differs (Table 2.1)."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     ov = _sampling_overview(data.annotations, table=data.table)
     diff = ov["differences"].rename_axis("ROI")
-    fig = qfig.sampling_heatmap(ov["counts"], title="AHBA samples per ROI (real SampleAnnot files)")
+    fig = qfig.plot_sampling_heatmap(ov["counts"], title="AHBA samples per ROI (real SampleAnnot files)")
     return Report(
         numbers={"n-rois": ov["n_rois"], "n-rois-differ": ov["n_differ"], "right-donors": ov["right_donors"],
                  "single-donor-rois": ov["single_donor_rois"]},
-        tables={"tab-matching": _table(diff, counts=list(diff.columns), columns={
-            "as published": "samples, as published", "all listed structures": "samples, all listed structures"})},
+        tables={"tab-matching": display.table(diff, counts=list(diff.columns), headers={
+            "as published": "samples, as published", "all listed structures": "samples, all listed structures"}, index=True)},
         figures={"fig-sampling": fig}, data={"overview": ov})
 
 
 def report_literature(literature: pd.DataFrame | None = None) -> Report:
     """Published deep-grey susceptibility (Fig. 2.2) and the white-matter reference shift (Table 2.2)."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     lit = _literature_summary(literature)
-    fig = qfig.roi_bar_chart(lit["plot"], group="structure", hue="component", ylabel="χ (ppb)",
+    fig = qfig.plot_roi_bars(lit["plot"], group="structure", hue="component", ylabel="χ (ppb)",
                              title="Published deep-grey susceptibility (literature)")
     chi = lit["chi"][["chi_para", "chi_dia", "chi_para + chi_dia", "relative to whole WM"]]
-    table = _table(chi, decimals=1, index_name="structure", columns={
+    table = display.table(chi, decimals=1, index_name="structure", headers={
         "chi_para": "χpara (ppb)", "chi_dia": "χdia (ppb)", "chi_para + chi_dia": "χpara + χdia (ppb)",
-        "relative to whole WM": "χpara + χdia − WM (ppb)"})
+        "relative to whole WM": "χpara + χdia − WM (ppb)"}, index=True)
     return Report(numbers={"wm-shift": lit["wm_shift"]}, tables={"tab-chi-sep": table},
                   figures={"fig-literature": fig}, data={"literature": lit})
 
@@ -663,18 +566,18 @@ def report_folder_check(data: ChapterData) -> Report:
 
 def present_simulation(data: ChapterData, sim: SimulationStudy) -> Report:
     """Recovery numbers, Figs 2.3-2.4 and Table 2.3 of the whole-genome simulation (``data["simulation"]``: ``sim``)."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     iron, myelin = data.sets["iron"], data.sets["myelin"]
     genes = sim.genes.set_index(["set", "gene"])[["planted", "slope", "p", "p_bh", "bh", "bonferroni"]]
-    table = _table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
+    table = display.table(genes, p=["p", "p_bh"], flags=["bh", "bonferroni"], decimals={"planted": 1, "slope": 2},
                    csv_name="ch2-sim-genes",
-                   columns={"planted": "planted r", "slope": "slope b", "p": "p", "p_bh": "p (FDR)",
-                            "bh": "BH 0.05", "bonferroni": "Bonferroni 0.05"})
+                   headers={"planted": "planted r", "slope": "slope b", "p": "p", "p_bh": "p (FDR)",
+                            "bh": "BH 0.05", "bonferroni": "Bonferroni 0.05"}, index=True)
     figures = {
-        "fig-sim-iron": qfig.regression_panels(sim.expression, sim.qsm, iron, results=sim.results, ncols=3,
+        "fig-sim-iron": qfig.plot_regression_panels(sim.expression, sim.qsm, iron, results=sim.results, ncols=3,
                                                suptitle="Simulated: QSM vs iron genes (34 ROIs)"),
-        "fig-sim-myelin": qfig.regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
+        "fig-sim-myelin": qfig.plot_regression_panels(sim.expression, sim.qsm, myelin, results=sim.results, ncols=5,
                                                  suptitle="Simulated: QSM vs myelin genes (34 ROIs)")}
     numbers = dict(sim.numbers)
     n_bh = numbers["sim-n-bh"]
@@ -685,7 +588,7 @@ def present_simulation(data: ChapterData, sim: SimulationStudy) -> Report:
 
 def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
     """Per-donor regressions of the simulation (Fig. 2.5, Table 2.4) and their precision."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     iron = data.sets["iron"]
     prec = _donor_precision(sim.donors, n_split=int((data.table["hemisphere"] == "L").sum()))
@@ -694,8 +597,8 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
     numbers = {f"donor-{k.replace('_', '-')}": prec[k]
                for k in ("few_donors", "many_donors", "few_min_rois", "few_max_rois", "few_se", "many_se")}
     return Report(numbers=numbers,
-                  tables={"tab-sim-donors": _table(slopes, decimals=2, index_name="gene (slope b per donor)")},
-                  figures={"fig-sim-donors": qfig.per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
+                  tables={"tab-sim-donors": display.table(slopes, decimals=2, index_name="gene (slope b per donor)", index=True)},
+                  figures={"fig-sim-donors": qfig.plot_per_donor_panels(sim.roi_expression.per_donor, sim.qsm, iron,
                                                                    results=sim.donors, ncols=3)},
                   data={"precision": prec})
 
@@ -703,11 +606,11 @@ def report_donors(data: ChapterData, sim: SimulationStudy) -> Report:
 def present_bh(cmp: pd.DataFrame) -> Report:
     """Table 2.5 and counts of :func:`qmrigenes.stats.regression.compare_bh` (the chapter's visible cell calls it)."""
     summary = _bh_summary(cmp)
-    table = _table(cmp.rename_axis("procedure"), p=["max_p"],
+    table = display.table(cmp.rename_axis("procedure"), p=["max_p"],
                    counts=["n_significant", "n_in_genes", "n_only_here", "n_only_standard"],
-                   columns={"n_significant": "genes selected", "max_p": "largest selected p",
+                   headers={"n_significant": "genes selected", "max_p": "largest selected p",
                             "n_in_genes": "planted genes selected", "n_only_here": "not selected by BH 0.05",
-                            "n_only_standard": "BH 0.05 genes missed"})
+                            "n_only_standard": "BH 0.05 genes missed"}, index=True)
     return Report(numbers={f"bh-{k}": v for k, v in summary.items()}, tables={"tab-bh": table},
                   data={"comparison": cmp})
 
@@ -715,14 +618,14 @@ def present_bh(cmp: pd.DataFrame) -> Report:
 def present_pls(sim: SimulationStudy, pls: pd.DataFrame) -> Report:
     """Gene x ROI matrix of the PLS genes (Fig. 2.6) and the PLS table (Table 2.6) of
     :func:`qmrigenes.stats.regression.pls_loocv` (the chapter's visible cell calls it)."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     genes = list(PLS_GENES)
-    fig = qfig.gene_roi_heatmap(sim.expression, genes, standardize=False,
+    fig = qfig.plot_expression_heatmap(sim.expression, genes, standardize=False,
                                 title="Simulated: gene × ROI (donor-averaged z-scores)")
-    table = _table(pls[["rmse", "r2", "rmse_loocv", "q2"]], decimals=3, index_name="components", columns={
+    table = display.table(pls[["rmse", "r2", "rmse_loocv", "q2"]], decimals=3, index_name="components", headers={
         "rmse": "RMSE (in sample, z)", "r2": "R² (in sample)", "rmse_loocv": "RMSE (LOOCV, z)",
-        "q2": "Q² (LOOCV)"})
+        "q2": "Q² (LOOCV)"}, index=True)
     return Report(numbers={"pls-best": int(pls["rmse_loocv"].idxmin()), "pls-q2": float(pls["q2"].max())},
                   tables={"tab-pls": table}, figures={"fig-sim-heatmap": fig}, data={"pls": pls})
 
@@ -733,14 +636,14 @@ _DESIGN_LABELS = {"ahba": "AHBA sampling, 34 ROIs", "left_only": "left hemispher
 
 def present_power(power: pd.DataFrame) -> Report:
     """Fig. 2.7 and Table 2.7 of :func:`qmrigenes.design.power_by_design` (the chapter's visible cell calls it)."""
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
     from qmrigenes.design import power_at
 
     wide = power.pivot(index="effect", columns="design", values="power").rename(columns=_DESIGN_LABELS)
     numbers = {f"power-{d.split('_')[0]}-07": v for d, v in power_at(power, 0.7).items()}
     return Report(numbers=numbers,
-                  tables={"tab-power": _table(wide, decimals=2, index_name="planted r")},
-                  figures={"fig-power": qfig.power_figure(power, labels=_DESIGN_LABELS)}, data={"power": power})
+                  tables={"tab-power": display.table(wide, decimals=2, index_name="planted r", index=True)},
+                  figures={"fig-power": qfig.plot_power_curves(power, labels=_DESIGN_LABELS)}, data={"power": power})
 
 
 _ANALYSIS_LABELS = {"rois": "34 ROIs, OLS (df = 32)", "pair_means": "17 pair means, OLS (df = 15)",
@@ -748,57 +651,46 @@ _ANALYSIS_LABELS = {"rois": "34 ROIs, OLS (df = 32)", "pair_means": "17 pair mea
                     "mixed": "34 ROIs, random intercept per pair (MixedLM)"}
 
 
-def report_symmetry(data: ChapterData, *, seed: int = 0) -> Report:
-    """How symmetric is real deep-grey expression, and which simulated pattern correlation matches it.
+def present_symmetry(lr_r: pd.Series, lr_r_random: pd.Series, *, lr_corr: float, curve: pd.Series) -> Report:
+    """Table 2.x and the prose numbers of the left-right symmetry of real deep-grey expression.
 
-    Per gene, the Pearson r between its left and right AHBA expression profiles over the 7 aseg
-    structures (real data, :func:`qmrigenes.design.lr_profile_correlation`); as a control the same
-    with the right-hemisphere genes shuffled (random gene pairs). Then
-    :func:`qmrigenes.design.calibrate_lr_corr` finds the left-right pattern correlation of the
-    simulation whose donor-averaged 34-ROI expression has the same median profile r.
+    The chapter's visible cell computes each input with the library:
+    ``lr_r`` (per gene, :func:`qmrigenes.design.lr_profile_correlation` of the left and right AHBA
+    profiles over the 7 aseg structures), ``lr_r_random`` (the same with the right-hemisphere
+    genes shuffled: random gene pairs), and ``lr_corr`` / ``curve``
+    (:func:`qmrigenes.design.calibrate_lr_corr`: the simulated left-right pattern correlation whose
+    donor-averaged 34-ROI expression has the real median r, and the curve it was read from).
     """
-    from qmrigenes.ahba import deep_grey_expression
-    from qmrigenes.design import calibrate_lr_corr, lr_profile_correlation
-
-    left, right = deep_grey_expression(hemisphere="L"), deep_grey_expression(hemisphere="R")
-    r = lr_profile_correlation(left, right)
-    rng = np.random.default_rng(seed)
-    shuffled = right.iloc[:, rng.permutation(right.shape[1])].set_axis(right.columns, axis=1)
-    r_random = lr_profile_correlation(left, shuffled)
-    target = float(r.median())
-    rho, curve = calibrate_lr_corr(roi_sampling(data.annotations, table=data.table), data.table, target,
-                                   seed=seed)
-    numbers = {"lr-median-r": target, "lr-q25": float(r.quantile(0.25)), "lr-q75": float(r.quantile(0.75)),
-               "lr-random-r": float(r_random.median()), "lr-n-genes": len(r), "lr-corr": rho,
-               "lr-sim-at-zero": float(curve.iloc[0])}
+    numbers = {"lr-median-r": float(lr_r.median()), "lr-q25": float(lr_r.quantile(0.25)),
+               "lr-q75": float(lr_r.quantile(0.75)), "lr-random-r": float(lr_r_random.median()),
+               "lr-n-genes": len(lr_r), "lr-corr": lr_corr, "lr-sim-at-zero": float(curve.iloc[0])}
     frame = curve.to_frame("simulated median r").rename_axis("pattern correlation")
     return Report(numbers=numbers,
-                  tables={"tab-symmetry": _table(frame, decimals=2, index_name="pattern correlation (lr_corr)",
-                                                 columns={"simulated median r": "median left–right r of simulated expression"})},
-                  data={"lr_corr": rho, "r": r, "curve": curve})
+                  tables={"tab-symmetry": display.table(
+                      frame, decimals=2, index_name="pattern correlation (lr_corr)", index=True,
+                      headers={"simulated median r": "median left–right r of simulated expression"})},
+                  data={"lr_corr": lr_corr, "r": lr_r, "curve": curve})
 
 
-def report_calibration(data: ChapterData, *, lr_corr: float, n_rep: int = 6, n_genes: int = 5000,
-                       mixed_genes: int = 300, seed: int = 3) -> Report:
-    """Type-I error and false BH discoveries under the null, and power, of four analyses of the
-    34-ROI design, with independent (lr_corr = 0) and symmetric (``lr_corr``) expression patterns.
+def present_calibration(null: Mapping[float, pd.DataFrame], mixed: pd.DataFrame, power: pd.DataFrame, *,
+                        n_genes: int, n_rep: int, mixed_genes: int) -> Report:
+    """Table and figure of type-I error, false BH discoveries and power of four analyses of the 34-ROI
+    design, with independent (lr_corr = 0) and symmetric expression patterns.
 
-    :func:`qmrigenes.design.power_by_design` with the real AHBA sampling: a pure null (every gene
-    null, ``n_genes`` genes, ``n_rep`` replicates) for the calibration, and planted genes for the
-    power. The mixed model (one statsmodels fit per gene) runs on ``mixed_genes`` null genes,
-    one replicate, so its type-I error is estimated from fewer genes and has no BH column.
+    The chapter's visible cell computes each input with :func:`qmrigenes.design.power_by_design` on
+    the real AHBA sampling: ``null`` ({lr_corr: pure-null run of the three fast analyses},
+    ``n_genes`` genes, ``n_rep`` replicates; keys 0 and the symmetric value), ``mixed`` (the mixed
+    model on ``mixed_genes`` null genes, one replicate: one statsmodels fit per gene, so its type-I
+    error comes from fewer genes and it has no BH column) and ``power`` (planted genes, symmetric
+    patterns).
     """
-    from qmrigenes.design import power_at, power_by_design
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
+    from qmrigenes.design import power_at
 
-    sampling = roi_sampling(data.annotations, table=data.table)
-    fast = ("rois", "pair_means", "cluster_robust")
-    null = pd.concat([power_by_design(sampling, data.table, effects=(), n_genes=n_genes, n_rep=n_rep,
-                                      designs=("ahba",), lr_corr=rho, analyses=fast, seed=seed)
-                      .assign(lr_corr=rho) for rho in (0.0, lr_corr)], ignore_index=True)
-    mixed = power_by_design(sampling, data.table, effects=(), n_genes=mixed_genes, n_rep=1, designs=("ahba",),
-                            lr_corr=lr_corr, analyses=("mixed",), seed=seed).assign(lr_corr=lr_corr)
-    calib = pd.concat([null, mixed], ignore_index=True)
+    fast = [a for a in _ANALYSIS_LABELS if a != "mixed"]
+    sym = max(null)
+    calib = pd.concat([*(null[rho].assign(lr_corr=rho) for rho in sorted(null)), mixed.assign(lr_corr=sym)],
+                      ignore_index=True)
     calib["patterns"] = np.where(calib["lr_corr"] > 0, "symmetric", "independent")
     calib.loc[calib["analysis"] == "mixed", ["false_discoveries", "any_false"]] = np.nan
     wide = calib.pivot_table(index="analysis", columns="patterns", values=["type1", "false_discoveries"],
@@ -808,9 +700,7 @@ def report_calibration(data: ChapterData, *, lr_corr: float, n_rep: int = 6, n_g
     order = [c for c in ("type1 (independent)", "type1 (symmetric)", "false_discoveries (independent)",
                          "false_discoveries (symmetric)") if c in wide.columns]
     wide = wide[order]
-    power = power_by_design(sampling, data.table, n_genes=n_genes, n_rep=n_rep, designs=("ahba",),
-                            lr_corr=lr_corr, analyses=fast, seed=seed)
-    pw = power.pivot(index="effect", columns="analysis", values="power")[list(fast)].rename(columns=_ANALYSIS_LABELS)
+    pw = power.pivot(index="effect", columns="analysis", values="power")[fast].rename(columns=_ANALYSIS_LABELS)
     numbers = {"calib-n-genes": n_genes, "calib-n-rep": n_rep, "calib-mixed-genes": mixed_genes}
     key = {"rois": "rois", "pair_means": "pairs", "cluster_robust": "cr", "mixed": "mixed"}
     for _, row in calib.iterrows():
@@ -820,14 +710,15 @@ def report_calibration(data: ChapterData, *, lr_corr: float, n_rep: int = 6, n_g
             numbers[f"fd-{tag}"] = float(row["false_discoveries"])
     for an in fast:
         numbers[f"symp-{key[an]}-07"] = power_at(power, 0.7, analysis=an)["ahba"]
-    fig = qfig.power_figure(power.assign(design=power["analysis"]), labels=_ANALYSIS_LABELS)
-    tables = {"tab-calibration": _table(wide, decimals={c: (3 if c.startswith("type1") else 1) for c in wide.columns},
-                                        index_name="analysis", columns={
-                                            "type1 (independent)": "type-I error, independent patterns",
-                                            "type1 (symmetric)": "type-I error, symmetric patterns",
-                                            "false_discoveries (independent)": "false BH discoveries, independent",
-                                            "false_discoveries (symmetric)": "false BH discoveries, symmetric"}),
-              "tab-sym-power": _table(pw, decimals=2, index_name="planted r")}
+    fig = qfig.plot_power_curves(power.assign(design=power["analysis"]), labels=_ANALYSIS_LABELS)
+    tables = {"tab-calibration": display.table(
+                  wide, decimals={c: (3 if c.startswith("type1") else 1) for c in wide.columns},
+                  index_name="analysis", index=True, headers={
+                      "type1 (independent)": "type-I error, independent patterns",
+                      "type1 (symmetric)": "type-I error, symmetric patterns",
+                      "false_discoveries (independent)": "false BH discoveries, independent",
+                      "false_discoveries (symmetric)": "false BH discoveries, symmetric"}),
+              "tab-sym-power": display.table(pw, decimals=2, index_name="planted r", index=True)}
     return Report(numbers=numbers, tables=tables, figures={"fig-sym-power": fig},
                   data={"calibration": calib, "power": power})
 
@@ -842,7 +733,7 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0, maps:
 
     ``maps``, ``expression`` and ``set_tests`` as in :func:`_real_data_study` (computed when not given).
     """
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
 
     iron, myelin = data.sets["iron"], data.sets["myelin"]
     real = _real_data_study(data.sets, n_perm=n_perm, seed=seed, maps=maps, expression=expression,
@@ -855,19 +746,19 @@ def report_real(data: ChapterData, *, n_perm: int = 10_000, seed: int = 0, maps:
                                                              level="map")
     sets = sets.rename_axis(["map", "gene set"])
     tables = {
-        "tab-real-genes": _table(wide, decimals=2, csv_name="ch2-real-genes"),
-        "tab-real-sets": _table(sets, p=["p_gene", "p_coexp", "p_label"],
-                                counts=["n_present"], decimals=2, columns={
+        "tab-real-genes": display.table(wide, decimals=2, csv_name="ch2-real-genes", index=True),
+        "tab-real-sets": display.table(sets, p=["p_gene", "p_coexp", "p_label"],
+                                counts=["n_present"], decimals=2, headers={
                                     "n_present": "genes", "r": "mean r",
                                     "p_gene": "p (random)", "coexpression": "coexpr. r",
                                     "p_coexp": "p (matched)",
-                                    "p_label": "p (permutation)"})}
+                                    "p_label": "p (permutation)"}, index=True)}
     figures = {
-        "fig-real-heatmap": qfig.gene_roi_heatmap(real.expression, iron + myelin,
+        "fig-real-heatmap": qfig.plot_expression_heatmap(real.expression, iron + myelin,
                                                   title="Real: AHBA (left), z-scored across 7 structures"),
-        "fig-real-corr": qfig.gene_correlation_matrix(real.expression, iron + myelin,
+        "fig-real-corr": qfig.plot_correlation_matrix(real.expression, iron + myelin,
                                                       title="Real: gene–gene correlation across 7 structures"),
-        "fig-real-iron": qfig.regression_panels(real.expression, real.maps["R2*"], iron, results=real.r2s,
+        "fig-real-iron": qfig.plot_regression_panels(real.expression, real.maps["R2*"], iron, results=real.r2s,
                                                 standardize=True, ncols=3, ylabel="R2* (z)",
                                                 suptitle="Real: clinical MPM R2* vs AHBA iron genes (7 structures)")}
     return Report(numbers=numbers, tables=tables, figures=figures, data={"real": real})
@@ -882,16 +773,16 @@ def report_published(real: RealDataStudy, sim: SimulationStudy, published: pd.Da
     side.insert(0, "what", [f"{g} {names[i]}" if isinstance(g, str) and g else names[i]
                             for i, g in zip(side.index, side["gene"])])
     p_rows = [i for i in side.index if i.endswith("_p") or "_p_" in i]
-    ours = [(format_p(v, markup="text") if i in p_rows else (_DASH if pd.isna(v) else
+    ours = [(format_p(v, markup="text") if i in p_rows else (MISSING if pd.isna(v) else
              (f"{int(v):,}" if float(v).is_integer() else f"{float(v):.2f}"))) for i, v in side["ours"].items()]
     side["ours"] = ours
     side = side[["what", "value", "qsm_data", "location", "ours", "our data"]].reset_index(drop=True)
     # grouped: the published and our data sets are stated once per group of rows
     from .display import ColumnSpec, grouped_table
     shown = side.rename(columns={"qsm_data": "published QSM data"})
-    shown["value"] = [_published_text(v) for v in shown["value"]]
-    shown["ours"] = [_published_text(v) for v in shown["ours"]]
-    shown = shown.astype(object).where(shown.notna(), _DASH)
+    shown["value"] = [format_published(v) for v in shown["value"]]
+    shown["ours"] = [format_published(v) for v in shown["ours"]]
+    shown = shown.astype(object).where(shown.notna(), MISSING)
     table = grouped_table(shown, group_by=["published QSM data", "our data"], columns={
         "what": "quantity", "value": ColumnSpec("published", kind="published"), "location": "in the paper",
         "ours": ColumnSpec("ours", kind="published")}, csv_name="ch2-published", what="numbers")
@@ -910,7 +801,7 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
     (:func:`qmrigenes.stats.genesets.random_gene_set_null`); each slider step shows the histogram
     (density) of the first ``n`` draws with the observed mean r marked.
     """
-    from qmrigenes.figures import qsm as qfig
+    from qmrigenes import figures as qfig
     from qmrigenes.stats.genesets import gene_map_correlations, null_pvalues, random_gene_set_null
 
     from . import interactive
@@ -944,7 +835,7 @@ def report_null_widget(real: RealDataStudy, *, gene_set: str = "myelin", map_nam
         caption="Drag the slider: the histogram of the null settles as more random sets are drawn; "
                 "the p-value is the share of draws at least as extreme as the observed value (line).",
         fallback="The static figure above shows the full null.")
-    fig = qfig.null_histogram(null, observed, xlabel=f"mean r of {len(genes)} random genes with {label}",
+    fig = qfig.plot_null_histogram(null, observed, xlabel=f"mean r of {len(genes)} random genes with {label}",
                               title=f"Random-gene null, {gene_set} set vs {label} ({len(null):,} draws)")
     numbers = {"null-n-genes": len(genes), "null-observed": observed, "null-draws-min": draws[0],
                "null-p-min-draws": p[0], "null-p-max-draws": p[-1], "null-draws-max": draws[-1]}
@@ -988,11 +879,11 @@ def present_exercise_bh(p: Mapping[str, float], selected: Mapping[str, np.ndarra
     frame = pd.DataFrame({"p": pv, "rank": rank, "I(i)": sort_index, "bh_thr": rank * alpha / m,
                           "pub_thr": sort_index * q / m, "std": std, "std_q": std_q, "pub": pub,
                           "pub_rev": pub_rev}, index=pd.Index(genes, name="gene"))
-    table = _table(frame, p=["p", "bh_thr", "pub_thr"], counts=["rank", "I(i)"],
-                   flags=["std", "std_q", "pub", "pub_rev"], columns={
+    table = display.table(frame, p=["p", "bh_thr", "pub_thr"], counts=["rank", "I(i)"],
+                   flags=["std", "std_q", "pub", "pub_rev"], headers={
                        "rank": "rank k", "I(i)": "sort index I(i)", "bh_thr": f"BH threshold k·{alpha:g}/m",
                        "pub_thr": f"code threshold I(i)·{q:g}/m", "std": f"BH {alpha:g}", "std_q": f"BH {q:g}",
-                       "pub": "paper's code", "pub_rev": "paper's code, list reversed"})
+                       "pub": "paper's code", "pub_rev": "paper's code, list reversed"}, index=True)
     names = lambda sel: _join_names([g for g, s in zip(genes, sel) if s]) or "none"   # noqa: E731
     numbers = {"ex-bh-m": m, "ex-bh-std-n": int(std.sum()), "ex-bh-stdq-n": int(std_q.sum()),
                "ex-bh-pub-n": int(pub.sum()), "ex-bh-pub-rev-n": int(pub_rev.sum()),
@@ -1045,8 +936,8 @@ def present_exercise_min_p(real: RealDataStudy, *, m: int, threshold: float, t_c
     numbers.update({"ex-minp-best-gene": str(best["gene"]), "ex-minp-best-r": float(best["r"]),
                     "ex-minp-best-p": float(best["p"])})
     frame = pd.DataFrame(rows).set_index("regions n")
-    table = _table(frame, p=["perm"], counts=["df"], decimals={"t": 1, "r": 4}, columns={
-        "t": "critical |t|", "r": "critical |r|", "perm": "smallest two-sided permutation p (2/n!)"})
+    table = display.table(frame, p=["perm"], counts=["df"], decimals={"t": 1, "r": 4}, headers={
+        "t": "critical |t|", "r": "critical |r|", "perm": "smallest two-sided permutation p (2/n!)"}, index=True)
     return Report(numbers=numbers, tables={"tab-ex-minp": table}, data={"frame": frame})
 
 
@@ -1093,5 +984,5 @@ def present_exercise_power_rois(by_rois: Mapping[int, pd.DataFrame], reference: 
                     "ex-power-share": n_planted / n_genes, "ex-power-ref-genes": reference_genes,
                     "ex-power-ref-planted": reference_planted,
                     "ex-power-ref-share": reference_planted / reference_genes})
-    return Report(numbers=numbers, tables={"tab-ex-power": _table(wide, decimals=2, index_name="planted r")},
+    return Report(numbers=numbers, tables={"tab-ex-power": display.table(wide, decimals=2, index_name="planted r", index=True)},
                   data={"power": power})

@@ -16,9 +16,8 @@ import pandas as pd
 
 from qmrigenes import qsm
 from qmrigenes import relaxometry
-from qmrigenes.figures import ms as figs
-from qmrigenes.lesions import (_LUT, atrophy_series, insert_lesions, lesion_contrast, lesion_only,
-                               load_lesion_changes, load_review_tables, radial_profile, review_direction_matrix)
+from qmrigenes import figures as figs
+from qmrigenes.lesions import _LUT, atrophy_series, insert_lesions, lesion_contrast, lesion_only, radial_profile
 from qmrigenes.phantom import Phantom, tissue_table
 from qmrigenes.qsm import (add_field_noise, forward_field, recovery_summary, reference_to, roi_means, sharp,
                            sphere_source, tikhonov_cg, tikhonov_early_stopped, tikhonov_optimality, tkd)
@@ -27,6 +26,7 @@ from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise
 
 from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
 
+from . import display
 from .citestyle import author_year
 from .report import Report
 from .numberstyle import number_text
@@ -44,15 +44,15 @@ __all__ = [
     "report_stopping_rule",
     "present_stopping_rule",
     "report_background",
-    "report_lesion_sources",
+    "present_lesion_sources",
     "report_lesions",
     "present_lesions",
-    "report_review",
+    "present_review",
     "report_atrophy",
     "report_runtime",
     "report_small_angle",
     "report_mtsat_b1",
-    "report_design_values",
+    "present_design_values",
     "lesion_profiles",
     "tkd_measured_chi",
 ]
@@ -63,26 +63,6 @@ _PAR_NAMES = {"R1": "R1", "PD": "PD", "R2s": "R2*", "MTsat": "MTsat", "chi": "χ
 _UNITS = {"R1": "s⁻¹", "PD": "p.u.", "R2s": "s⁻¹", "MTsat": "p.u.", "chi": "ppm"}
 
 
-def _display(table: pd.DataFrame, *, decimals: int | dict = 2):
-    """The one way this chapter shows a table: :func:`qmribook.display.table` on the table with its index
-    as leading columns; floats as values with ``decimals`` (one number, or one per column, default 2),
-    integers as counts, the rest as text."""
-    from .display import ColumnSpec, table as display_table
-
-    frame = table.reset_index() if any(n is not None for n in table.index.names) else table
-    columns = {}
-    for col in frame.columns:
-        dtype = frame[col].dtype
-        if pd.api.types.is_bool_dtype(dtype) or dtype == object:
-            columns[col] = ColumnSpec(str(col), kind="text")
-        elif pd.api.types.is_integer_dtype(dtype):
-            columns[col] = ColumnSpec(str(col), kind="count")
-        elif pd.api.types.is_float_dtype(dtype):
-            places = decimals.get(col, 2) if isinstance(decimals, dict) else decimals
-            columns[col] = ColumnSpec(str(col), kind="value", decimals=places)
-        else:
-            columns[col] = ColumnSpec(str(col), kind="text")
-    return display_table(frame, columns=columns)
 
 
 def _rms_ppb(x: np.ndarray) -> float:
@@ -240,7 +220,7 @@ def present_qsm(chi_true: np.ndarray, labels: np.ndarray, *, field: np.ndarray, 
     figures = {"fig-qsm": figs.plot_qsm(chi_true, recons, z=z, y=y),
                "fig-qsm-roi": figs.plot_roi_means(shown)}
     table = _qsm_roi_display(summary, rois, threshold=threshold)
-    return Report(numbers=numbers, tables={"qsm-roi-table": _display(table, decimals=1)}, figures=figures,
+    return Report(numbers=numbers, tables={"qsm-roi-table": display.table(table, decimals=1, index="named")}, figures=figures,
                   data={"field": field, "field_noisy": noisy, "recons": recons, "rois": rois, "summary": summary,
                         "early": chi_early, "info": info, "info_early": info_early, "table": table,
                         "chi_full": chi_full})
@@ -428,7 +408,7 @@ def present_mpm(phantom, b1: np.ndarray, signals: dict, estimates: dict, *, tiss
     summary = (named[named["tissue"].isin(list(summary_tissues))]
                .pivot_table(index=["tissue", "parameter"], columns="method", values="bias_pct", sort=False))
     summary.columns = [f"bias (%), {m}" for m in summary.columns]
-    tables = {"accuracy-table": _display(accuracy), "acc-summary": _display(summary)}
+    tables = {"accuracy-table": display.table(accuracy, index="named"), "acc-summary": display.table(summary, index="named")}
     z = phantom.labels.shape[2] // 2 if z is None else z
     shown = {"B1-corrected": estimates["B1-corrected"], "no B1 corr.": estimates["no B1 correction"]}
     figures = {"fig-mpm-maps": figs.plot_mpm_maps(phantom.maps, shown, b1, z=z),
@@ -570,7 +550,7 @@ def present_small_angle(phantom, fits: dict, *, tissues: dict, report_tissue: st
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "estimator (noiseless, B1 = 1)"
     table.columns = [f"{report_tissue} {c} bias (%)" for c in ("R1", "PD", "MTsat")]
-    return Report(numbers=numbers, tables={"small-angle-table": _display(table)}, data={"table": table})
+    return Report(numbers=numbers, tables={"small-angle-table": display.table(table, index="named")}, data={"table": table})
 
 
 MT_MODELS = {0: "MT saturation independent of B1 (this chapter)", 2: "MT saturation ∝ B1² (MT pulse energy)"}
@@ -637,7 +617,7 @@ def present_mtsat_b1(phantom, fits: dict, *, tissues: dict, report_tissue: str =
         rows.append({"forward model": MT_MODELS[p], "estimator": names[tag], f"{report_tissue} MTsat bias (%)": bias,
                      f"{report_tissue} MTsat error SD (%)": sd})
     table = pd.DataFrame(rows).set_index(["forward model", "estimator"])
-    return Report(numbers=numbers, tables={"mtsat-b1-table": _display(table, decimals=1)}, data={"table": table})
+    return Report(numbers=numbers, tables={"mtsat-b1-table": display.table(table, decimals=1, index="named")}, data={"table": table})
 
 
 def report_denoising(phantom, b1: np.ndarray, *, tissues: dict, z: int, half_width: int = 8,
@@ -698,13 +678,15 @@ def present_denoising(noisy: np.ndarray, den: np.ndarray, table: pd.DataFrame, *
     shown = table.rename(columns={"no denoising": "error SD, no denoising (s⁻¹)", "NLM": "error SD, NLM (s⁻¹)",
                                   "bias_no_denoising": "mean error, no denoising (s⁻¹)",
                                   "bias_NLM": "mean error, NLM (s⁻¹)"})
-    return Report(numbers=numbers, tables={"denoise-table": _display(shown)}, figures={"fig-denoise": fig},
+    return Report(numbers=numbers, tables={"denoise-table": display.table(shown, index="named")}, figures={"fig-denoise": fig},
                   data=data)
 
 
 # --------------------------------------------------------------------------- chapter helpers
-def report_lesion_sources(changes: pd.DataFrame | None = None) -> Report:
+def present_lesion_sources(changes: pd.DataFrame) -> Report:
     """Which lesion-change magnitudes are published and which are design values.
+
+    ``changes``: :func:`qmrigenes.lesions.load_lesion_changes` (the chapter's visible cell).
 
     Returns
     -------
@@ -715,7 +697,6 @@ def report_lesion_sources(changes: pd.DataFrame | None = None) -> Report:
         ``published`` / ``design`` (lists of rows as text such as
         ``"R2s of early_active core"``).
     """
-    changes = load_lesion_changes() if changes is None else changes
     kinds = set(changes["kind"])
     if not kinds <= {"published", "SIMULATION design"}:
         raise ValueError(f"unknown kinds {sorted(kinds - {'published', 'SIMULATION design'})}")
@@ -724,7 +705,7 @@ def report_lesion_sources(changes: pd.DataFrame | None = None) -> Report:
     numbers = {"n-change-rows": int(len(changes)), "n-change-published": int(pub.sum()),
                "n-change-design": int((~pub).sum())}
     shown = _lesion_changes_display(changes)
-    return Report(numbers=numbers, tables={"lesion-changes": _display(shown)},
+    return Report(numbers=numbers, tables={"lesion-changes": display.table(shown, index="named")},
                   data={"published": list(text[pub]), "design": list(text[~pub]), "shown": shown})
 
 
@@ -923,7 +904,7 @@ def present_lesions(phantom: Phantom, les: Phantom, lesion_map: np.ndarray, info
     table.index.name = "lesion stage"
     figures = {"fig-lesions": figs.plot_lesion_stages(maps, info),
                "fig-profiles": figs.plot_lesion_profiles(profiles)}
-    return Report(numbers=numbers, tables={"lesion-qsm-controls": _display(table, decimals=1)}, figures=figures,
+    return Report(numbers=numbers, tables={"lesion-qsm-controls": display.table(table, decimals=1, index="named")}, figures=figures,
                   data={"lesioned": les, "info": info, "maps": maps, "profiles": profiles, "contrasts": contrasts,
                         "table": table,
                         "lesion_map": lesion_map,
@@ -960,15 +941,15 @@ def _review_facts(table: pd.DataFrame) -> dict:
             "bg_thalamus_opposite": bool(opposite)}
 
 
-def report_review(table: pd.DataFrame | None = None, *, directions: pd.DataFrame | None = None) -> Report:
+def present_review(table: pd.DataFrame, *, directions: pd.DataFrame) -> Report:
     """The review's Tables 1-2 as data: a heatmap, the encoded table and its counts.
 
     Parameters
     ----------
-    table : DataFrame, optional
-        Default :func:`qmrigenes.lesions.load_review_tables`.
-    directions : DataFrame, optional
-        Its :func:`qmrigenes.lesions.review_direction_matrix` (computed if not given).
+    table : DataFrame
+        :func:`qmrigenes.lesions.load_review_tables` (the chapter's visible cell).
+    directions : DataFrame
+        Its :func:`qmrigenes.lesions.review_direction_matrix` (the chapter's visible cell).
 
     Returns
     -------
@@ -978,16 +959,14 @@ def report_review(table: pd.DataFrame | None = None, *, directions: pd.DataFrame
         ``fig-review-heatmap``; ``data``: ``facts`` (see :func:`_review_facts`:
         the patterns the chapter's text states).
     """
-    table = load_review_tables() if table is None else table
     facts = _review_facts(table)
     shown = table[["table", "site", "parameter", "direction", "encoded_from", "review_refs"]].rename(
         columns={"encoded_from": "encoded from", "review_refs": "review's reference numbers"})
     shown = shown.assign(**{"encoded from": shown["encoded from"].map({"table": "the table", "text": "the text"})
                             .fillna(shown["encoded from"])}).set_index(["table", "site", "parameter"])
     return Report(numbers={"n-review-cells": facts["n_cells"], "n-review-text": facts["n_from_text"]},
-                  tables={"review-table": _display(shown)},
-                  figures={"fig-review-heatmap": figs.plot_review_heatmap(
-                      review_direction_matrix(table) if directions is None else directions)},
+                  tables={"review-table": display.table(shown, index="named")},
+                  figures={"fig-review-heatmap": figs.plot_review_heatmap(directions)},
                   data={"facts": facts})
 
 
@@ -1058,7 +1037,7 @@ def present_atrophy(series: pd.DataFrame) -> Report:
     for col in [c for c in shown.columns if "χ" in c]:
         shown[col] = 1000 * shown[col]
     shown.index = pd.Index((100 * shown.index).round().astype(int), name="volume loss (%)")
-    return Report(numbers=_atrophy_changes(series), tables={"atrophy-table": _display(shown, decimals=1)},
+    return Report(numbers=_atrophy_changes(series), tables={"atrophy-table": display.table(shown, decimals=1, index="named")},
                   figures={"fig-atrophy": figs.plot_atrophy(series)}, data={"series": series})
 
 
@@ -1088,12 +1067,12 @@ def present_phantom(phantom: Phantom, table: pd.DataFrame, *, z: int | None = No
     kw = {} if z is None else {"z": z}
     return Report(numbers={"phantom-shape": " × ".join(map(str, phantom.shape)),
                            "n-brain": int(phantom.mask.sum())},
-                  tables={"tissue-table": _display(
+                  tables={"tissue-table": display.table(
                       table.rename(columns={p: f"{_PAR_NAMES[p]} ({_UNITS[p]})" for p in table.columns})
                       .rename_axis(index="tissue", columns=None),
                       # each column at the precision of its values (not 97.000 for a PD of 97)
                       decimals={f"{_PAR_NAMES[p]} ({_UNITS[p]})": d
-                                for p, d in {"R1": 3, "PD": 1, "R2s": 1, "MTsat": 2, "chi": 3}.items()})},
+                                for p, d in {"R1": 3, "PD": 1, "R2s": 1, "MTsat": 2, "chi": 3}.items()}, index="named")},
                   figures={"fig-phantom": figs.plot_phantom(phantom, **kw)}, data={"table": table})
 
 
@@ -1102,9 +1081,9 @@ def report_runtime(t_start: float) -> Report:
     return Report(numbers={"runtime": time.perf_counter() - t_start})
 
 
-def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndarray, sigma: float,
-                         field_sigma: float, lam: float, lesion_radius_mm: float = 6.0, rim_mm: float = 2.0,
-                         changes: pd.DataFrame | None = None, background=None) -> Report:
+def present_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndarray, sigma: float,
+                          field_sigma: float, lam: float, values: pd.DataFrame, changes: pd.DataFrame,
+                          lesion_radius_mm: float = 6.0, rim_mm: float = 2.0, background=None) -> Report:
     """Every value of the chapter's simulation that is a design choice, not taken from a source.
 
     Parameters
@@ -1115,8 +1094,10 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
         weight).
     lesion_radius_mm, rim_mm : float
         Lesion geometry (as passed to :func:`qmrigenes.lesions.insert_lesions`).
-    changes : DataFrame, optional
-        Lesion changes (default :func:`qmrigenes.lesions.load_lesion_changes`).
+    values : DataFrame
+        :func:`qmrigenes.phantom.tissue_values` (each tissue value with its source).
+    changes : DataFrame
+        :func:`qmrigenes.lesions.load_lesion_changes`.
     background : dict, optional
         ``radius_mm`` and ``chi`` (ppm) of the external field source.
 
@@ -1127,10 +1108,6 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
         ``n-design-values`` (rows) and ``n-tissue-design`` (tissue-table cells
         that are an assumption or another simulation's design value).
     """
-    from qmrigenes.phantom import tissue_values
-
-    changes = load_lesion_changes() if changes is None else changes
-    values = tissue_values()
     rows = []
     for _, r in values.iterrows():
         src = str(r["source"])
@@ -1176,7 +1153,7 @@ def report_design_values(*, protocol: MPMProtocol, b1: np.ndarray, mask: np.ndar
                  "toy model"))
     table = pd.DataFrame(rows, columns=["design value", "value", "status"]).set_index("design value")
     return Report(numbers={"n-design-values": int(len(table)), "n-tissue-design": n_tissue},
-                  tables={"design-values": _display(table)}, data={"table": table})
+                  tables={"design-values": display.table(table, index="named")}, data={"table": table})
 
 
 # --------------------------------------------------------------------------- stopping rule (issue 21)
@@ -1254,7 +1231,7 @@ def present_stopping_rule(solutions: dict, field: np.ndarray, labels: np.ndarray
         numbers[f"stop-n-changed-{tag}"] = changed[t]
         numbers[f"stop-fd-{tag}"] = meta[t]["remaining"]
         numbers[f"stop-iter-{tag}"] = meta[t]["iterations"]
-    from .display import format_count, format_p, format_value, table as display_table
+    from .display import format_count, format_p, format_value
 
     rows = {roi: [format_value(v, decimals=decimals) for v in values.loc[roi]] for roi in values.index}
     rows["CG iterations"] = [format_count(meta[t]["iterations"]) for t in tols]
@@ -1263,5 +1240,5 @@ def present_stopping_rule(solutions: dict, field: np.ndarray, labels: np.ndarray
     rows[number_text(f"entries differing from tol {tols[-1]:.0e}")] = [format_count(changed[t]) for t in tols]
     text = pd.DataFrame.from_dict(rows, orient="index", columns=[number_text(f"tol {t:.0e}") for t in tols])
     text.index.name = "χ (ppb) or solver check"
-    return Report(numbers=numbers, tables={"stop-table": display_table(text.reset_index())},
+    return Report(numbers=numbers, tables={"stop-table": display.table(text.reset_index())},
                   data={"values": values, "meta": pd.DataFrame(meta).T, "changed": changed})

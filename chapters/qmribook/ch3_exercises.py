@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from qmrigenes import qsm
-from qmrigenes.figures import ms as figs
+from qmrigenes import figures as figs
 from qmrigenes.phantom import TISSUES
 from qmrigenes.relaxometry import _r1_two_angle, add_rician_noise, ernst_angle, r1_noise_grid, spgr_signal
 
@@ -275,7 +275,8 @@ def present_flip_angle_noise(grid: pd.DataFrame, r1: float, *, amplitude: float 
         "ex-fa-mc-prot": _monte_carlo_cov(r1, amplitude, sigma, tr, a_lo, a_hi, n_mc, rng),
     }
     fig = figs.plot_flip_angle_noise(grid, optimum=(numbers["ex-fa-opt-lo"], numbers["ex-fa-opt-hi"]),
-                                     protocol=(a_lo, a_hi), ernst=ernst, r1=r1, tr=tr, tissue=tissue)
+                                     protocol=(a_lo, a_hi), ernst=ernst, r1=r1, tr=tr, tissue=tissue,
+                                     protocol_label="chapter's protocol")
     return Report(numbers=numbers, figures={"ex-fig-fa": fig}, data={"grid": grid})
 
 

@@ -32,7 +32,7 @@ from typing import Mapping, Union
 import pandas as pd
 
 __all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "header_spec", "grouped_table", "format_p", "format_count",
-           "format_value", "MISSING", "TABLES_DIR", "TABLES_HREF"]
+           "format_value", "format_published", "MISSING", "TABLES_DIR", "TABLES_HREF"]
 
 #: What a missing value shows as.
 MISSING = "\u2014"
@@ -177,6 +177,39 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
     return f"{mantissa}\u00d710{str(exponent).translate(_SUP)}"
 
 
+def format_published(text) -> str:
+    """A published number as printed in the source, typeset: ``1.32e-9`` -> ``1.32×10⁻⁹``,
+    ``15627`` -> ``15,627``; other text unchanged (its digits are the published precision);
+    empty -> :data:`MISSING`."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)) or str(text).strip() == "":
+        return MISSING
+    t = str(text).strip()
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
+    if m:
+        return f"{m.group(1)}\u00d710{str(int(m.group(2))).translate(_SUP)}"
+    if re.fullmatch(r"-?\d+", t):
+        return f"{int(t):,}"
+    return t
+
+
+def _yes_no(value) -> str:
+    """A flag as the tables print it: yes / no / :data:`MISSING`."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return "yes" if bool(value) else "no"
+
+
+def _cell_text(value, spec: ColumnSpec) -> str:
+    """The text a cell shows (Unicode, no markup)."""
+    if spec.kind == "p":
+        return format_p(value, digits=spec.digits, markup="text")
+    if spec.kind == "count":
+        return format_count(value)
+    if spec.kind == "value":
+        return format_value(value, decimals=spec.decimals)
+    return MISSING if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def _true_minus(text: str) -> str:
     """A leading hyphen-minus of a number as a true minus sign (``-0.53`` -> ``−0.53``)."""
     return re.sub(r"^(\s*)-(?=\d|\.\d)", "\\1" + _MINUS, text)
@@ -285,10 +318,19 @@ def _normalise(frame: pd.DataFrame, columns) -> dict[str, ColumnSpec]:
 class Table:
     """A formatted table: ``_repr_html_`` (HTML markup) or ``_repr_markdown_`` (MyST)."""
 
-    def __init__(self, body: str, markup: str, *, frame: pd.DataFrame | None = None):
+    def __init__(self, body: str, markup: str, *, frame: pd.DataFrame | None = None,
+                 shown: pd.DataFrame | None = None, specs: Mapping[str, "ColumnSpec"] | None = None):
         self.body = body
         self.markup = markup
-        self.frame = frame      # the rows shown (before formatting), for tests and reuse
+        self.frame = frame      # the table as the caller passed it (index included), for tests and reuse
+        self._shown, self._specs = shown, specs
+
+    @property
+    def text(self) -> pd.DataFrame:
+        """The shown cells as text (Unicode, no markup), one column per header: for tests."""
+        if self._shown is None or self._specs is None:
+            raise ValueError("this table keeps no shown cells")
+        return pd.DataFrame({s.flat: [_cell_text(v, s) for v in self._shown[c]] for c, s in self._specs.items()})
 
     def _repr_html_(self):
         return self.body if self.markup == "html" else None
@@ -346,6 +388,9 @@ def _head_html(specs: Mapping[str, ColumnSpec], numeric: Mapping[str, bool]) -> 
 
 
 def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] | None = None,
+          index: Union[bool, str] = False, index_name: str | None = None, headers: Mapping[str, str] | None = None,
+          decimals: Union[int, Mapping[str, int]] = 2,
+          p=(), counts=(), flags=(), published=(), as_text: bool = False,
           caption: str | None = None, csv_name: str | None = None, markup: str = "html",
           csv_dir: Path | None = None) -> Table:
     """Format a table by the book's rules, for ``glue``.
@@ -359,7 +404,22 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
         The columns to show, in order, with their reader-facing headers (symbols and
         units). A plain string is a header; its kind is then inferred from the dtype
         (integers are counts, floats are values with 2 decimals, the rest text).
-        Default: every column under its own name.
+        Default: every column under its own name. Not combined with the options below.
+    index : bool or "named"
+        Show the index as leading text columns (levels named by ``index_name`` for the first
+        and ``"level i"`` where unnamed); ``"named"``: only if a level has a name. Default
+        ``False``: the index is not shown.
+    headers : dict of str to str, optional
+        Reader-facing headers of some columns (every column is shown; the others under their
+        own names).
+    decimals : int or dict of str to int
+        Decimals of inferred value columns (one for all, or per column; default 2).
+    p, counts, flags, published : sequence of str
+        Columns shown as p-values, integer counts, yes/no flags, or published numbers as
+        printed (:func:`format_published`).
+    as_text : bool
+        Show every cell as its text (``str``; missing as :data:`MISSING`), for tables whose
+        cells are formatted already.
     caption : str, optional
         Caption inside the table (HTML markup only). Numbered tables take their caption
         from the ``{glue:figure}`` directive instead.
@@ -381,6 +441,10 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
     """
     if markup not in {"html", "myst"}:
         raise ValueError("markup must be 'html' or 'myst'")
+    given = frame
+    frame, columns = _prepare(frame, columns, index=index, index_name=index_name, headers=headers,
+                              decimals=decimals, p=p, counts=counts, flags=flags, published=published,
+                              as_text=as_text)
     specs = _normalise(frame, columns)
     download = ""
     if csv_name is not None:
@@ -397,7 +461,7 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
         body = "\n".join(lines)
         if download:
             body += "\n\n" + download
-        return Table(body, "myst", frame=frame)
+        return Table(body, "myst", frame=given, shown=frame, specs=specs)
     numeric = {c: _is_numeric(frame[c], s) for c, s in specs.items()}
     head = _head_html(specs, numeric)
     rows = []
@@ -412,7 +476,78 @@ def table(frame: pd.DataFrame, *, columns: Mapping[str, Union[ColumnSpec, str]] 
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     body = (f'<div class="qmri-scroll"><table class="qmri-table">{cap}<thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>{download}')
-    return Table(body, "html", frame=frame)
+    return Table(body, "html", frame=given, shown=frame, specs=specs)
+
+
+def _prepare(frame: pd.DataFrame, columns, *, index: bool, index_name, headers, decimals, p, counts, flags,
+             published, as_text: bool):
+    """The frame to show and its column specs from :func:`table`'s keyword options."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    kinds = {"p": p, "counts": counts, "flags": flags, "published": published}
+    for what, names in kinds.items():
+        if isinstance(names, str):
+            raise TypeError(f"{what} must be a list of column names, got the bare string {names!r}")
+        unknown = [c for c in names if c not in frame.columns]
+        if unknown:
+            raise ValueError(f"{what}: columns not in the table: {unknown}")
+    if index == "named":
+        index = index_name is not None or any(n is not None for n in frame.index.names)
+    elif not isinstance(index, bool):
+        raise ValueError(f"index must be True, False or 'named', got {index!r}")
+    if not (index or as_text or headers or any(kinds.values()) or decimals != 2):
+        return frame, columns                      # the plain path: columns as given
+    if columns is not None:
+        raise ValueError("columns (the columns to show) cannot be combined with index, headers, decimals, "
+                         "p, counts, flags, published or as_text; rename with headers instead")
+    renames = dict(headers or {})
+    missing = [c for c in renames if c not in frame.columns]
+    if missing:
+        raise KeyError(f"headers: columns not in the table: {missing}")
+    frame = frame.copy()
+    specs: dict = {}
+    if index:
+        names = list(frame.index.names)
+        if index_name is not None:
+            names[0] = index_name
+        names = [n if n is not None else f"level {i}" for i, n in enumerate(names)]
+        frame.index = frame.index.set_names(names)
+        frame = frame.reset_index()
+        for c, n in zip(frame.columns[:len(names)], names):    # integer levels as counts, the rest as text
+            if as_text:
+                frame[c] = [MISSING if _missing(v) else str(v) for v in frame[c]]
+            integer = not as_text and pd.api.types.is_integer_dtype(frame[c].dtype)
+            specs[c] = ColumnSpec(str(n), kind="count" if integer else "text")
+    for c in frame.columns:
+        if c in specs:
+            continue
+        spec = renames.get(c, c if isinstance(c, tuple) else str(c))
+        if isinstance(spec, ColumnSpec):
+            specs[c] = spec
+            continue
+        header = _two_level(spec) if isinstance(spec, tuple) else spec
+        col = frame[c]
+        if as_text:
+            frame[c] = [MISSING if _missing(v) else str(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="text")
+        elif c in p:
+            specs[c] = ColumnSpec(header, kind="p")
+        elif c in counts:
+            specs[c] = ColumnSpec(header, kind="count")
+        elif c in flags or pd.api.types.is_bool_dtype(col.dtype):      # bool columns read yes / no
+            frame[c] = [_yes_no(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="text")
+        elif c in published:
+            frame[c] = [format_published(v) for v in col]
+            specs[c] = ColumnSpec(header, kind="published")
+        elif pd.api.types.is_integer_dtype(col.dtype):
+            specs[c] = ColumnSpec(header, kind="count")
+        elif pd.api.types.is_float_dtype(col.dtype):
+            d = decimals.get(c, 2) if isinstance(decimals, Mapping) else decimals
+            specs[c] = ColumnSpec(header, kind="value", decimals=d)
+        else:
+            specs[c] = ColumnSpec(header, kind="text")
+    return frame, specs
 
 
 def grouped_table(frame: pd.DataFrame, *, group_by, columns: Mapping[str, Union[ColumnSpec, str]],

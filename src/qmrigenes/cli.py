@@ -138,7 +138,7 @@ def _associate(args) -> int:
         _write(checked["--per-gene"], lambda tmp: details.per_gene.to_csv(tmp, index=False))
         written.append(checked["--per-gene"])
     if args.plot:
-        from .figures.association import plot_association
+        from .figures.distributions import plot_association
 
         fig = plot_association(details)
         suffix = checked["--plot"].suffix.lower().lstrip(".")

@@ -5,6 +5,7 @@ import pytest
 from qmrigenes import mpm
 from qmribook import ch1
 from qmribook.report import Report
+from qmribook.display import table
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_fmt_p_one_style():
 
 def test_display_table_complete_with_csv():
     frame = pd.DataFrame({"x": [f"{i}" for i in range(120)]})
-    html = ch1.display_table(frame, csv_name="t.csv", max_height="10em")._repr_html_()
+    html = table(frame, csv_name="t", as_text=True)._repr_html_()
     assert html.count("<tr") == 121 and "…" not in html and "..." not in html
     assert 'href="_tables/t.csv"' in html and 'class="qmri-scroll"' in html   # the one table path
 

@@ -143,9 +143,9 @@ def test_p_text_one_style():
 
 
 def test_published_text_keeps_published_precision():
-    assert ch2._published_text("3.40e-6") == "3.40×10⁻⁶"                 # trailing zero kept
-    assert ch2._published_text("15627") == "15,627" and ch2._published_text("0.46") == "0.46"
-    assert ch2._published_text("") == "—"
+    assert display.format_published("3.40e-6") == "3.40×10⁻⁶"                 # trailing zero kept
+    assert display.format_published("15627") == "15,627" and display.format_published("0.46") == "0.46"
+    assert display.format_published("") == "—"
 
 
 def test_author_year_from_bibliography(tmp_path):
@@ -165,8 +165,9 @@ def test_author_year_from_bibliography(tmp_path):
 def test_table_formats_by_kind():
     frame = pd.DataFrame({"n": [17.0, np.nan], "p": [1e-5, 0.5], "flag": [True, False], "x": [0.123, -1.0]},
                          index=pd.Index(["a", "b"], name="gene"))
-    tab = ch2._table(frame, counts=["n"], p=["p"], flags=["flag"], columns={"p": "p (FDR)", "x": "χ (ppb)"})
-    data = tab.data.set_index("gene")
+    tab = display.table(frame, counts=["n"], p=["p"], flags=["flag"], headers={"p": "p (FDR)", "x": "χ (ppb)"},
+                        index=True)
+    data = tab.text.set_index("gene")
     assert data.loc["a", "n"] == "17" and data.loc["b", "n"] == "—"                  # no 17.000, no NaN
     assert data.loc["a", "p (FDR)"] == "1.0×10⁻⁵" and data.loc["b", "flag"] == "no"
     assert data.loc["b", "χ (ppb)"] == "−1.00"
@@ -174,7 +175,7 @@ def test_table_formats_by_kind():
     assert "qmri-scroll" in html and "χ (ppb)" in html and "NaN" not in html and "…" not in html
     assert "<sup>−5</sup>" in html and "qmri-nowrap" in html                          # p never wraps
     with pytest.raises(ValueError):
-        ch2._table(frame, p=["nope"])
+        display.table(frame, p=["nope"])
 
 
 # --------------------------------------------------------------------------- reports and exercises
@@ -187,7 +188,7 @@ def test_report_exercise_bh_disagrees_with_standard():
     assert num["ex-bh-pub-rev-n"] != num["ex-bh-pub-n"]                     # order dependence shown
     assert num["ex-bh-pub-genes"] == "g01" and num["ex-bh-unc-n"] == int((p < 1e-4).sum())
     assert (frame["rank"].sort_values().to_numpy() == np.arange(1, 11)).all()
-    assert "tab-ex-bh" in rep.tables and "paper's code" in rep.tables["tab-ex-bh"].data.columns
+    assert "tab-ex-bh" in rep.tables and "paper's code" in rep.tables["tab-ex-bh"].text.columns
 
 
 @pytest.fixture(scope="module")
@@ -228,17 +229,32 @@ def test_report_exercise_power_rois(chapter_data):
     assert 0 <= num["ex-power-ref-07"] <= 1
 
 
-def test_report_symmetry_and_calibration(chapter_data):
-    sym = ch2.report_symmetry(chapter_data, seed=0)
+def test_present_symmetry_and_calibration(chapter_data):
+    """The chapter's visible library calls (small), then the presenting functions."""
+    from qmrigenes import ahba, design
+
+    left, right = ahba.deep_grey_expression(hemisphere="L"), ahba.deep_grey_expression(hemisphere="R")
+    lr_r = design.lr_profile_correlation(left, right)
+    shuffled = right.iloc[:, np.random.default_rng(0).permutation(right.shape[1])].set_axis(right.columns, axis=1)
+    sampling = ahba.roi_sampling(chapter_data.annotations, table=chapter_data.table)
+    lr_corr, curve = design.calibrate_lr_corr(sampling, chapter_data.table, float(lr_r.median()), seed=0)
+    sym = ch2.present_symmetry(lr_r, design.lr_profile_correlation(left, shuffled), lr_corr=lr_corr, curve=curve)
     num = sym.numbers
     assert 0.5 < num["lr-median-r"] < 0.9 and abs(num["lr-random-r"]) < 0.05   # real AHBA: symmetric
     assert num["lr-corr"] > num["lr-median-r"]         # noise attenuates: the pattern r must be larger
-    cal = ch2.report_calibration(chapter_data, lr_corr=sym.data["lr_corr"], n_rep=1, n_genes=600,
-                                 mixed_genes=40, seed=3)
+    fast = ("rois", "pair_means", "cluster_robust")
+    null = {rho: design.power_by_design(sampling, chapter_data.table, effects=(), n_genes=600, n_rep=1,
+                                        designs=("ahba",), lr_corr=rho, analyses=fast, seed=3) for rho in (0.0, lr_corr)}
+    mixed = design.power_by_design(sampling, chapter_data.table, effects=(), n_genes=40, n_rep=1, designs=("ahba",),
+                                   lr_corr=lr_corr, analyses=("mixed",), seed=3)
+    power = design.power_by_design(sampling, chapter_data.table, n_genes=600, n_rep=1, designs=("ahba",),
+                                   lr_corr=lr_corr, analyses=fast, seed=3)
+    cal = ch2.present_calibration(null, mixed, power, n_genes=600, n_rep=1, mixed_genes=40)
     n = cal.numbers
     assert n["type1-rois-sym"] > n["type1-rois-ind"] and n["type1-rois-sym"] > 0.08
     assert n["type1-pairs-sym"] < 0.08
     assert {"tab-calibration", "tab-sym-power"} <= set(cal.tables) and "fig-sym-power" in cal.figures
+    assert n["type1-mixed-sym"] == float(mixed["type1"].iloc[0]) and "fd-mixed-sym" not in n
 
 
 def test_report_null_widget(small_simulation):
@@ -269,7 +285,7 @@ def test_report_sampling_and_literature(chapter_data):
     lit = ch2.report_literature()
     legend = [t.get_text() for t in lit.figures["fig-literature"].axes[0].get_legend().get_texts()]
     assert legend and not any(re.search(r"[a-z]+\d{4}[a-z]+", t) for t in legend)   # no BibTeX keys
-    assert "χpara (ppb)" in lit.tables["tab-chi-sep"].data.columns
+    assert "χpara (ppb)" in lit.tables["tab-chi-sep"].text.columns
 
 
 def test_report_published_precision(small_simulation):

@@ -126,7 +126,7 @@ def test_run_denoising_slab_improves_precision():
 
 def test_lesion_change_summary_counts_kinds():
     ch = lesions.load_lesion_changes()
-    s = ch3.report_lesion_sources(ch)
+    s = ch3.present_lesion_sources(ch)
     n = s.numbers
     assert n["n-change-published"] + n["n-change-design"] == n["n-change-rows"] == len(ch)
     assert n["n-change-published"] == (ch["kind"] == "published").sum()
@@ -137,11 +137,12 @@ def test_lesion_change_summary_counts_kinds():
     assert set(pub.loc[pub["parameter"] == "R2s", "stage"]) == {"early_active", "late_active"}
     bad = ch.assign(kind="guess")
     with pytest.raises(ValueError, match="kinds"):
-        ch3.report_lesion_sources(bad)
+        ch3.present_lesion_sources(bad)
 
 
 def test_report_review_facts_support_the_chapter_text():
-    rep = ch3.report_review()
+    review = lesions.load_review_tables()
+    rep = ch3.present_review(review, directions=lesions.review_direction_matrix(review))
     f = rep.data["facts"]
     assert rep.numbers == {"n-review-cells": f["n_cells"], "n-review-text": f["n_from_text"]}
     assert f["n_cells"] == len(lesions.load_review_tables()) and 0 < f["n_from_text"] < f["n_cells"]
@@ -149,7 +150,7 @@ def test_report_review_facts_support_the_chapter_text():
     assert f["wm_r2s_qsm_directions"] >= 3          # R2* and QSM separate the stages
     rev = lesions.load_review_tables()
     rev.loc[(rev["site"] == "thalamus") & (rev["parameter"] == "QSM"), "direction"] = "increase"
-    assert not ch3.report_review(rev).data["facts"]["bg_thalamus_opposite"]
+    assert not ch3.present_review(rev, directions=lesions.review_direction_matrix(rev)).data["facts"]["bg_thalamus_opposite"]
 
 
 def test_lesion_experiment_and_profiles(lesion_run, toy):
@@ -200,7 +201,7 @@ def test_tkd_measured_chi_and_report_atrophy(ph):
 
 
 def test_lesion_change_table_is_readable():
-    rep = ch3.report_lesion_sources()
+    rep = ch3.present_lesion_sources(lesions.load_lesion_changes())
     t = rep.data["shown"]
     ch = lesions.load_lesion_changes()
     # no code names, no e-notation, sources only for published magnitudes (em dash otherwise)
@@ -243,8 +244,10 @@ def test_report_mtsat_b1_depends_on_the_mt_assumption(toy):
 
 def test_report_design_values_flags_the_chapter_choices(toy):
     from qmrigenes.relaxometry import MPMProtocol
-    rep = ch3.report_design_values(protocol=MPMProtocol(), b1=np.ones(toy.shape), mask=toy.mask, sigma=0.05,
-                                   field_sigma=0.002, lam=0.01, background=dict(radius_mm=16, chi=5.0))
+    from qmrigenes.phantom import tissue_values
+    rep = ch3.present_design_values(protocol=MPMProtocol(), b1=np.ones(toy.shape), mask=toy.mask, sigma=0.05,
+                                    field_sigma=0.002, lam=0.01, background=dict(radius_mm=16, chi=5.0),
+                                    values=tissue_values(), changes=lesions.load_lesion_changes())
     t = rep.data["table"]
     for row in ("CSF MTsat", "MPM protocol", "MT pulse", "lesion geometry", "lesion change magnitudes",
                 "χ of the chronic active core"):
@@ -263,7 +266,7 @@ def test_lesion_experiment_true_contrasts_match_the_table(lesion_run):
 
 def test_tables_go_through_the_one_display_path(toy):
     from qmribook.display import Table
-    reps = [ch3.report_lesion_sources(), ch3.report_review(), ch3.report_small_angle(toy, tissues=TOY_TISSUES)]
+    reps = [ch3.present_lesion_sources(lesions.load_lesion_changes()), ch3.present_review(_rev := lesions.load_review_tables(), directions=lesions.review_direction_matrix(_rev)), ch3.report_small_angle(toy, tissues=TOY_TISSUES)]
     for rep in reps:
         for key, tab in rep.tables.items():
             assert isinstance(tab, Table), key

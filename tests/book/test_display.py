@@ -223,3 +223,33 @@ def test_figure_is_drawn_once_and_fonts_read_from_the_drawn_artists(monkeypatch)
     assert len(draws) == 2
     assert out.min_font_pt == 9          # tick labels, which get their text only when drawn
     assert b"qmri:min_font_pt\x009" in out.png
+
+
+def test_table_is_the_one_path_for_index_kinds_and_text():
+    """The options that replaced the chapters' own wrappers (ch1.display_table, ch2._table, ch3._display)."""
+    import numpy as np
+    import pandas as pd
+    import pytest
+    from qmribook.display import format_published, table
+
+    frame = pd.DataFrame({"n": [17.0, np.nan], "p": [1e-5, 0.5], "flag": [True, False], "x": [0.123, -1.0],
+                          "pub": ["3.40e-6", "15627"]}, index=pd.Index([0, 10], name="loss (%)"))
+    tab = table(frame, index=True, counts=["n"], p=["p"], published=["pub"], decimals={"x": 1},
+                headers={"x": "χ (ppb)"})
+    text = tab.text
+    assert list(text.columns) == ["loss (%)", "n", "p", "flag", "χ (ppb)", "pub"]
+    assert list(text["loss (%)"]) == ["0", "10"]                       # an integer level stays an integer
+    assert list(text["n"]) == ["17", "—"] and text["p"][0] == "1.0×10⁻⁵" and list(text["flag"]) == ["yes", "no"]
+    assert list(text["χ (ppb)"]) == ["0.1", "−1.0"] and list(text["pub"]) == ["3.40×10⁻⁶", "15,627"]
+    assert tab.frame is frame                                          # the table as the caller passed it
+    assert table(frame, index="named").text.columns[0] == "loss (%)"
+    assert "loss (%)" not in table(frame.reset_index(drop=True), index="named").text.columns
+    shown = table(frame, index=True, as_text=True).text
+    assert list(shown["n"]) == ["17.0", "—"] and list(shown["loss (%)"]) == ["0", "10"]
+    assert format_published("") == "—" and format_published("0.46") == "0.46"
+    with pytest.raises(ValueError, match="p: columns not in the table"):
+        table(frame, p=["nope"])
+    with pytest.raises(ValueError, match="cannot be combined"):
+        table(frame, columns={"n": "n"}, index=True)
+    with pytest.raises(ValueError, match="index must be True, False or 'named'"):
+        table(frame, index="yes")

@@ -1,12 +1,21 @@
-"""The figure of an :func:`qmrigenes.associate` result: the map, and each set's nulls."""
+"""Null distributions: histograms of random-gene-set and spatial nulls with the observed statistic.
+
+Every plotting function returns a :class:`matplotlib.figure.Figure` and does not save or show it.
+"""
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .._validate import describe
+from .style import MIN_FONT_PT, _TITLE
 
-__all__ = ["plot_association"]
+__all__ = [
+    "plot_association",
+    "plot_null_distributions",
+    "plot_null_histogram",
+]
 
 _COLOURS = {"random gene sets": "#0072B2", "spatial null": "#E69F00", "observed": "#000000"}
 
@@ -96,4 +105,84 @@ def plot_association(details, *, map_name=None, max_sets: int = 12, ncols: int =
         if k == 0:
             a.legend(fontsize=8, frameon=False)
     fig.suptitle(f"{name}: gene-set association ({len(values)} regions)", fontsize=11)
+    return fig
+
+
+def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=None):
+    """Random-gene-set and spin null distributions of the gene-set score for one map.
+
+    Parameters
+    ----------
+    nulls : dict
+        From ``gene_set_association(..., return_nulls=True)``: ``gene``,
+        ``spin`` arrays (n, n_sets, n_maps) and ``sets``.
+    table : pandas.DataFrame
+        The association table (for observed r); its map levels index ``map_key``.
+    map_key : tuple or str
+        The map (column of the maps table) to show.
+    sets : sequence of str, optional
+        Gene sets to show (default all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(nulls, dict) or not {"gene", "sets"} <= set(nulls):
+        raise TypeError("nulls must be the dict of gene_set_association(..., return_nulls=True) "
+                        f"(keys 'gene', 'sets'), got {describe(nulls)}")
+    if isinstance(sets, str):
+        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
+    sets = nulls["sets"] if sets is None else list(sets)
+    unknown = [s for s in sets if s not in nulls["sets"]]
+    if unknown:
+        raise ValueError(f"sets not in the nulls: {unknown}; known: {nulls['sets']}")
+    key = map_key if isinstance(map_key, tuple) else (map_key,)
+    maps = list(table.index.droplevel("gene_set").unique())
+    wanted = key if len(key) > 1 else key[0]
+    if wanted not in maps:
+        raise ValueError(f"map_key {map_key!r} is not a map of the table; known: {maps}")
+    m = maps.index(wanted)
+    n = len(sets)
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7.5, 2.0 * nrow + 0.6), squeeze=False, sharex=True)
+    for ax, name in zip(axes.ravel(), sets):
+        s = nulls["sets"].index(name)
+        obs = table.loc[(name, *key), "r"]
+        bins = np.linspace(-0.6, 0.6, 61)
+        ax.hist(nulls["gene"][:, s, m], bins=bins, alpha=0.6, density=True, label="random gene sets")
+        if "spin" in nulls:
+            ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spun maps")
+        ax.axvline(obs, color="k", lw=1.2, label="observed r")
+        ax.set_title(name.replace(".", " "), fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.locator_params(axis="y", nbins=3)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel("gene-set score r", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    return fig
+
+
+def plot_null_histogram(null: np.ndarray, observed: float, *, xlabel: str = "mean r of random gene sets",
+                   title: str | None = None, bins: int = 40) -> plt.Figure:
+    """Histogram of a gene-set null with the observed score marked (the static twin of the widget)."""
+    null = np.asarray(null, dtype=float)
+    if null.ndim != 1 or null.size < 2 or not np.isfinite(null).all():
+        raise ValueError("null must be a 1-D finite array with at least two draws")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    ax.hist(null, bins=bins, color="0.6", density=True, label=f"random gene sets ({null.size:,})")
+    ax.axvline(observed, color="C3", lw=2, label=f"observed ({observed:.2f})")
+    ax.set_xlabel(xlabel, fontsize=MIN_FONT_PT + 1)
+    ax.set_ylabel("density", fontsize=MIN_FONT_PT + 1)
+    ax.tick_params(labelsize=MIN_FONT_PT)
+    ax.legend(fontsize=MIN_FONT_PT, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    if title:
+        ax.set_title(title, fontsize=_TITLE)
+    fig.tight_layout()
     return fig

@@ -1,9 +1,10 @@
-"""Figures of Chapter 1 (MPM cortical surface maps and cell-type genes).
+"""Maps on the cortical surface: regional (DK) values painted on fsaverage5, lateral and medial views.
 
-All functions return a :class:`matplotlib.figure.Figure` and do not save or show it.
+Every plotting function returns a :class:`matplotlib.figure.Figure` and does not save or show it.
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -11,10 +12,8 @@ from .._validate import align_index, as_array, check_choice, check_unique, descr
 
 __all__ = [
     "plot_dk_surface_maps",
-    "plot_figure1",
+    "plot_maps_with_gene_sets",
     "plot_simulation_recovery",
-    "plot_beta_comparison",
-    "plot_null_distributions",
 ]
 
 _VIEWS = ("lateral", "medial")
@@ -111,13 +110,17 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
     fig.subplots_adjust(left=0.01, right=0.88, top=0.95 if suptitle else 0.97, bottom=0.02)
     return fig
 
+_MPM_TITLES = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
 
-_FIG1_TITLES = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
-_FIG1_UNITS = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
+_MPM_UNITS = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e": "ε (1/s)"}
 
 
-def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisphere: str = "L"):
-    """The poster's Figure 1: R1, R2*, MTsat and e, then mean expression of gene sets.
+def plot_maps_with_gene_sets(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisphere: str = "L"):
+    """MPM maps and gene-set expression on the surface: R1, R2*, MTsat and e, then one row per gene set.
+
+    The layout of Figure 1 of the chapter 1 poster: the four maps of the linear model
+    R1 = b0 + b1 MTsat + b2 R2* + e (e on a symmetric scale), then the mean expression of each
+    gene set, each a row of lateral and medial views.
 
     Parameters
     ----------
@@ -125,24 +128,33 @@ def plot_figure1(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisp
         DK maps with columns ``R1``, ``R2*``, ``MTsat`` and ``e`` (others ignored).
     set_expression : pandas.DataFrame, shape (34, n_sets)
         Mean expression of each gene set (e.g.
-        :func:`qmrigenes.mpm.gene_set_expression`), same region index.
+        :func:`qmrigenes.ahba.gene_set_expression`), same region index.
 
     Returns
     -------
     matplotlib.figure.Figure
         4 + n_sets rows (:func:`plot_dk_surface_maps`); e on a symmetric scale.
+
+    Examples
+    --------
+    >>> from qmrigenes import ahba, figures, mpm
+    >>> from qmrigenes.datasets import celltype_gene_sets
+    >>> maps = mpm.clinical_mpm_model().dk                                             # doctest: +SKIP
+    >>> sets = ahba.gene_set_expression(ahba.cortex_expression(), celltype_gene_sets(),
+    ...                                 sets=["Oligodendrocyte"])                        # doctest: +SKIP
+    >>> fig = figures.plot_maps_with_gene_sets(maps, sets)                               # doctest: +SKIP
     """
     for arg, value in (("mpm_maps", mpm_maps), ("set_expression", set_expression)):
         if not isinstance(value, pd.DataFrame):
             raise TypeError(f"{arg} must be a DataFrame indexed by DK region, got {describe(value)}")
-    missing = [m for m in _FIG1_TITLES if m not in mpm_maps.columns]
+    missing = [m for m in _MPM_TITLES if m not in mpm_maps.columns]
     if missing:
         raise ValueError(f"mpm_maps lacks the columns {missing}")
     set_expression = align_index(mpm_maps.index, set_expression, "set_expression", ref_name="mpm_maps")
-    maps = pd.concat([mpm_maps[list(_FIG1_TITLES)], set_expression], axis=1)
-    titles = list(_FIG1_TITLES.values()) + [f"{s.replace('.', ' ')}\ngenes" for s in set_expression.columns]
+    maps = pd.concat([mpm_maps[list(_MPM_TITLES)], set_expression], axis=1)
+    titles = list(_MPM_TITLES.values()) + [f"{s.replace('.', ' ')}\ngenes" for s in set_expression.columns]
     symmetric = [False, False, False, True] + [False] * set_expression.shape[1]
-    units = list(_FIG1_UNITS.values()) + ["expression (0–1)"] * set_expression.shape[1]
+    units = list(_MPM_UNITS.values()) + ["expression (0–1)"] * set_expression.shape[1]
     return plot_dk_surface_maps(maps, hemisphere=hemisphere, titles=titles, symmetric=symmetric, units=units)
 
 
@@ -204,104 +216,4 @@ def plot_simulation_recovery(cohort, result):
     ax.tick_params(labelsize=9)
     ax.locator_params(axis="both", nbins=4)
     fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.12, wspace=0.5, hspace=0.35)
-    return fig
-
-
-def plot_beta_comparison(table: pd.DataFrame):
-    """Linear-model coefficients from several sources, mean +/- SD.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Columns ``source``, ``beta`` (b0/b1/b2), ``mean`` and ``sd`` (NaN if
-        not available).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    need = {"source", "beta", "mean", "sd"}
-    if not need <= set(table.columns):
-        raise ValueError(f"table needs columns {sorted(need)}")
-    import textwrap
-
-    sources = list(dict.fromkeys(table["source"]))
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 0.55 * len(sources) + 1.4),
-                             gridspec_kw={"left": 0.36, "right": 0.96, "wspace": 0.15})
-    labels = {"b0": "β0 (1/s)", "b1": "β1 (1/s per p.u.)", "b2": "β2"}
-    ticklabels = [textwrap.fill(s, 30) for s in sources]
-    for ax, b in zip(axes, ("b0", "b1", "b2")):
-        sub = table[table["beta"] == b].set_index("source").reindex(sources)
-        y = np.arange(len(sources))
-        ax.errorbar(sub["mean"], y, xerr=sub["sd"].fillna(0), fmt="o", capsize=3)
-        ax.set_yticks(y, ticklabels if b == "b0" else [""] * len(sources), fontsize=9)
-        ax.set_title(labels[b], fontsize=10)
-        ax.axvline(0, color="grey", lw=0.5)
-        ax.tick_params(axis="x", labelsize=9)
-        ax.locator_params(axis="x", nbins=3)
-        ax.set_ylim(len(sources) - 0.5, -0.5)
-    fig.subplots_adjust(bottom=0.5 / fig.get_figheight(), top=1 - 0.4 / fig.get_figheight())
-    return fig
-
-
-def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=None):
-    """Random-gene-set and spin null distributions of the gene-set score for one map.
-
-    Parameters
-    ----------
-    nulls : dict
-        From ``gene_set_association(..., return_nulls=True)``: ``gene``,
-        ``spin`` arrays (n, n_sets, n_maps) and ``sets``.
-    table : pandas.DataFrame
-        The association table (for observed r); its map levels index ``map_key``.
-    map_key : tuple or str
-        The map (column of the maps table) to show.
-    sets : sequence of str, optional
-        Gene sets to show (default all).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    if not isinstance(nulls, dict) or not {"gene", "sets"} <= set(nulls):
-        raise TypeError("nulls must be the dict of gene_set_association(..., return_nulls=True) "
-                        f"(keys 'gene', 'sets'), got {describe(nulls)}")
-    if isinstance(sets, str):
-        raise TypeError(f"sets must be a list of set names, got a bare string {sets!r} (write [{sets!r}])")
-    sets = nulls["sets"] if sets is None else list(sets)
-    unknown = [s for s in sets if s not in nulls["sets"]]
-    if unknown:
-        raise ValueError(f"sets not in the nulls: {unknown}; known: {nulls['sets']}")
-    key = map_key if isinstance(map_key, tuple) else (map_key,)
-    maps = list(table.index.droplevel("gene_set").unique())
-    wanted = key if len(key) > 1 else key[0]
-    if wanted not in maps:
-        raise ValueError(f"map_key {map_key!r} is not a map of the table; known: {maps}")
-    m = maps.index(wanted)
-    n = len(sets)
-    ncol = min(3, n)
-    nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(7.5, 2.0 * nrow + 0.6), squeeze=False, sharex=True)
-    for ax, name in zip(axes.ravel(), sets):
-        s = nulls["sets"].index(name)
-        obs = table.loc[(name, *key), "r"]
-        bins = np.linspace(-0.6, 0.6, 61)
-        ax.hist(nulls["gene"][:, s, m], bins=bins, alpha=0.6, density=True, label="random gene sets")
-        if "spin" in nulls:
-            ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spun maps")
-        ax.axvline(obs, color="k", lw=1.2, label="observed r")
-        ax.set_title(name.replace(".", " "), fontsize=10)
-        ax.tick_params(labelsize=9)
-        ax.locator_params(axis="y", nbins=3)
-    for ax in axes.ravel()[n:]:
-        ax.set_axis_off()
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, frameon=False)
-    for ax in axes[-1]:
-        ax.set_xlabel("gene-set score r", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
