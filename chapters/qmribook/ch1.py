@@ -18,7 +18,7 @@ from qmrigenes.mpm import (BETAS, ClinicalModel, SimulatedCohort, VertexwiseResu
 from qmrigenes.surface import hcp_t1wt2w_dk, load_neuromorphometrics_crosswalk, parcellate
 
 from .pages import load_published as _load_published
-from .display import MISSING, ColumnSpec, format_p, format_value, grouped_table, table
+from .display import MISSING, ColumnSpec, format_p, format_published, format_value, grouped_table, table
 from .report import Report
 
 
@@ -267,18 +267,6 @@ def table1_tables(table: pd.DataFrame, published: pd.DataFrame) -> dict:
     }, axis=1)
     return {"table1-clinical": table1_comparison(table, published, dataset="clinical MPM"),
             "table1-other": other}
-
-
-# --------------------------------------------------------------------------- display formatting
-
-
-def _published_text(value: str) -> str:
-    """A published value exactly as printed (its precision kept); em dash if empty."""
-    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "" \
-        else str(value).replace("-", "−")
-
-
-
 
 
 # --------------------------------------------------------------------------- chapter data
@@ -533,7 +521,7 @@ def report_mt_scale(data: ChapterData, *, published: pd.DataFrame) -> Report:
         "ours, MT unscaled (chosen)": [format_value(v, decimals=2 if not b else 3)
                                        for v, b in zip(ev["main"], beta_rows)],
         "ours, MT × 220/500": [format_value(v, decimals=2 if not b else 3) for v, b in zip(ev["alt"], beta_rows)],
-        "customised protocol": [_published_text(f"{v:.4f}") if b else format_value(v, decimals=2)
+        "customised protocol": [format_published(f"{v:.4f}") if b else format_value(v, decimals=2)
                                 for v, b in zip(ev["custom"], beta_rows)],
         "source (customised protocol)": ["literature" if b else (f"real: {s}" if s else "— (see the DK row)")
                                          for s, b in zip(ev["source"], beta_rows)],
@@ -576,7 +564,7 @@ def report_mt_protocols() -> Report:
     shown = pd.DataFrame({
         "protocol": text["protocol"],
         "quantity": text["quantity"],
-        "value": [_published_text(f"{v} {u}".replace(" °", "°")) for v, u in zip(text["value"], text["unit"])],
+        "value": [format_published(f"{v} {u}".replace(" °", "°")) for v, u in zip(text["value"], text["unit"])],
         "source (literature)": [_SOURCE_TEXT.get(c, c) for c in text["citation"]],
     })
     return Report(numbers=numbers, tables={"mt-protocols": table(shown, as_text=True)},
@@ -599,7 +587,7 @@ def _beta_display(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
             sel = long[(long["source"] == src) & (long["beta"] == b)]
             if (src, b) in pub_text:
                 m, s = pub_text[(src, b)]
-                row[_BETA_NAMES[b]] = "—" if not m else (_published_text(m) + (f" ± {s}" if s else ""))
+                row[_BETA_NAMES[b]] = "—" if not m else (format_published(m) + (f" ± {s}" if s else ""))
             elif len(sel) and not pd.isna(sel["mean"].iloc[0]):
                 d = 4 if b == "b2" else 3
                 m, s = sel["mean"].iloc[0], sel["sd"].iloc[0]
@@ -853,7 +841,7 @@ def _table1_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
         for ct in dict.fromkeys(published["cell_type"]):
             o = sub.loc[(ct, m)]
             p = text.loc[(ct, m)]
-            rows.append((names[m], set_label(ct), _published_text(p["r"]), _published_text(p["p_fdr"]),
+            rows.append((names[m], set_label(ct), format_published(p["r"]), format_published(p["p_fdr"]),
                          format_value(o["r"], decimals=2), format_p(o["p_gene_fdr"], markup="text"), format_p(o["p_spin_fdr"], markup="text")))
     cols = ["map", "cell type", "r (poster)", "p FDR (poster)", "r (ours)",
             "p FDR, random genes (ours)", "p FDR, spins (ours)"]
@@ -866,7 +854,7 @@ def _table1_other_display(table: pd.DataFrame, published: pd.DataFrame) -> pd.Da
     text = text[text["map"] == "MTsat"].set_index("cell_type")
     rows = []
     for ct in dict.fromkeys(published["cell_type"]):
-        row = [set_label(ct), _published_text(text.loc[ct, "r"]), _published_text(text.loc[ct, "p_fdr"])]
+        row = [set_label(ct), format_published(text.loc[ct, "r"]), format_published(text.loc[ct, "p_fdr"])]
         for ds, m in (("NSPN", "MTsat"), ("HCP", "T1w/T2w")):
             o = table.loc[(ct, ds, m)]
             row += [format_value(o["r"], decimals=2), format_p(o["p_gene_fdr"], markup="text"), format_p(o["p_spin_fdr"], markup="text")]

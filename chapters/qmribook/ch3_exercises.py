@@ -171,8 +171,8 @@ def present_tkd_threshold(sweep: dict, *, roi: np.ndarray, roi_name: str = "pall
         "recovery_pct_clean": f"{roi_name} χ recovered, noise-free (%)",
         "artefact_sd_ppb_clean": f"SD of χ in {uni_name}, noise-free (ppb)"})
     shown.index.name = "threshold t"
-    from .pages import table_styler
-    tables = {"ex-tkd-table": table_styler(shown, decimals=1).format_index("{:g}", axis=0)}
+    from .display import table
+    tables = {"ex-tkd-table": table(shown, index=True, decimals=1)}
 
     # line profile along B0 (third axis) through the ROI's centre
     cx, cy, cz = _profile_line(roi)

@@ -179,17 +179,17 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
 
 def format_published(text) -> str:
     """A published number as printed in the source, typeset: ``1.32e-9`` -> ``1.32×10⁻⁹``,
-    ``15627`` -> ``15,627``; other text unchanged (its digits are the published precision);
-    empty -> :data:`MISSING`."""
+    ``15627`` -> ``15,627``, ``-0.32`` -> ``−0.32`` (a true minus); other text keeps its digits
+    (the published precision); empty -> :data:`MISSING`."""
     if text is None or (not isinstance(text, str) and pd.isna(text)) or str(text).strip() == "":
         return MISSING
     t = str(text).strip()
     m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
     if m:
-        return f"{m.group(1)}\u00d710{str(int(m.group(2))).translate(_SUP)}"
+        return _true_minus(f"{m.group(1)}\u00d710{str(int(m.group(2))).translate(_SUP)}")
     if re.fullmatch(r"-?\d+", t):
-        return f"{int(t):,}"
-    return t
+        return _true_minus(f"{int(t):,}")
+    return _true_minus(t)
 
 
 def _yes_no(value) -> str:

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from collections.abc import Sequence
-
-import numpy as np
-
 #: The book's own ``data/`` folder (published numbers, reproduction status, download cache).
 from .paths import BOOK_DATA
 
-__all__ = ["BOOK_DATA", "load_published", "reproduction_status", "package_versions", "markdown_table", "table_styler",
-           "front_matter"]
+__all__ = ["BOOK_DATA", "load_published", "reproduction_status", "package_versions", "front_matter"]
 
 _STATUS_COLUMNS = ["item", "description", "status", "data", "where"]
 _STATUSES = {"reproduced", "partially reproduced", "not reproduced"}
@@ -97,103 +92,6 @@ def package_versions(packages=("qmrigenes", "numpy", "scipy", "pandas", "statsmo
         except importlib.metadata.PackageNotFoundError:
             rows.append((name, "not installed"))
     return pd.DataFrame(rows, columns=["package", "version"]).set_index("package")
-
-
-_LABEL = re.compile(r"\b((?:fig|tab)-ch\d-[A-Za-z0-9-]+)")
-
-
-def markdown_table(table: pd.DataFrame, *, cite_columns=(), ref_columns=()) -> str:
-    """Render a table as MyST markdown, with citations and cross-references live.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Rows to render (the index is not shown).
-    cite_columns : sequence of str, optional
-        Columns holding BibTeX keys separated by ``,`` or ``;``; rendered as
-        ``{cite:p}`` roles, so a missing key fails the build.
-    ref_columns : sequence of str, optional
-        Columns whose figure/table labels (``fig-chN-...``, ``tab-chN-...``)
-        become ``{numref}`` roles, so a stale label fails the build.
-
-    Returns
-    -------
-    str
-        A pipe table, to be shown with ``glue`` and ``{glue:md}`` (format myst).
-    """
-    def cell(column, value):
-        text = str(value).replace("|", "\\|").replace("\n", " ")
-        if column in cite_columns and text.strip():
-            keys = [k.strip() for k in re.split(r"[;,]", text) if k.strip()]
-            return "{cite:p}`" + ",".join(keys) + "`"
-        if column in ref_columns:
-            return _LABEL.sub(lambda m: "{numref}`" + m.group(1) + "`", text)
-        return text
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "---|" * len(table.columns)]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(c, row[c]) for c in table.columns) + " |")
-    return "\n".join(lines)
-
-
-def _general_number(value, *, na_rep: str = "–") -> str:
-    """A number in a readable form: integers whole, tiny values in e-notation, else 3 significant digits."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return na_rep
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        return str(value)
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e6:
-        return f"{value:,.0f}"
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.3g}"
-
-
-def table_styler(table: pd.DataFrame, *, decimals: int = 2, general: Sequence[str] = (),
-                 na_rep: str = "–"):
-    """Format a table for display (glue it; the chapter shows it as a numbered table).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Any shape; the index is shown as is.
-    decimals : int, optional
-        Decimal places of float columns not listed in ``general`` and of float index levels.
-    general : sequence of str, optional
-        Columns shown by magnitude (p-values, mixed counts and values): whole numbers
-        without decimals, values below 1e-3 in e-notation, others with 3 significant
-        digits. Object columns holding numbers are always shown this way.
-    na_rep : str, optional
-        Text for missing values.
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-        The table with per-column formatters; the data are not changed.
-    """
-    if decimals < 0:
-        raise ValueError(f"decimals must be >= 0, got {decimals}")
-    missing = [c for c in general if c not in table.columns]
-    if missing:
-        raise ValueError(f"general columns not in the table: {missing}")
-    formats = {}
-    for column in table.columns:
-        dtype = table[column].dtype
-        if column in general or dtype == object:
-            formats[column] = lambda v: _general_number(v, na_rep=na_rep)
-        elif pd.api.types.is_bool_dtype(dtype):
-            formats[column] = lambda v: na_rep if v is pd.NA else ("yes" if v else "no")
-        elif pd.api.types.is_float_dtype(dtype):
-            formats[column] = lambda v, d=decimals: na_rep if pd.isna(v) else f"{v:.{d}f}"
-    styler = table.style.format(formats, na_rep=na_rep)
-    for level in range(table.index.nlevels):
-        if pd.api.types.is_float_dtype(table.index.get_level_values(level).dtype):
-            styler = styler.format_index(lambda v, d=decimals: f"{v:.{d}f}", axis=0, level=level)
-    return styler
 
 
 def load_published(chapter: str, name: str, *, as_text: bool = False) -> pd.DataFrame:

@@ -145,7 +145,7 @@ def test_p_text_one_style():
 def test_published_text_keeps_published_precision():
     assert display.format_published("3.40e-6") == "3.40×10⁻⁶"                 # trailing zero kept
     assert display.format_published("15627") == "15,627" and display.format_published("0.46") == "0.46"
-    assert display.format_published("") == "—"
+    assert display.format_published("") == "—" and display.format_published("-0.32") == "−0.32"   # true minus
 
 
 def test_author_year_from_bibliography(tmp_path):

@@ -1,5 +1,4 @@
 """Tests of the book's study code (qmribook), moved from the library tests."""
-import numpy as np
 import pandas as pd
 import pytest
 from qmribook import pages
@@ -13,21 +12,6 @@ def test_load_published_reads_committed_tables_and_names_the_alternatives():
     assert set(table1["cell_type"]) >= {"Astrocyte", "CA1.Pyramidal"}
     with pytest.raises(FileNotFoundError, match="available: .*table1"):
         pages.load_published("ch1", "no_such_table")
-
-
-def test_table_styler_formats_by_column():
-    table = pd.DataFrame({"slope": [0.123456, np.nan], "p": [1.3e-9, 0.03219],
-                          "bh": pd.array([True, False], dtype="boolean"), "n": [5, 17],
-                          "mixed": [15633.0, "text"]}, index=["a", "b"])
-    html = pages.table_styler(table, decimals=3, general=["p"]).to_html()
-    for text in ("0.123", "1.30e-09", "0.0322", "yes", "15,633", "text", "–"):
-        assert text in html
-    assert "0.123456" not in html and table.loc["a", "slope"] == 0.123456   # data unchanged
-    with pytest.raises(ValueError, match="not in the table"):
-        pages.table_styler(table, general=["q"])
-    by_effect = pd.DataFrame({"power": [0.5]}, index=pd.Index([0.3], name="effect"))
-    html = pages.table_styler(by_effect).to_html()
-    assert ">0.30<" in html and "0.300000" not in html
 
 
 def test_reproduction_status_collects_chapters(tmp_path):
@@ -54,16 +38,6 @@ def test_package_versions_lists_python():
     assert versions.loc["numpy", "version"][0].isdigit()
     assert versions.loc["surely-not-a-package", "version"] == "not installed"
     assert "python" in versions.index
-
-
-def test_markdown_table_makes_live_roles():
-    table = pd.DataFrame({"file": ["a|b"], "citation": ["k1; k2"], "where": ["fig-ch1-maps (regional)"]})
-    text = book.markdown_table(table, cite_columns=["citation"], ref_columns=["where"])
-    lines = text.splitlines()
-    assert lines[0] == "| file | citation | where |" and lines[1] == "|---|---|---|"
-    assert "a\\|b" in lines[2]                                   # pipes escaped
-    assert "{cite:p}`k1,k2`" in lines[2]
-    assert "{numref}`fig-ch1-maps` (regional)" in lines[2]
 
 
 def test_front_matter_from_citation_file(tmp_path):

@@ -48,7 +48,6 @@ def plot_association(details, *, map_name=None, max_sets: int = 12, ncols: int =
     >>> table, details = qmrigenes.associate("map.csv", return_details=True)   # doctest: +SKIP
     >>> plot_association(details).savefig("result.png")                        # doctest: +SKIP
     """
-    import matplotlib.pyplot as plt
 
     if not hasattr(details, "nulls") or not hasattr(details, "maps"):
         raise TypeError(f"details must be the AssociationDetails of associate(..., return_details=True), "
@@ -80,8 +79,8 @@ def plot_association(details, *, map_name=None, max_sets: int = 12, ncols: int =
     ax.barh(np.arange(len(order)), order.to_numpy(), color=colours)
     ax.set_yticks(np.arange(len(order)))
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel(f"{name} (map units)", fontsize=9)
-    ax.set_title("map by region", fontsize=10)
+    ax.set_xlabel(f"{name} (map units)", fontsize=MIN_FONT_PT)
+    ax.set_title("map by region", fontsize=MIN_FONT_PT + 1)
     nulls = details.nulls
     spatial = "spin" in nulls and details.perms is not None
     for k, set_name in enumerate(shown):
@@ -98,7 +97,7 @@ def plot_association(details, *, map_name=None, max_sets: int = 12, ncols: int =
             a.hist(nulls["spin"][:, s, m], bins=bins, density=True, alpha=0.5, color=_COLOURS["spatial null"],
                    label="spatial null")
         a.axvline(obs, color=_COLOURS["observed"], lw=1.3, label="observed r")
-        a.set_title(str(set_name).replace(".", " ")[:28], fontsize=9)
+        a.set_title(str(set_name).replace(".", " ")[:28], fontsize=MIN_FONT_PT)
         a.tick_params(labelsize=8)
         a.locator_params(axis="y", nbins=3)
         a.set_xlabel("mean r", fontsize=8)
@@ -127,7 +126,6 @@ def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=N
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
 
     if not isinstance(nulls, dict) or not {"gene", "sets"} <= set(nulls):
         raise TypeError("nulls must be the dict of gene_set_association(..., return_nulls=True) "
@@ -156,15 +154,15 @@ def plot_null_distributions(nulls: dict, table: pd.DataFrame, *, map_key, sets=N
         if "spin" in nulls:
             ax.hist(nulls["spin"][:, s, m], bins=bins, alpha=0.5, density=True, label="spun maps")
         ax.axvline(obs, color="k", lw=1.2, label="observed r")
-        ax.set_title(name.replace(".", " "), fontsize=10)
-        ax.tick_params(labelsize=9)
+        ax.set_title(name.replace(".", " "), fontsize=MIN_FONT_PT + 1)
+        ax.tick_params(labelsize=MIN_FONT_PT)
         ax.locator_params(axis="y", nbins=3)
     for ax in axes.ravel()[n:]:
         ax.set_axis_off()
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=MIN_FONT_PT, frameon=False)
     for ax in axes[-1]:
-        ax.set_xlabel("gene-set score r", fontsize=9)
+        ax.set_xlabel("gene-set score r", fontsize=MIN_FONT_PT)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig
 

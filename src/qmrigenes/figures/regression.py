@@ -166,7 +166,6 @@ def plot_beta_comparison(table: pd.DataFrame):
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
 
     need = {"source", "beta", "mean", "sd"}
     if not need <= set(table.columns):
@@ -182,10 +181,10 @@ def plot_beta_comparison(table: pd.DataFrame):
         sub = table[table["beta"] == b].set_index("source").reindex(sources)
         y = np.arange(len(sources))
         ax.errorbar(sub["mean"], y, xerr=sub["sd"].fillna(0), fmt="o", capsize=3)
-        ax.set_yticks(y, ticklabels if b == "b0" else [""] * len(sources), fontsize=9)
-        ax.set_title(labels[b], fontsize=10)
+        ax.set_yticks(y, ticklabels if b == "b0" else [""] * len(sources), fontsize=MIN_FONT_PT)
+        ax.set_title(labels[b], fontsize=MIN_FONT_PT + 1)
         ax.axvline(0, color="grey", lw=0.5)
-        ax.tick_params(axis="x", labelsize=9)
+        ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
         ax.locator_params(axis="x", nbins=3)
         ax.set_ylim(len(sources) - 0.5, -0.5)
     fig.subplots_adjust(bottom=0.5 / fig.get_figheight(), top=1 - 0.4 / fig.get_figheight())

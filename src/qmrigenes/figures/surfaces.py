@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import align_index, as_array, check_choice, check_unique, describe
+from .style import MIN_FONT_PT
 
 __all__ = [
     "plot_dk_surface_maps",
@@ -57,7 +58,6 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
         7.5 in wide (a text column); DK region outlines in black; medial wall grey; one colour
         bar per row, labelled with ``units``; text at least 9 pt.
     """
-    import matplotlib.pyplot as plt
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -95,18 +95,18 @@ def plot_dk_surface_maps(maps: pd.DataFrame, *, hemisphere: str = "L", titles=No
             _surface_panel(ax, fig, mesh, vertex, labels, hemisphere=hemisphere, view=view,
                            cmap=cmaps[i], vmin=vmin, vmax=vmax)
             if i == 0:
-                ax.set_title(view, fontsize=10)
+                ax.set_title(view, fontsize=MIN_FONT_PT + 1)
         tax = fig.add_subplot(grid[i, 0])
         tax.set_axis_off()
-        tax.text(0.55, 0.5, titles[i], transform=tax.transAxes, ha="center", va="center", fontsize=10)
+        tax.text(0.55, 0.5, titles[i], transform=tax.transAxes, ha="center", va="center", fontsize=MIN_FONT_PT + 1)
         cax = fig.add_subplot(grid[i, 3])
         cb = fig.colorbar(ScalarMappable(norm=Normalize(vmin, vmax), cmap=cmaps[i]), cax=cax)
-        cb.ax.tick_params(labelsize=9)
+        cb.ax.tick_params(labelsize=MIN_FONT_PT)
         if units[i]:
-            cb.set_label(units[i], fontsize=9)
+            cb.set_label(units[i], fontsize=MIN_FONT_PT)
         cax.set_box_aspect(6)
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.suptitle(suptitle, fontsize=MIN_FONT_PT + 1)
     fig.subplots_adjust(left=0.01, right=0.88, top=0.95 if suptitle else 0.97, bottom=0.02)
     return fig
 
@@ -174,7 +174,6 @@ def plot_simulation_recovery(cohort, result):
         the recovered group-mean e on the inflated surface (lateral) with one shared colour
         bar (1/s), and DK means of both. Text at least 9 pt.
     """
-    import matplotlib.pyplot as plt
 
     from ..surface import load_fsaverage5, parcellate
 
@@ -189,10 +188,10 @@ def plot_simulation_recovery(cohort, result):
         ax.scatter(t, e, s=14)
         lo, hi = min(t.min(), e.min()), max(t.max(), e.max())
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xlabel(f"true {units[b]}", fontsize=9)
-        ax.set_ylabel("estimated", fontsize=9)
-        ax.set_title(f"{units[b].split()[0]}: r = {np.corrcoef(t, e)[0, 1]:.2f}", fontsize=10)
-        ax.tick_params(labelsize=9)
+        ax.set_xlabel(f"true {units[b]}", fontsize=MIN_FONT_PT)
+        ax.set_ylabel("estimated", fontsize=MIN_FONT_PT)
+        ax.set_title(f"{units[b].split()[0]}: r = {np.corrcoef(t, e)[0, 1]:.2f}", fontsize=MIN_FONT_PT + 1)
+        ax.tick_params(labelsize=MIN_FONT_PT)
         ax.locator_params(axis="both", nbins=4)
     mesh = load_fsaverage5(hemisphere="L", surface="inflated")
     lim = float(np.abs(cohort.epsilon).max())
@@ -201,19 +200,19 @@ def plot_simulation_recovery(cohort, result):
         ax = fig.add_subplot(2, 3, 4 + j, projection="3d")
         _surface_panel(ax, fig, mesh, values, cohort.labels, hemisphere="L", view="lateral",
                        cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(name, fontsize=10)
+        ax.set_title(name, fontsize=MIN_FONT_PT + 1)
     cax = fig.add_axes([0.08, 0.1, 0.52, 0.018])
     cb = fig.colorbar(ScalarMappable(norm=Normalize(-lim, lim), cmap="RdBu_r"), cax=cax, orientation="horizontal")
-    cb.set_label("ε (1/s)", fontsize=9)
-    cb.ax.tick_params(labelsize=9)
+    cb.set_label("ε (1/s)", fontsize=MIN_FONT_PT)
+    cb.ax.tick_params(labelsize=MIN_FONT_PT)
     ax = fig.add_subplot(2, 3, 6)
     true_dk = parcellate(cohort.epsilon, cohort.labels)
     ax.scatter(true_dk, result.dk["e"], s=14)
     ax.axline((0, 0), slope=1, color="k", ls="--", lw=0.8)
-    ax.set_xlabel("planted ε, DK mean (1/s)", fontsize=9)
-    ax.set_ylabel("recovered ε, DK mean (1/s)", fontsize=9)
-    ax.set_title(f"34 DK regions: r = {np.corrcoef(true_dk, result.dk['e'])[0, 1]:.2f}", fontsize=10)
-    ax.tick_params(labelsize=9)
+    ax.set_xlabel("planted ε, DK mean (1/s)", fontsize=MIN_FONT_PT)
+    ax.set_ylabel("recovered ε, DK mean (1/s)", fontsize=MIN_FONT_PT)
+    ax.set_title(f"34 DK regions: r = {np.corrcoef(true_dk, result.dk['e'])[0, 1]:.2f}", fontsize=MIN_FONT_PT + 1)
+    ax.tick_params(labelsize=MIN_FONT_PT)
     ax.locator_params(axis="both", nbins=4)
     fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.12, wspace=0.5, hspace=0.35)
     return fig
