@@ -118,7 +118,7 @@ _MPM_UNITS = {"R1": "R1 (1/s)", "R2*": "R2* (1/s)", "MTsat": "MTsat (p.u.)", "e"
 def plot_maps_with_gene_sets(mpm_maps: pd.DataFrame, set_expression: pd.DataFrame, *, hemisphere: str = "L"):
     """MPM maps and gene-set expression on the surface: R1, R2*, MTsat and e, then one row per gene set.
 
-    The layout of Figure 1 of the chapter 1 poster: the four maps of the linear model
+    The layout of Figure 1 of the MPM cell-type poster (Chapter 1's source): the four maps of the linear model
     R1 = b0 + b1 MTsat + b2 R2* + e (e on a symmetric scale), then the mean expression of each
     gene set, each a row of lateral and medial views.
 
