@@ -5,7 +5,7 @@ lambda = 1e-2, stopping rule relative normal-equation residual <= 1e-5). The pla
 ``scipy.sparse.linalg.cg`` on the same normal equations with FFT operators written in image space
 (float64 rfftn) and the same closed-form circulant preconditioner ``(D^2 + lam |G|^2)^-1``:
 the best a user gets from scipy without restructuring the iteration. Ours: the default
-``method="schur"`` (chi eliminated: CG on the field outside the mask, preconditioned by ``O K^-1 O``,
+``method="schur"`` (chi eliminated: CG on the field outside the mask, preconditioned by ``O K^-0.8 O``,
 two FFT pairs per iteration) and ``method="kspace"`` (the same preconditioned CG as scipy's, run in
 k-space with one FFT pair per iteration), both float64. Prints times, iterations, the ratios in this
 one run, the largest voxel difference and the relative objective gradient of each result; then the

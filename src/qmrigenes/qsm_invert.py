@@ -33,7 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from .qsm import _check_mask, dipole_kernel
+from .qsm import _blas_single_thread, _check_mask, dipole_kernel
 
 __all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
@@ -365,38 +365,39 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     gs, work = np.empty_like(g), np.empty_like(g)
     mag, buf = np.empty(shape, dtype), np.empty(shape, dtype)
     change, n_iter = np.inf, 0
-    while n_iter < max_iter:
-        # the two splits from the current chi, then chi, then the scaled duals
-        np.add(dchi, t, out=v)                      # v = (M f + nu (D chi + t)) / (M + nu)
-        v *= nu_t
-        v += wf
-        v /= den_v
-        np.add(g, s, out=gs)                        # z = shrink(grad chi + s, lam / mu)
-        z = _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)
-        np.subtract(z, s, out=work)                 # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
-        div = _div(work, vs)
-        np.negative(div, out=div)
-        new_k = fft(div)
-        new_k *= mu_t
-        np.subtract(v, t, out=buf)
-        data_k = fft(buf)
-        data_k *= nu_d
-        new_k += data_k
-        new_k *= inv_den
-        new = ifft(new_k)
-        np.subtract(new, chi, out=buf)
-        change = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
-        chi = new
-        new_k *= d
-        dchi = ifft(new_k)
-        _grad(chi, vs, out=g)
-        s += g
-        s -= z
-        t += dchi
-        t -= v
-        n_iter += 1
-        if change < tol:
-            break
+    with _blas_single_thread():             # the loop's norms are small BLAS calls: no busy-waiting threads
+        while n_iter < max_iter:
+            # the two splits from the current chi, then chi, then the scaled duals
+            np.add(dchi, t, out=v)                      # v = (M f + nu (D chi + t)) / (M + nu)
+            v *= nu_t
+            v += wf
+            v /= den_v
+            np.add(g, s, out=gs)                        # z = shrink(grad chi + s, lam / mu)
+            z = _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)
+            np.subtract(z, s, out=work)                 # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
+            div = _div(work, vs)
+            np.negative(div, out=div)
+            new_k = fft(div)
+            new_k *= mu_t
+            np.subtract(v, t, out=buf)
+            data_k = fft(buf)
+            data_k *= nu_d
+            new_k += data_k
+            new_k *= inv_den
+            new = ifft(new_k)
+            np.subtract(new, chi, out=buf)
+            change = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
+            chi = new
+            new_k *= d
+            dchi = ifft(new_k)
+            _grad(chi, vs, out=g)
+            s += g
+            s -= z
+            t += dchi
+            t -= v
+            n_iter += 1
+            if change < tol:
+                break
     out = np.where(m, chi, 0).astype(dtype) if masked_output else chi
     return out, {"n_iter": n_iter, "change": change, "converged": change < tol,
                  "seconds": time.perf_counter() - t0, "lam": lam, "mu": mu, "nu": nu,
@@ -540,11 +541,12 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
         t0 = time.perf_counter()
         chi = recon(float(p))
         row = {"param": float(p), "seconds": time.perf_counter() - t0}
-        row["misfit"], row["roughness"] = misfit_and_roughness(
-            chi, field, mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser)
-        shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
-        if score is not None:
-            row.update(score(shown))
+        with _blas_single_thread():        # norms, dot products and line fits: no busy-waiting BLAS threads
+            row["misfit"], row["roughness"] = misfit_and_roughness(
+                chi, field, mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser)
+            shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
+            if score is not None:
+                row.update(score(shown))
         rows.append(row)
         kept.append(shown if keep is None else keep(shown))
     order = np.argsort(params)

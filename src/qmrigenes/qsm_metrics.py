@@ -307,8 +307,13 @@ class ChallengeScorer:
         self.ref = ref[self.box]
         self._t = self.ref[self.mask]
         self._count = ndimage.uniform_filter(np.ones_like(self.ref), size=5, mode="constant")
-        self._mu_t = _box_mean(self.ref, 5, self._count)
-        self._var_t = _box_mean(self.ref * self.ref, 5, self._count) - self._mu_t ** 2
+        mu_t = _box_mean(self.ref, 5, self._count)
+        var_t = _box_mean(self.ref * self.ref, 5, self._count) - mu_t ** 2
+        # the XSIM terms are needed only at the scored voxels: the window means run on the box,
+        # the formula on the mask (the same values, in the same order, as on the box)
+        self._mu_t, self._var_t = mu_t[self.mask], var_t[self.mask]
+        self._td = self._t - self._t.mean()
+        self._td2 = float(np.dot(self._td, self._td))
         self._log_t = self._log(self.ref)[self.mask]
 
     def _log(self, x):
@@ -322,17 +327,20 @@ class ChallengeScorer:
         if recon.shape != self.shape:
             raise ValueError(f"mismatched shapes: recon {recon.shape} vs ref {self.shape}")
         r_box = recon[self.box]
-        r, t = r_box[self.mask], self._t
-        rd, td = r - r.mean(), t - t.mean()
-        slope, intercept = np.polyfit(td, rd, 1)
+        r, td = r_box[self.mask], self._td
+        rd = r - r.mean()
+        # least-squares line rd ~ a td + b between demeaned maps, in closed form (b = mean(rd) - a mean(td))
+        slope = float(np.dot(td, rd)) / self._td2
+        intercept = float(rd.mean()) - slope * float(td.mean())
         detr = _norm_ratio((rd - intercept) / slope - td, td) if slope != 0 else _norm_ratio(rd - td, td)
-        mu_r = _box_mean(r_box, 5, self._count)
-        var_r = _box_mean(r_box * r_box, 5, self._count) - mu_r ** 2
-        cov = _box_mean(r_box * self.ref, 5, self._count) - mu_r * self._mu_t
+        m = self.mask
+        mu_r = _box_mean(r_box, 5, self._count)[m]
+        var_r = _box_mean(r_box * r_box, 5, self._count)[m] - mu_r ** 2
+        cov = _box_mean(r_box * self.ref, 5, self._count)[m] - mu_r * self._mu_t
         c1, c2 = 1e-4, 1e-6
         num = (2 * mu_r * self._mu_t + c1) * (2 * cov + c2)
         den = (mu_r ** 2 + self._mu_t ** 2 + c1) * (var_r + self._var_t + c2)
-        ok = self.mask & (den > 0)
+        ok = den > 0
         den_r = float(np.linalg.norm(rd) * np.linalg.norm(td))
         return {"nrmse": _norm_ratio(rd - td, td), "nrmse_detrend": detr,
                 "hfen": _norm_ratio(self._log(r_box)[self.mask] - self._log_t, self._log_t),
