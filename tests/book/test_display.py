@@ -218,8 +218,49 @@ def test_figure_is_drawn_once_and_fonts_read_from_the_drawn_artists(monkeypatch)
     original = MplFigure.draw
     monkeypatch.setattr(MplFigure, "draw", lambda self, renderer: (draws.append(renderer), original(self, renderer))[1])
     out = display.figure(fig)
-    # savefig only: its tight bounding box takes one layout pass that paints nothing, then the
-    # one render (the font audit used to add two full draws before it: 4 in all)
-    assert len(draws) == 2
+    # one render, cut to its tight box (savefig's tight box took a second pass that paints
+    # nothing, and the font audit used to add two full draws before it: 4 in all)
+    assert len(draws) == 1
     assert out.min_font_pt == 9          # tick labels, which get their text only when drawn
     assert b"qmri:min_font_pt\x009" in out.png
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+def test_figure_drawn_once_is_savefigs_tight_png(layout):
+    """Same size, same text chunks, same picture (up to a sub-pixel shift) as savefig's tight PNG."""
+    import io
+
+    def make():
+        fig, axes = plt.subplots(1, 2, figsize=(5, 2.5), layout=layout)
+        axes[0].plot([0, 1], [1, 0], lw=3)
+        axes[1].imshow(np.arange(64.0).reshape(8, 8))
+        axes[1].set_title("an image")
+        fig.suptitle("suptitle")
+        return fig
+
+    buffer = io.BytesIO()
+    make().savefig(buffer, format="png", dpi=200, bbox_inches="tight", metadata={"qmri:dpi": "200"})
+    once = display._draw_tight(make(), dpi=200, metadata={"qmri:dpi": "200"})
+    ref, got = _pixels(buffer.getvalue()), _pixels(once)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).mean() < 3                     # antialiasing of a sub-pixel shift
+    assert (np.abs(got - ref) > 128).mean() < 0.01          # no missing or misplaced element
+    assert b"qmri:dpi\x00200" in once and b"Software" in once
+
+
+def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig():
+    """savefig enlarges the picture to show text outside the figure; so does figure()."""
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
+    assert display._draw_tight(fig, dpi=100, metadata={}) is None
+    out = display.figure(fig, dpi=100, min_font_pt=1)
+    assert out.width * 2 > 300                               # wider than the 3 in canvas at 100 dpi
