@@ -682,10 +682,17 @@ class Figure:
         import matplotlib.pyplot as plt
 
         png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)})
-        if png is None:                      # content beyond the canvas: let savefig enlarge it
+        if not isinstance(png, bytes):       # content beyond the canvas: let savefig enlarge it
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                        metadata={"qmri:dpi": str(dpi)})
+            if png is None:
+                fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
+                            metadata={"qmri:dpi": str(dpi)})
+            else:                            # the box is known and the layout done: one more draw
+                from matplotlib import cbook
+
+                with cbook._setattr_cm(fig, _layout_engine=None):     # (else savefig lays out again)
+                    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=png,
+                                metadata={"qmri:dpi": str(dpi)})
             png = buffer.getvalue()
         self.min_font_pt = _min_font_pt(fig)
         width_px = int.from_bytes(png[16:20], "big")
@@ -704,7 +711,7 @@ class Figure:
         return self.png, {"width": self.width, "height": self.height}
 
 
-def _draw_tight(fig, *, dpi: int, metadata: dict) -> bytes | None:
+def _draw_tight(fig, *, dpi: int, metadata: dict):
     """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight")`` gives, drawn once.
 
     The figure is rendered once on its Agg canvas at ``dpi`` (layout engine included,
@@ -713,10 +720,15 @@ def _draw_tight(fig, *, dpi: int, metadata: dict) -> bytes | None:
     content as ``savefig``'s, up to a sub-pixel shift of the drawing (tested); the padding
     outside the canvas is filled with the figure's face colour. ``savefig`` instead lays
     the figure out and traverses every artist once more, without painting, only to find
-    that box. Returns None, having drawn nothing, when this cannot give ``savefig``'s
-    picture (a transparent save or a non-Agg canvas) or, after drawing, when drawn content
-    lies outside the canvas (``savefig`` enlarges the picture to show it; the caller then
-    falls back to it).
+    that box.
+
+    Returns
+    -------
+    bytes, matplotlib.transforms.Bbox or None
+        The PNG; or, when drawn content lies outside the canvas (``savefig`` enlarges the
+        picture to show it), the padded tight box (inches) to give ``savefig`` as
+        ``bbox_inches``; or None, having drawn nothing, when this cannot give ``savefig``'s
+        picture (a transparent save or a non-Agg canvas).
     """
     import contextlib
 
@@ -746,9 +758,9 @@ def _draw_tight(fig, *, dpi: int, metadata: dict) -> bytes | None:
     height, width = image.shape[:2]
     fig_w, fig_h = fig.get_size_inches()
     eps = 0.5 / dpi                                   # half a pixel
-    if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
-        return None
     page = tight.padded(pad)
+    if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
+        return page
     out_w, out_h = int(page.width * dpi), int(page.height * dpi)        # savefig's renderer size
     left, top = round(page.x0 * dpi), round(height - page.y1 * dpi)
     out = np.empty((out_h, out_w, 4), dtype=np.uint8)

@@ -256,11 +256,27 @@ def test_figure_drawn_once_is_savefigs_tight_png(layout):
     assert b"qmri:dpi\x00200" in once and b"Software" in once
 
 
-def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig():
-    """savefig enlarges the picture to show text outside the figure; so does figure()."""
+def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig(monkeypatch):
+    """savefig enlarges the picture to show text outside the figure; so does figure(), in two
+    draws (the first gives the box, savefig draws with it)."""
+    from matplotlib.figure import Figure as MplFigure
+
+    def outside():
+        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+        ax.plot([0, 1], [1, 0])
+        ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
+        return fig
+
+    draws = []
+    original = MplFigure.draw
+    monkeypatch.setattr(MplFigure, "draw", lambda self, renderer: (draws.append(renderer), original(self, renderer))[1])
+    display.figure(outside(), dpi=100, min_font_pt=1)
+    assert len(draws) == 2
+    monkeypatch.setattr(MplFigure, "draw", original)
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1], [1, 0])
     ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
-    assert display._draw_tight(fig, dpi=100, metadata={}) is None
+    box = display._draw_tight(fig, dpi=100, metadata={})
+    assert not isinstance(box, bytes) and box.x1 > 3.2        # the padded box, beyond the 3 in canvas
     out = display.figure(fig, dpi=100, min_font_pt=1)
-    assert out.width * 2 > 300                               # wider than the 3 in canvas at 100 dpi
+    assert out.width * 2 >= int(box.width * 100) - 1 > 300    # savefig enlarged the picture to it
