@@ -67,9 +67,10 @@ def spin_permutations(centroids, *, hemiid=None, n_perm: int = 10_000, seed: int
     n_perm : int, optional
         Number of random rotations, 1 to :data:`MAX_SPINS`; default 10,000. Time is
         linear in ``n_perm`` (duplicates are found in a hash set, not by neuromaps'
-        pairwise comparison): 12 s for 10,000 spins of the 68 DK regions on the
-        shared 2-core machine under load, against 27 s for neuromaps'
-        ``gen_spinsamples`` giving the same spins (``benchmarks/bench_bounds.py``).
+        pairwise comparison; rotations are generated and reassigned in blocks):
+        0.44 s of CPU for 10,000 spins of the 34 left DK regions on the shared 2-core
+        machine under load, against 2.9 s for neuromaps' ``gen_spinsamples`` giving
+        the same spins (``benchmarks/bench_chapfast.py``).
     seed : int, optional
         Non-negative integer seed (neuromaps needs an integer).
     method : {"hungarian", "vasa"}, optional
