@@ -225,7 +225,6 @@ def figure():
 
 def derived():
     from qmrigenes import datasets, phantom
-    from qmrigenes.fetch import fetch
 
     t_plain, a = best_of(lambda: phantom._build_template_labels(6), repeat=1)
     phantom._template_labels.cache_clear()
@@ -234,12 +233,18 @@ def derived():
     t_fast, b = best_of(lambda: (phantom._template_labels.cache_clear(), phantom._template_labels(6))[1])
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     line("head phantom labels", t_plain, t_fast, "equal (derived copy in the data cache)")
-    t_plain, a = best_of(lambda: [datasets._parse_sample_annotation(fetch(f"ahba_sampleannot_donor{d}.xlsx"))
+    t_plain, a = best_of(lambda: [datasets._parse_sample_annotation(f"ahba_sampleannot_donor{d}.xlsx")
                                   for d in range(1, 7)], repeat=1)
     t_fast, b = best_of(lambda: [datasets._read_sample_annotation(d) for d in range(1, 7)])
     for x, y in zip(a, b):
         pd.testing.assert_frame_equal(x, y)
     line("AHBA annotation spreadsheets, 6 donors", t_plain, t_fast, "equal frames (derived copy in the data cache)")
+    t_plain, a = best_of(datasets._parse_ahba_dk, repeat=1)
+    datasets._read_ahba_dk.cache_clear()
+    datasets._read_ahba_dk()
+    t_fast, b = best_of(lambda: (datasets._read_ahba_dk.cache_clear(), datasets._read_ahba_dk())[1])
+    pd.testing.assert_frame_equal(a, b)
+    line("AHBA DK expression table (83 x 15,633)", t_plain, t_fast, "equal frame (derived copy in the data cache)")
 
 
 if __name__ == "__main__":

@@ -78,9 +78,24 @@ def test_phantom_key_depends_on_the_margin_and_the_code(monkeypatch):
 
 
 def test_stored_sample_annotation_equals_the_parsed_spreadsheet(private_cache):
-    parsed = datasets._parse_sample_annotation(fetch.fetch("ahba_sampleannot_donor3.xlsx"))
+    parsed = datasets._parse_sample_annotation("ahba_sampleannot_donor3.xlsx")
     first = datasets._read_sample_annotation(3)
     again = datasets._read_sample_annotation(3)
     assert len(list((private_cache / "derived").glob("ahba-sampleannot-donor3-*.pkl"))) == 1
     pd.testing.assert_frame_equal(first, parsed)
     pd.testing.assert_frame_equal(again, parsed)
+
+
+def test_stored_ahba_dk_table_equals_the_parsed_csv(private_cache):
+    parsed = datasets._parse_ahba_dk()
+    datasets._read_ahba_dk.cache_clear()
+    try:
+        first = datasets._read_ahba_dk()
+        datasets._read_ahba_dk.cache_clear()
+        again = datasets._read_ahba_dk()
+    finally:
+        datasets._read_ahba_dk.cache_clear()
+    assert len(list((private_cache / "derived").glob("ahba-dk-*.pkl"))) == 1
+    pd.testing.assert_frame_equal(first, parsed)
+    pd.testing.assert_frame_equal(again, parsed)
+    assert first.index.names == ["hemisphere", "structure", "region"] and first.columns.name == "gene"
