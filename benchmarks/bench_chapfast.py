@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 REPEAT = 2
+sys.path.insert(0, "tests")                  # the plain paths the tests compare the fast paths with
+from test_fast_ahba import _pandas_mask  # noqa: E402
+from test_fast_nulls import _floyd_plain  # noqa: E402
 
 
 def best_of(fn, repeat=REPEAT):
@@ -48,14 +51,9 @@ def line(what, plain, fast, note):
 
 # ----------------------------------------------------------------------------------- plain paths
 def plain_floyd_means(rng, table, k, n_draw):
-    n = table.shape[0]
-    out = np.empty((n_draw, k), dtype=np.intp)
-    rows = np.arange(n_draw)
-    for col, top in enumerate(range(n - k, n)):
-        pick = rng.integers(0, top + 1, size=n_draw)
-        taken = (out[:, :col] == pick[:, None]).any(axis=1)
-        out[rows, col] = np.where(taken, top, pick)
-    return table[out].mean(axis=1)
+    """The previous code: Floyd's algorithm checking each pick against the row's earlier items
+    (the reference the tests compare the fast path with), then the (draws, k, maps) gather."""
+    return table[_floyd_plain(rng, table.shape[0], k, n_draw)].mean(axis=1)
 
 
 def plain_spins(coords, n_perm, seed, method):
@@ -169,15 +167,7 @@ def sampling():
 
     annotations = load_ahba_sample_annotations()
     fast_mask = ahba._sample_mask
-
-    def pandas_mask(names, pattern, method):
-        if method == "exact":
-            return (names == pattern).to_numpy()
-        if method == "prefix":
-            return ((names == pattern) | names.str.startswith(pattern + ",")).to_numpy()
-        return names.str.contains(pattern, regex=False).to_numpy()
-
-    ahba._sample_mask = pandas_mask
+    ahba._sample_mask = _pandas_mask
     try:
         t_plain, a = best_of(lambda: ahba.roi_sampling(annotations))
     finally:
@@ -196,14 +186,18 @@ def figure():
     sys.path.insert(0, "chapters")
     from qmribook import ch1, display
 
-    from qmrigenes import mpm
-    from qmrigenes.figures import mpm as fm
+    try:                                 # the figures package organised by what they draw
+        from qmrigenes.ahba import gene_set_expression
+        from qmrigenes.figures import plot_maps_with_gene_sets as plot_figure1
+    except ImportError:                  # before that reorganisation
+        from qmrigenes.figures.mpm import plot_figure1
+        from qmrigenes.mpm import gene_set_expression
 
     data = ch1.load_chapter_data()
-    sets = mpm.gene_set_expression(data.expression, data.gene_sets, sets=["Astrocyte", "Oligodendrocyte"])
+    sets = gene_set_expression(data.expression, data.gene_sets, sets=["Astrocyte", "Oligodendrocyte"])
 
     def savefig():
-        fig = fm.plot_figure1(data.maps["clinical MPM"], sets)
+        fig = plot_figure1(data.maps["clinical MPM"], sets)
         t = time.process_time()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=200, bbox_inches="tight")
@@ -211,7 +205,7 @@ def figure():
         return time.process_time() - t, buffer.getvalue()
 
     def once():
-        fig = fm.plot_figure1(data.maps["clinical MPM"], sets)
+        fig = plot_figure1(data.maps["clinical MPM"], sets)
         t = time.process_time()
         png = display._draw_tight(fig, dpi=200, metadata={})
         plt.close(fig)
