@@ -641,7 +641,8 @@ def summarise(results) -> tuple[int, str]:
     return total, "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, context=None) -> int:
+    """The command line; ``context``: a running browser from :func:`browser` (else one is started)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--html", action="append",
                         help="a built site; repeat with one --out each to check several in one browser "
@@ -659,19 +660,21 @@ def main(argv=None) -> int:
         if not (Path(html) / "index.html").exists() and not args.pages:
             print(f"browser check: no built book in {html}")
             return 1
+    if context is None:
+        with browser() as context:
+            return main(argv, context=context)
     status = 0
-    with browser() as context:
-        for html, out in zip(sites, outs):
-            results = check_site(Path(html), pages=args.pages, out=out, context=context,
-                                 screenshots=args.screenshots)
-            total, text = summarise(results)
-            Path(out).mkdir(parents=True, exist_ok=True)
-            (Path(out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
-            print(f"== {html}")
-            print(text)
-            print(f"browser check of {html}: {len(results)} pages x {len(WIDTHS)} widths, {total} findings; "
-                  f"report.json (and screenshots: {args.screenshots}) in {out}", flush=True)
-            status = status or (1 if total else 0)
+    for html, out in zip(sites, outs):
+        results = check_site(Path(html), pages=args.pages, out=out, context=context,
+                             screenshots=args.screenshots)
+        total, text = summarise(results)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        print(f"== {html}")
+        print(text)
+        print(f"browser check of {html}: {len(results)} pages x {len(WIDTHS)} widths, {total} findings; "
+              f"report.json (and screenshots: {args.screenshots}) in {out}", flush=True)
+        status = status or (1 if total else 0)
     return status
 
 

@@ -243,3 +243,27 @@ def test_png_font_estimate_reads_metadata():
     assert how.startswith("qmri:min_font_pt") and px == pytest.approx(8 * 200 / 72)
     px, width, how = check.min_font_px_natural(_png(4, 100, 10), "y.png")
     assert how.startswith("default 10 pt") and px == pytest.approx(10 * 100 / 72, rel=0.01)
+
+
+def test_command_checks_several_sites_in_one_browser(tmp_path, context, capsys):
+    """``--html``/``--out`` repeated: each site gets its own report; the exit status is 1 if any
+    site has a finding; ``--out`` must pair with ``--html``."""
+    import json
+
+    check = _load_check()
+    for name, body in (("good", "<h1>Good</h1><p>Plain prose.</p>"), ("bad", BROKEN["tex"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text(PAGE.format(body=body), encoding="utf-8")
+        (tmp_path / name / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
+    args = ["--html", str(tmp_path / "good"), "--out", str(tmp_path / "r-good"),
+            "--html", str(tmp_path / "bad"), "--out", str(tmp_path / "r-bad"), "--pages", "index.html"]
+    assert check.main(args, context=context) == 1
+    good = json.loads((tmp_path / "r-good" / "report.json").read_text())
+    bad = json.loads((tmp_path / "r-bad" / "report.json").read_text())
+    assert good["index.html"] == {"1400": [], "400": []}
+    assert any(f["rule"] == "tex" for f in bad["index.html"]["1400"])
+    assert sorted(p.name for p in (tmp_path / "r-bad").glob("*.png")) == ["index-1400.png", "index-400.png"]
+    assert not list((tmp_path / "r-good").glob("*.png"))
+    assert check.main(args[:4] + ["--pages", "index.html"], context=context) == 0
+    with pytest.raises(SystemExit):
+        check.main(args[:6], context=context)
