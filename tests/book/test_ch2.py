@@ -191,8 +191,8 @@ def test_report_exercise_bh_disagrees_with_standard():
 
 
 @pytest.fixture(scope="module")
-def chapter_data():
-    return ch2.load_chapter_data()
+def chapter_data(ch2_data):
+    return ch2_data
 
 
 def test_report_exercise_min_p(chapter_data, small_simulation):
