@@ -90,6 +90,21 @@ def ph():
     return phantom.make_head_phantom()
 
 
+@pytest.fixture(scope="session")
+def ahba_annotations_once():
+    """The real AHBA sample annotations (``datasets.load_ahba_sample_annotations()``, 0.4 s of
+    CPU per read), read once per test process. Use :func:`ahba_annotations` (a copy) in tests."""
+    from qmrigenes.datasets import load_ahba_sample_annotations
+
+    return load_ahba_sample_annotations()
+
+
+@pytest.fixture
+def ahba_annotations(ahba_annotations_once):
+    """A copy of the real AHBA sample annotations for one test (read once per test process)."""
+    return ahba_annotations_once.copy()
+
+
 @pytest.fixture
 def data(rng):
     """A 34-ROI x 200-gene expression table and a target driven by gene G0 (r about 0.6)."""
