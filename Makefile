@@ -11,10 +11,23 @@ JOBS ?= 2
 
 .PHONY: venv data mathjax verify-data test execute book book-clean book-student student-notebooks pdf lab bench lock clean
 
+# The pinned environment is installed by uv (the same pins as pip would install, in about 15 s
+# instead of about 2 min: parallel downloads, a shared download cache, no byte-compiling up front).
+# uv comes from PATH, else is installed once by pip into $(VENV)/.uv at a pinned version.
+# INSTALLER=pip installs with pip alone.
+INSTALLER ?= uv
+UV_VERSION := 0.13.8
+UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/.uv/bin/uv)
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),pip)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+else
+	test -x $(UV) || $(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/.uv uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+endif
 	touch $(STAMP)
 
 venv: $(STAMP)

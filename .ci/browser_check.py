@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Open every built page in headless Chromium, offline, and check it reads well.
 
-Usage: python .ci/browser_check.py [--html _build/html] [--out _build/browser_check]
+Usage: python .ci/browser_check.py [--html _build/html --out _build/browser_check]...
+                                   [--screenshots findings|all|none]
 
 Every ``*.html`` page under ``--html`` (except ``_static``/``_sources``/``_images``) is
 served from a localhost HTTP server and opened at 1400 px and at 400 px window width.
-Any request to another host is blocked and recorded. A full-page screenshot of every
-page at both widths goes to ``--out`` with ``report.json`` (findings per page, width
-and rule). Exit status 1 if any rule finds something.
+Any request to another host is blocked and recorded. ``report.json`` (findings per page,
+width and rule) goes to ``--out``, with a full-page screenshot of every page and width that
+has a finding (``--screenshots all``: of every page, to look at them). Several sites (the
+book and its student edition) are checked in one browser (``--html``/``--out`` repeated).
+The check waits for conditions (MathJax typeset, fonts loaded, frames painted, animations
+ended, a drawer opened), never a fixed time. Exit status 1 if any rule finds something.
 
 Rules (names as in the report)
 ------------------------------
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import http.server
 import json
@@ -367,6 +372,28 @@ CONTRAST_JS = r"""
 }
 """
 
+#: Resolves when the page has settled: MathJax typeset, web fonts loaded, ``frames`` frames
+#: painted and every running finite animation or transition (e.g. of a theme or drawer change;
+#: ``getAnimations`` flushes pending style changes first) finished (at most 3 s). Used instead of
+#: fixed sleeps; the rules' own queries flush layout.
+SETTLE_JS = r"""
+async (frames = 1) => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  if (document.fonts && document.fonts.ready) { try { await document.fonts.ready; } catch (e) {} }
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  for (let i = 0; i < frames; i++) await frame();
+  const running = (document.getAnimations ? document.getAnimations() : []).filter(a =>
+    a.playState === "running" && a.effect && isFinite(a.effect.getComputedTiming().endTime));
+  if (running.length) {
+    await Promise.race([Promise.all(running.map(a => a.finished.catch(() => null))),
+                        new Promise(r => setTimeout(r, 3000))]);
+    await frame();
+  }
+}
+"""
+
 NAV_STATE_JS = r"""
 () => {
   const d = Array.from(document.querySelectorAll("dialog[open]")).find(x => {
@@ -392,7 +419,11 @@ TOGGLES_JS = r"""
 
 
 def check_nav(page, width) -> tuple[list, list]:
-    """Tap every visible sidebar toggle; (findings, [(kind, what opened)])."""
+    """Tap every visible sidebar toggle; (findings, [(kind, what opened)]).
+
+    After a tap the check waits (up to :data:`NAV_WAIT_MS`) until a drawer opens or the primary
+    sidebar changes, then until animations end; it never sleeps a fixed time.
+    """
     findings, opened = [], []
     for index, kind in page.evaluate(TOGGLES_JS):
         button = page.locator(".primary-toggle, .secondary-toggle").nth(index)
@@ -402,22 +433,37 @@ def check_nav(page, width) -> tuple[list, list]:
         except Exception as err:
             findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": f"cannot be tapped: {err}"[:200]})
             continue
-        page.wait_for_timeout(400)
+        _wait_nav(page, "(s, b) => !!s.drawer || s.sidebar !== b.sidebar", before)
         after = page.evaluate(NAV_STATE_JS)
         if after["drawer"]:
             opened.append((kind, after["drawer"]))
             page.keyboard.press("Escape")
-            page.wait_for_timeout(200)
+            _wait_nav(page, "(s, b) => !s.drawer", before)
             if page.evaluate(NAV_STATE_JS)["drawer"]:
                 findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": "drawer does not close on Escape"})
         elif width >= 992 and kind == "primary" and after["sidebar"] != before["sidebar"]:
             opened.append((kind, "sidebar " + ("shown" if after["sidebar"] else "hidden")))
             button.click(timeout=3000)      # restore
-            page.wait_for_timeout(200)
+            _wait_nav(page, "(s, b) => s.sidebar === b.sidebar", before)
         else:
             findings.append({"rule": "nav", "where": f"{kind} toggle",
                              "detail": f"tapping the {kind} sidebar toggle at {width} px opened nothing"})
     return findings, opened
+
+
+#: The longest wait for a drawer to open or close, or the sidebar to change, after a tap (ms).
+NAV_WAIT_MS = 1000
+
+
+def _wait_nav(page, condition: str, before: dict) -> None:
+    """Wait until ``condition(state, before)`` holds for :data:`NAV_STATE_JS`'s state (or
+    :data:`NAV_WAIT_MS` passed), then until animations end; the caller judges the state."""
+    try:
+        page.wait_for_function(f"([b]) => ({condition})(({NAV_STATE_JS.strip()})(), b)", arg=[before],
+                               timeout=NAV_WAIT_MS, polling="raf")
+    except Exception:
+        pass
+    page.evaluate(SETTLE_JS)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -454,38 +500,62 @@ def _image_bytes(src: str, root: Path, base: str):
     return path.read_bytes() if path.is_file() else None
 
 
-def check_site(root, *, pages=None, widths=WIDTHS, out=None, chromium=None) -> dict:
-    """Run every rule on every page; returns {page: {width: [finding, ...]}}."""
+@contextlib.contextmanager
+def browser(chromium=None, *, width=WIDTHS[0]):
+    """One headless Chromium (offline profile, service workers blocked) for any number of
+    :func:`check_site` calls: ``with browser() as context: check_site(..., context=context)``."""
     from playwright.sync_api import sync_playwright
 
+    chromium = chromium or ensure_chromium()
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=chromium, headless=True, args=LAUNCH_ARGS,
+            viewport={"width": width, "height": 900}, service_workers="block")
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+#: Which pages get a full-page screenshot in ``out``: ``"findings"`` (a page and width with a
+#: finding: what a reader of the report needs), ``"all"`` (every page at every width, to look at
+#: them) or ``"none"``. No rule reads the screenshots.
+SCREENSHOTS = ("findings", "all", "none")
+
+
+def check_site(root, *, pages=None, widths=WIDTHS, out=None, chromium=None, context=None,
+               screenshots: str = "findings") -> dict:
+    """Run every rule on every page; returns {page: {width: [finding, ...]}}.
+
+    ``context`` is a browser from :func:`browser` to reuse (else one is started for this site);
+    ``screenshots`` (one of :data:`SCREENSHOTS`) says which pages are photographed into ``out``.
+    """
+    if screenshots not in SCREENSHOTS:
+        raise ValueError(f"screenshots must be one of {SCREENSHOTS}, not {screenshots!r}")
+    if context is None:
+        with browser(chromium, width=widths[0]) as context:
+            return check_site(root, pages=pages, widths=widths, out=out, context=context,
+                              screenshots=screenshots)
     root = Path(root).resolve()
     pages = list(pages) if pages is not None else list_pages(root)
     out = Path(out) if out is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    chromium = chromium or ensure_chromium()
+    shots = "none" if out is None else screenshots
     server = serve(root)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     results: dict = {}
     try:
-        with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=chromium, headless=True, args=LAUNCH_ARGS,
-                viewport={"width": widths[0], "height": 900}, service_workers="block")
-            try:
-                for page_name in pages:
-                    results[page_name] = {}
-                    for width in widths:
-                        results[page_name][width] = _check_page(
-                            context, base, root, page_name, width, out)
-            finally:
-                context.close()
+        for page_name in pages:
+            results[page_name] = {}
+            for width in widths:
+                results[page_name][width] = _check_page(context, base, root, page_name, width, out, shots)
     finally:
         server.shutdown()
     return results
 
 
-def _check_page(context, base, root, page_name, width, out):
+def _check_page(context, base, root, page_name, width, out, shots="findings"):
     findings = []
     outside = []
     local_hosts = {"127.0.0.1", "localhost"}
@@ -506,16 +576,16 @@ def _check_page(context, base, root, page_name, width, out):
     page.on("websocket", lambda ws: outside.append(ws.url) if urllib.parse.urlparse(ws.url).hostname not in local_hosts else None)
     try:
         page.goto(base + page_name, wait_until="load", timeout=60_000)
-        page.wait_for_timeout(300)
+        page.evaluate(SETTLE_JS)
         data = page.evaluate(PAGE_JS, [MIN_INTERACTIVE_PX, MIN_CONTROL_PX])
-        page.wait_for_timeout(100)
         findings.extend(data["findings"])
         for mode in ("light", "dark"):
             page.evaluate("(m) => { document.documentElement.dataset.theme = m; }", mode)
-            page.wait_for_timeout(50)
+            page.evaluate(SETTLE_JS, 0)
             for detail in page.evaluate(CONTRAST_JS, MIN_CONTRAST)[:5]:
                 findings.append({"rule": "caption", "where": f"{mode} mode", "detail": "low contrast: " + detail})
         page.evaluate("() => { document.documentElement.dataset.theme = 'light'; }")
+        page.evaluate(SETTLE_JS, 0)
         for href in data.get("links", []):
             path = urllib.parse.unquote(urllib.parse.urlparse(href).path).lstrip("/")
             target = root / path
@@ -541,11 +611,11 @@ def _check_page(context, base, root, page_name, width, out):
                 findings.append({"rule": "small-text", "where": img["where"],
                                  "detail": f"text {shown_px:.1f} px at {width} px ({how}; shown {img['shown']:.0f} of "
                                            f"{natural_w:.0f} px{hint}): {img['src'].rsplit('/', 1)[-1][:40]}"})
-        if out is not None:
-            name = page_name.replace("/", "__").removesuffix(".html")
-            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True, timeout=120_000)  # long pages, busy CI
         nav_findings, _ = check_nav(page, width)
         findings.extend(nav_findings)
+        if shots == "all" or (shots == "findings" and (findings or outside or console)):
+            name = page_name.replace("/", "__").removesuffix(".html")
+            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True, timeout=120_000)  # long pages, busy CI
     except Exception as err:  # a page that cannot be checked fails the check
         findings.append({"rule": "console", "where": "page", "detail": f"check failed: {err}"[:300]})
     finally:
@@ -571,24 +641,41 @@ def summarise(results) -> tuple[int, str]:
     return total, "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, context=None) -> int:
+    """The command line; ``context``: a running browser from :func:`browser` (else one is started)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--html", default="_build/html")
-    parser.add_argument("--out", default="_build/browser_check")
+    parser.add_argument("--html", action="append",
+                        help="a built site; repeat with one --out each to check several in one browser "
+                             "(default: _build/html)")
+    parser.add_argument("--out", action="append", help="report folder of each --html (default: _build/browser_check)")
     parser.add_argument("--pages", nargs="*", help="pages relative to --html (default: all)")
+    parser.add_argument("--screenshots", choices=SCREENSHOTS, default="findings",
+                        help="full-page screenshots of the pages with findings (default), of every page, or none")
     args = parser.parse_args(argv)
-    root = Path(args.html)
-    if not (root / "index.html").exists() and not args.pages:
-        print(f"browser check: no built book in {root}")
-        return 1
-    results = check_site(root, pages=args.pages, out=args.out)
-    total, text = summarise(results)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    print(text)
-    print(f"browser check: {len(results)} pages x {len(WIDTHS)} widths, {total} findings; "
-          f"screenshots and report.json in {args.out}")
-    return 1 if total else 0
+    sites = args.html or ["_build/html"]
+    outs = args.out or ["_build/browser_check"]
+    if len(outs) != len(sites):
+        parser.error("give one --out for each --html")
+    for html in sites:
+        if not (Path(html) / "index.html").exists() and not args.pages:
+            print(f"browser check: no built book in {html}")
+            return 1
+    if context is None:
+        with browser() as context:
+            return main(argv, context=context)
+    status = 0
+    for html, out in zip(sites, outs):
+        results = check_site(Path(html), pages=args.pages, out=out, context=context,
+                             screenshots=args.screenshots)
+        total, text = summarise(results)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        print(f"== {html}")
+        print(text)
+        print(f"browser check of {html}: {len(results)} pages x {len(WIDTHS)} widths, {total} findings; "
+              f"report.json (and screenshots: {args.screenshots}) in {out}", flush=True)
+        status = status or (1 if total else 0)
+    return status
 
 
 if __name__ == "__main__":

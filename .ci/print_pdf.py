@@ -31,7 +31,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -322,14 +321,18 @@ CLIP_JS = r"""
 """
 
 
-def print_pdf(html, pdf, *, chromium=None) -> dict:
-    """Print the single-page book at ``html`` to ``pdf``; returns the checks' findings."""
-    from playwright.sync_api import sync_playwright
+def print_pdf(html, pdf, *, chromium=None, context=None) -> dict:
+    """Print the single-page book at ``html`` to ``pdf``; returns the checks' findings.
 
+    ``context``: a running browser from ``browser_check.browser()`` to print in (else one is
+    started for this call).
+    """
     bc = _browser_check()
+    if context is None:
+        with bc.browser(chromium) as context:
+            return print_pdf(html, pdf, context=context)
     html, pdf = Path(html).resolve(), Path(pdf).resolve()
     page_name = root_page(html)
-    chromium = chromium or bc.ensure_chromium()
     server = bc.serve(html)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     outside: list[str] = []
@@ -343,34 +346,31 @@ def print_pdf(html, pdf, *, chromium=None) -> dict:
         return r.abort("blockedbyclient")
 
     try:
-        with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=chromium, headless=True, args=bc.LAUNCH_ARGS,
-                viewport={"width": text_w, "height": 1000}, service_workers="block")
-            try:
-                page = context.pages[0] if context.pages else context.new_page()
-                page.route("**/*", route)
-                page.goto(base + page_name, wait_until="load", timeout=180_000)
-                page.evaluate(MATHJAX_JS)
-                page.emulate_media(media="print", color_scheme="light")
-                page.wait_for_timeout(500)
-                appendix = page.evaluate(APPENDIX_JS)
-                headings = page.evaluate(TOC_JS)
-                links = page.evaluate(PREPARE_JS)
-                clipped = page.evaluate(CLIP_JS)
-                pdf.parent.mkdir(parents=True, exist_ok=True)
-                options = dict(format="A4", print_background=True, outline=True, tagged=True,
-                               display_header_footer=True, header_template="<span></span>",
-                               footer_template=FOOTER, margin={k: f"{v}mm" for k, v in MARGIN_MM.items()})
+        page = context.new_page()
+        try:
+            page.set_viewport_size({"width": text_w, "height": 1000})
+            page.route("**/*", route)
+            page.goto(base + page_name, wait_until="load", timeout=180_000)
+            page.evaluate(MATHJAX_JS)
+            page.emulate_media(media="print", color_scheme="light")
+            page.evaluate(bc.SETTLE_JS)
+            appendix = page.evaluate(APPENDIX_JS)
+            headings = page.evaluate(TOC_JS)
+            links = page.evaluate(PREPARE_JS)
+            clipped = page.evaluate(CLIP_JS)
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            options = dict(format="A4", print_background=True, outline=True, tagged=True,
+                           display_header_footer=True, header_template="<span></span>",
+                           footer_template=FOOTER, margin={k: f"{v}mm" for k, v in MARGIN_MM.items()})
+            page.pdf(path=str(pdf), **options)
+            toc_pages = heading_pages(pdf, headings) if shutil.which("pdftotext") else []
+            if any(toc_pages):   # second printing with the page numbers in the contents
+                page.evaluate(TOC_PAGES_JS, toc_pages)
                 page.pdf(path=str(pdf), **options)
-                toc_pages = heading_pages(pdf, headings) if shutil.which("pdftotext") else []
-                if any(toc_pages):   # second printing with the page numbers in the contents
-                    page.evaluate(TOC_PAGES_JS, toc_pages)
-                    page.pdf(path=str(pdf), **options)
-                tables = page.evaluate(CAPTIONS_JS)
-                apart = caption_pages(pdf, tables) if shutil.which("pdftotext") else []
-            finally:
-                context.close()
+            tables = page.evaluate(CAPTIONS_JS)
+            apart = caption_pages(pdf, tables) if shutil.which("pdftotext") else []
+        finally:
+            page.close()
     finally:
         server.shutdown()
     return {"page": page_name, "links": links, "appendix": appendix,
@@ -432,12 +432,13 @@ def pdf_facts(pdf: Path) -> dict:
     return facts
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, context=None) -> int:
+    """The command line; ``context``: a running browser to print in (as in :func:`print_pdf`)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--html", default="_build/singlehtml")
     parser.add_argument("--pdf", default="_build/pdf/qmri-gene-expression-book.pdf")
     args = parser.parse_args(argv)
-    res = print_pdf(args.html, args.pdf)
+    res = print_pdf(args.html, args.pdf, context=context)
     pdf = Path(args.pdf)
     lk = res["links"]
     print(f"pdf: {pdf}: {res['pages']} pages, {res['size']}, {res['outline']} bookmarks, "

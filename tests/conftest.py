@@ -1,6 +1,12 @@
 """Shared fixtures: a seeded RNG, tiny synthetic meshes and tables, Agg backend."""
 import os
+import sys
 from pathlib import Path
+
+# nbformat (through jupytext, nbclient, myst-nb) -> jsonschema would import rfc3987_syntax, which
+# compiles 38 grammars (about 4 s of CPU in every test process) for an IRI format check that no
+# test performs; marked absent, jsonschema skips that optional checker (as .ci/execute_book.py).
+sys.modules.setdefault("rfc3987_syntax", None)
 
 import matplotlib
 
@@ -82,6 +88,21 @@ def ph():
     """The chapter-3 head phantom at 2 mm (built once per test session)."""
     from qmrigenes import phantom
     return phantom.make_head_phantom()
+
+
+@pytest.fixture(scope="session")
+def ahba_annotations_once():
+    """The real AHBA sample annotations (``datasets.load_ahba_sample_annotations()``, 0.4 s of
+    CPU per read), read once per test process. Use :func:`ahba_annotations` (a copy) in tests."""
+    from qmrigenes.datasets import load_ahba_sample_annotations
+
+    return load_ahba_sample_annotations()
+
+
+@pytest.fixture
+def ahba_annotations(ahba_annotations_once):
+    """A copy of the real AHBA sample annotations for one test (read once per test process)."""
+    return ahba_annotations_once.copy()
 
 
 @pytest.fixture

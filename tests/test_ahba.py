@@ -130,11 +130,10 @@ def test_read_donor_checks_shapes(tmp_path):
         ahba.read_donor(folder)
 
 
-def test_real_table_and_sampling():
+def test_real_table_and_sampling(ahba_annotations):
     table = ahba.roi_structure_table()
     assert len(table) == 34
-    from qmrigenes.datasets import load_ahba_sample_annotations
-    annot = load_ahba_sample_annotations()
+    annot = ahba_annotations
     rep = ahba.matching_report(annot, table=table)
     right = table.index[table["hemisphere"] == "R"]
     # right-hemisphere ROIs sampled in donors 1-2 only

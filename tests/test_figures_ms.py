@@ -122,12 +122,11 @@ def _assert_legends_outside_data(fig):
 
 
 @pytest.fixture(scope="module")
-def mpm_small():
+def mpm_small(ph):
     from qmrigenes import phantom as P
-    ph = P.make_head_phantom()
     z = figs.deep_nuclei_slice(ph.labels)
     sl = (slice(None), slice(None), slice(z - 2, z + 2))
-    maps = {k: v[sl] for k, v in ph.maps.items()}
+    maps = {k: v[sl].copy() for k, v in ph.maps.items()}      # copies: the session phantom stays as built
     b1 = P.b1_field(ph.shape)[sl]
     est = R.fit_mpm(R.simulate_mpm(maps, b1=b1), b1=b1)
     acc = R.accuracy_table(est, maps, ph.labels[sl], {3: "WM", 2: "cortical GM"}).reset_index()

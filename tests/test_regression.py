@@ -109,11 +109,10 @@ def test_set_level_nulls(data):
         np.corrcoef(x["G0"], x["G1"])[0, 1])
 
 
-def test_design_sampling_and_power():
+def test_design_sampling_and_power(ahba_annotations):
     from qmrigenes import ahba
-    from qmrigenes.datasets import load_ahba_sample_annotations
     table = ahba.roi_structure_table()
-    samp = ahba.roi_sampling(load_ahba_sample_annotations(), table=table)
+    samp = ahba.roi_sampling(ahba_annotations, table=table)
     left = design.design_sampling(samp, table, "left_only")
     assert left["roi"].nunique() == 17
     both = design.design_sampling(samp, table, "both_hemispheres")
@@ -208,11 +207,10 @@ def test_lr_corr_makes_pairs_alike():
 
 
 @pytest.fixture(scope="module")
-def real_sampling():
+def real_sampling(ahba_annotations_once):
     from qmrigenes import ahba
-    from qmrigenes.datasets import load_ahba_sample_annotations
     table = ahba.roi_structure_table()
-    return ahba.roi_sampling(load_ahba_sample_annotations(), table=table), table
+    return ahba.roi_sampling(ahba_annotations_once.copy(), table=table), table
 
 
 def test_symmetric_null_inflates_34_roi_test_not_pair_means(real_sampling):
@@ -237,18 +235,17 @@ def test_calibrate_lr_corr_inverts_the_curve(real_sampling):
         design.calibrate_lr_corr(samp, table, 0.5, grid=(0.5, 0.2))
 
 
-def test_simulate_genome_study_finds_a_strong_planted_gene():
-    from qmrigenes.datasets import load_ahba_sample_annotations
+def test_simulate_genome_study_finds_a_strong_planted_gene(ahba_annotations):
 
     from qmrigenes.ahba import simulate_qsm
 
     genes, qsm = [f"G{i:03d}" for i in range(200)], simulate_qsm(seed=3)
-    study = design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={"G007": 0.95}, seed=1)
+    study = design.simulate_genome_study(ahba_annotations, genes, qsm, planted={"G007": 0.95}, seed=1)
     assert study.expression.shape == (34, 200) and study.qsm.index.equals(study.expression.index)
     assert study.results.loc["G007", "bh"] and study.results["bh"].sum() < 20    # found, few false ones
     assert {"slope", "p", "p_bh", "bh", "p_bonferroni", "bonferroni"} <= set(study.results.columns)
     assert study.ols_seconds >= 0
     with pytest.raises(ValueError, match="planted genes"):
-        design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={"TF": 0.5})
+        design.simulate_genome_study(ahba_annotations, genes, qsm, planted={"TF": 0.5})
     with pytest.raises(ValueError, match="alpha"):
-        design.simulate_genome_study(load_ahba_sample_annotations(), genes, qsm, planted={}, alpha=1.5)
+        design.simulate_genome_study(ahba_annotations, genes, qsm, planted={}, alpha=1.5)

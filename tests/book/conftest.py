@@ -27,3 +27,31 @@ def load_ci_script(name: str):
     sys.modules[name] = module        # importable by name: worker processes unpickle its functions
     spec.loader.exec_module(module)
     return module
+
+
+# Real chapter inputs, loaded once per test process (pytest-xdist worker) and shared by the test
+# files of each chapter and by the self-check tests. Tests must not modify them.
+@pytest.fixture(scope="session")
+def ch1_data():
+    """Chapter 1's real data: ``qmribook.ch1.load_chapter_data()``."""
+    from qmribook import ch1
+
+    return ch1.load_chapter_data()
+
+
+@pytest.fixture(scope="session")
+def ch2_data():
+    """Chapter 2's real data: ``qmribook.ch2.load_chapter_data()``."""
+    from qmribook import ch2
+
+    return ch2.load_chapter_data()
+
+
+@pytest.fixture(scope="session")
+def ch1_spin(ch1_data):
+    """Chapter 1's association with 200 spins and the spin-method exercise on it (seed 0):
+    ``(assoc, report)``."""
+    from qmribook import ch1
+
+    assoc = ch1.cell_type_association(ch1_data, n_perm=200, seed=0)
+    return assoc, ch1.report_exercise_spin_method(ch1_data, assoc, n_perm=200, seed=0)

@@ -17,6 +17,13 @@ def _load_check():
     return load_ci_script("browser_check")
 
 
+@pytest.fixture(scope="module")
+def context():
+    """One headless Chromium for every check of this file (starting one costs about a second)."""
+    with _load_check().browser(CHROMIUM) as ctx:
+        yield ctx
+
+
 def _png(width_in, dpi, fontsize):
     import matplotlib
     matplotlib.use("Agg")
@@ -81,7 +88,7 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def results(tmp_path_factory, context):
     site = tmp_path_factory.mktemp("site")
     (site / "big.png").write_bytes(_png(7.5, 100, 10))     # 750 px, 10 pt at 100 dpi: ~14 px shown
     (site / "strip.png").write_bytes(_png(20, 100, 10))    # 2000 px shrunk into 760 px: ~5 px text
@@ -92,8 +99,7 @@ def results(tmp_path_factory):
         (site / f"{rule}.html").write_text(PAGE.format(body=body), encoding="utf-8")
     check = _load_check()
     pages = ["clean.html"] + [f"{rule}.html" for rule in BROKEN]
-    out = tmp_path_factory.mktemp("shots")
-    return check, check.check_site(site, pages=pages, out=out, chromium=CHROMIUM), out
+    return check, check.check_site(site, pages=pages, context=context)
 
 
 def _rules(findings):
@@ -101,21 +107,20 @@ def _rules(findings):
 
 
 def test_clean_page_passes_at_both_widths(results):
-    check, res, out = results
+    check, res = results
     for width in check.WIDTHS:
         assert res["clean.html"][width] == [], res["clean.html"][width]
-        assert (out / f"clean-{width}.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("rule", sorted(BROKEN))
 def test_each_rule_catches_its_broken_page(results, rule):
-    check, res, _ = results
+    check, res = results
     found = _rules(res[f"{rule}.html"][1400]) | _rules(res[f"{rule}.html"][400])
     assert rule in found, res[f"{rule}.html"]
 
 
 def test_rules_fire_where_documented(results):
-    check, res, _ = results
+    check, res = results
     assert "hscroll" not in _rules(res["hscroll.html"][1400])      # only judged at 400 px
     assert "hscroll" in _rules(res["hscroll.html"][400])
     assert "small-text" in _rules(res["small-text.html"][1400])
@@ -128,7 +133,7 @@ def test_rules_fire_where_documented(results):
 
 
 def test_number_style_reports_each_defect(results):
-    _, res, _ = results
+    _, res = results
     details = " | ".join(f["detail"] for f in res["number-style.html"][1400] if f["rule"] == "number-style")
     for expected in ("e-notation: 3.6e-07", "hyphen-minus", "in bold", "integer with decimals: 97.000",
                      "integer with decimals: 4.0 genes", "no thousands separator: 15633",
@@ -136,7 +141,7 @@ def test_number_style_reports_each_defect(results):
         assert expected in details, details
 
 
-def test_figure_text_judged_at_400px(tmp_path):
+def test_figure_text_judged_at_400px(tmp_path, context):
     """A 7.5 in figure reads at 1400 px (14 px text) but not on a phone (7 px) unless its one-column
     variant replaces it there (qmri.css); the variant's panels are judged like any image."""
     (tmp_path / "big.png").write_bytes(_png(7.5, 100, 10))
@@ -153,7 +158,7 @@ def test_figure_text_judged_at_400px(tmp_path):
     for name, body in pages.items():
         (tmp_path / name).write_text(PAGE.format(body=body), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=list(pages), chromium=CHROMIUM)
+    res = check.check_site(tmp_path, pages=list(pages), context=context)
     assert all(res[name][1400] == [] for name in pages), res
     small = [f for f in res["none.html"][400] if f["rule"] == "small-text"]
     assert len(small) == 1 and "at 400 px" in small[0]["detail"] and "no one-column variant" in small[0]["detail"]
@@ -161,7 +166,7 @@ def test_figure_text_judged_at_400px(tmp_path):
     assert "wide-panel.png" in " ".join(f["detail"] for f in res["wide-variant.html"][400] if f["rule"] == "small-text")
 
 
-def test_interactive_text_cut_at_the_edge(tmp_path):
+def test_interactive_text_cut_at_the_edge(tmp_path, context):
     body = ('<figure><div class="qmri-interactive" data-qmri-ready="1"><svg viewBox="0 0 300 200" width="300" '
             'height="200"><text x="250" y="190" style="font-size:12px">distance (mm)</text>'
             '<text x="10" y="20" style="font-size:12px">inside</text></svg></div>'
@@ -169,12 +174,15 @@ def test_interactive_text_cut_at_the_edge(tmp_path):
     (tmp_path / "cut.html").write_text(PAGE.format(body=body), encoding="utf-8")
     (tmp_path / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["cut.html"], widths=(400,), chromium=CHROMIUM)
+    res = check.check_site(tmp_path, pages=["cut.html"], widths=(400,), context=context, out=tmp_path / "shots")
     cut = [f["detail"] for f in res["cut.html"][400] if f["rule"] == "interactive"]
     assert len(cut) == 1 and "cut at the edge" in cut[0] and "distance (mm)" in cut[0], res
+    assert (tmp_path / "shots" / "cut-400.png").stat().st_size > 1000   # a page with a finding: photographed
+    with pytest.raises(ValueError, match="screenshots"):
+        check.check_site(tmp_path, pages=["cut.html"], context=context, screenshots="some")
 
 
-def test_book_interactive_figure_passes_at_400px(tmp_path):
+def test_book_interactive_figure_passes_at_400px(tmp_path, context):
     """A figure from qmribook.interactive, numbered by a <figure>, passes the interactive rule at
     both widths: text >= 11 px, controls >= 32 px, aria-valuetext set."""
     import sys
@@ -189,12 +197,16 @@ def test_book_interactive_figure_passes_at_400px(tmp_path):
         (tmp_path / name).write_bytes((ROOT / "_static" / name).read_bytes())
     (tmp_path / "w.html").write_text(PAGE.format(body=body).replace("</head>", head + "</head>"), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["w.html"], chromium=CHROMIUM)
+    res = check.check_site(tmp_path, pages=["w.html"], context=context, out=tmp_path / "shots")
     for width in check.WIDTHS:
         assert res["w.html"][width] == [], res["w.html"][width]
+        assert not (tmp_path / "shots" / f"w-{width}.png").exists()     # clean: no screenshot by default
+    check.check_site(tmp_path, pages=["w.html"], widths=(400,), context=context, out=tmp_path / "all",
+                     screenshots="all")
+    assert (tmp_path / "all" / "w-400.png").stat().st_size > 1000
 
 
-def test_qmri_js_repairs_the_theme_toggles(tmp_path):
+def test_qmri_js_repairs_the_theme_toggles(tmp_path, context):
     """The theme's bug reproduced (its handler bound to the first, hidden .primary-toggle): with
     _static/qmri.js the visible toggle opens the drawer at 400 px, so the nav rule passes."""
     body = ('<button class="primary-toggle" style="display:none">hidden</button>'
@@ -210,7 +222,7 @@ def test_qmri_js_repairs_the_theme_toggles(tmp_path):
         (tmp_path / name).write_text(PAGE.format(body=body).replace("</head>", extra + "</head>"), encoding="utf-8")
     (tmp_path / "p.html").write_text(PAGE.format(body="<p>x</p>"), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["broken.html", "fixed.html"], widths=(400,), chromium=CHROMIUM)
+    res = check.check_site(tmp_path, pages=["broken.html", "fixed.html"], widths=(400,), context=context)
     assert "nav" in _rules(res["broken.html"][400])
     assert res["fixed.html"][400] == [], res["fixed.html"][400]
 
@@ -231,3 +243,27 @@ def test_png_font_estimate_reads_metadata():
     assert how.startswith("qmri:min_font_pt") and px == pytest.approx(8 * 200 / 72)
     px, width, how = check.min_font_px_natural(_png(4, 100, 10), "y.png")
     assert how.startswith("default 10 pt") and px == pytest.approx(10 * 100 / 72, rel=0.01)
+
+
+def test_command_checks_several_sites_in_one_browser(tmp_path, context, capsys):
+    """``--html``/``--out`` repeated: each site gets its own report; the exit status is 1 if any
+    site has a finding; ``--out`` must pair with ``--html``."""
+    import json
+
+    check = _load_check()
+    for name, body in (("good", "<h1>Good</h1><p>Plain prose.</p>"), ("bad", BROKEN["tex"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text(PAGE.format(body=body), encoding="utf-8")
+        (tmp_path / name / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
+    args = ["--html", str(tmp_path / "good"), "--out", str(tmp_path / "r-good"),
+            "--html", str(tmp_path / "bad"), "--out", str(tmp_path / "r-bad"), "--pages", "index.html"]
+    assert check.main(args, context=context) == 1
+    good = json.loads((tmp_path / "r-good" / "report.json").read_text())
+    bad = json.loads((tmp_path / "r-bad" / "report.json").read_text())
+    assert good["index.html"] == {"1400": [], "400": []}
+    assert any(f["rule"] == "tex" for f in bad["index.html"]["1400"])
+    assert sorted(p.name for p in (tmp_path / "r-bad").glob("*.png")) == ["index-1400.png", "index-400.png"]
+    assert not list((tmp_path / "r-good").glob("*.png"))
+    assert check.main(args[:4] + ["--pages", "index.html"], context=context) == 0
+    with pytest.raises(SystemExit):
+        check.main(args[:6], context=context)

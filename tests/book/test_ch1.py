@@ -9,8 +9,8 @@ from qmribook.display import table
 
 
 @pytest.fixture(scope="module")
-def chapter_data():
-    return ch1.load_chapter_data()
+def chapter_data(ch1_data):
+    return ch1_data
 
 
 @pytest.fixture
@@ -232,9 +232,8 @@ def test_exercise_smoothing_small():
     assert list(rep.tables["ex-smooth"].frame.index) == ["0 mm", "6 mm"]
 
 
-def test_exercise_spin_method_and_nulls_small(chapter_data):
-    assoc = ch1.cell_type_association(chapter_data, n_perm=200, seed=1)
-    rep = ch1.report_exercise_spin_method(chapter_data, assoc, n_perm=200, seed=1)
+def test_exercise_spin_method_and_nulls_small(ch1_spin):
+    assoc, rep = ch1_spin                                  # 200 spins, seed 0 (shared with the self-check)
     assert 0 <= rep.numbers["ex-spin-n-greedy"] <= 9 and 0 <= rep.numbers["ex-spin-maxdiff"] <= 1
     h = ch1.null_histograms(assoc.nulls, assoc.table, map_key=("clinical MPM", "R1"), draws=(50, 200, 500))
     assert h["draws"] == [50, 200]                                   # only counts available

@@ -17,10 +17,9 @@ def test_planted_effects():
         ch2.load_planted_effects(iron=1.5)
 
 
-def test_sampling_overview_real():
-    from qmrigenes.datasets import load_ahba_sample_annotations
+def test_sampling_overview_real(ahba_annotations):
 
-    ov = ch2._sampling_overview(load_ahba_sample_annotations())
+    ov = ch2._sampling_overview(ahba_annotations)
     assert ov["n_rois"] == 34 and ov["counts"].shape == (34, 6)
     assert ov["right_donors"] == "1 and 2" and ov["left_only_donors"] == "3, 4, 5 and 6"
     assert ov["single_donor_rois"] == "Amygdala_R (donor 2)"
@@ -49,10 +48,9 @@ def test_literature_summary():
         ch2._literature_summary(lit, reference="Nowhere")
 
 
-def test_synthetic_folder_check_real_annotations():
-    from qmrigenes.datasets import load_ahba_sample_annotations
+def test_synthetic_folder_check_real_annotations(ahba_annotations):
 
-    out = ch2._folder_check(load_ahba_sample_annotations(), n_genes=8)
+    out = ch2._folder_check(ahba_annotations, n_genes=8)
     assert out["n_probes"] == 3 * 8 and out["n_kept"] == 2 * 8     # below-background probes filtered
     assert out["pct_faithful"] == 100.0 and out["max_diff"] < 1e-5
 
@@ -94,12 +92,11 @@ def test_bh_summary(rng):
 
 
 @pytest.fixture(scope="module")
-def small_simulation():
-    from qmrigenes.datasets import load_ahba_sample_annotations
+def small_simulation(ahba_annotations_once):
 
     genes = [f"G{i:03d}" for i in range(300)] + ["FTL", "TFRC"]
     planted = {"FTL": 0.95, "G000": 0.95}
-    return ch2._simulation_study(load_ahba_sample_annotations(), genes, {"iron": ["FTL", "TFRC"]},
+    return ch2._simulation_study(ahba_annotations_once.copy(), genes, {"iron": ["FTL", "TFRC"]},
                                 planted=planted, donor_genes=["FTL"], seed=1), planted
 
 
@@ -192,8 +189,8 @@ def test_report_exercise_bh_disagrees_with_standard():
 
 
 @pytest.fixture(scope="module")
-def chapter_data():
-    return ch2.load_chapter_data()
+def chapter_data(ch2_data):
+    return ch2_data
 
 
 def test_report_exercise_min_p(chapter_data, small_simulation):

@@ -33,6 +33,15 @@ def _load():
     return load_ci_script("print_pdf")
 
 
+@pytest.fixture(scope="module")
+def context():
+    """One headless Chromium for every printing of this file."""
+    from conftest import load_ci_script
+
+    with load_ci_script("browser_check").browser(CHROMIUM) as ctx:
+        yield ctx
+
+
 def _site(tmp_path, body, css):
     site = tmp_path / "site"
     site.mkdir(parents=True)
@@ -42,11 +51,11 @@ def _site(tmp_path, body, css):
     return site
 
 
-def test_book_pdf_with_internal_links_and_appendix(tmp_path):
+def test_book_pdf_with_internal_links_and_appendix(tmp_path, context):
     pp = _load()
     css = (ROOT / "_static" / "print.css").read_text()
     site = _site(tmp_path, WIDE, css)
-    res = pp.print_pdf(site, tmp_path / "book.pdf", chromium=CHROMIUM)
+    res = pp.print_pdf(site, tmp_path / "book.pdf", context=context)
     assert res["clipped"] == [], res["clipped"]        # the book's print sheet fits the wide table
     assert res["size"].startswith("595") and "A4" in res["size"]
     assert res["pages"] >= 2                           # chapters start on a new page
@@ -59,15 +68,15 @@ def test_book_pdf_with_internal_links_and_appendix(tmp_path):
     assert res["links"]["external"] == 1 and res["links"]["unlinked"] == 1
     assert res["bad_urls"] == [] and res["urls"] == ["https://example.org/doi"]
     assert res["appendix"] == 1                     # the folded table moved there, linked from its place
-    assert pp.main(["--html", str(site), "--pdf", str(tmp_path / "ok.pdf")]) == 0
+    assert pp.main(["--html", str(site), "--pdf", str(tmp_path / "ok.pdf")], context=context) == 0
 
 
-def test_clipped_table_fails(tmp_path):
+def test_clipped_table_fails(tmp_path, context):
     pp = _load()
     site = _site(tmp_path, WIDE, "/* no print sheet: the scroll box clips the table on paper */")
-    res = pp.print_pdf(site, tmp_path / "clip.pdf", chromium=CHROMIUM)
+    res = pp.print_pdf(site, tmp_path / "clip.pdf", context=context)
     assert res["clipped"] and res["clipped"][0]["where"].startswith("table")   # the wide table is reported
-    assert pp.main(["--html", str(site), "--pdf", str(tmp_path / "bad.pdf")]) == 1
+    assert pp.main(["--html", str(site), "--pdf", str(tmp_path / "bad.pdf")], context=context) == 1
     assert not (tmp_path / "bad.pdf").exists() and (tmp_path / "bad.failed.pdf").exists()
 
 
@@ -85,7 +94,7 @@ CAPTIONED = ('<div style="break-before: page; height: {spacer}px"></div>'
              + "".join(f"<tr><td>solver {i}</td><td>{i}.0</td></tr>" for i in range(30)) + "</tbody></table></div></figure>")
 
 
-def test_table_caption_kept_with_its_table(tmp_path):
+def test_table_caption_kept_with_its_table(tmp_path, context):
     """A caption that would end a page (its table starting on the next) is reported; the book's
     print sheet keeps it with the table's first rows."""
     pp = _load()
@@ -94,7 +103,7 @@ def test_table_caption_kept_with_its_table(tmp_path):
         found[name] = []
         for spacer in (930, 950, 965):       # the caption lands at the foot of the page for one of them
             site = _site(tmp_path / f"{name}{spacer}", CAPTIONED.format(spacer=spacer), css)
-            res = pp.print_pdf(site, tmp_path / f"{name}{spacer}.pdf", chromium=CHROMIUM)
+            res = pp.print_pdf(site, tmp_path / f"{name}{spacer}.pdf", context=context)
             assert res["captioned_tables"] == 1
             found[name] += res["caption_apart"]
     assert found["plain"] and found["plain"][0]["table_page"] == found["plain"][0]["caption_page"] + 1

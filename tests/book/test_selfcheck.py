@@ -173,12 +173,9 @@ def test_smoothing_check_with_a_small_cohort():
     assert "two correlations" in selfcheck.check("ex-ch1-smoothing", "high", cohort=cohort).message
 
 
-def test_spin_and_power_checks_with_the_real_inputs():
-    from qmribook import ch1, ch2
-
-    data = ch1.load_chapter_data()
-    assoc = ch1.cell_type_association(data, n_perm=200, seed=0)
-    n = ch1.report_exercise_spin_method(data, assoc, n_perm=200, seed=0).numbers
+def test_spin_and_power_checks_with_the_real_inputs(ch1_data, ch1_spin, ch2_data):
+    data, (assoc, rep) = ch1_data, ch1_spin          # 200 spins, seed 0
+    n = rep.numbers
     right = (n["ex-spin-n-gene"], n["ex-spin-n-hungarian"], n["ex-spin-n-greedy"])
     assert selfcheck.check("ex-ch1-spins", right, data=data, assoc=assoc)
     assert not selfcheck.check("ex-ch1-spins", (right[0] + 1, *right[1:]), data=data, assoc=assoc)
@@ -187,7 +184,7 @@ def test_spin_and_power_checks_with_the_real_inputs():
     from qmrigenes.ahba import roi_sampling
     from qmrigenes.design import power_by_design
 
-    data2 = ch2.load_chapter_data()
+    data2 = ch2_data
     sampling, want = roi_sampling(data2.annotations, table=data2.table), []
     for k in (8, 34):
         sub = sampling[sampling["roi"].isin(data2.table.index[:k])].reset_index(drop=True)
