@@ -17,7 +17,7 @@ from qmrigenes.stats.regression import (GenomeWideOLS, gene_table, genome_wide_o
                                         set_level_tests)
 
 from . import display
-from .citestyle import author_year
+from .citations import author_year
 from .display import MISSING, format_p, format_published
 from .report import Report
 

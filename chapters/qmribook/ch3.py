@@ -27,7 +27,7 @@ from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise
 from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
 
 from . import display
-from .citestyle import author_year
+from .citations import author_year
 from .report import Report
 from .numberstyle import number_text
 

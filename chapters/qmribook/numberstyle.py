@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-from docutils import nodes
-from sphinx.transforms import SphinxTransform
 
 _SUP = str.maketrans("-+0123456789", "\u207b\u207a\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 _E = re.compile(r"(?<![\w.])([-+\u2212]?\d+(?:\.\d+)?)[eE]([-+]?)0*(\d+)(?![\w.])")
@@ -82,26 +80,41 @@ def agree(count: str, following: str) -> str:
     return m.group(1) + ("" if value == 1 else "s") + following[m.end():]
 
 
-class PastedNumbers(SphinxTransform):
-    """Rewrite the text of every pasted (glued) inline value in the book's number style."""
+def _pasted_numbers_class():
+    """Build the Sphinx transform on first use: a chapter kernel imports this module for
+    :func:`number_text` and need not load Sphinx (about 1 s of CPU) for it."""
+    from docutils import nodes
+    from sphinx.transforms import SphinxTransform
 
-    default_priority = 800
+    class PastedNumbers(SphinxTransform):
+        """Rewrite the text of every pasted (glued) inline value in the book's number style."""
 
-    def apply(self, **kwargs) -> None:
-        for node in list(self.document.findall(nodes.inline)):
-            if "pasted-text" not in node.get("classes", []):
-                continue
-            for text in list(node.findall(nodes.Text)):
-                new = count_text(number_text(str(text)))
-                if new != str(text):
-                    text.parent.replace(text, nodes.Text(new))
-            after = node.next_node(descend=False, siblings=True)
-            if isinstance(after, nodes.Text):
-                new = agree(node.astext(), str(after))
-                if new != str(after):
-                    after.parent.replace(after, nodes.Text(new))
+        default_priority = 800
+
+        def apply(self, **kwargs) -> None:
+            for node in list(self.document.findall(nodes.inline)):
+                if "pasted-text" not in node.get("classes", []):
+                    continue
+                for text in list(node.findall(nodes.Text)):
+                    new = count_text(number_text(str(text)))
+                    if new != str(text):
+                        text.parent.replace(text, nodes.Text(new))
+                after = node.next_node(descend=False, siblings=True)
+                if isinstance(after, nodes.Text):
+                    new = agree(node.astext(), str(after))
+                    if new != str(after):
+                        after.parent.replace(after, nodes.Text(new))
+
+    return PastedNumbers
+
+
+def __getattr__(name):
+    if name == "PastedNumbers":       # the transform class, built once on first access
+        cls = globals()["PastedNumbers"] = _pasted_numbers_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def setup(app):
-    app.add_post_transform(PastedNumbers)
+    app.add_post_transform(__getattr__("PastedNumbers"))
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -146,7 +146,7 @@ def test_published_text_keeps_published_precision():
 
 
 def test_author_year_from_bibliography(tmp_path):
-    from qmribook.citestyle import author_year
+    from qmribook.citations import author_year
 
     assert author_year("min2024chisep") == "Min et al. 2024"
     assert author_year("schafer2012stn") == "Schäfer et al. 2012"

@@ -36,3 +36,20 @@ def test_show_does_not_import_nbformat():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2] / "chapters")
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_chapter_modules_do_not_load_sphinx():
+    """A chapter kernel renders citations and numbers without Sphinx or pybtex (their imports cost
+    about 1-2 s of CPU per kernel); the Sphinx transform is still there for the build."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, qmribook.ch1, qmribook.ch2, qmribook.ch3, qmribook.ch4, qmribook.numberstyle as ns; "
+            "print(sorted(m for m in ('sphinx', 'pybtex', 'sphinxcontrib.bibtex') if m in sys.modules)); "
+            "print(ns.PastedNumbers.default_priority, 'sphinx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2] / "chapters")
+    first, second = out.stdout.strip().splitlines()[-2:]
+    assert first == "[]"
+    assert second == "800 True"
