@@ -69,3 +69,29 @@ def test_projected_faces_back_to_front():
     faces_2d, order, xlim, ylim = fs._projected_faces(Mesh(coords, faces), hemisphere="L", view="lateral")
     assert faces_2d.shape == (3, 3, 2) and sorted(order) == [0, 1, 2]
     assert xlim[0] < 0 < xlim[1] and ylim[0] < 0 < ylim[1]
+
+
+def test_fsaverage5_meshes_cached_equal_nilearn(tmp_path, monkeypatch):
+    from qmrigenes import surface
+
+    monkeypatch.setenv("QMRIGENES_DATA", str(tmp_path))
+    surface._fsaverage5_meshes.cache_clear()
+    try:
+        built = surface._fsaverage5_meshes()                        # read through nilearn, stored
+        surface._fsaverage5_meshes.cache_clear()
+        again = surface._fsaverage5_meshes()                        # read back from the cache
+        assert list((tmp_path / "derived").glob("fsaverage5-meshes-*.pkl"))
+    finally:
+        surface._fsaverage5_meshes.cache_clear()
+    fs = surface._fsaverage5()
+    for name, key in (("pial", "pial"), ("white", "white_matter"), ("inflated", "inflated"), ("sphere", "sphere")):
+        for part in ("left", "right"):
+            mesh = fs[key].parts[part]
+            for got in (built, again):
+                np.testing.assert_array_equal(got[name, part][0], np.asarray(mesh.coordinates, float))
+                np.testing.assert_array_equal(got[name, part][1], np.asarray(mesh.faces))
+    mid = surface.load_fsaverage5(hemisphere="R")
+    pial, white = fs["pial"].parts["right"], fs["white_matter"].parts["right"]
+    np.testing.assert_array_equal(mid.coords, (np.asarray(pial.coordinates, float)
+                                               + np.asarray(white.coordinates, float)) / 2)
+    assert mid.faces.dtype == np.int64
