@@ -66,8 +66,8 @@ def test_panel_pixels_equal_nilearn_3d(rng, hemisphere, view, cmap, symmetric):
 def test_projected_faces_back_to_front():
     coords = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], float)
     faces = np.array([[0, 1, 2], [1, 2, 4], [0, 3, 4]])
-    faces_2d, order, xlim, ylim = fs._projected_faces(Mesh(coords, faces), hemisphere="L", view="lateral")
-    assert faces_2d.shape == (3, 3, 2) and sorted(order) == [0, 1, 2]
+    paths, order, xlim, ylim = fs._projected_faces(Mesh(coords, faces), hemisphere="L", view="lateral")
+    assert len(paths) == 3 and paths[0].vertices.shape == (4, 2) and sorted(order) == [0, 1, 2]
     assert xlim[0] < 0 < xlim[1] and ylim[0] < 0 < ylim[1]
 
 

@@ -53,14 +53,16 @@ def _projected_faces(mesh, *, hemisphere, view):
 
     Returns
     -------
-    faces_2d : numpy.ndarray, shape (n_faces, 3, 2)
-        Projected triangles, farthest first.
+    paths : list of matplotlib.path.Path, length n_faces
+        Projected triangles (closed, as ``PolyCollection`` makes them), farthest first; made
+        once per view and shared by every panel of that view.
     order : numpy.ndarray of int, shape (n_faces,)
         The face index of each row of ``faces_2d``.
     xlim, ylim : tuple of float
         The 3D axes' 2D view limits (the square that maps onto the panel).
     """
     from matplotlib.figure import Figure
+    from matplotlib.path import Path
 
     coords = np.array(mesh.coords, dtype=float)
     coords -= np.mean(coords, axis=0)
@@ -80,7 +82,11 @@ def _projected_faces(mesh, *, hemisphere, view):
     projected = product[:, :3] / product[:, 3:4]
     face_xyz = projected[faces]                                  # (n_faces, 3, 3)
     order = np.argsort(np.average(face_xyz[..., 2], axis=-1))[::-1]
-    return face_xyz[order, :, :2], order, tuple(ax.viewLim.intervalx), tuple(ax.viewLim.intervaly)
+    faces_2d = face_xyz[order, :, :2]
+    closed = np.concatenate([faces_2d, faces_2d[:, :1]], axis=1)
+    codes = np.array([Path.MOVETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], dtype=Path.code_type)
+    paths = [Path(xy, codes) for xy in closed]                   # as PolyCollection makes them
+    return paths, order, tuple(ax.viewLim.intervalx), tuple(ax.viewLim.intervaly)
 
 
 def _contour_faces(faces, codes):
@@ -127,16 +133,17 @@ def _surface_panel(ax, projection, mesh, values, labels, *, cmap, vmin, vmax):
     """One fixed-view surface panel on a 2D axes: the picture of :func:`_surface_panel_3d`.
 
     The triangles projected once per view (:func:`_projected_faces`) are drawn as one
-    ``PolyCollection`` back to front with nilearn's face colours, edges and line width,
+    path collection back to front with nilearn's face colours, edges and line width,
     in the same square box with the same limits; about 10x faster than building and
     drawing nilearn's 3D panel.
     """
-    from matplotlib.collections import PolyCollection
+    from matplotlib.collections import PathCollection
 
-    faces_2d, order, xlim, ylim = projection
+    paths, order, xlim, ylim = projection
     codes = pd.factorize(labels)[0] + 1
     colours = _face_colours(values, mesh.faces, codes, cmap=cmap, vmin=vmin, vmax=vmax)[order]
-    ax.add_collection(PolyCollection(faces_2d, facecolors=colours, edgecolors=colours, linewidths=0.1,
+    # a PathCollection without sizes draws its paths in data coordinates as PolyCollection does
+    ax.add_collection(PathCollection(paths, facecolors=colours, edgecolors=colours, linewidths=0.1,
                                      antialiaseds=False), autolim=False)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
