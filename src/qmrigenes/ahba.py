@@ -768,11 +768,16 @@ def roi_sampling(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None
     check_choice(method, "method", ["prefix", "exact", "published"])
     table = _check_table(table)
     rows = []
+    patterns_by_roi = _roi_patterns(table, method)
     for donor, annot in annotations.groupby("donor", sort=True):
-        names = annot["structure_name"].astype(str).reset_index(drop=True)
-        for roi, patterns in _roi_patterns(table, method).items():
+        # each distinct structure name tested once and weighted by its sample count
+        # (the same counts as testing every sample; a donor has ~10x more samples than names)
+        counts = annot["structure_name"].astype(str).value_counts(sort=False)
+        names = pd.Series(counts.index.to_numpy(dtype=object))
+        weights = counts.to_numpy()
+        for roi, patterns in patterns_by_roi.items():
             for pat in patterns:
-                n = int(_sample_mask(names, pat, method).sum())
+                n = int(weights[_sample_mask(names, pat, method)].sum())
                 if n:
                     rows.append({"donor": donor, "roi": roi, "structure": pat, "n_samples": n})
     return pd.DataFrame(rows)
