@@ -19,6 +19,11 @@ where the fast path claims it):
    against one draw cut to the tight box; PNG size equal;
 6. the head phantom's labels and the six AHBA annotation spreadsheets: building/parsing against
    reading the derived copy from the data cache; equal.
+7. Fig. 1.3's 12 surface panels (6 maps x 2 views), each built and rendered alone: nilearn's 3D
+   panels (``plot_surf_stat_map`` + ``plot_surf_contours``, drawn by mplot3d) against the 2D panels
+   painted from one projection per view (``figures.surfaces._surface_panel``); identical PNG bytes;
+8. ``relaxometry.simulate_mpm`` of the head phantom (three contrasts, masked): boolean-mask
+   scatter against the flat-index scatter now used; identical signals.
 
 ``--quick`` skips the 100,000-draw null and uses 2,000 spins.
 """
@@ -241,6 +246,78 @@ def derived():
     line("AHBA DK expression table (83 x 15,633)", t_plain, t_fast, "equal frame (derived copy in the data cache)")
 
 
+def surface_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qmrigenes.figures import surfaces
+    from qmrigenes.surface import dk_labels, load_fsaverage5
+
+    rng = np.random.default_rng(0)
+    mesh = load_fsaverage5(hemisphere="L", surface="inflated")
+    labels = dk_labels(hemisphere="L")
+    regions = pd.unique(labels)
+    rows = [pd.Series(rng.normal(size=len(regions)), index=regions).loc[labels].to_numpy() for _ in range(6)]
+
+    def panels(kind):                                   # Fig. 1.3's 12 panels: 6 maps x 2 views
+        t = time.process_time()
+        pngs = []
+        projections = {}
+        for values in rows:
+            for view in ("lateral", "medial"):
+                fig = plt.figure(figsize=(2.5, 2.0))
+                lo, hi = float(values.min()), float(values.max())
+                if kind == "3d":
+                    ax = fig.add_subplot(projection="3d")
+                    surfaces._surface_panel_3d(ax, fig, mesh, values, labels, hemisphere="L", view=view,
+                                               cmap="viridis", vmin=lo, vmax=hi)
+                else:
+                    if view not in projections:
+                        projections[view] = surfaces._projected_faces(mesh, hemisphere="L", view=view)
+                    surfaces._surface_panel(fig.add_subplot(), projections[view], mesh, values, labels,
+                                            cmap="viridis", vmin=lo, vmax=hi)
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="png", dpi=100)
+                plt.close(fig)
+                pngs.append(buffer.getvalue())
+        return time.process_time() - t, pngs
+
+    t_plain, a = min(panels("3d") for _ in range(REPEAT))
+    t_fast, b = min(panels("2d") for _ in range(REPEAT))
+    assert a == b, "PNGs differ"
+    line("12 surface panels built + rendered, nilearn 3D vs 2D projected", t_plain, t_fast,
+         "identical PNG bytes")
+
+
+def mpm_simulation():
+    from qmrigenes import phantom, relaxometry
+
+    ph = phantom.make_head_phantom()
+    b1 = phantom.b1_field(ph.shape, amplitude=0.2)
+    protocol = relaxometry.MPMProtocol()
+
+    def plain():                                                # the boolean-mask scatter it replaced
+        sel = ph.mask
+        pd_ = ph.maps["PD"][sel]
+        r1 = np.where(pd_ > 0, ph.maps["R1"][sel], 1.0)
+        out = {}
+        for c in relaxometry.CONTRASTS:
+            mt = ph.maps["MTsat"][sel] if c == protocol.mt_contrast else 0.0
+            s = np.zeros((len(protocol.te),) + ph.shape)
+            s[:, sel] = relaxometry.spgr_signal(pd_, r1, ph.maps["R2s"][sel], flip_angle=protocol.flip_angles[c],
+                                                tr=protocol.tr[c], te=protocol.te, b1=b1[sel], mtsat=mt)
+            out[c] = s
+        return out
+
+    t_plain, a = best_of(plain)
+    t_fast, b = best_of(lambda: relaxometry.simulate_mpm(ph.maps, protocol, b1=b1, mask=ph.mask))
+    for c in a:
+        np.testing.assert_array_equal(a[c], b[c])
+    line("simulate_mpm, head phantom, 3 contrasts", t_plain, t_fast, "identical signals")
+
+
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
     gene_null(quick)
@@ -249,3 +326,5 @@ if __name__ == "__main__":
     sampling()
     figure()
     derived()
+    surface_panels()
+    mpm_simulation()

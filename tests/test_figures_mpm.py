@@ -19,8 +19,9 @@ def _assert_column_sized(fig, *, max_width=7.5, min_pt=9):
 def test_dk_surface_maps_panels(rng):
     maps = pd.DataFrame(rng.normal(size=(34, 2)), index=list(DK_CORTICAL_REGIONS), columns=["x", "e"])
     fig = fm.plot_dk_surface_maps(maps, symmetric=[False, True], units=["p.u.", "1/s"])
-    three_d = [ax for ax in fig.axes if ax.name == "3d"]
-    assert len(three_d) == 4                      # 2 maps x (lateral, medial)
+    panels = [ax for ax in fig.axes if any(len(c.get_paths()) == 20480 for c in ax.collections)]
+    assert len(panels) == 4                       # 2 maps x (lateral, medial), 20,480 triangles each
+    assert all(len(ax.collections[0].get_paths()) == 20480 for ax in panels)
     assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == ["p.u.", "1/s"]   # colour bars
     _assert_column_sized(fig)
     plt.close(fig)
@@ -75,7 +76,7 @@ def test_figure1_rows(rng):
     mpm_maps = pd.DataFrame(rng.normal(size=(34, 5)), index=idx, columns=["R1", "MTsat", "R2*", "e", "extra"])
     sets = pd.DataFrame(rng.uniform(size=(34, 2)), index=idx, columns=["Astrocyte", "CA1.Pyramidal"])
     fig = fm.plot_maps_with_gene_sets(mpm_maps, sets)
-    assert len([ax for ax in fig.axes if ax.name == "3d"]) == 2 * 6
+    assert len([ax for ax in fig.axes if any(len(c.get_paths()) == 20480 for c in ax.collections)]) == 2 * 6
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "ε (1/s)" in texts and "CA1 Pyramidal\ngenes" in texts
     cbar_labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]

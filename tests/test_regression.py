@@ -249,3 +249,13 @@ def test_simulate_genome_study_finds_a_strong_planted_gene(ahba_annotations):
         design.simulate_genome_study(ahba_annotations, genes, qsm, planted={"TF": 0.5})
     with pytest.raises(ValueError, match="alpha"):
         design.simulate_genome_study(ahba_annotations, genes, qsm, planted={}, alpha=1.5)
+
+
+def test_t_sf_equals_scipy_stats(rng):
+    from scipy import stats
+
+    from qmrigenes.stats.regression import _t_sf
+
+    t = np.concatenate([rng.normal(scale=4, size=200), [0.0, np.inf, 40.0, np.nan]])
+    for df in (1, 3, 14.5, 300):
+        np.testing.assert_array_equal(_t_sf(np.abs(t), df), stats.t.sf(np.abs(t), df))

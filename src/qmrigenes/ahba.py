@@ -768,11 +768,16 @@ def roi_sampling(annotations: pd.DataFrame, *, table: pd.DataFrame | None = None
     check_choice(method, "method", ["prefix", "exact", "published"])
     table = _check_table(table)
     rows = []
+    patterns_by_roi = _roi_patterns(table, method)
     for donor, annot in annotations.groupby("donor", sort=True):
-        names = annot["structure_name"].astype(str).reset_index(drop=True)
-        for roi, patterns in _roi_patterns(table, method).items():
+        # each distinct structure name tested once and weighted by its sample count
+        # (the same counts as testing every sample; a donor has ~10x more samples than names)
+        counts = annot["structure_name"].astype(str).value_counts(sort=False)
+        names = pd.Series(counts.index.to_numpy(dtype=object))
+        weights = counts.to_numpy()
+        for roi, patterns in patterns_by_roi.items():
             for pat in patterns:
-                n = int(_sample_mask(names, pat, method).sum())
+                n = int(weights[_sample_mask(names, pat, method)].sum())
                 if n:
                     rows.append({"donor": donor, "roi": roi, "structure": pat, "n_samples": n})
     return pd.DataFrame(rows)
@@ -838,6 +843,31 @@ class SimulatedDesign(NamedTuple):
     annotations: dict
     roi_means: dict
     effects: pd.Series
+
+
+def _donor_layout(sd: pd.DataFrame):
+    """One donor's rows of :func:`roi_sampling` as arrays for :func:`simulate_roi_expression`.
+
+    Returns ``droi`` (the donor's ROIs, in order of appearance, a pandas Index), ``structs``
+    (its structures, in order of appearance, a pandas Index), ``first_roi`` (for each structure,
+    the position in ``droi`` of the first ROI that lists it), ``n_first`` (that row's sample
+    count) and ``weights`` (structures x ROIs: ``1 / rows of the ROI`` where the ROI lists the
+    structure). The same arrays as pandas ``groupby(sort=False)`` gives (tested), with plain
+    numpy: this runs for every donor of every simulated replicate.
+    """
+    roi = sd["roi"].to_numpy()
+    structure = sd["structure"].to_numpy()
+    droi = pd.Index(pd.unique(roi))
+    structs = pd.Index(pd.unique(structure))
+    roi_pos = droi.get_indexer(roi)
+    struct_pos = structs.get_indexer(structure)
+    first_row = np.full(len(structs), len(sd))
+    np.minimum.at(first_row, struct_pos, np.arange(len(sd)))
+    first_roi = roi_pos[first_row]
+    n_first = sd["n_samples"].to_numpy()[first_row]
+    weights = np.zeros((len(structs), len(droi)))
+    weights[struct_pos, roi_pos] = 1.0 / np.bincount(roi_pos, minlength=len(droi))[roi_pos]
+    return droi, structs, first_roi, n_first, weights
 
 
 def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Sequence[str], *,
@@ -935,19 +965,14 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
     base = av * q[None, :] + np.sqrt(1 - av ** 2) * u
     roi_means, expr_out, annots_out = {}, {}, {}
     for donor, sd in sampling.groupby("donor", sort=True):
-        droi = pd.Index(pd.unique(sd["roi"]))
+        droi, structs, first_roi, n_first, weights = _donor_layout(sd)
         v = rng.normal(size=(len(genes), len(droi)))
         signal = base[:, rois.get_indexer(droi)] + donor_sd * v
         # a structure listed by two ROIs (e.g. the thalamic lateral group) carries the
         # signal of the first ROI that lists it; its samples are shared by both ROIs
-        first = sd.groupby("structure", sort=False).first()
-        structs = first.index
-        s_signal = signal[:, droi.get_indexer(first["roi"])]
-        weights = np.zeros((len(structs), len(droi)))
-        for k, (roi, g) in enumerate(sd.groupby("roi", sort=False)):
-            weights[structs.get_indexer(g["structure"]), droi.get_loc(roi)] = 1.0 / len(g)
+        s_signal = signal[:, first_roi]
         if level == "roi":
-            n_j = first["n_samples"].to_numpy()
+            n_j = n_first
             s_val = s_signal + sample_sd * noise_rng.normal(size=s_signal.shape) / np.sqrt(n_j)
             roi_means[donor] = pd.DataFrame(s_val @ weights, index=genes, columns=droi)
             continue

@@ -112,6 +112,43 @@ def _fsaverage5():
     return datasets.load_fsaverage("fsaverage5")
 
 
+_MESH_PARTS = {"pial": "pial", "white": "white_matter", "inflated": "inflated", "sphere": "sphere"}
+
+
+def _read_fsaverage5_meshes() -> dict:
+    """``{(surface, "left"/"right"): (coords float64, faces int64)}`` read through nilearn."""
+    fs = _fsaverage5()
+    return {(surface, part): (np.asarray(fs[key].parts[part].coordinates, float),
+                              np.asarray(fs[key].parts[part].faces, dtype=np.int64))
+            for surface, key in _MESH_PARTS.items() for part in _HEMI.values()}
+
+
+@lru_cache(maxsize=1)
+def _fsaverage5_meshes() -> dict:
+    """The fsaverage5 meshes, read through nilearn once and then from the data cache.
+
+    Importing ``nilearn.datasets`` costs a kernel about 1-2 s (scikit-learn, ``scipy.stats``);
+    the arrays are kept by :func:`qmrigenes.fetch.cached_derived`, keyed on the bytes of
+    nilearn's fsaverage5 files, this reading code and the nilearn/nibabel/numpy versions.
+    """
+    import hashlib
+    import importlib.util
+    import inspect
+    from importlib import metadata
+    from pathlib import Path
+
+    from .fetch import cached_derived
+
+    spec = importlib.util.find_spec("nilearn")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "fsaverage5"
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.gii*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    parts = [digest.hexdigest(), inspect.getsource(_read_fsaverage5_meshes)]
+    parts += [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "numpy")]
+    return cached_derived("fsaverage5-meshes", parts, _read_fsaverage5_meshes)
+
+
 def load_fsaverage5(*, hemisphere: str = "L", surface: str = "midthickness") -> Mesh:
     """The fsaverage5 mesh of one hemisphere (nilearn, offline).
 
@@ -134,17 +171,16 @@ def load_fsaverage5(*, hemisphere: str = "L", surface: str = "midthickness") -> 
     choices = ("midthickness", "pial", "white", "inflated", "sphere")
     if surface not in choices:
         raise ValueError(f"surface must be one of {choices}, got {surface!r}")
-    fs = _fsaverage5()
+    meshes = _fsaverage5_meshes()
     part = _HEMI[hemisphere]
     if surface == "midthickness":
-        pial = fs["pial"].parts[part]
-        white = fs["white_matter"].parts[part]
-        coords = (np.asarray(pial.coordinates, float) + np.asarray(white.coordinates, float)) / 2
-        faces = pial.faces
+        pial, faces = meshes["pial", part]
+        white = meshes["white", part][0]
+        coords = (pial + white) / 2
     else:
-        mesh = fs["white_matter" if surface == "white" else surface].parts[part]
-        coords, faces = np.asarray(mesh.coordinates, float), mesh.faces
-    return Mesh(coords, np.asarray(faces, dtype=np.int64))
+        coords, faces = meshes[surface, part]
+        coords = coords.copy()
+    return Mesh(coords, faces.copy())
 
 
 # --------------------------------------------------------------------------- maps
