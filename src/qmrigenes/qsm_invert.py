@@ -118,8 +118,10 @@ def tikhonov_closed_form(field, *, lam: float, regulariser: str = "gradient", ma
     >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
     >>> f = qsm.forward_field(chi, voxel_size=(1, 1, 1))
     >>> est = tikhonov_closed_form(f, lam=1e-6, dtype=np.float64)
-    >>> bool(np.abs(est - (chi - chi.mean())).max() < 1e-3)
+    >>> bool(np.abs(qsm.forward_field(est, voxel_size=(1, 1, 1)) - f).max() < 1e-5)  # fits the field
     True
+
+    χ itself is recovered only off the dipole cone, where the field carries it.
     """
     lam = check_scalar(lam, "lam", min=0.0, min_inclusive=False)
     check_choice(regulariser, "regulariser", ("gradient", "identity"))

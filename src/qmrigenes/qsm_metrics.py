@@ -84,8 +84,11 @@ def nrmse(recon, ref, mask=None, *, demean: bool = True) -> float:
 
     Examples
     --------
-    >>> nrmse([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])   # demeaned: (-1/3, 0, 1/3)... over (-4/3, -1/3, 5/3)
-    20.0
+    >>> # demeaned: r = (-1, 0, 1), t = (-4/3, -1/3, 5/3); ||r - t|| / ||t|| = sqrt(6) / sqrt(42)
+    >>> round(nrmse([1.0, 2.0, 3.0], [1.0, 2.0, 4.0]), 2)
+    37.8
+    >>> round(nrmse([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], demean=False), 2)   # sqrt(1) / sqrt(21)
+    21.82
     """
     recon, ref, m = _pair(recon, ref, mask)
     r, t = recon[m], ref[m]

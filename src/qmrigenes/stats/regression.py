@@ -231,7 +231,7 @@ def genome_wide_cluster_ols(expression: pd.DataFrame, y: pd.Series, *, groups: p
     >>> x = pd.DataFrame(rng.normal(size=(20, 3)), index=idx, columns=["a", "b", "c"])
     >>> y = pd.Series(rng.normal(size=20), index=idx)
     >>> groups = pd.Series(np.arange(20) // 2, index=idx)
-    >>> genome_wide_cluster_ols(x, y, groups=groups).table["df"].iloc[0]
+    >>> int(genome_wide_cluster_ols(x, y, groups=groups).table["df"].iloc[0])
     9
     """
     base = genome_wide_ols(expression, y, standardize_y=standardize_y, standardize_x=standardize_x)

@@ -1,0 +1,28 @@
+"""The library's docstring examples run and print what they say (doctest, every module).
+
+An example that no longer matches the code teaches the wrong thing; examples that need the
+registered data or a long computation carry ``# doctest: +SKIP`` in the docstring itself.
+"""
+import doctest
+import importlib
+import pkgutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import qmrigenes
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(qmrigenes.__path__, prefix="qmrigenes.")
+                 if not m.name.endswith("__main__"))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(module, name, globs={"np": np, "pd": pd, **vars(module)}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} docstring example(s) of {name} failed (output above)"
