@@ -1,4 +1,4 @@
-"""The library's docstring examples run and print what they say (doctest, every module).
+"""The docstring examples of the library and the book package run and print what they say.
 
 An example that no longer matches the code teaches the wrong thing; examples that need the
 registered data or a long computation carry ``# doctest: +SKIP`` in the docstring itself.
@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import qmribook
 import qmrigenes
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(qmrigenes.__path__, prefix="qmrigenes.")
+MODULES = sorted(m.name for pkg in (qmrigenes, qmribook)
+                 for m in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + ".")
                  if not m.name.endswith("__main__"))
 
 

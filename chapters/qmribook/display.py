@@ -8,13 +8,18 @@ high-dpi PNG that records its smallest font size for the browser check.
 
 Examples
 --------
->>> glue("tab-ch1-betas", table(df, columns={
+>>> import pandas as pd
+>>> df = pd.DataFrame({"b0": [0.2871], "p_bh": [3.2e-5], "n": [10242]})
+>>> t = table(df, columns={
 ...     "b0": ColumnSpec("β₀", kind="value", decimals=3),
-...     "R2s": ColumnSpec("R2* (s⁻¹)", kind="value"),
 ...     "p_bh": ColumnSpec("p (FDR)", kind="p"),
 ...     "n": ColumnSpec("vertices", kind="count"),
-...     "published": ColumnSpec("β₀, poster", kind="published"),
-... }, csv_name="ch1-betas"), display=False)
+... })
+>>> list(t.text.columns), list(t.text.iloc[0])
+(['β₀', 'p (FDR)', 'vertices'], ['0.287', '3.2×10⁻⁵', '10,242'])
+
+In a chapter, ``glue("tab-ch1-betas", t)`` puts the table on the page (``csv_name=`` adds a
+CSV download beside it).
 """
 from __future__ import annotations
 
