@@ -15,6 +15,17 @@ from .._validate import check_genes
 from ..stats.standardize import zscore
 from .style import COLUMN_WIDTH_IN, MIN_FONT_PT, _TITLE
 
+
+def _finish(fig, ax, cb, *, label: str, title: str | None):
+    """The heat maps' common ending: colour-bar label and ticks at the minimum font, the title, layout."""
+    cb.set_label(label, fontsize=MIN_FONT_PT)
+    cb.ax.tick_params(labelsize=MIN_FONT_PT)
+    if title:
+        ax.set_title(title, fontsize=_TITLE)
+    fig.tight_layout()
+    return fig
+
+
 __all__ = [
     "plot_expression_heatmap",
     "plot_correlation_matrix",
@@ -48,12 +59,7 @@ def plot_expression_heatmap(expression: pd.DataFrame, genes: Sequence[str], *, s
         ax.set_yticks(range(len(genes)), genes, fontsize=MIN_FONT_PT)
         ax.set_xticks(range(len(m)), rois, rotation=60, ha="right", fontsize=MIN_FONT_PT)
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cb.set_label(units, fontsize=MIN_FONT_PT)
-    cb.ax.tick_params(labelsize=MIN_FONT_PT)
-    if title:
-        ax.set_title(title, fontsize=_TITLE)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, cb, label=units, title=title)
 
 
 def plot_correlation_matrix(expression: pd.DataFrame, genes: Sequence[str], *, title: str | None = None) -> plt.Figure:
@@ -69,12 +75,7 @@ def plot_correlation_matrix(expression: pd.DataFrame, genes: Sequence[str], *, t
     ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=MIN_FONT_PT)
     ax.set_yticks(range(len(genes)), genes, fontsize=MIN_FONT_PT)
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
-    cb.set_label("Pearson r (unitless)", fontsize=MIN_FONT_PT)
-    cb.ax.tick_params(labelsize=MIN_FONT_PT)
-    if title:
-        ax.set_title(title, fontsize=_TITLE)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, cb, label="Pearson r (unitless)", title=title)
 
 
 def plot_sampling_heatmap(counts: pd.DataFrame, *, title: str | None = None) -> plt.Figure:
@@ -101,12 +102,7 @@ def plot_sampling_heatmap(counts: pd.DataFrame, *, title: str | None = None) -> 
     ax.set_ylabel("")
     ax.set_xlabel("donor", fontsize=MIN_FONT_PT + 1)
     cb = ax.collections[0].colorbar
-    cb.set_label("samples (count)", fontsize=MIN_FONT_PT)
-    cb.ax.tick_params(labelsize=MIN_FONT_PT)
-    if title:
-        ax.set_title(title, fontsize=_TITLE)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, cb, label="samples (count)", title=title)
 
 
 def plot_review_heatmap(matrix: pd.DataFrame) -> plt.Figure:

@@ -13,7 +13,7 @@ import pandas as pd
 from .._validate import align_index, as_array, check_genes, check_int, describe
 from ..stats.standardize import zscore
 from .style import (CATEGORICAL_MARKERS, COLUMN_WIDTH_IN, MIN_FONT_PT, _TITLE, _DONOR_COLORS, _p_label,
-                    _fit_line, _grid)
+                    _fit_line, _grid, _label_grid)
 
 __all__ = [
     "plot_regression_panels",
@@ -73,13 +73,7 @@ def plot_regression_panels(expression: pd.DataFrame, y: pd.Series, genes: Sequen
             title = f"{g}{star}\nb = {r['slope']:.2f}, {_p_label(float(r['p']))}"
         ax.set_title(title, fontsize=MIN_FONT_PT)
         ax.tick_params(labelsize=MIN_FONT_PT)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
-    last = {min(i, n - 1) for i in range(n - axes.shape[1], n)}     # bottom panel of each column
-    for i in last:
-        axes.flat[i].set_xlabel(xlabel, fontsize=MIN_FONT_PT)
+    _label_grid(axes, n, xlabel=xlabel, ylabel=ylabel)
     if suptitle:
         fig.suptitle(suptitle, fontsize=_TITLE)
     fig.tight_layout()
@@ -123,12 +117,7 @@ def plot_per_donor_panels(per_donor: Mapping[str, pd.DataFrame], y: pd.Series, g
             title = f"{g}: slopes {r['slope'].min():.2f} to {r['slope'].max():.2f}"
         ax.set_title(title, fontsize=MIN_FONT_PT)
         ax.tick_params(labelsize=MIN_FONT_PT)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("QSM (z)", fontsize=MIN_FONT_PT)
-    for i in {min(i, n - 1) for i in range(n - axes.shape[1], n)}:
-        axes.flat[i].set_xlabel(xlabel, fontsize=MIN_FONT_PT)
+    _label_grid(axes, n, xlabel=xlabel, ylabel="QSM (z)")
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.09, 1, 1))
     fig.legend(handles, names, loc="lower center", ncol=min(len(names), 6), fontsize=MIN_FONT_PT, frameon=False)

@@ -116,3 +116,14 @@ def _grid(n: int, ncols: int, *, panel_height: float = 2.0, extra: float = 0.6, 
     fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH_IN, panel_height * nrows + extra),
                              squeeze=False, sharey=sharey)
     return fig, axes
+
+
+def _label_grid(axes, n: int, *, xlabel: str, ylabel: str) -> None:
+    """Hide the panels of a :func:`_grid` beyond the first ``n``; label the first column's y axes
+    and the bottom panel of each column's x axis."""
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
+    for i in {min(i, n - 1) for i in range(n - axes.shape[1], n)}:     # bottom panel of each column
+        axes.flat[i].set_xlabel(xlabel, fontsize=MIN_FONT_PT)
