@@ -39,6 +39,7 @@ REPEAT = 2
 sys.path.insert(0, "tests")                  # the plain paths the tests compare the fast paths with
 from test_fast_ahba import _pandas_mask  # noqa: E402
 from test_fast_nulls import _floyd_plain  # noqa: E402
+from test_fast_surfaces import _nilearn_panel_3d  # noqa: E402
 
 
 def best_of(fn, repeat=REPEAT):
@@ -271,8 +272,8 @@ def surface_panels():
                 lo, hi = float(values.min()), float(values.max())
                 if kind == "3d":
                     ax = fig.add_subplot(projection="3d")
-                    surfaces._surface_panel_3d(ax, fig, mesh, values, labels, hemisphere="L", view=view,
-                                               cmap="viridis", vmin=lo, vmax=hi)
+                    _nilearn_panel_3d(ax, fig, mesh, values, labels, hemisphere="L", view=view,
+                                      cmap="viridis", vmin=lo, vmax=hi)
                 else:
                     if view not in projections:
                         projections[view] = surfaces._projected_faces(mesh, hemisphere="L", view=view)

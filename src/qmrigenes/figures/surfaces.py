@@ -25,23 +25,6 @@ _NILEARN_VIEWS = {"L": {"lateral": (0, 180), "medial": (0, 0)},
                   "R": {"lateral": (0, 0), "medial": (0, 180)}}
 
 
-def _surface_panel_3d(ax, fig, mesh, values, labels, *, hemisphere, view, cmap, vmin, vmax):
-    """The reference panel: nilearn's ``plot_surf_stat_map`` + ``plot_surf_contours`` on a 3D axes.
-
-    Kept to test :func:`_surface_panel` against (about 0.3 s a panel to build and draw).
-    """
-    from nilearn import plotting
-
-    hemi = "left" if hemisphere == "L" else "right"
-    plotting.plot_surf_stat_map(mesh, values, hemi=hemi, view=view, axes=ax, figure=fig, colorbar=False,
-                                cmap=cmap, vmin=vmin, vmax=vmax, symmetric_cbar=False,
-                                bg_on_data=False)
-    codes = pd.factorize(labels)[0] + 1
-    plotting.plot_surf_contours(mesh, codes, levels=list(np.unique(codes)), axes=ax, figure=fig,
-                                colors=["k"] * len(np.unique(codes)))
-    ax.set_title("")
-
-
 def _projected_faces(mesh, *, hemisphere, view):
     """The mesh's faces as nilearn's 3D panel projects them: 2D triangles in drawing order.
 
@@ -130,12 +113,13 @@ def _face_colours(values, faces, codes, *, cmap, vmin, vmax):
 
 
 def _surface_panel(ax, projection, mesh, values, labels, *, cmap, vmin, vmax):
-    """One fixed-view surface panel on a 2D axes: the picture of :func:`_surface_panel_3d`.
+    """One fixed-view surface panel on a 2D axes: the picture of nilearn's 3D surface panel.
 
     The triangles projected once per view (:func:`_projected_faces`) are drawn as one
     path collection back to front with nilearn's face colours, edges and line width,
     in the same square box with the same limits; about 10x faster than building and
-    drawing nilearn's 3D panel.
+    drawing nilearn's 3D panel (``plot_surf_stat_map`` + ``plot_surf_contours``; the tests
+    compare the two pictures).
     """
     from matplotlib.collections import PathCollection
 
