@@ -183,18 +183,15 @@ def format_p(value, *, digits: int = 2, markup: str = "html") -> str:
 
 
 def format_published(text) -> str:
-    """A published number as printed in the source, typeset: ``1.32e-9`` -> ``1.32×10⁻⁹``,
-    ``15627`` -> ``15,627``, ``-0.32`` -> ``−0.32`` (a true minus); other text keeps its digits
-    (the published precision); empty -> :data:`MISSING`."""
+    """A published number as printed in the source, typeset by the glued numbers' rules
+    (:func:`qmribook.numberstyle.number_text` and :func:`~qmribook.numberstyle.count_text`):
+    ``1.32e-9`` -> ``1.32×10⁻⁹``, ``15627`` -> ``15,627``, ``-0.32`` -> ``−0.32`` (a true
+    minus); the digits are kept (the published precision); empty -> :data:`MISSING`."""
+    from .numberstyle import count_text, number_text
+
     if text is None or (not isinstance(text, str) and pd.isna(text)) or str(text).strip() == "":
         return MISSING
-    t = str(text).strip()
-    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)", t)
-    if m:
-        return _true_minus(f"{m.group(1)}\u00d710{str(int(m.group(2))).translate(_SUP)}")
-    if re.fullmatch(r"-?\d+", t):
-        return _true_minus(f"{int(t):,}")
-    return _true_minus(t)
+    return count_text(number_text(str(text).strip()))
 
 
 def _yes_no(value) -> str:
