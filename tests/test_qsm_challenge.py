@@ -42,6 +42,8 @@ def test_loader_grid_and_units():
     assert 0.02 < np.abs(data.field[data.mask]).max() < 1.0
     assert 0.05 < np.abs(data.reference).max() < 2.0
     assert not data.reference[~data.mask].any()
+    # C order (the NIfTI arrays are Fortran-ordered): mixing layouts costs a strided pass per operation
+    assert all(a.flags["C_CONTIGUOUS"] for a in (data.field, data.mask, data.reference))
     cropped = _load(crop="mask", margin=2)
     assert cropped.mask.sum() == data.mask.sum() and cropped.field.shape < data.field.shape
     # the cropped affine still maps its voxel (0, 0, 0) to the same place as the full grid does

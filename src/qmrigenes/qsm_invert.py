@@ -50,11 +50,13 @@ def _prep(field, mask, dtype):
         if not m.any():
             raise ValueError("mask must select at least one voxel, got an empty mask")
         field = np.where(m, field, 0.0)
-        mask = m
+        mask = np.ascontiguousarray(m)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return field.astype(dtype), mask, dtype
+    # C order (see qsm._check_field_mask: a Fortran-ordered NIfTI array mixed with C-ordered
+    # intermediates is walked with a stride)
+    return np.ascontiguousarray(field, dtype=dtype), mask, dtype
 
 
 def _voxel(voxel_size):
@@ -230,14 +232,16 @@ def _grad(x, vs, out=None):
 
 def _div(g, vs):
     """Negative adjoint of :func:`_grad`: ``sum_i (g_i - g_i shifted back by one) / v_i``."""
-    out = np.zeros(g.shape[1:], dtype=g.dtype)
+    out = np.empty(g.shape[1:], dtype=g.dtype)
     tmp = np.empty_like(out)
     for i, v in enumerate(vs):
         hi, lo, first, last = _axis_slices(i)
-        np.subtract(g[i][hi], g[i][lo], out=tmp[hi])
-        np.subtract(g[i][first], g[i][last], out=tmp[first])
-        tmp *= tmp.dtype.type(1.0 / v)
-        out += tmp
+        dst = out if i == 0 else tmp            # the first axis's term written in place (0 + x = x)
+        np.subtract(g[i][hi], g[i][lo], out=dst[hi])
+        np.subtract(g[i][first], g[i][last], out=dst[first])
+        dst *= dst.dtype.type(1.0 / v)
+        if i:
+            out += tmp
     return out
 
 
@@ -411,14 +415,12 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
             np.add(g, s, out=gs)                        # z = shrink(grad chi + s, lam / mu)
             z = _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)
             np.subtract(z, s, out=work)                 # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
-            div = _div(work, vs)
-            np.negative(div, out=div)
-            new_k = fft(div)
-            new_k *= mu_t
-            np.subtract(v, t, out=buf)
+            new_k = fft(_div(work, vs))                 # F(-div w) = -F(div w) exactly (negation commutes
+            new_k *= mu_t                               # with every rounding), so the negation is folded
+            np.subtract(v, t, out=buf)                  # into the sum below: b - a is b + (-a) in IEEE
             data_k = fft(buf)
             data_k *= nu_d
-            new_k += data_k
+            np.subtract(data_k, new_k, out=new_k)
             new_k *= inv_den
             new = ifft(new_k)
             np.subtract(new, chi, out=buf)

@@ -306,8 +306,8 @@ class ChallengeScorer:
                          for i, n in zip(idx, m.shape))
         self.shape = ref.shape
         self.kernel = hfen_kernel
-        self.mask = m[self.box]
-        self.ref = ref[self.box]
+        self.mask = np.ascontiguousarray(m[self.box])
+        self.ref = np.ascontiguousarray(ref[self.box])
         self._t = self.ref[self.mask]
         self._count = ndimage.uniform_filter(np.ones_like(self.ref), size=5, mode="constant")
         mu_t = _box_mean(self.ref, 5, self._count)
