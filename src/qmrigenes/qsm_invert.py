@@ -33,7 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from .qsm import _blas_single_thread, _check_mask, _half_spectrum_weights, dipole_kernel
+from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, dipole_kernel
 
 __all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
@@ -50,13 +50,11 @@ def _prep(field, mask, dtype):
         if not m.any():
             raise ValueError("mask must select at least one voxel, got an empty mask")
         field = np.where(m, field, 0.0)
-        mask = np.ascontiguousarray(m)
+        mask = _c_order(m)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    # C order (see qsm._check_field_mask: a Fortran-ordered NIfTI array mixed with C-ordered
-    # intermediates is walked with a stride)
-    return np.ascontiguousarray(field, dtype=dtype), mask, dtype
+    return _c_order(field).astype(dtype), mask, dtype       # C order: see qsm._c_order
 
 
 def _voxel(voxel_size):

@@ -36,7 +36,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from .qsm import _check_mask
+from .qsm import _c_order, _check_mask
 
 __all__ = ["nrmse", "nrmse_detrended", "hfen", "log_kernel", "xsim", "pearson_r",
            "challenge_metrics", "ChallengeScorer", "METRIC_NAMES"]
@@ -306,8 +306,8 @@ class ChallengeScorer:
                          for i, n in zip(idx, m.shape))
         self.shape = ref.shape
         self.kernel = hfen_kernel
-        self.mask = np.ascontiguousarray(m[self.box])
-        self.ref = np.ascontiguousarray(ref[self.box])
+        self.mask = _c_order(m[self.box])          # C order: see qsm._c_order
+        self.ref = _c_order(ref[self.box])
         self._t = self.ref[self.mask]
         self._count = ndimage.uniform_filter(np.ones_like(self.ref), size=5, mode="constant")
         mu_t = _box_mean(self.ref, 5, self._count)
