@@ -131,7 +131,8 @@ def load_qsm_challenge_2016(*, crop=None, margin: int = 4, dtype=np.float64) -> 
     sl = _crop_slices(mask, crop, margin)
     # NIfTI arrays come in Fortran order; every array is returned C-contiguous (the layout numpy
     # creates for every intermediate), since an operation that mixes the two layouts walks one of
-    # them with a stride (measured: 12x slower per elementwise pass over a 160^3 grid)
+    # them with a stride (qsm._c_order: 2.5x the CPU time of a plain addition over a 160^3 grid,
+    # up to 20x for tv_admm's split update)
     field = np.ascontiguousarray(np.asarray(images["field"].dataobj, dtype=np.float32)[sl], dtype=dtype)
     ref = np.ascontiguousarray(np.asarray(images["reference"].dataobj, dtype=np.float32)[sl], dtype=dtype)
     mask = np.ascontiguousarray(mask[sl])
