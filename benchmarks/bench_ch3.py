@@ -23,26 +23,16 @@ checks that the outputs agree (bitwise where the fast path claims it):
    interpreter after the chapter's imports: with ``estimate_sigma`` (which imports
    ``scipy.stats``) against without.
 """
-import hashlib
 import os
 import resource
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 
-REPEAT = 2
-
-
-def best_of(fn, repeat=REPEAT):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.process_time()
-        out = fn()
-        times.append(time.process_time() - t)
-    return min(times), out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_chapfast import REPEAT, best_of, line  # noqa: E402  (one timer and one report line for all)
 
 
 def child_cpu(code, env=None, repeat=REPEAT):
@@ -56,10 +46,6 @@ def child_cpu(code, env=None, repeat=REPEAT):
         times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         out = run.stdout
     return min(times), out
-
-
-def line(what, plain, fast, note):
-    print(f"{what}: plain {plain:.3f} s, fast {fast:.3f} s, ratio {plain / fast:.1f}x; {note}", flush=True)
 
 
 def _env(**extra):
@@ -144,12 +130,22 @@ _MPM_CELL = """
 """
 
 
-def huge_pages():
-    t_on, a = child_cpu(_MPM_CELL, env=_env(NUMPY_MADVISE_HUGEPAGE="1"))
-    t_off, b = child_cpu(_MPM_CELL, env=_env(NUMPY_MADVISE_HUGEPAGE="0"))
-    assert a == b, "maps differ"
-    line("MPM simulate + noise + fits x3, fresh interpreter, huge-page hint on vs off", t_on, t_off,
-         "identical maps (CPU = user + system; the difference is system time, varies with memory state)")
+def huge_pages(rounds=3):
+    """Alternating runs (the stalls depend on the memory's state): median CPU, and system time."""
+    runs = {"1": [], "0": []}
+    outs = set()
+    for _ in range(rounds):
+        for hint in runs:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t, out = child_cpu(_MPM_CELL, env=_env(NUMPY_MADVISE_HUGEPAGE=hint), repeat=1)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            runs[hint].append((t, after.ru_stime - before.ru_stime))
+            outs.add(out)
+    assert len(outs) == 1, "maps differ"
+    on, off = (sorted(runs[h])[rounds // 2] for h in ("1", "0"))
+    line("MPM simulate + noise + fits x3, fresh interpreter, huge-page hint on vs off", on[0], off[0],
+         f"identical maps; CPU = user + system (median of {rounds} alternating runs), system time "
+         f"{on[1]:.2f} s vs {off[1]:.2f} s")
 
 
 # ----------------------------------------------------------------------------------------- 4.

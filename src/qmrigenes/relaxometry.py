@@ -676,14 +676,19 @@ def accuracy_table(estimates: dict, truth: dict, labels: np.ndarray, tissues: di
         includes spatially varying bias, e.g. from B1).
     """
     rows = []
+    labels = np.asarray(labels)
+    voxels = {}         # each tissue's voxels once (flat indices: the same voxels, in the same order as a mask)
     for par in estimates:
         if par not in truth:
             raise ValueError(f"no truth for {par}")
         est, tru = np.asarray(estimates[par]), np.asarray(truth[par])
         if est.shape != labels.shape or tru.shape != labels.shape:
             raise ValueError(f"mismatched shapes for {par}: {est.shape}, {tru.shape}, {labels.shape}")
+        est, tru = est.reshape(-1), tru.reshape(-1)
         for lab, name in tissues.items():
-            sel = labels == lab
+            if lab not in voxels:
+                voxels[lab] = np.flatnonzero(labels == lab)
+            sel = voxels[lab]
             t, e = tru[sel], est[sel]
             ref = float(np.mean(t))
             if ref == 0:
