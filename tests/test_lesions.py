@@ -148,3 +148,21 @@ def test_lesion_contrast_references(ph):
     np.testing.assert_allclose(truth_shell.to_numpy(), expected, atol=1e-12)
     with pytest.raises(ValueError, match="labels"):
         lesions.lesion_contrast(les.maps["chi"], lmap, reference="nawm")
+
+
+def test_depth_inside_a_nucleus_equals_the_whole_grid_transform():
+    """The atrophy model's distance to the boundary, from the nucleus's box only, is the full EDT."""
+    from scipy import ndimage
+
+    from qmrigenes.lesions import _depth_inside
+
+    rng = np.random.default_rng(5)
+    for shape, box in (((24, 20, 18), (slice(5, 14), slice(4, 12), slice(6, 15))),     # inside
+                       ((12, 10, 9), (slice(0, 6), slice(3, 10), slice(2, 7)))):        # touching the edge
+        sel = np.zeros(shape, bool)
+        sel[box] = ndimage.binary_opening(rng.random(sel[box].shape) > 0.3)
+        sel[box][1:-1, 1:-1, 1:-1] = True
+        for sampling in ((2.0, 2.0, 2.0), (1.0, 1.5, 3.0)):
+            np.testing.assert_array_equal(_depth_inside(sel, sampling),
+                                          ndimage.distance_transform_edt(sel, sampling=sampling))
+    assert not _depth_inside(np.zeros((4, 4, 4), bool), (1.0, 1.0, 1.0)).any()

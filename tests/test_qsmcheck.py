@@ -43,3 +43,27 @@ def test_remaining_decrease_sees_a_wrong_solution(problem):
     assert qsmcheck.remaining_decrease(other, field, mask, lam=0.02, voxel_size=(1.0, 1.0, 1.5)).max() > 1e-4
     with pytest.raises(ValueError, match="does not lower"):
         qsmcheck.remaining_decrease(np.zeros_like(chi), field, mask, lam=0.02, voxel_size=(1.0, 1.0, 1.5))
+
+
+def test_remaining_decreases_checks_several_candidates_as_one_at_a_time(problem):
+    """The shared check (dipole fields by linearity) gives each candidate's own values."""
+    field, mask = problem
+    chis = [qsm.tikhonov_cg(field, mask, lam=0.02, tol=tol, voxel_size=(1.0, 1.0, 1.5), masked_output=False)[0]
+            for tol in (1e-2, 1e-5)]
+    shared = qsmcheck.remaining_decreases(chis, field, mask, lam=0.02, voxel_size=(1.0, 1.0, 1.5))
+    for chi, got in zip(chis, shared):
+        kw = dict(lam=0.02, voxel_size=(1.0, 1.0, 1.5))
+        directions = [chi] + qsmcheck.probe_directions(chi.shape, mask)
+        # from objective values alone, every probe point's dipole field by its own FFT
+        j = lambda x: qsmcheck.tikhonov_objective(x, field, mask, **kw)   # noqa: E731
+        jx, total = j(chi), j(np.zeros_like(chi)) - j(chi)
+        expected = []
+        for v in directions:
+            h = np.linalg.norm(chi) / np.linalg.norm(v)
+            jp, jm = j(chi + h * v), j(chi - h * v)
+            g, c = (jp - jm) / (2 * h), (jp + jm - 2 * jx) / h ** 2
+            expected.append(g * g / (2 * c) / total)
+        assert got.shape == (len(directions),)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-14)
+        np.testing.assert_array_equal(got, qsmcheck.remaining_decrease(chi, field, mask, **kw))
+    assert shared[0].max() > shared[1].max()

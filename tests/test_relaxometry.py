@@ -75,6 +75,17 @@ def test_noise_is_rician_and_seeded(rng):
     assert n.mean() == pytest.approx(np.sqrt(np.pi / 2), rel=0.02)   # Rayleigh mean
 
 
+def test_noise_draws_are_those_of_rng_normal():
+    """add_rician_noise builds the noise in place: the same numbers as |s + N(0, sigma) + i N(0, sigma)|."""
+    s = np.linspace(0.0, 3.0, 6 * 7 * 5).reshape(6, 7, 5)
+    rng = np.random.default_rng(7)
+    expected = np.hypot(s + rng.normal(0.0, 0.3, size=s.shape), rng.normal(0.0, 0.3, size=s.shape))
+    np.testing.assert_array_equal(R.add_rician_noise(s, 0.3, rng=np.random.default_rng(7)), expected)
+    one = R.add_rician_noise(2.0, 0.3, rng=np.random.default_rng(7))
+    assert np.ndim(one) == 0 and one == np.hypot(2.0 + 0.3 * np.random.default_rng(7).standard_normal(),
+                                                    0.3 * np.random.default_rng(7).standard_normal(2)[1])
+
+
 def test_accuracy_table_reports_bias(toy_maps):
     labels = np.ones(toy_maps["PD"].shape, int)
     est = {"R1": toy_maps["R1"] * 1.1}

@@ -1171,7 +1171,7 @@ def report_stopping_rule(chi_true: np.ndarray, labels: np.ndarray, *, tissues: d
     ``(chi, info)`` of :func:`qmrigenes.qsm.tikhonov_cg` on the whole grid (``masked_output=False``;
     e.g. the chapter's own solve, ``report_qsm(...).data["chi_full"]``), which is then not solved
     again. Optimality is checked independently of the solver's operator by
-    :func:`qmrigenes.qsmcheck.remaining_decrease` (objective values only: own dipole FFT, image-space
+    :func:`qmrigenes.qsmcheck.remaining_decreases` (objective values only: own dipole FFT, image-space
     finite differences; the largest share over ``chi`` and four random directions).
 
     Returns
@@ -1206,20 +1206,22 @@ def present_stopping_rule(solutions: dict, field: np.ndarray, labels: np.ndarray
     :func:`qmrigenes.qsm.tikhonov_cg` (whole grid, ``masked_output=False``) of ``field`` with weight
     ``lam``; the tightest tolerance is the reference the others are compared with.
     """
-    from qmrigenes.qsmcheck import remaining_decrease
+    from qmrigenes.qsmcheck import remaining_decreases
 
     mask = labels > 0
     ref = labels == reference_label
     noisy = field
     solutions = {float(k): v for k, v in solutions.items()}
     tols = sorted(solutions, reverse=True)
+    # one check of every solution: the probe directions and their dipole fields are shared
+    remaining = remaining_decreases([solutions[t][0] for t in tols], noisy, mask, lam=lam, voxel_size=voxel_size)
     cols, meta = {}, {}
-    for t in tols:
+    for t, left in zip(tols, remaining):
         chi, info = solutions[t]
         rois = roi_means({"chi": np.where(mask, reference_to(chi, ref), 0)}, labels, tissues)["chi"]
         cols[t] = (1000 * rois).round(decimals)
         meta[t] = {"iterations": int(info["n_iter"]), "residual": float(info["residual"]),
-                   "remaining": float(remaining_decrease(chi, noisy, mask, lam=lam, voxel_size=voxel_size).max())}
+                   "remaining": float(left.max())}
     values = pd.DataFrame(cols)
     tight = values[tols[-1]]
     changed = {t: int((values[t] != tight).sum()) for t in tols}

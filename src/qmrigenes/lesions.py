@@ -398,7 +398,7 @@ def simulate_atrophy(phantom: Phantom, *, nucleus: str = "caudate", volume_loss:
     n_lost = int(round(volume_loss * n0))
     if n_lost == 0:
         return out
-    depth = ndimage.distance_transform_edt(sel, sampling=phantom.voxel_size)
+    depth = _depth_inside(sel, phantom.voxel_size)
     idx = np.argwhere(sel)
     order = np.lexsort((idx[:, 2], idx[:, 1], idx[:, 0], depth[sel]))   # shallowest first, stable
     lost = tuple(idx[order[:n_lost]].T)
@@ -412,6 +412,28 @@ def simulate_atrophy(phantom: Phantom, *, nucleus: str = "caudate", volume_loss:
     for p in ("R2s", "chi"):
         out.maps[p][kept] = phantom.maps[p][kept] * factor
     return out
+
+
+def _depth_inside(sel: np.ndarray, voxel_size) -> np.ndarray:
+    """Euclidean distance (mm) of each voxel of ``sel`` to the nearest voxel outside it.
+
+    The same values as ``ndimage.distance_transform_edt(sel, sampling=voxel_size)``, computed on
+    the bounding box of ``sel`` grown by one voxel: the nearest outside voxel of any voxel of
+    ``sel`` always lies in that box (clamping a farther one onto the box's outer layer, which is
+    outside ``sel``, brings it closer), so a small nucleus costs a small transform, not one of
+    the whole head.
+    """
+    idx = np.argwhere(sel)
+    if not idx.size:
+        return np.zeros(sel.shape)
+    lo = idx.min(axis=0) - 1
+    hi = idx.max(axis=0) + 2
+    if np.any(lo < 0) or np.any(hi > sel.shape):     # the grid's edge is not "outside": whole grid
+        return ndimage.distance_transform_edt(sel, sampling=voxel_size)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    depth = np.zeros(sel.shape)
+    depth[box] = ndimage.distance_transform_edt(sel[box], sampling=voxel_size)
+    return depth
 
 
 def atrophy_series(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0.1, 0.2, 0.3),

@@ -214,9 +214,15 @@ def add_rician_noise(signal: np.ndarray, sigma: float, *, rng) -> np.ndarray:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if sigma == 0:
         return np.asarray(signal, dtype=float).copy()
-    re = signal + rng.normal(0.0, sigma, size=np.shape(signal))
-    im = rng.normal(0.0, sigma, size=np.shape(signal))
-    return np.hypot(re, im)
+    # the draws of rng.normal(0, sigma, size) (which computes 0 + sigma * z), built in place:
+    # two arrays of the signal's size instead of four, the same numbers
+    re = rng.standard_normal(np.shape(signal))
+    re *= sigma
+    re += signal
+    im = rng.standard_normal(np.shape(signal))
+    im *= sigma
+    out = np.hypot(re, im, out=re)
+    return out if out.ndim else out[()]
 
 
 def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sigma: float = 0.0,
@@ -582,7 +588,11 @@ def denoise_nlm(echoes: np.ndarray, *, sigma: float | None = None, patch_size: i
     ndarray, same shape as ``echoes``
     """
     try:
-        from skimage.restoration import denoise_nl_means, estimate_sigma
+        from skimage.restoration import denoise_nl_means
+        if sigma is None:
+            # imported only when needed: estimate_sigma's module imports scipy.stats (about 1 s of
+            # CPU), which a caller who knows the noise never needs
+            from skimage.restoration import estimate_sigma
     except ImportError:                       # an optional dependency of the library (the book extra)
         raise ImportError("denoising needs scikit-image: pip install 'qmrigenes[book]' (or scikit-image)") from None
 
@@ -666,14 +676,19 @@ def accuracy_table(estimates: dict, truth: dict, labels: np.ndarray, tissues: di
         includes spatially varying bias, e.g. from B1).
     """
     rows = []
+    labels = np.asarray(labels)
+    voxels = {}         # each tissue's voxels once (flat indices: the same voxels, in the same order as a mask)
     for par in estimates:
         if par not in truth:
             raise ValueError(f"no truth for {par}")
         est, tru = np.asarray(estimates[par]), np.asarray(truth[par])
         if est.shape != labels.shape or tru.shape != labels.shape:
             raise ValueError(f"mismatched shapes for {par}: {est.shape}, {tru.shape}, {labels.shape}")
+        est, tru = est.reshape(-1), tru.reshape(-1)
         for lab, name in tissues.items():
-            sel = labels == lab
+            if lab not in voxels:
+                voxels[lab] = np.flatnonzero(labels == lab)
+            sel = voxels[lab]
             t, e = tru[sel], est[sel]
             ref = float(np.mean(t))
             if ref == 0:

@@ -1,0 +1,239 @@
+"""Benchmark: chapter 3's speed-ups (issue #22, branch ch3fast) against the plain path each replaces.
+
+Run: ``python benchmarks/bench_ch3.py`` (``make bench`` runs every benchmark). Each line times the
+plain alternative and the fast path on the chapter's own inputs (CPU seconds, best of ``REPEAT``;
+for the lines run in a fresh interpreter, the child's CPU, user + system), prints the ratio and
+checks that the outputs agree (bitwise where the fast path claims it):
+
+1. the solver-independent optimality check of the stopping-rule table (three solutions of the
+   chapter's noisy QSM problem): every probe point's objective with its own dipole FFT (the
+   previous ``qsmcheck.remaining_decrease``, one candidate at a time) against
+   ``qsmcheck.remaining_decreases`` (dipole fields by linearity, probe directions shared);
+2. ``relaxometry.add_rician_noise`` of the three noiseless MPM contrasts: ``s + rng.normal``
+   twice and ``hypot`` (four whole-volume arrays) against the same draws built in place (two);
+   identical noise;
+3. the chapter's MPM cell (simulate, Rician noise, three fits) in a fresh interpreter, numpy's
+   default huge-page hint against the hint off (``qmribook`` turns it off): system time of page
+   faults; identical maps;
+4. the review heat map in a fresh interpreter (imports included): ``seaborn.heatmap`` against the
+   same picture drawn with matplotlib alone; identical PNG;
+5. the atrophy model's distance to the caudate's boundary: the whole-grid Euclidean distance
+   transform against the one on the nucleus's box; identical distances;
+6. importing what ``relaxometry.denoise_nlm`` needs when the noise is known, in a fresh
+   interpreter after the chapter's imports: with ``estimate_sigma`` (which imports
+   ``scipy.stats``) against without.
+"""
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_chapfast import REPEAT, best_of, line  # noqa: E402  (one timer and one report line for all)
+
+
+def child_cpu(code, env=None, repeat=REPEAT):
+    """Best CPU (user + system, s) of ``python -c code`` in a fresh interpreter, and its stdout."""
+    times, out = [], None
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                             text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out = run.stdout
+    return min(times), out
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(["chapters", env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+# ----------------------------------------------------------------------------------------- 1.
+def stopping_rule_check():
+    from qmrigenes import phantom, qsm, qsmcheck
+
+    ph = phantom.make_head_phantom()
+    field = qsm.forward_field(ph.maps["chi"], voxel_size=ph.voxel_size, pad=16)
+    noisy = qsm.add_field_noise(field, 0.002, rng=np.random.default_rng(2024), mask=ph.mask)
+    tight, info = qsm.tikhonov_cg(noisy, ph.mask, lam=1e-2, tol=1e-7, masked_output=False, snapshots=[1e-5, 1e-6])
+    chis = [info["snapshots"][1e-5][0], info["snapshots"][1e-6][0], tight]
+
+    def plain():        # the previous check: two objective values, two dipole FFTs per probe and candidate
+        out = []
+        for chi in chis:
+            j = lambda x: qsmcheck.tikhonov_objective(x, noisy, ph.mask, lam=1e-2)   # noqa: E731
+            j0, jx = j(np.zeros_like(chi)), j(chi)
+            row = []
+            for v in [chi] + qsmcheck.probe_directions(chi.shape, ph.mask):
+                h = np.linalg.norm(chi) / np.linalg.norm(v)
+                jp, jm = j(chi + h * v), j(chi - h * v)
+                g, c = (jp - jm) / (2 * h), (jp + jm - 2 * jx) / h ** 2
+                row.append(g * g / (2 * c) / (j0 - jx))
+            out.append(np.array(row))
+        return out
+
+    t_plain, a = best_of(plain, repeat=1)
+    t_fast, b = best_of(lambda: qsmcheck.remaining_decreases(chis, noisy, ph.mask, lam=1e-2))
+    rel = max(float(np.max(np.abs(x - y) / np.abs(x))) for x, y in zip(a, b))
+    same = all(f"{x.max():.1e}" == f"{y.max():.1e}" for x, y in zip(a, b))
+    line("remaining decrease of 3 stopping-rule solutions (chapter 3 QSM)", t_plain, t_fast,
+         f"largest relative difference {rel:.1e}; printed values (.1e) identical: {same}")
+
+
+# ----------------------------------------------------------------------------------------- 2.
+def rician_noise():
+    from qmrigenes import phantom, relaxometry
+
+    ph = phantom.make_head_phantom()
+    clean = relaxometry.simulate_mpm(ph.maps, relaxometry.MPMProtocol(), b1=phantom.b1_field(ph.shape),
+                                     mask=ph.mask)
+
+    def plain():
+        rng = np.random.default_rng(2022)
+        return {c: np.hypot(s + rng.normal(0.0, 0.05, size=s.shape), rng.normal(0.0, 0.05, size=s.shape))
+                for c, s in clean.items()}
+
+    def fast():
+        rng = np.random.default_rng(2022)
+        return {c: relaxometry.add_rician_noise(s, 0.05, rng=rng) for c, s in clean.items()}
+
+    t_plain, a = best_of(plain)
+    t_fast, b = best_of(fast)
+    for c in a:
+        np.testing.assert_array_equal(a[c], b[c])
+    line("add_rician_noise, 3 contrasts of the head phantom", t_plain, t_fast, "identical noise")
+
+
+# ----------------------------------------------------------------------------------------- 3.
+_MPM_CELL = """
+    import hashlib, numpy as np
+    from qmrigenes import phantom, relaxometry
+    ph = phantom.make_head_phantom(); protocol = relaxometry.MPMProtocol()
+    b1 = phantom.b1_field(ph.shape, amplitude=0.2)
+    digest = hashlib.sha256()
+    for seed in (2022, 2023, 2024):     # the chapter runs several such cells
+        rng = np.random.default_rng(seed)
+        clean = relaxometry.simulate_mpm(ph.maps, protocol, b1=b1, mask=ph.mask)
+        signals = {c: relaxometry.add_rician_noise(s, 0.05, rng=rng) for c, s in clean.items()}
+        for b in (b1, None):
+            est = relaxometry.fit_mpm(signals, protocol, b1=b, mask=ph.mask)
+            for k in sorted(est):
+                digest.update(np.ascontiguousarray(est[k]).tobytes())
+    print(digest.hexdigest())
+"""
+
+
+def huge_pages(rounds=3):
+    """Alternating runs (the stalls depend on the memory's state): median CPU, and system time."""
+    runs = {"1": [], "0": []}
+    outs = set()
+    for _ in range(rounds):
+        for hint in runs:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t, out = child_cpu(_MPM_CELL, env=_env(NUMPY_MADVISE_HUGEPAGE=hint), repeat=1)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            runs[hint].append((t, after.ru_stime - before.ru_stime))
+            outs.add(out)
+    assert len(outs) == 1, "maps differ"
+    on, off = (sorted(runs[h])[rounds // 2] for h in ("1", "0"))
+    line("MPM simulate + noise + fits x3, fresh interpreter, huge-page hint on vs off", on[0], off[0],
+         f"identical maps; CPU = user + system (median of {rounds} alternating runs), system time "
+         f"{on[1]:.2f} s vs {off[1]:.2f} s")
+
+
+# ----------------------------------------------------------------------------------------- 4.
+_HEATMAP_SEABORN = """
+    import io, hashlib, sys
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt, numpy as np, pandas as pd
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from qmrigenes import lesions
+    from qmrigenes.figures.style import MIN_FONT_PT
+    import seaborn as sns
+    matrix = lesions.review_direction_matrix()
+    cmap = ListedColormap(["#4c72b0", "#bbbbbb", "#b07cc6", "#c44e52"])
+    norm = BoundaryNorm([-1.5, -0.5, 0.25, 0.75, 1.5], cmap.N)
+    symbols = {1.0: "↑", -1.0: "↓", 0.0: "=", 0.5: "↕"}
+    values = matrix.astype(float)
+    marks = values.apply(lambda col: col.map(lambda v: "·" if pd.isna(v) else symbols[float(v)]))
+    fig, ax = plt.subplots(figsize=(6.0, 0.42 * len(matrix) + 1.2), layout="constrained")
+    sns.heatmap(values, ax=ax, cmap=cmap, norm=norm, cbar=False, linewidths=1.5, linecolor="white",
+                annot=marks.to_numpy(), fmt="", annot_kws={"fontsize": 12, "color": "white"})
+    for (i, j), v in np.ndenumerate(values.to_numpy()):
+        if np.isnan(v):
+            ax.text(j + 0.5, i + 0.5, "·", ha="center", va="center", fontsize=12, color="black")
+    ax.set_xticklabels(matrix.columns, fontsize=MIN_FONT_PT + 1, rotation=0)
+    ax.set_yticklabels(matrix.index, fontsize=MIN_FONT_PT, rotation=0)
+    ax.set_xlabel(""); ax.set_ylabel(""); ax.xaxis.tick_top(); ax.tick_params(length=0)
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100)
+    print(hashlib.sha256(buf.getvalue()).hexdigest())
+"""
+
+_HEATMAP_FAST = """
+    import io, hashlib
+    import matplotlib; matplotlib.use("Agg")
+    from qmrigenes import lesions, figures
+    fig = figures.plot_review_heatmap(lesions.review_direction_matrix())
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100)
+    print(hashlib.sha256(buf.getvalue()).hexdigest())
+"""
+
+
+def review_heatmap():
+    t_plain, a = child_cpu(_HEATMAP_SEABORN, env=_env())
+    t_fast, b = child_cpu(_HEATMAP_FAST, env=_env())
+    line("review heat map, fresh interpreter: seaborn.heatmap vs matplotlib", t_plain, t_fast,
+         f"identical PNG: {a == b}")
+    assert a == b, "PNGs differ"
+
+
+# ----------------------------------------------------------------------------------------- 5.
+def atrophy_depth():
+    from scipy import ndimage
+
+    from qmrigenes import phantom
+    from qmrigenes.lesions import _depth_inside
+
+    ph = phantom.make_head_phantom()
+    sel = ph.labels == 4                                             # caudate
+    t_plain, a = best_of(lambda: ndimage.distance_transform_edt(sel, sampling=ph.voxel_size))
+    t_fast, b = best_of(lambda: _depth_inside(sel, ph.voxel_size))
+    np.testing.assert_array_equal(a, b)
+    line("distance to the caudate's boundary: whole grid vs the nucleus's box", t_plain, t_fast,
+         "identical distances")
+
+
+# ----------------------------------------------------------------------------------------- 6.
+_IMPORTS = """
+    import numpy, pandas, scipy.ndimage, matplotlib.pyplot
+    from qmrigenes import lesions, phantom, qsm, relaxometry
+    import resource, time
+    t = time.process_time()
+    from skimage.restoration import denoise_nl_means{extra}
+    print(time.process_time() - t)
+"""
+
+
+def skimage_imports():
+    def timed(extra):
+        times = [float(child_cpu(_IMPORTS.format(extra=extra), env=_env(), repeat=1)[1]) for _ in range(REPEAT)]
+        return min(times)
+
+    line("import for denoise_nlm with a known sigma: with estimate_sigma vs without", timed(", estimate_sigma"),
+         timed(""), "CPU of the import alone; scipy.stats no longer imported")
+
+
+if __name__ == "__main__":
+    stopping_rule_check()
+    rician_noise()
+    huge_pages()
+    review_heatmap()
+    atrophy_depth()
+    skimage_imports()
