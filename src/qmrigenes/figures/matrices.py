@@ -108,8 +108,8 @@ def plot_sampling_heatmap(counts: pd.DataFrame, *, title: str | None = None) -> 
 def plot_review_heatmap(matrix: pd.DataFrame) -> plt.Figure:
     """Site x parameter directions (Tables 1-2 of the review) as a heatmap.
 
-    Drawn as :func:`seaborn.heatmap` draws it (without importing seaborn): each cell coloured by
-    its direction and marked with a symbol (↑ increase, ↓ decrease, = no change, ↕ mixed, · not studied), so the colour is never
+    Drawn with :func:`seaborn.heatmap`: each cell coloured by its direction and marked with a
+    symbol (↑ increase, ↓ decrease, = no change, ↕ mixed, · not studied), so the colour is never
     the only mark.
 
     Parameters
@@ -117,27 +117,21 @@ def plot_review_heatmap(matrix: pd.DataFrame) -> plt.Figure:
     matrix : pandas.DataFrame, shape (n_sites, n_parameters)
         :func:`qmrigenes.lesions.review_direction_matrix`: +1, -1, 0, 0.5 or NaN.
     """
+    import seaborn as sns
+
     cmap = ListedColormap(["#4c72b0", "#bbbbbb", "#b07cc6", "#c44e52"])
     norm = BoundaryNorm([-1.5, -0.5, 0.25, 0.75, 1.5], cmap.N)
     symbols = {1.0: "↑", -1.0: "↓", 0.0: "=", 0.5: "↕"}
-    values = matrix.astype(float).to_numpy()
-    n_rows, n_cols = values.shape
+    values = matrix.astype(float)
+    marks = values.apply(lambda col: col.map(lambda v: "·" if pd.isna(v) else symbols[float(v)]))
     fig, ax = plt.subplots(figsize=(6.0, 0.42 * len(matrix) + 1.2), layout="constrained")
-    # seaborn.heatmap's picture, drawn directly (importing seaborn costs a kernel about 1 s of CPU,
-    # scipy.stats and statsmodels included): NaN cells left blank, white grid lines, rows from
-    # the top, no spines, each cell's symbol at its centre (white; "·" in black on blank cells)
-    ax.pcolormesh(np.ma.masked_invalid(values), cmap=cmap, norm=norm, linewidths=1.5, edgecolor="white")
-    ax.set(xlim=(0, n_cols), ylim=(0, n_rows))
-    ax.invert_yaxis()
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.set_xticks(np.arange(n_cols) + 0.5)
-    ax.set_yticks(np.arange(n_rows) + 0.5)
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j + 0.5, i + 0.5, "·" if np.isnan(v) else symbols[float(v)], ha="center", va="center",
-                fontsize=12, color="black" if np.isnan(v) else "white")
+    sns.heatmap(values, ax=ax, cmap=cmap, norm=norm, cbar=False, linewidths=1.5, linecolor="white",
+                annot=marks.to_numpy(), fmt="", annot_kws={"fontsize": 12, "color": "white"})
+    for (i, j), v in np.ndenumerate(values.to_numpy()):     # seaborn leaves NaN cells blank: "·" in black
+        if np.isnan(v):
+            ax.text(j + 0.5, i + 0.5, "·", ha="center", va="center", fontsize=12, color="black")
     ax.set_xticklabels(matrix.columns, fontsize=MIN_FONT_PT + 1, rotation=0)
-    ax.set_yticklabels(matrix.index, fontsize=MIN_FONT_PT, rotation=0, va="center")
+    ax.set_yticklabels(matrix.index, fontsize=MIN_FONT_PT, rotation=0)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.xaxis.tick_top()
