@@ -299,3 +299,19 @@ def test_rules_judge_the_end_of_animations(tmp_path, session):
     res = check.check_site(tmp_path, pages=["fade.html"], widths=(1400,), session=session)
     low = [f for f in res["fade.html"][1400] if f["rule"] == "caption"]
     assert len(low) == 1 and low[0]["where"] == "dark mode" and "Fading caption" in low[0]["detail"], res
+
+
+def test_requests_to_other_hosts_are_blocked_and_reported(tmp_path, session):
+    """A host name (example.invalid) and a bare IP address (TEST-NET-1, which would otherwise
+    hang until a connection timeout): both reported under ``outside``, both blocked at once
+    (the script never runs), and the page is still checked."""
+    check = _load_check()
+    body = ('<p id="p">x</p><script src="http://192.0.2.1/lib.js"></script>'
+            '<script src="http://example.invalid/lib.js"></script>'
+            '<script>document.getElementById("p").textContent = typeof window.lib;</script>')
+    (tmp_path / "net.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    res = check.check_site(tmp_path, pages=["net.html"], widths=(400,), session=session)
+    found = res["net.html"][400]
+    urls = [f["detail"] for f in found if f["rule"] == "outside"]
+    assert any("192.0.2.1" in u for u in urls) and any("example.invalid" in u for u in urls), found
+    assert not any("check failed" in f["detail"] for f in found), found
