@@ -9,6 +9,12 @@ export QMRIGENES_DATA ?= $(CURDIR)/data/cache
 
 JOBS ?= 2
 
+# Python writes each module's bytecode (__pycache__, git-ignored) on first import and reads it
+# afterwards. With PYTHONDONTWRITEBYTECODE=1 in the environment (as in some containers) every
+# process (each test worker, kernel, Sphinx build) compiles its imports from source again:
+# 3 s of CPU for pandas + matplotlib + scipy alone, instead of 1 s. Not passed on to the recipes.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: venv data mathjax verify-data test execute book book-clean book-student student-notebooks pdf lab bench lock clean
 
 # The pinned environment is installed by uv (the same pins as pip would install, in about 15 s
@@ -34,6 +40,15 @@ venv: $(STAMP)
 
 data: $(STAMP)  ## fetch and verify every registered data file
 	$(BIN)/qmrigenes fetch
+	@mkdir -p _build && touch $(DATA_OK)
+
+# The builds fetch and verify the data once per state of the registry (every read through
+# qmrigenes.fetch checks the file's sha256 again, and fetches a missing one): a prose edit does
+# not hash the 45 files again.
+DATA_OK := _build/.data-ok
+$(DATA_OK): src/qmrigenes/data/registry.csv $(STAMP)
+	$(BIN)/qmrigenes fetch
+	@mkdir -p _build && touch $@
 
 mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas; idempotent
 	bash .ci/fetch_mathjax.sh
@@ -60,13 +75,13 @@ test: $(STAMP)
 # changed, and Sphinx re-reads exactly the pages re-executed (never a stale page). The chapter test
 # of `make test` fills the same cache. CLEAN=1 (or `make book-clean`) empties the cache first: a
 # full, clean execution.
-execute: data
+execute: $(DATA_OK)
 	env -u MPLBACKEND $(BIN)/python .ci/execute_book.py --jobs $(JOBS) $(if $(filter 1 true yes,$(CLEAN)),--clean)
 
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
 # Sphinx builds incrementally (a prose edit re-reads one page); after a failed build, whose
 # warnings an incremental build would not repeat, the next one re-reads every page.
-book: data mathjax execute
+book: $(DATA_OK) mathjax execute
 	@test -f _build/.book-ok || rm -rf _build/html _build/.doctrees
 	@rm -f _build/.book-ok
 	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going
@@ -81,7 +96,7 @@ book-clean:
 STUDENT := _build/student
 # (`mathjax` is a prerequisite only where that target exists: the offline-math branch)
 MATHJAX_DEP := $(if $(wildcard .ci/fetch_mathjax.sh),mathjax)
-book-student: data $(MATHJAX_DEP) execute student-notebooks
+book-student: $(DATA_OK) $(MATHJAX_DEP) execute student-notebooks
 	rm -rf $(STUDENT)
 	PYTHONPATH=$(CURDIR)/chapters $(BIN)/python -m qmribook.student config _config.yml $(STUDENT)/_config.yml
 	env -u MPLBACKEND PYTHONPATH=$(CURDIR)/chapters$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python .ci/jb.py build . \
@@ -102,7 +117,7 @@ student-notebooks: $(STAMP)
 # chapters on new pages, long tables in an appendix, links inside the PDF. .ci/print_pdf.py fails
 # (and keeps no PDF) on any clipped table or figure, any file:// or local link, or raw TeX.
 PDF := _build/pdf/qmri-gene-expression-book.pdf
-pdf: data $(MATHJAX_DEP) execute
+pdf: $(DATA_OK) $(MATHJAX_DEP) execute
 	@command -v chromium >/dev/null || { echo "make pdf needs Chromium: apt-get install chromium"; exit 1; }
 	rm -rf _build/singlehtml _build/pdf
 	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . --builder singlehtml -n --keep-going

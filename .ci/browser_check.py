@@ -2,22 +2,25 @@
 """Open every built page in headless Chromium, offline, and check it reads well.
 
 Usage: python .ci/browser_check.py [--html _build/html --out _build/browser_check]...
-                                   [--screenshots findings|all|none]
+                                   [--screenshots findings|all|none] [--jobs 4]
 
 Every ``*.html`` page under ``--html`` (except ``_static``/``_sources``/``_images``) is
 served from a localhost HTTP server and opened at 1400 px and at 400 px window width.
 Any request to another host is blocked and recorded. ``report.json`` (findings per page,
 width and rule) goes to ``--out``, with a full-page screenshot of every page and width that
 has a finding (``--screenshots all``: of every page, to look at them). Several sites (the
-book and its student edition) are checked in one browser (``--html``/``--out`` repeated).
-The check waits for conditions (MathJax typeset, fonts loaded, frames painted, animations
-ended, a drawer opened), never a fixed time. Exit status 1 if any rule finds something.
+book and its student edition) are checked in one browser (``--html``/``--out`` repeated),
+``--jobs`` pages and widths at a time, each in a tab of its own. The check waits for conditions
+(MathJax typeset, fonts loaded, frames painted, animations ended, a drawer opened), never a
+fixed time; CSS animations and transitions run 100 times faster (their end states, which the
+rules judge, are the same). Exit status 1 if any rule finds something.
 
 Rules (names as in the report)
 ------------------------------
 tex           TeX delimiters (``$$``, ``\\(``, ``\\)``, ``\\[``, ``\\]``) left in rendered text outside
               code, or a MathJax error box (``mjx-merror``).
-outside       A request to a host other than the local server (blocked).
+outside       A request to a host other than the local server (blocked: no host name but
+              localhost resolves and every other request goes to a proxy that does not exist).
 wide          A table, image, figure, display formula or code block wider than the text column
               (or reaching past its right edge) that is not inside a horizontal scroll box,
               or a scroll box itself wider than the column.
@@ -78,8 +81,14 @@ WIDTHS = (1400, 400)
 MIN_TEXT_PX = 9.0
 DEFAULT_FONT_PT = 10.0
 CHROMIUM = "/usr/bin/chromium"
+#: Offline: every request to another host goes to a proxy that does not exist (port 1 of this
+#: machine; Chromium never sends localhost through a proxy), and no host name resolves but
+#: localhost; either alone blocks it. The check records each such request (the ``outside`` rule).
+OFFLINE_ARGS = ["--proxy-server=http://127.0.0.1:1",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               *OFFLINE_ARGS]
 RULES = ("tex", "outside", "wide", "truncated", "small-text", "alt", "console", "hscroll", "nav",
          "interactive", "tuple-header", "number-style", "caption", "enlarge", "link")
 MIN_INTERACTIVE_PX = 11.0
@@ -418,33 +427,33 @@ TOGGLES_JS = r"""
 """
 
 
-def check_nav(page, width) -> tuple[list, list]:
+async def check_nav(page, width) -> tuple[list, list]:
     """Tap every visible sidebar toggle; (findings, [(kind, what opened)]).
 
     After a tap the check waits (up to :data:`NAV_WAIT_MS`) until a drawer opens or the primary
     sidebar changes, then until animations end; it never sleeps a fixed time.
     """
     findings, opened = [], []
-    for index, kind in page.evaluate(TOGGLES_JS):
+    for index, kind in await page.evaluate(TOGGLES_JS):
         button = page.locator(".primary-toggle, .secondary-toggle").nth(index)
-        before = page.evaluate(NAV_STATE_JS)
+        before = await page.evaluate(NAV_STATE_JS)
         try:
-            button.click(timeout=3000)
+            await button.click(timeout=3000)
         except Exception as err:
             findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": f"cannot be tapped: {err}"[:200]})
             continue
-        _wait_nav(page, "(s, b) => !!s.drawer || s.sidebar !== b.sidebar", before)
-        after = page.evaluate(NAV_STATE_JS)
+        await _wait_nav(page, "(s, b) => !!s.drawer || s.sidebar !== b.sidebar", before)
+        after = await page.evaluate(NAV_STATE_JS)
         if after["drawer"]:
             opened.append((kind, after["drawer"]))
-            page.keyboard.press("Escape")
-            _wait_nav(page, "(s, b) => !s.drawer", before)
-            if page.evaluate(NAV_STATE_JS)["drawer"]:
+            await page.keyboard.press("Escape")
+            await _wait_nav(page, "(s, b) => !s.drawer", before)
+            if (await page.evaluate(NAV_STATE_JS))["drawer"]:
                 findings.append({"rule": "nav", "where": f"{kind} toggle", "detail": "drawer does not close on Escape"})
         elif width >= 992 and kind == "primary" and after["sidebar"] != before["sidebar"]:
             opened.append((kind, "sidebar " + ("shown" if after["sidebar"] else "hidden")))
-            button.click(timeout=3000)      # restore
-            _wait_nav(page, "(s, b) => s.sidebar === b.sidebar", before)
+            await button.click(timeout=3000)      # restore
+            await _wait_nav(page, "(s, b) => s.sidebar === b.sidebar", before)
         else:
             findings.append({"rule": "nav", "where": f"{kind} toggle",
                              "detail": f"tapping the {kind} sidebar toggle at {width} px opened nothing"})
@@ -455,20 +464,29 @@ def check_nav(page, width) -> tuple[list, list]:
 NAV_WAIT_MS = 1000
 
 
-def _wait_nav(page, condition: str, before: dict) -> None:
+async def _wait_nav(page, condition: str, before: dict) -> None:
     """Wait until ``condition(state, before)`` holds for :data:`NAV_STATE_JS`'s state (or
     :data:`NAV_WAIT_MS` passed), then until animations end; the caller judges the state."""
     try:
-        page.wait_for_function(f"([b]) => ({condition})(({NAV_STATE_JS.strip()})(), b)", arg=[before],
-                               timeout=NAV_WAIT_MS, polling="raf")
+        await page.wait_for_function(f"([b]) => ({condition})(({NAV_STATE_JS.strip()})(), b)", arg=[before],
+                                     timeout=NAV_WAIT_MS, polling="raf")
     except Exception:
         pass
-    page.evaluate(SETTLE_JS)
+    await page.evaluate(SETTLE_JS)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        # The icon Chromium asks for by itself (the book links none): "no content", not an error
+        # in the page's console (only a page's own requests are judged).
+        if self.path == "/favicon.ico" and not (Path(self.directory) / "favicon.ico").is_file():
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().do_GET()
 
 
 def serve(root: Path):
@@ -500,21 +518,74 @@ def _image_bytes(src: str, root: Path, base: str):
     return path.read_bytes() if path.is_file() else None
 
 
+def _launch_options(chromium: str, width: int) -> dict:
+    """Debian's chromium, headless, offline profile, service workers blocked."""
+    return dict(executable_path=chromium, headless=True, args=LAUNCH_ARGS,
+                viewport={"width": width, "height": 900}, service_workers="block")
+
+
 @contextlib.contextmanager
 def browser(chromium=None, *, width=WIDTHS[0]):
-    """One headless Chromium (offline profile, service workers blocked) for any number of
-    :func:`check_site` calls: ``with browser() as context: check_site(..., context=context)``."""
+    """One headless Chromium (offline profile, service workers blocked), driven by Playwright's
+    synchronous API: the browser .ci/print_pdf.py prints in (the check itself runs in a
+    :func:`browser_session`, several pages at a time)."""
     from playwright.sync_api import sync_playwright
 
     chromium = chromium or ensure_chromium()
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=LAUNCH_ARGS,
-            viewport={"width": width, "height": 900}, service_workers="block")
+        context = pw.chromium.launch_persistent_context(profile, **_launch_options(chromium, width))
         try:
             yield context
         finally:
             context.close()
+
+
+#: Pages checked at once (each in its own tab of the one browser). The check mostly waits on
+#: the browser (page loads, MathJax, layout), so a few tabs keep both cores of the reference
+#: machine busy; results do not depend on it (each page and width is a fresh load in a tab,
+#: judged alone: a tab checks one page after another).
+JOBS = 4
+
+#: CSS animations and transitions run this many times faster (DevTools' Animation domain, as its
+#: animation speed control): a theme switch or a drawer takes about 2 ms instead of 150-300 ms.
+#: The check still waits for every running animation to end (:data:`SETTLE_JS`), so every rule
+#: judges the same end states; only the frames in between are skipped, which no rule reads.
+ANIMATION_RATE = 100.0
+
+
+class Session:
+    """One headless Chromium (offline profile, service workers blocked), driven from an event
+    loop of its own, checking up to ``jobs`` pages at a time; made by :func:`browser_session`."""
+
+    def __init__(self, loop, context, jobs: int):
+        self.loop, self.context, self.jobs = loop, context, max(1, int(jobs))
+
+    def run(self, coroutine):
+        return self.loop.run_until_complete(coroutine)
+
+
+@contextlib.contextmanager
+def browser_session(chromium=None, *, width=WIDTHS[0], jobs: int = JOBS):
+    """The browser for any number of :func:`check_site` / :func:`main` calls:
+    ``with browser_session() as s: check_site(..., session=s)``."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    chromium = chromium or ensure_chromium()
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory() as profile:
+        pw = loop.run_until_complete(async_playwright().start())
+        try:
+            context = loop.run_until_complete(
+                pw.chromium.launch_persistent_context(profile, **_launch_options(chromium, width)))
+            try:
+                yield Session(loop, context, jobs)
+            finally:
+                loop.run_until_complete(context.close())
+        finally:
+            loop.run_until_complete(pw.stop())
+            loop.close()
 
 
 #: Which pages get a full-page screenshot in ``out``: ``"findings"`` (a page and width with a
@@ -523,69 +594,128 @@ def browser(chromium=None, *, width=WIDTHS[0]):
 SCREENSHOTS = ("findings", "all", "none")
 
 
-def check_site(root, *, pages=None, widths=WIDTHS, out=None, chromium=None, context=None,
-               screenshots: str = "findings") -> dict:
+def check_site(root, *, pages=None, widths=WIDTHS, out=None, chromium=None, session=None,
+               screenshots: str = "findings", jobs: int | None = None) -> dict:
     """Run every rule on every page; returns {page: {width: [finding, ...]}}.
 
-    ``context`` is a browser from :func:`browser` to reuse (else one is started for this site);
-    ``screenshots`` (one of :data:`SCREENSHOTS`) says which pages are photographed into ``out``.
+    ``session`` is a browser from :func:`browser_session` to reuse (else one is started for this site);
+    ``screenshots`` (one of :data:`SCREENSHOTS`) says which pages are photographed into ``out``;
+    ``jobs``: pages checked at once (default: the session's).
     """
+    return check_sites([(root, pages, out)], widths=widths, chromium=chromium, session=session,
+                       screenshots=screenshots, jobs=jobs)[0]
+
+
+def check_sites(sites, *, widths=WIDTHS, chromium=None, session=None, screenshots: str = "findings",
+                jobs: int | None = None) -> list:
+    """:func:`check_site` for several ``(root, pages, out)`` at once, their pages interleaved
+    in one browser; one result per site, in order."""
     if screenshots not in SCREENSHOTS:
         raise ValueError(f"screenshots must be one of {SCREENSHOTS}, not {screenshots!r}")
-    if context is None:
-        with browser(chromium, width=widths[0]) as context:
-            return check_site(root, pages=pages, widths=widths, out=out, context=context,
-                              screenshots=screenshots)
-    root = Path(root).resolve()
-    pages = list(pages) if pages is not None else list_pages(root)
-    out = Path(out) if out is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    shots = "none" if out is None else screenshots
-    server = serve(root)
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    results: dict = {}
+    if session is None:
+        with browser_session(chromium, width=widths[0], jobs=jobs or JOBS) as s:
+            return check_sites(sites, widths=widths, session=s, screenshots=screenshots, jobs=jobs)
+    return session.run(_check_sites(session.context, sites, widths, screenshots, jobs or session.jobs))
+
+
+async def _check_sites(context, sites, widths, screenshots, jobs):
+    import asyncio
+
+    servers, tasks, results = [], [], []
     try:
-        for page_name in pages:
-            results[page_name] = {}
-            for width in widths:
-                results[page_name][width] = _check_page(context, base, root, page_name, width, out, shots)
+        for root, pages, out in sites:
+            root = Path(root).resolve()
+            pages = list(pages) if pages is not None else list_pages(root)
+            out = Path(out) if out is not None else None
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+            shots = "none" if out is None else screenshots
+            server = serve(root)
+            servers.append(server)
+            base = f"http://127.0.0.1:{server.server_address[1]}/"
+            site = {page_name: {} for page_name in pages}
+            results.append(site)
+            tasks.extend((site, (base, root, page_name, width, out, shots)) for page_name in pages for width in widths)
+        queue = asyncio.Queue()
+        for task in tasks:
+            queue.put_nowait(task)
+
+        async def worker():
+            tab = None
+            try:
+                while not queue.empty():
+                    site, args = queue.get_nowait()
+                    if tab is None or tab.page.is_closed():
+                        tab = await _Tab.open(context)
+                    site[args[2]][args[3]] = await _check_page(tab, *args)
+            finally:
+                if tab is not None and not tab.page.is_closed():
+                    await tab.page.close()
+
+        await asyncio.gather(*(worker() for _ in range(min(max(1, int(jobs)), len(tasks)))))
     finally:
-        server.shutdown()
+        for server in servers:
+            server.shutdown()
+    for site in results:        # pages in the order given, widths as given
+        for page_name in site:
+            site[page_name] = {width: site[page_name][width] for width in widths}
     return results
 
 
-def _check_page(context, base, root, page_name, width, out, shots="findings"):
+class _Tab:
+    """A browser tab that checks one page after another (each page is a fresh load at its
+    width; the tab's renderer and its caches of scripts, fonts and images are reused). Requests
+    to other hosts, console errors and uncaught errors are collected per page."""
+
+    LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+    def __init__(self, page):
+        self.page = page
+        self.outside: list = []
+        self.console: list = []
+
+    @classmethod
+    async def open(cls, context):
+        page = await context.new_page()
+        tab = cls(page)
+        page.on("console", lambda m: tab.console.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: tab.console.append(f"uncaught: {e}"))
+        page.on("websocket", lambda ws: tab.outside.append(ws.url)
+                if urllib.parse.urlparse(ws.url).hostname not in cls.LOCAL_HOSTS else None)
+        page.on("request", tab._request)
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Animation.enable")
+        await cdp.send("Animation.setPlaybackRate", {"playbackRate": ANIMATION_RATE})
+        return tab
+
+    def _request(self, request):
+        """Record a request to another host (the browser blocks it: :data:`OFFLINE_ARGS`).
+
+        Requests are watched, not intercepted: interception would turn off the browser's cache,
+        and every page would fetch MathJax, its fonts and the theme's scripts again (about a
+        fifth more CPU for the whole check)."""
+        url = urllib.parse.urlparse(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.hostname not in self.LOCAL_HOSTS:
+            self.outside.append(request.url)
+
+
+async def _check_page(tab, base, root, page_name, width, out, shots="findings"):
     findings = []
-    outside = []
-    local_hosts = {"127.0.0.1", "localhost"}
-
-    def route(r):
-        url = urllib.parse.urlparse(r.request.url)
-        if url.scheme in ("data", "blob", "about") or url.hostname in local_hosts:
-            return r.continue_()
-        outside.append(r.request.url)
-        return r.abort("blockedbyclient")
-
-    page = context.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
-    page.route("**/*", route)
-    console = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
-    page.on("websocket", lambda ws: outside.append(ws.url) if urllib.parse.urlparse(ws.url).hostname not in local_hosts else None)
+    page = tab.page
+    tab.outside, tab.console = [], []
+    outside, console = tab.outside, tab.console
     try:
-        page.goto(base + page_name, wait_until="load", timeout=60_000)
-        page.evaluate(SETTLE_JS)
-        data = page.evaluate(PAGE_JS, [MIN_INTERACTIVE_PX, MIN_CONTROL_PX])
+        if page.viewport_size != {"width": width, "height": 900}:
+            await page.set_viewport_size({"width": width, "height": 900})
+        await page.goto(base + page_name, wait_until="load", timeout=60_000)
+        await page.evaluate(SETTLE_JS)
+        data = await page.evaluate(PAGE_JS, [MIN_INTERACTIVE_PX, MIN_CONTROL_PX])
         findings.extend(data["findings"])
-        for mode in ("light", "dark"):
-            page.evaluate("(m) => { document.documentElement.dataset.theme = m; }", mode)
-            page.evaluate(SETTLE_JS, 0)
-            for detail in page.evaluate(CONTRAST_JS, MIN_CONTRAST)[:5]:
+        for mode in ("dark", "light"):      # light last: the nav check and screenshots see it
+            await page.evaluate("(m) => { document.documentElement.dataset.theme = m; }", mode)
+            await page.evaluate(SETTLE_JS, 0)
+            for detail in (await page.evaluate(CONTRAST_JS, MIN_CONTRAST))[:5]:
                 findings.append({"rule": "caption", "where": f"{mode} mode", "detail": "low contrast: " + detail})
-        page.evaluate("() => { document.documentElement.dataset.theme = 'light'; }")
-        page.evaluate(SETTLE_JS, 0)
         for href in data.get("links", []):
             path = urllib.parse.unquote(urllib.parse.urlparse(href).path).lstrip("/")
             target = root / path
@@ -593,7 +723,7 @@ def _check_page(context, base, root, page_name, width, out, shots="findings"):
                 findings.append({"rule": "link", "where": "page", "detail": f"missing file: {path[:120]}"})
         if width == WIDTHS[-1] or width < 600:
             if data["scrollWidth"] > data["innerWidth"] + 1:
-                widest = page.evaluate(WIDEST_JS)
+                widest = await page.evaluate(WIDEST_JS)
                 findings.append({"rule": "hscroll", "where": "page",
                                  "detail": f"page {data['scrollWidth']} px wide in a {data['innerWidth']} px window; "
                                            f"widest: {widest}"})
@@ -611,15 +741,14 @@ def _check_page(context, base, root, page_name, width, out, shots="findings"):
                 findings.append({"rule": "small-text", "where": img["where"],
                                  "detail": f"text {shown_px:.1f} px at {width} px ({how}; shown {img['shown']:.0f} of "
                                            f"{natural_w:.0f} px{hint}): {img['src'].rsplit('/', 1)[-1][:40]}"})
-        nav_findings, _ = check_nav(page, width)
+        nav_findings, _ = await check_nav(page, width)
         findings.extend(nav_findings)
         if shots == "all" or (shots == "findings" and (findings or outside or console)):
             name = page_name.replace("/", "__").removesuffix(".html")
-            page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True, timeout=120_000)  # long pages, busy CI
+            await page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True, timeout=120_000)  # long pages, busy CI
     except Exception as err:  # a page that cannot be checked fails the check
         findings.append({"rule": "console", "where": "page", "detail": f"check failed: {err}"[:300]})
-    finally:
-        page.close()
+        await page.close()      # the next page gets a new tab
     findings.extend({"rule": "outside", "where": "page", "detail": u[:200]} for u in dict.fromkeys(outside))
     findings.extend({"rule": "console", "where": "page", "detail": c[:300]} for c in dict.fromkeys(console))
     return findings
@@ -641,8 +770,8 @@ def summarise(results) -> tuple[int, str]:
     return total, "\n".join(lines)
 
 
-def main(argv=None, *, context=None) -> int:
-    """The command line; ``context``: a running browser from :func:`browser` (else one is started)."""
+def main(argv=None, *, session=None) -> int:
+    """The command line; ``session``: a running browser from :func:`browser_session` (else one is started)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--html", action="append",
                         help="a built site; repeat with one --out each to check several in one browser "
@@ -651,6 +780,8 @@ def main(argv=None, *, context=None) -> int:
     parser.add_argument("--pages", nargs="*", help="pages relative to --html (default: all)")
     parser.add_argument("--screenshots", choices=SCREENSHOTS, default="findings",
                         help="full-page screenshots of the pages with findings (default), of every page, or none")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help=f"pages checked at once, in tabs of the one browser (default {JOBS})")
     args = parser.parse_args(argv)
     sites = args.html or ["_build/html"]
     outs = args.out or ["_build/browser_check"]
@@ -660,13 +791,10 @@ def main(argv=None, *, context=None) -> int:
         if not (Path(html) / "index.html").exists() and not args.pages:
             print(f"browser check: no built book in {html}")
             return 1
-    if context is None:
-        with browser() as context:
-            return main(argv, context=context)
+    all_results = check_sites([(Path(html), args.pages, out) for html, out in zip(sites, outs)],
+                              session=session, screenshots=args.screenshots, jobs=args.jobs)
     status = 0
-    for html, out in zip(sites, outs):
-        results = check_site(Path(html), pages=args.pages, out=out, context=context,
-                             screenshots=args.screenshots)
+    for html, out, results in zip(sites, outs, all_results):
         total, text = summarise(results)
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "report.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))

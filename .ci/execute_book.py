@@ -19,7 +19,9 @@ cache folder):
   authored tables under ``data/`` (not the download cache, whose files the registry's sha256
   pins), and every non-Python file of the two code folders (the registry, crosswalks,
   literature tables);
-* pages that start a subprocess (a command-line run of the library) depend on all the code.
+* pages that start a subprocess (a command-line run of the library) depend on all the code;
+* pages that run ``git`` (the title page prints the commit it was built from) depend on the
+  commit checked out (``git rev-parse HEAD``).
 
 A page is executed again when its code cells changed, when one of the modules it loaded
 changed, or when anything in the second digest changed; a page that never loaded a changed
@@ -63,8 +65,9 @@ sys.modules.setdefault("rfc3987_syntax", None)
 ROOT = Path(__file__).resolve().parents[1]
 #: Folders of the code the pages import (their .py files are tracked per page).
 CODE_DIRS = ("src/qmrigenes", "chapters/qmribook")
-#: Everything a page's execution can depend on (relative to the book root).
-CODE = (*CODE_DIRS, "requirements.txt", "constraints.txt", "references.bib", "data")
+#: Everything a page's execution can depend on (relative to the book root); CITATION.cff gives
+#: the title page's authors, version, licence and citation (qmribook.pages.front_matter).
+CODE = (*CODE_DIRS, "requirements.txt", "constraints.txt", "references.bib", "CITATION.cff", "data")
 #: Never part of a key: the download cache (its files are pinned by the registry's sha256).
 NOT_CODE = ("data/cache",)
 #: Sphinx-only code (no page imports it): a change re-reads every page but executes none.
@@ -116,6 +119,21 @@ def code_digest(root: Path = ROOT, entries=CODE, *, skip=SPHINX_ONLY, python: bo
         h.update(f.read_bytes())
         h.update(b"\0")
     return h.hexdigest()
+
+
+#: A page that runs git (``["git", ...]`` in a code cell) shows something of the checkout.
+RUNS_GIT = re.compile(r"""[\[(,]\s*["']git["']""")
+
+
+def git_head(root: Path = ROOT) -> str:
+    """The commit checked out in ``root`` (``"none"`` outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "none"
 
 
 def file_sha(path: Path) -> str:
@@ -218,6 +236,8 @@ def stale_reason(page: Path, cache, cache_dir: Path, global_digest: str, root: P
     deps = json.loads(deps_file.read_text())
     if deps.get("global") != global_digest:
         return "pins, data tables or non-Python package files changed", record
+    if "git" in deps and deps["git"] != git_head(root):
+        return "another commit is checked out (the page shows it)", record
     if "all" in deps:
         if deps["all"] != code_digest(root):
             return "code changed (the page runs the library in a subprocess)", record
@@ -289,6 +309,7 @@ def _ensure_executed(pages, cache_dir, jobs, timeout, clean, log):
     jcache = get_cache(str(cache_dir))
     global_digest = code_digest(python=False)
     whole_code = code_digest()
+    head = git_head()
 
     results, todo = {}, []
     for page in pages:
@@ -319,8 +340,11 @@ def _ensure_executed(pages, cache_dir, jobs, timeout, clean, log):
                 continue
             record = jcache.cache_notebook_bundle(CacheBundleIn(nb, str(page), data={"execution_seconds": seconds}),
                                                   check_validity=False, overwrite=True)
-            subprocess_page = "subprocess" in page.read_text(encoding="utf-8")
+            text = page.read_text(encoding="utf-8")
+            subprocess_page = "subprocess" in text
             deps = {"global": global_digest, "page": rel.as_posix()}
+            if RUNS_GIT.search(text):
+                deps["git"] = head
             if subprocess_page:
                 deps["all"] = whole_code
             else:
@@ -350,7 +374,7 @@ def main(argv=None) -> int:
 
     cache_dir = ROOT / args.cache
     pages = [Path(p).resolve() for p in args.pages] or notebook_pages()
-    state = hashlib.sha256((code_digest() + code_digest(entries=SPHINX_ONLY, skip=())
+    state = hashlib.sha256((code_digest() + code_digest(entries=SPHINX_ONLY, skip=()) + git_head()
                             + "".join(p.read_text(encoding="utf-8") for p in pages)).encode()).hexdigest()
     state_file = cache_dir / STATE_FILE
     if not args.clean and not args.pages and state_file.exists() and state_file.read_text().strip() == state:

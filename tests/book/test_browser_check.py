@@ -18,10 +18,11 @@ def _load_check():
 
 
 @pytest.fixture(scope="module")
-def context():
-    """One headless Chromium for every check of this file (starting one costs about a second)."""
-    with _load_check().browser(CHROMIUM) as ctx:
-        yield ctx
+def session():
+    """One headless Chromium for every check of this file (starting one costs about a second),
+    checking several pages at a time as the CI does."""
+    with _load_check().browser_session(CHROMIUM) as session:
+        yield session
 
 
 def _png(width_in, dpi, fontsize):
@@ -88,7 +89,8 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, context):
+def site(tmp_path_factory):
+    """A clean page and one broken page per rule."""
     site = tmp_path_factory.mktemp("site")
     (site / "big.png").write_bytes(_png(7.5, 100, 10))     # 750 px, 10 pt at 100 dpi: ~14 px shown
     (site / "strip.png").write_bytes(_png(20, 100, 10))    # 2000 px shrunk into 760 px: ~5 px text
@@ -97,9 +99,14 @@ def results(tmp_path_factory, context):
     (site / "clean.html").write_text(PAGE.format(body=CLEAN), encoding="utf-8")
     for rule, body in BROKEN.items():
         (site / f"{rule}.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    return site
+
+
+@pytest.fixture(scope="module")
+def results(site, session):
     check = _load_check()
     pages = ["clean.html"] + [f"{rule}.html" for rule in BROKEN]
-    return check, check.check_site(site, pages=pages, context=context)
+    return check, check.check_site(site, pages=pages, session=session)
 
 
 def _rules(findings):
@@ -141,7 +148,7 @@ def test_number_style_reports_each_defect(results):
         assert expected in details, details
 
 
-def test_figure_text_judged_at_400px(tmp_path, context):
+def test_figure_text_judged_at_400px(tmp_path, session):
     """A 7.5 in figure reads at 1400 px (14 px text) but not on a phone (7 px) unless its one-column
     variant replaces it there (qmri.css); the variant's panels are judged like any image."""
     (tmp_path / "big.png").write_bytes(_png(7.5, 100, 10))
@@ -158,7 +165,7 @@ def test_figure_text_judged_at_400px(tmp_path, context):
     for name, body in pages.items():
         (tmp_path / name).write_text(PAGE.format(body=body), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=list(pages), context=context)
+    res = check.check_site(tmp_path, pages=list(pages), session=session)
     assert all(res[name][1400] == [] for name in pages), res
     small = [f for f in res["none.html"][400] if f["rule"] == "small-text"]
     assert len(small) == 1 and "at 400 px" in small[0]["detail"] and "no one-column variant" in small[0]["detail"]
@@ -166,7 +173,7 @@ def test_figure_text_judged_at_400px(tmp_path, context):
     assert "wide-panel.png" in " ".join(f["detail"] for f in res["wide-variant.html"][400] if f["rule"] == "small-text")
 
 
-def test_interactive_text_cut_at_the_edge(tmp_path, context):
+def test_interactive_text_cut_at_the_edge(tmp_path, session):
     body = ('<figure><div class="qmri-interactive" data-qmri-ready="1"><svg viewBox="0 0 300 200" width="300" '
             'height="200"><text x="250" y="190" style="font-size:12px">distance (mm)</text>'
             '<text x="10" y="20" style="font-size:12px">inside</text></svg></div>'
@@ -174,15 +181,15 @@ def test_interactive_text_cut_at_the_edge(tmp_path, context):
     (tmp_path / "cut.html").write_text(PAGE.format(body=body), encoding="utf-8")
     (tmp_path / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["cut.html"], widths=(400,), context=context, out=tmp_path / "shots")
+    res = check.check_site(tmp_path, pages=["cut.html"], widths=(400,), session=session, out=tmp_path / "shots")
     cut = [f["detail"] for f in res["cut.html"][400] if f["rule"] == "interactive"]
     assert len(cut) == 1 and "cut at the edge" in cut[0] and "distance (mm)" in cut[0], res
     assert (tmp_path / "shots" / "cut-400.png").stat().st_size > 1000   # a page with a finding: photographed
     with pytest.raises(ValueError, match="screenshots"):
-        check.check_site(tmp_path, pages=["cut.html"], context=context, screenshots="some")
+        check.check_site(tmp_path, pages=["cut.html"], session=session, screenshots="some")
 
 
-def test_book_interactive_figure_passes_at_400px(tmp_path, context):
+def test_book_interactive_figure_passes_at_400px(tmp_path, session):
     """A figure from qmribook.interactive, numbered by a <figure>, passes the interactive rule at
     both widths: text >= 11 px, controls >= 32 px, aria-valuetext set."""
     import sys
@@ -197,16 +204,16 @@ def test_book_interactive_figure_passes_at_400px(tmp_path, context):
         (tmp_path / name).write_bytes((ROOT / "_static" / name).read_bytes())
     (tmp_path / "w.html").write_text(PAGE.format(body=body).replace("</head>", head + "</head>"), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["w.html"], context=context, out=tmp_path / "shots")
+    res = check.check_site(tmp_path, pages=["w.html"], session=session, out=tmp_path / "shots")
     for width in check.WIDTHS:
         assert res["w.html"][width] == [], res["w.html"][width]
         assert not (tmp_path / "shots" / f"w-{width}.png").exists()     # clean: no screenshot by default
-    check.check_site(tmp_path, pages=["w.html"], widths=(400,), context=context, out=tmp_path / "all",
+    check.check_site(tmp_path, pages=["w.html"], widths=(400,), session=session, out=tmp_path / "all",
                      screenshots="all")
     assert (tmp_path / "all" / "w-400.png").stat().st_size > 1000
 
 
-def test_qmri_js_repairs_the_theme_toggles(tmp_path, context):
+def test_qmri_js_repairs_the_theme_toggles(tmp_path, session):
     """The theme's bug reproduced (its handler bound to the first, hidden .primary-toggle): with
     _static/qmri.js the visible toggle opens the drawer at 400 px, so the nav rule passes."""
     body = ('<button class="primary-toggle" style="display:none">hidden</button>'
@@ -222,7 +229,7 @@ def test_qmri_js_repairs_the_theme_toggles(tmp_path, context):
         (tmp_path / name).write_text(PAGE.format(body=body).replace("</head>", extra + "</head>"), encoding="utf-8")
     (tmp_path / "p.html").write_text(PAGE.format(body="<p>x</p>"), encoding="utf-8")
     check = _load_check()
-    res = check.check_site(tmp_path, pages=["broken.html", "fixed.html"], widths=(400,), context=context)
+    res = check.check_site(tmp_path, pages=["broken.html", "fixed.html"], widths=(400,), session=session)
     assert "nav" in _rules(res["broken.html"][400])
     assert res["fixed.html"][400] == [], res["fixed.html"][400]
 
@@ -245,7 +252,7 @@ def test_png_font_estimate_reads_metadata():
     assert how.startswith("default 10 pt") and px == pytest.approx(10 * 100 / 72, rel=0.01)
 
 
-def test_command_checks_several_sites_in_one_browser(tmp_path, context, capsys):
+def test_command_checks_several_sites_in_one_browser(tmp_path, session, capsys):
     """``--html``/``--out`` repeated: each site gets its own report; the exit status is 1 if any
     site has a finding; ``--out`` must pair with ``--html``."""
     import json
@@ -257,13 +264,54 @@ def test_command_checks_several_sites_in_one_browser(tmp_path, context, capsys):
         (tmp_path / name / "qmri.css").write_bytes((ROOT / "_static" / "qmri.css").read_bytes())
     args = ["--html", str(tmp_path / "good"), "--out", str(tmp_path / "r-good"),
             "--html", str(tmp_path / "bad"), "--out", str(tmp_path / "r-bad"), "--pages", "index.html"]
-    assert check.main(args, context=context) == 1
+    assert check.main(args, session=session) == 1
     good = json.loads((tmp_path / "r-good" / "report.json").read_text())
     bad = json.loads((tmp_path / "r-bad" / "report.json").read_text())
     assert good["index.html"] == {"1400": [], "400": []}
     assert any(f["rule"] == "tex" for f in bad["index.html"]["1400"])
     assert sorted(p.name for p in (tmp_path / "r-bad").glob("*.png")) == ["index-1400.png", "index-400.png"]
     assert not list((tmp_path / "r-good").glob("*.png"))
-    assert check.main(args[:4] + ["--pages", "index.html"], context=context) == 0
+    assert check.main(args[:4] + ["--pages", "index.html"], session=session) == 0
     with pytest.raises(SystemExit):
-        check.main(args[:6], context=context)
+        check.main(args[:6], session=session)
+
+
+def test_each_page_is_judged_alone_in_a_reused_tab(site, session):
+    """One tab checks page after page (--jobs 1): a page's console errors and outside requests
+    are reported for that page only, never for the clean page loaded next in the same tab."""
+    check = _load_check()
+    res = check.check_site(site, pages=["console.html", "clean.html", "outside.html", "clean.html"],
+                           session=session, jobs=1)
+    assert list(res) == ["console.html", "clean.html", "outside.html"]
+    assert res["clean.html"] == {1400: [], 400: []}, res["clean.html"]
+    assert "console" in _rules(res["console.html"][400]) and "outside" in _rules(res["outside.html"][1400])
+
+
+def test_rules_judge_the_end_of_animations(tmp_path, session):
+    """Transitions run 100x faster (ANIMATION_RATE), but the rules still see their end state:
+    a caption whose colour fades, over 2 s, to low contrast in dark mode is caught."""
+    check = _load_check()
+    style = ("<style>figcaption{transition:color 2s linear, background-color 2s linear}"
+             "[data-theme=dark] figcaption{color:#444;background:#222}</style>")
+    body = style + '<figure><img src="x.png" alt="x" width="10"><figcaption>Fading caption</figcaption></figure>'
+    (tmp_path / "fade.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    (tmp_path / "x.png").write_bytes(_png(0.5, 20, 10))
+    res = check.check_site(tmp_path, pages=["fade.html"], widths=(1400,), session=session)
+    low = [f for f in res["fade.html"][1400] if f["rule"] == "caption"]
+    assert len(low) == 1 and low[0]["where"] == "dark mode" and "Fading caption" in low[0]["detail"], res
+
+
+def test_requests_to_other_hosts_are_blocked_and_reported(tmp_path, session):
+    """A host name (example.invalid) and a bare IP address (TEST-NET-1, which would otherwise
+    hang until a connection timeout): both reported under ``outside``, both blocked at once
+    (the script never runs), and the page is still checked."""
+    check = _load_check()
+    body = ('<p id="p">x</p><script src="http://192.0.2.1/lib.js"></script>'
+            '<script src="http://example.invalid/lib.js"></script>'
+            '<script>document.getElementById("p").textContent = typeof window.lib;</script>')
+    (tmp_path / "net.html").write_text(PAGE.format(body=body), encoding="utf-8")
+    res = check.check_site(tmp_path, pages=["net.html"], widths=(400,), session=session)
+    found = res["net.html"][400]
+    urls = [f["detail"] for f in found if f["rule"] == "outside"]
+    assert any("192.0.2.1" in u for u in urls) and any("example.invalid" in u for u in urls), found
+    assert not any("check failed" in f["detail"] for f in found), found

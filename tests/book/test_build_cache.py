@@ -134,3 +134,32 @@ def test_pages_quoting_a_reexecuted_page_are_reread(tmp_path):
     table.write_text("```{nb-exec-table}\n```\n")
     assert eb._dependents([a], [a, b, quoting, table]) == {a, quoting, table}
     assert eb._dependents([b], [a, b, quoting, table]) == {b, table}
+
+
+def test_title_page_facts_and_commit_are_part_of_the_key(tmp_path):
+    """CITATION.cff (authors, version, citation of the title page) is in every page's key, and a
+    page that runs git (the commit it was built from) is executed again on another commit."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    eb = _execute_book()
+    root = _tree(tmp_path)
+    (root / "CITATION.cff").write_text("version: 1.0\n")
+    digest = eb.code_digest(root, python=False)
+    (root / "CITATION.cff").write_text("version: 1.1\n")
+    assert eb.code_digest(root, python=False) != digest
+    digest = eb.code_digest(root, python=False)
+
+    assert eb.RUNS_GIT.search('commit = subprocess.run(["git", "rev-parse", "HEAD"])')
+    assert not eb.RUNS_GIT.search("The history of every page is in git.")
+    assert eb.git_head(root) == "none"                    # not a checkout
+    page = _page(root, code='import subprocess\nsubprocess.run(["git", "rev-parse", "HEAD"])')
+    cache_dir = tmp_path / "cache"
+    cache = get_cache(str(cache_dir))
+    (cache_dir / eb.DEPS_DIR).mkdir(parents=True, exist_ok=True)
+    record = cache.cache_notebook_bundle(CacheBundleIn(eb.read_page(page), str(page)), check_validity=False)
+    deps = {"global": digest, "all": eb.code_digest(root), "git": "none"}
+    eb._deps_path(cache_dir, record.pk).write_text(json.dumps(deps))
+    assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] is None
+    eb._deps_path(cache_dir, record.pk).write_text(json.dumps({**deps, "git": "0123abc"}))
+    assert "another commit" in eb.stale_reason(page, cache, cache_dir, digest, root)[0]
