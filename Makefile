@@ -15,6 +15,13 @@ JOBS ?= 2
 # 3 s of CPU for pandas + matplotlib + scipy alone, instead of 1 s. Not passed on to the recipes.
 unexport PYTHONDONTWRITEBYTECODE
 
+# numpy asks the kernel for transparent huge pages for every array of 4 MB or more; where the
+# kernel compacts memory synchronously for them (THP defrag = madvise, the reference machine),
+# page faults in fresh arrays stall (chapter 3: 8.5 s of system time instead of 2.7 s). Ordinary
+# pages for every process of the build and the tests (importing qmribook does the same in a
+# plain Jupyter); the numbers do not change. Set NUMPY_MADVISE_HUGEPAGE=1 to keep numpy's default.
+export NUMPY_MADVISE_HUGEPAGE ?= 0
+
 .PHONY: venv data mathjax verify-data test execute book book-clean book-student student-notebooks pdf lab bench lock clean
 
 # The pinned environment is installed by uv (the same pins as pip would install, in about 15 s
