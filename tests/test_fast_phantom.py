@@ -55,8 +55,10 @@ def private_cache(monkeypatch, tmp_path):
 
 
 def test_stored_phantom_labels_equal_a_fresh_build(monkeypatch, private_cache):
-    built = phantom._build_template_labels(6)              # the plain path
-    first = phantom._template_labels(6)                    # built, then stored
+    # the private cache is empty: _template_labels builds (the plain path, 2 s of CPU: built once
+    # here, not twice), stores and returns the built value
+    assert not list(private_cache.rglob("*.pkl"))
+    first = built = phantom._template_labels(6)
     assert list((private_cache / "derived").glob("head-phantom-labels-*.pkl"))
     phantom._template_labels.cache_clear()
     with monkeypatch.context() as m:
@@ -64,6 +66,7 @@ def test_stored_phantom_labels_equal_a_fresh_build(monkeypatch, private_cache):
         m.setattr(phantom, "_derived_key", lambda margin: key)          # (the key hashes the code)
         m.setattr(phantom, "_build_template_labels", lambda margin: pytest.fail("rebuilt, not read"))
         stored = phantom._template_labels(6)               # read back
+    assert stored[0] is not built[0]
     for got in (first, stored):
         np.testing.assert_array_equal(got[0], built[0])
         np.testing.assert_array_equal(got[1], built[1])
@@ -87,10 +90,11 @@ def test_stored_sample_annotation_equals_the_parsed_spreadsheet(private_cache):
 
 
 def test_stored_ahba_dk_table_equals_the_parsed_csv(private_cache):
-    parsed = datasets._parse_ahba_dk()
     datasets._read_ahba_dk.cache_clear()
     try:
-        first = datasets._read_ahba_dk()
+        # the private cache is empty: parsed (1 s of CPU: once here, not twice), stored, returned
+        assert not list(private_cache.rglob("*.pkl"))
+        first = parsed = datasets._read_ahba_dk()
         datasets._read_ahba_dk.cache_clear()
         again = datasets._read_ahba_dk()
     finally:
