@@ -150,7 +150,7 @@ def _assert_maps_have_unit_colorbars(fig, *, skip_cmaps=()):
 
 
 def _assert_legends_outside_data(fig):
-    fig.canvas.draw()
+    fig.draw_without_rendering()                        # layout and positions, no pixels painted
     renderer = fig.canvas.get_renderer()
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
     data_axes = [ax for ax in fig.axes if ax.lines or ax.patches or ax.collections]
