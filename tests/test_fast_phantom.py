@@ -54,9 +54,11 @@ def private_cache(monkeypatch, tmp_path):
     phantom._template_labels.cache_clear()
 
 
-def test_stored_phantom_labels_equal_a_fresh_build(monkeypatch, private_cache):
-    built = phantom._build_template_labels(6)              # the plain path
-    first = phantom._template_labels(6)                    # built, then stored
+def test_stored_phantom_labels_equal_a_fresh_build(ph, monkeypatch, private_cache):
+    # the private cache is empty: _template_labels builds (the plain path, 2 s of CPU: built once
+    # here, not twice), stores and returns the built value
+    assert not list(private_cache.rglob("*.pkl"))
+    first = built = phantom._template_labels(6)
     assert list((private_cache / "derived").glob("head-phantom-labels-*.pkl"))
     phantom._template_labels.cache_clear()
     with monkeypatch.context() as m:
@@ -64,10 +66,15 @@ def test_stored_phantom_labels_equal_a_fresh_build(monkeypatch, private_cache):
         m.setattr(phantom, "_derived_key", lambda margin: key)          # (the key hashes the code)
         m.setattr(phantom, "_build_template_labels", lambda margin: pytest.fail("rebuilt, not read"))
         stored = phantom._template_labels(6)               # read back
+    assert stored[0] is not built[0]
     for got in (first, stored):
         np.testing.assert_array_equal(got[0], built[0])
         np.testing.assert_array_equal(got[1], built[1])
         assert got[0].dtype == built[0].dtype
+    # and the build is deterministic: the session's phantom (set up before the cache was swapped:
+    # read from the shared data cache, or built in this process) has the same labels and affine
+    np.testing.assert_array_equal(ph.labels, built[0])
+    np.testing.assert_array_equal(ph.affine, built[1])
 
 
 def test_phantom_key_depends_on_the_margin_and_the_code(monkeypatch):
@@ -86,11 +93,19 @@ def test_stored_sample_annotation_equals_the_parsed_spreadsheet(private_cache):
     pd.testing.assert_frame_equal(again, parsed)
 
 
-def test_stored_ahba_dk_table_equals_the_parsed_csv(private_cache):
-    parsed = datasets._parse_ahba_dk()
+@pytest.fixture(scope="module")
+def shared_ahba_dk():
+    """The AHBA DK table as the session reads it (from the shared data cache, or parsed), loaded
+    before a test of this file swaps the cache for a private one."""
+    return datasets.load_ahba_dk()
+
+
+def test_stored_ahba_dk_table_equals_the_parsed_csv(shared_ahba_dk, private_cache):
     datasets._read_ahba_dk.cache_clear()
     try:
-        first = datasets._read_ahba_dk()
+        # the private cache is empty: parsed (1 s of CPU: once here, not twice), stored, returned
+        assert not list(private_cache.rglob("*.pkl"))
+        first = parsed = datasets._read_ahba_dk()
         datasets._read_ahba_dk.cache_clear()
         again = datasets._read_ahba_dk()
     finally:
@@ -98,4 +113,5 @@ def test_stored_ahba_dk_table_equals_the_parsed_csv(private_cache):
     assert len(list((private_cache / "derived").glob("ahba-dk-*.pkl"))) == 1
     pd.testing.assert_frame_equal(first, parsed)
     pd.testing.assert_frame_equal(again, parsed)
+    pd.testing.assert_frame_equal(shared_ahba_dk, parsed)        # parsing is deterministic
     assert first.index.names == ["hemisphere", "structure", "region"] and first.columns.name == "gene"

@@ -1,10 +1,24 @@
 """Smoke-and-content tests for the slice, curve and matrix figures of qmrigenes.figures (chapter 3 uses them)."""
 import matplotlib.pyplot as plt
 import pandas as pd
+import pytest
 
 from qmrigenes import lesions, phantom, qsm
 from qmrigenes import relaxometry as R
 from qmrigenes import figures as figs
+
+
+# Built once for the figures of this file (the tests draw them and must not modify them).
+@pytest.fixture(scope="module")
+def lesioned(ph):
+    """``lesions.insert_lesions(ph)``: (lesioned phantom, lesion map, lesion table)."""
+    return lesions.insert_lesions(ph)
+
+
+@pytest.fixture(scope="module")
+def atrophy(ph):
+    """``lesions.atrophy_series(ph, losses=(0, 0.2))``."""
+    return lesions.atrophy_series(ph, losses=(0, 0.2))
 
 
 def test_plot_phantom(ph):
@@ -55,8 +69,8 @@ def test_plot_qsm_sharp_roi(rng):
     plt.close(fig)
 
 
-def test_plot_lesions_profiles_atrophy(ph):
-    les, lmap, info = lesions.insert_lesions(ph)
+def test_plot_lesions_profiles_atrophy(lesioned, atrophy):
+    les, lmap, info = lesioned
     fig = figs.plot_lesion_stages({"R1": les.maps["R1"], "chi": les.maps["chi"]}, info, half_width=5)
     assert len([a for a in fig.axes if a.images]) == 8
     plt.close(fig)
@@ -66,8 +80,7 @@ def test_plot_lesions_profiles_atrophy(ph):
     fig = figs.plot_lesion_profiles(rows)
     assert len(fig.axes[0].lines) == 1
     plt.close(fig)
-    s = lesions.atrophy_series(ph, losses=(0, 0.2))
-    fig = figs.plot_atrophy(s)
+    fig = figs.plot_atrophy(atrophy)
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
     plt.close(fig)
 
@@ -76,21 +89,47 @@ def test_plot_lesions_profiles_atrophy(ph):
 import io  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
 
 COLUMN_PX = 750
 
 
+def _tight_png_width(fig):
+    """Width (px) of ``fig.savefig(..., bbox_inches="tight")``'s PNG from savefig's own first pass
+    (layout, then the tight box padded by ``savefig.pad_inches``), without painting and encoding the
+    picture: a full render per figure saved. Equal to savefig's to 1 px (constrained layout moves
+    by a fraction of a pixel between passes; test_tight_png_width_is_savefigs)."""
+    fig.draw_without_rendering()
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    return int(box.width * fig.dpi)
+
+
 def _displayed_text_px(fig):
     """Smallest text height (px) once the tight PNG is shown in a 750 px column."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    width = Image.open(buf).size[0]
-    scale = min(1.0, COLUMN_PX / width)
+    scale = min(1.0, COLUMN_PX / _tight_png_width(fig))
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
     return min(sizes) * fig.dpi / 72 * scale
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+def test_tight_png_width_is_savefigs(layout):
+    def make():
+        fig, ax = plt.subplots(figsize=(9, 3), layout=layout)
+        ax.plot([0, 1], [0, 1], label="a line")
+        ax.set_ylabel("a long label (unit)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))       # outside: it moves the tight box
+        fig.suptitle("title")
+        return fig
+
+    fig = make()
+    width = _tight_png_width(fig)
+    plt.close(fig)
+    fig = make()                                                    # the same figure, not yet drawn
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    assert abs(Image.open(buf).size[0] - width) <= 1, (Image.open(buf).size[0], width)
 
 
 def _colorbars(fig):
@@ -111,7 +150,7 @@ def _assert_maps_have_unit_colorbars(fig, *, skip_cmaps=()):
 
 
 def _assert_legends_outside_data(fig):
-    fig.canvas.draw()
+    fig.draw_without_rendering()                        # layout and positions, no pixels painted
     renderer = fig.canvas.get_renderer()
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
     data_axes = [ax for ax in fig.axes if ax.lines or ax.patches or ax.collections]
@@ -164,9 +203,9 @@ def test_accuracy_titles_say_percent(mpm_small):
     plt.close(fig)
 
 
-def test_line_figures_legible_and_legends_outside(ph):
+def test_line_figures_legible_and_legends_outside(atrophy):
     curves = {"a": R.r1_bias_curve(0.8, n=5), "b": R.r1_bias_curve(0.3, n=5)}
-    s = lesions.atrophy_series(ph, losses=(0, 0.2))
+    s = atrophy
     tab = pd.DataFrame({"truth": [0.1, 0.0], "TKD": [0.08, 0.01], "n_voxels": [5, 5]}, index=["a", "b"])
     rows = pd.DataFrame({"stage": ["x", "x", "y", "y"], "parameter": ["chi", "chi", "R1", "R1"],
                          "source": ["truth", "estimate"] * 2, "distance_mm": [1, 1, 1, 1],
@@ -188,9 +227,8 @@ def test_profiles_chi_in_ppb():
     plt.close(fig)
 
 
-def test_atrophy_coinciding_curves_stay_distinguishable(ph):
-    s = lesions.atrophy_series(ph, losses=(0, 0.2))
-    fig = figs.plot_atrophy(s)
+def test_atrophy_coinciding_curves_stay_distinguishable(atrophy):
+    fig = figs.plot_atrophy(atrophy)
     r2s, chi = fig.axes[0].lines[:2]
     np.testing.assert_allclose(r2s.get_ydata(), chi.get_ydata(), rtol=1e-6)  # they coincide ...
     assert r2s.get_linestyle() != chi.get_linestyle()                       # ... yet look different
@@ -198,12 +236,12 @@ def test_atrophy_coinciding_curves_stay_distinguishable(ph):
     plt.close(fig)
 
 
-def test_qsm_sharp_lesions_legible_with_units(ph):
+def test_qsm_sharp_lesions_legible_with_units(lesioned):
     chi = qsm.sphere_source((20, 20, 20), center=(10, 10, 10), radius_mm=8, chi=0.1)
     mask = qsm.sphere_source((20, 20, 20), center=(10, 10, 10), radius_mm=16, chi=1) > 0
     f = qsm.forward_field(chi)
     loc, er = qsm.sharp(f, mask, radius_mm=4)
-    les, _, info = lesions.insert_lesions(ph)
+    les, _, info = lesioned
     maps = {"R1": les.maps["R1"], "R2s": les.maps["R2s"], "QSM (Tikhonov)": les.maps["chi"],
             "chi (truth)": les.maps["chi"]}
     lfig = figs.plot_lesion_stages(maps, info, half_width=5)

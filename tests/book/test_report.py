@@ -26,30 +26,32 @@ def test_glue_matches_myst_nb(monkeypatch, value, display):
     assert all(k.startswith(GLUE_PREFIX) for k in keys) != display
 
 
-def test_show_does_not_import_nbformat():
+@pytest.fixture(scope="module")
+def fresh_kernel_modules():
+    """What a fresh interpreter has imported (one subprocess for both tests below: each pays about
+    2 s of CPU for its imports). First ``qmribook.report`` alone and ``show()`` called, then the four
+    chapter modules and ``numberstyle`` imported: the lines it prints, in that order."""
     import subprocess
     import sys
     from pathlib import Path
 
     code = ("import sys, qmribook.report as r; r.show(r.Report(numbers={'x': 1.5}), chapter='t'); "
-            "print('nbformat' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2] / "chapters")
-    assert out.stdout.strip().splitlines()[-1] == "False"
-
-
-def test_chapter_modules_do_not_load_sphinx():
-    """A chapter kernel renders citations and numbers without Sphinx or pybtex (their imports cost
-    about 1-2 s of CPU per kernel); the Sphinx transform is still there for the build."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = ("import sys, qmribook.ch1, qmribook.ch2, qmribook.ch3, qmribook.ch4, qmribook.numberstyle as ns; "
+            "print('nbformat' in sys.modules); "
+            "import qmribook.ch1, qmribook.ch2, qmribook.ch3, qmribook.ch4, qmribook.numberstyle as ns; "
             "print(sorted(m for m in ('sphinx', 'pybtex', 'sphinxcontrib.bibtex') if m in sys.modules)); "
             "print(ns.PastedNumbers.default_priority, 'sphinx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2] / "chapters")
-    first, second = out.stdout.strip().splitlines()[-2:]
+    return out.stdout.strip().splitlines()[-3:]
+
+
+def test_show_does_not_import_nbformat(fresh_kernel_modules):
+    assert fresh_kernel_modules[0] == "False"          # printed right after show(), before the chapters
+
+
+def test_chapter_modules_do_not_load_sphinx(fresh_kernel_modules):
+    """A chapter kernel renders citations and numbers without Sphinx or pybtex (their imports cost
+    about 1-2 s of CPU per kernel); the Sphinx transform is still there for the build."""
+    first, second = fresh_kernel_modules[1:]
     assert first == "[]"
     assert second == "800 True"
