@@ -282,3 +282,51 @@ def test_snapshots_are_the_solutions_of_looser_stopping_rules(rng):
         qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, snapshots=(1e-4,), precision="mixed")
     with pytest.raises(ValueError, match="snapshots"):
         qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, snapshots=(1e-7,))
+
+
+def test_resumed_solve_is_the_fresh_tight_solve_bit_for_bit(rng):
+    chi, mask = _blob_phantom()
+    f = np.where(mask, qsm.forward_field(chi) + rng.normal(0, 1e-3, SHAPE), 0)
+    fresh, info_fresh = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, masked_output=False)
+    loose, info_loose = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-5, masked_output=False, snapshots=(1e-4,),
+                                        resumable=True)
+    assert "_cg_state" not in info_fresh                          # only kept when asked for
+    assert 0 < info_loose["n_iter"] < info_fresh["n_iter"]
+    for _ in range(2):                                            # the loose call's state stays reusable
+        tight, info_tight = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, masked_output=False,
+                                            resume=info_loose, snapshots=(1e-6,))
+        assert np.array_equal(tight, fresh)
+        assert info_tight["n_iter"] == info_fresh["n_iter"] and info_tight["residual"] == info_fresh["residual"]
+        assert info_tight["objective"] == info_fresh["objective"] and info_tight["converged"]
+        snap, info_snap = info_tight["snapshots"][1e-6]
+        alone, info_alone = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, masked_output=False)
+        assert np.array_equal(snap, alone) and info_snap["n_iter"] == info_alone["n_iter"]
+    # resuming twice in steps (1e-5 -> 1e-6 -> 1e-8) is the same solve again, also from x0 and capped
+    mid, info_mid = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, masked_output=False, resume=info_loose,
+                                    resumable=True)
+    assert np.array_equal(mid, alone) and info_mid["residual"] == info_alone["residual"]
+    again, info_again = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, masked_output=False, resume=info_mid)
+    assert np.array_equal(again, fresh) and info_again["n_iter"] == info_fresh["n_iter"]
+    capped, info_capped = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, max_iter=3, resumable=True)
+    more, info_more = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, max_iter=6, resume=info_capped)
+    fresh6, info6 = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-8, max_iter=6)
+    assert np.array_equal(more, fresh6) and info_more["n_iter"] == 6 and info_more["residual"] == info6["residual"]
+    assert repr(info_loose["_cg_state"]).startswith("<CG state after")  # short, not a dump of arrays
+
+
+def test_resume_refuses_another_problem_or_a_looser_rule(rng):
+    chi, mask = _blob_phantom()
+    f = np.where(mask, qsm.forward_field(chi) + rng.normal(0, 1e-3, SHAPE), 0)
+    _, info = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-5, resumable=True)
+    for kwargs in ({"lam": 2e-2}, {"tol": 1e-4}, {"x0": np.zeros(SHAPE)}, {"precision": "mixed"},
+                   {"voxel_size": (1.0, 1.0, 1.0)}, {"snapshots": (1e-4,)}, {"precondition": False}):
+        with pytest.raises(ValueError, match="resume|snapshots"):
+            qsm.tikhonov_cg(f, mask, **{"lam": 1e-2, "tol": 1e-6, **kwargs}, resume=info)
+    with pytest.raises(ValueError, match="resume"):
+        qsm.tikhonov_cg(f * 2, mask, lam=1e-2, tol=1e-6, resume=info)
+    _, plain_info = qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-5)
+    with pytest.raises(ValueError, match="resumable=True"):
+        qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-6, resume=plain_info)
+    for kwargs in ({"method": "kspace"}, {"precision": "mixed"}):
+        with pytest.raises(ValueError, match="resumable"):
+            qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-5, resumable=True, **kwargs)

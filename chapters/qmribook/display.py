@@ -644,6 +644,19 @@ def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _figure_tightbbox(fig, renderer, axes_boxes: dict):
+    """``fig.get_tightbbox(renderer)`` (inches) with the tight boxes of the axes in ``axes_boxes``
+    (``{axes: box}``, measured with the same renderer) taken as given instead of measured again:
+    matplotlib's own union of them and of the figure's other artists, the same box bit for bit."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        for ax, box in axes_boxes.items():
+            ax.get_tightbbox = lambda *args, _box=box, **kwargs: _box     # an instance attribute,
+            stack.callback(delattr, ax, "get_tightbbox")                  # removed on the way out
+        return fig.get_tightbbox(renderer)
+
+
 def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[float]]:
     """The panels of a drawn figure, in reading order, as boxes of its tight PNG.
 
@@ -682,7 +695,11 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
     renderer = fig._get_renderer()       # (a bare Figure() has no canvas renderer)
     to_in = fig.dpi_scale_trans.inverted()
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
-    page = fig.get_tightbbox(renderer).padded(pad)
+    axes = [a for a in fig.axes if a.get_visible()]
+    # Each axes' tight box is measured once (the costly part: ticks, labels, titles) and serves
+    # both the page (the figure's tight box, matplotlib's own union) and the panels.
+    axes_boxes = [a.get_tightbbox(renderer) for a in axes]
+    page = _figure_tightbbox(fig, renderer, dict(zip(axes, axes_boxes))).padded(pad)
     sx, sy = png_size[0] / page.width, png_size[1] / page.height
 
     def box(extent):
@@ -694,7 +711,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
                  if t.get_visible() and t.get_text().strip()]
         return min(sizes) if sizes else None
 
-    axes = [a for a in fig.axes if a.get_visible()]
+    extent_of = dict(zip(axes, axes_boxes))
     owner = {}
     for a in axes:           # a colorbar goes with the axes of its image
         bar = getattr(a, "_colorbar", None)
@@ -706,7 +723,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
         groups.setdefault(owner.get(a, a), []).append(a)
     panels = []
     for key, members in groups.items():
-        extents = [m.get_tightbbox(renderer) for m in members]
+        extents = [extent_of[m] for m in members]
         extents = [e for e in extents if e is not None and e.width > 0 and e.height > 0]
         if extents:
             b = box(extents[0])

@@ -25,11 +25,11 @@ All operators are periodic on the given grid. Arrays are float64.
 """
 from __future__ import annotations
 
+import hashlib
 
 import numpy as np
 import pandas as pd
 import scipy.fft as sfft
-from scipy.sparse.linalg import LinearOperator, cg
 
 from ._validate import as_array, check_choice, check_int, check_mask, check_qsm_inputs, check_scalar
 
@@ -611,12 +611,15 @@ class _OutsideFieldCG:
         return float(np.sqrt(np.vdot(t, t).real))
 
     def solve(self, wf, *, u0=None, tol: float, max_iter: int, refresh: int = 50, snapshots=(),
-              spec_wf=None):
+              spec_wf=None, resume=None):
         """Solve for ``u`` given the masked field ``wf``; returns (u, iterations, snapshots).
 
         ``snapshots``: looser tolerances at which the iterate is also kept, ``{t: (u, iterations)}``
         (double precision only: the iterate a solve stopped at ``t`` would return).
         ``spec_wf``: ``rfftn(wf)`` if the caller has it already (saves one FFT).
+        ``resume``: the :class:`_CGState` a double-precision solve of the same problem left in
+        ``self.state``; the iteration continues from it exactly as if it had never stopped.
+        After a double-precision solve ``self.state`` holds the state at the stop (no copies).
         """
         pending, kept = sorted(snapshots, reverse=True), {}
         if spec_wf is None:
@@ -624,10 +627,16 @@ class _OutsideFieldCG:
         norm_b = self.residual_norm(spec_wf)                               # ||D M f||
         rhs = sfft.irfftn(spec_wf * self.k, s=self.shape, workers=_WORKERS)
         rhs *= -self.o
-        u = np.zeros(self.shape) if u0 is None else self.o * u0
-        r = rhs - self.apply(u, single=False) if u0 is not None else rhs.copy()
         step = np.empty(self.shape)                    # scratch for alpha * p and alpha * A p
-        p, rz, n_iter, checked = None, 1.0, 0, True
+        if resume is not None:                         # copies: the caller's state stays reusable
+            u, r = resume.u.copy(), resume.r.copy()
+            p = None if resume.p is None else resume.p.copy()
+            rz, n_iter = resume.rz, resume.n_iter
+        else:
+            u = np.zeros(self.shape) if u0 is None else self.o * u0
+            r = rhs - self.apply(u, single=False) if u0 is not None else rhs.copy()
+            p, rz, n_iter = None, 1.0, 0
+        checked = True
         while True:
             fresh = checked and self.single             # r is a float64 true residual: check it in float64
             if self.precondition:
@@ -661,13 +670,34 @@ class _OutsideFieldCG:
             if self.single and n_iter % refresh == 0:
                 r = rhs - self.apply(u, single=False)
                 checked = True
+        # the state at the stop (double precision: r is the residual the iteration continues with;
+        # the preconditioned residual is recomputed from it on resuming, by the same FFTs)
+        self.state = None if self.single else _CGState(u=u, r=r, p=p, rz=rz, n_iter=n_iter)
         return u, n_iter, kept
+
+
+class _CGState:
+    """The state of :class:`_OutsideFieldCG` where a solve stopped (for ``tikhonov_cg(resume=...)``).
+
+    Holds the iterate ``u``, residual ``r`` and search direction ``p`` (three volumes of the grid),
+    ``rz`` and the iteration count, plus ``key``: a digest of the problem (field, mask, lam,
+    geometry, options) the state belongs to, and the ``tol`` it was solved to. Its ``repr`` is one
+    short line.
+    """
+
+    def __init__(self, *, u, r, p, rz, n_iter, key=None, tol=None):
+        self.u, self.r, self.p, self.rz = u, r, p, rz
+        self.n_iter, self.key, self.tol = n_iter, key, tol
+
+    def __repr__(self):
+        return f"<CG state after {self.n_iter} iterations>"
 
 
 def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol: float = 1e-6,
                 max_iter: int = 1000, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
                 precondition: bool = True, masked_output: bool = True, x0=None,
-                precision: str = "double", method: str = "auto", snapshots=None):
+                precision: str = "double", method: str = "auto", snapshots=None,
+                resumable: bool = False, resume=None):
     """Mask-weighted gradient-Tikhonov QSM, solved to convergence.
 
     Objective (stated exactly)::
@@ -767,6 +797,21 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         way: CG passes through the solution a separate call with ``tol=t``
         returns (the same iterate, bit for bit), so a study of stopping rules
         costs one solve. ``method="schur"`` and ``precision="double"`` only.
+    resumable : bool, default False
+        Keep the CG state where the solve stopped in ``info["_cg_state"]``
+        (three volumes of the grid), so that a later call can continue it
+        with ``resume``. ``method="schur"`` and ``precision="double"`` only.
+    resume : dict, optional
+        The ``info`` of an earlier ``resumable=True`` call on the same problem
+        (same ``field``, ``mask``, ``lam``, geometry and options) with a
+        looser or equal ``tol``: CG continues
+        from where that solve stopped, so tightening the rule costs only the
+        extra iterations. Result and ``info`` (``n_iter`` counts all
+        iterations) are bit for bit those of a fresh call with this ``tol``.
+        Cannot be combined with ``x0`` (the start is the earlier call's);
+        ``snapshots`` must then be tighter than the earlier ``tol``. A
+        different problem is refused with a ``ValueError`` naming ``resume``.
+        The result is resumable again when ``resumable=True``.
 
     Returns
     -------
@@ -776,7 +821,10 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         ``n_iter``, ``residual`` (final relative normal-equation residual,
         recomputed), ``converged`` (``residual <= tol``), ``objective``,
         ``lam``, ``method`` and, with ``snapshots``, ``snapshots``:
-        ``{t: (chi, info)}`` for each looser tolerance ``t``.
+        ``{t: (chi, info)}`` for each looser tolerance ``t``. With
+        ``resumable=True`` it also holds the CG state under the private key
+        ``"_cg_state"`` (what ``resume`` reads; not a result: leave it out
+        when displaying ``info``).
 
     Examples
     --------
@@ -784,9 +832,17 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
     >>> from qmrigenes import qsm
     >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
     >>> mask = np.zeros(chi.shape, bool); mask[2:14, 2:14, 2:14] = True
-    >>> est, info = qsm.tikhonov_cg(qsm.forward_field(chi) * mask, mask, lam=1e-3)
+    >>> est, info = qsm.tikhonov_cg(qsm.forward_field(chi) * mask, mask, lam=1e-3, resumable=True)
     >>> info["converged"]
     True
+
+    Tighten the stopping rule without starting again (the same result as a
+    fresh solve with ``tol=1e-8``):
+
+    >>> tight, tight_info = qsm.tikhonov_cg(qsm.forward_field(chi) * mask, mask, lam=1e-3,
+    ...                                     tol=1e-8, resume=info)
+    >>> tight_info["n_iter"] > info["n_iter"], tight_info["residual"] <= 1e-8
+    (True, True)
     """
     check_qsm_inputs(field, mask, voxel_size=voxel_size, require_mask=True)   # #20
     tol = check_scalar(tol, "tol", min=0.0, max=0.1, min_inclusive=False)
@@ -809,6 +865,27 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         if method != "schur" or single:
             raise ValueError("snapshots needs method='schur' and precision='double'")
         snapshots = [check_scalar(t, "snapshots", min=tol, max=0.1, min_inclusive=False) for t in snapshots]
+    state = None
+    if resumable and (method != "schur" or single):
+        raise ValueError("resumable needs method='schur' and precision='double'")
+    if resumable or resume is not None:
+        key = _problem_key(field, mask, lam, voxel_size, b0_dir, precondition)
+    if resume is not None:
+        state = resume.get("_cg_state") if isinstance(resume, dict) else None
+        if state is None:
+            raise ValueError("resume must be the info dict of an earlier tikhonov_cg call with "
+                             "resumable=True")
+        if method != "schur" or single:
+            raise ValueError("resume needs method='schur' and precision='double'")
+        if x0 is not None:
+            raise ValueError("resume and x0 cannot be combined: the resumed solve fixes the start")
+        if tol > state.tol:
+            raise ValueError(f"resume: tol={tol:g} is looser than the resumed solve's tol={state.tol:g}")
+        if state.key != key:
+            raise ValueError("resume belongs to another problem (field, mask, lam, geometry or options differ)")
+        if snapshots is not None:
+            snapshots = [check_scalar(t, "snapshots", min=tol, max=state.tol, min_inclusive=False,
+                                      max_inclusive=False) for t in snapshots]
     def fft(x):
         return sfft.rfftn(x, workers=_WORKERS)
 
@@ -826,7 +903,7 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         with _blas_single_thread():
             u, n_iter, kept = solver.solve(wf, tol=tol, max_iter=max_iter, snapshots=snapshots or (),
                                            u0=None if x0 is None else _apply_kspace(x0, d),
-                                           spec_wf=spec_wf)
+                                           spec_wf=spec_wf, resume=state)
 
         def chi_spectrum(u):                       # the closed form of the completed field M f + O u
             return (spec_wf + fft(u)) * solver.d_p0
@@ -858,7 +935,23 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
     if snapshots is not None:
         info["snapshots"] = {t: finish(chi_spectrum(kept[t][0]), kept[t][1], t) if t in kept
                              else (out, dict(info, converged=info["residual"] <= t)) for t in snapshots}
+    if resumable:
+        solver.state.key, solver.state.tol = key, tol
+        info["_cg_state"] = solver.state
     return out, info
+
+
+def _problem_key(field, mask, lam, voxel_size, b0_dir, precondition) -> str:
+    """Digest of the problem a :func:`tikhonov_cg` solve answers (``resume`` checks it; the start
+    ``x0`` is not part of it: the resumed state carries it)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (field, mask):
+        a = np.ascontiguousarray(a)
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        h.update(a.data)
+    h.update(repr((float(lam), tuple(map(float, voxel_size)), tuple(map(float, b0_dir)),
+                   bool(precondition))).encode())
+    return h.hexdigest()
 
 
 def tikhonov_optimality(chi: np.ndarray, field: np.ndarray, mask, *, lam: float = 1e-2, weight=None,
@@ -897,6 +990,8 @@ def tikhonov_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, weight
         ``residual`` (relative normal-equation residual of the result,
         recomputed in float64).
     """
+    from scipy.sparse.linalg import LinearOperator, cg   # here: importing it costs ~0.2 s per kernel
+
     check_qsm_inputs(field, mask, voxel_size=voxel_size, require_mask=True)   # #20
     tol = check_scalar(tol, "tol", min=0.0, max=1.0, min_inclusive=False)
     max_iter = check_int(max_iter, "max_iter", min=1, max=MAX_ITER)

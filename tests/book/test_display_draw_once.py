@@ -65,3 +65,36 @@ def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig(monkeypatch):
     assert not isinstance(box, bytes) and box.x1 > 3.2        # the padded box, beyond the 3 in canvas
     out = display.figure(fig, dpi=100, min_font_pt=1)
     assert out.width * 2 >= int(box.width * 100) - 1 > 300    # savefig enlarged the picture to it
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+def test_panel_boxes_measure_each_axes_once_with_the_same_boxes(monkeypatch, layout):
+    """panel_boxes measures every axes' tight box once and reuses it for the figure's tight box:
+    the page and the panels are those of measuring both separately, bit for bit."""
+    def make():
+        fig, axes = plt.subplots(2, 2, figsize=(6, 4), layout=layout)
+        for i, ax in enumerate(axes.flat):
+            im = ax.imshow(np.arange(64.0).reshape(8, 8) * (i + 1))
+            fig.colorbar(im, ax=ax, label="χ (ppb)")
+            ax.set_title(f"panel {i}")
+        axes[0, 0].plot([0, 7], [7, 0], label="a line")
+        axes[0, 0].legend(loc="upper right")
+        axes[1, 1].inset_axes([0.6, 0.6, 0.35, 0.35]).plot([0, 1], [1, 0])
+        fig.suptitle("suptitle")
+        fig.text(0.01, 0.01, "a note", fontsize=8)
+        return fig
+
+    new = display.figure(make(), dpi=150, min_font_pt=1)
+    fig = make()
+    display._draw_tight(fig, dpi=150, metadata={})
+    renderer = fig._get_renderer()
+    axes = [a for a in fig.axes if a.get_visible()]
+    boxes = {a: a.get_tightbbox(renderer) for a in axes}
+    assert all(a.get_tightbbox(renderer).bounds == b.bounds for a, b in boxes.items())  # measuring is pure
+    page = display._figure_tightbbox(fig, renderer, boxes)
+    assert page.bounds == fig.get_tightbbox(renderer).bounds                           # bit for bit
+    assert all("get_tightbbox" not in vars(a) for a in axes)                           # nothing left behind
+    # the previous path: the figure's tight box measured on its own
+    monkeypatch.setattr(display, "_figure_tightbbox", lambda fig, renderer, boxes: fig.get_tightbbox(renderer))
+    old = display.figure(make(), dpi=150, min_font_pt=1)
+    assert len(new.panels) > 1 and new.panels == old.panels and new.png == old.png
