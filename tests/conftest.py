@@ -8,37 +8,13 @@ from pathlib import Path
 # test performs; marked absent, jsonschema skips that optional checker (as .ci/execute_book.py).
 sys.modules.setdefault("rfc3987_syntax", None)
 
-
-def _keep_bytecode():
-    """Compiled bytecode is kept for the test session's processes when the environment forbids
-    writing it (``PYTHONDONTWRITEBYTECODE``) and the installed packages carry none (an environment
-    installed without byte-compiling). Otherwise every process of a run -- this one, each
-    pytest-xdist worker, each interpreter or notebook kernel a test starts -- compiles pandas,
-    matplotlib, scipy and the rest from source again: about 5 s of CPU per process. The bytecode
-    goes to one folder, ``.pytest_cache/pycache`` (``PYTHONPYCACHEPREFIX``), never beside the
-    sources; an environment that ships compiled bytecode is read as it is (nothing changed)."""
-    import importlib.util
-
-    if not sys.dont_write_bytecode or sys.pycache_prefix or os.environ.get("PYTHONPYCACHEPREFIX"):
-        return
-    if os.path.exists(importlib.util.cache_from_source(pytest.__file__)):
-        return                                            # the environment was byte-compiled
-    prefix = str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "pycache")
-    sys.pycache_prefix, sys.dont_write_bytecode = prefix, False
-    os.environ["PYTHONPYCACHEPREFIX"] = prefix            # workers, subprocesses, kernels
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-
-
-import pytest  # noqa: E402
-
-_keep_bytecode()
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")  # tests only: the book itself must build with a real backend
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "QMRIGENES_MIRROR" not in os.environ and _SHARED.is_dir():
