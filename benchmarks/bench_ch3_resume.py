@@ -13,9 +13,7 @@ interpreters). Each line checks that the outputs are bit for bit the same.
    import of ``scipy.sparse.linalg`` itself, measured as such) against the lazy one.
 """
 import os
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 
@@ -23,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(os.path.dirname(HERE), "chapters"))     # qmribook (display.panel_boxes)
 from bench_chapfast import REPEAT, best_of, line  # noqa: E402  (one timer and one report line for all)
+from bench_ch3 import child_cpu  # noqa: E402  (one fresh-interpreter runner)
 
 
 def tight_solve():
@@ -99,16 +98,12 @@ _IMPORT = """
 
 
 def qsm_import():
-    def timed(extra):
-        env = dict(os.environ)
-        return min(float(subprocess.run([sys.executable, "-c", textwrap.dedent(_IMPORT.format(extra=extra))],
-                                        env=env, capture_output=True, text=True, check=True).stdout)
-                   for _ in range(max(REPEAT, 5)))
+    def timed(extra):       # the child prints the CPU of the import alone (bench_ch3's fresh-interpreter runner)
+        return min(float(child_cpu(_IMPORT.format(extra=extra), repeat=1)[1]) for _ in range(max(REPEAT, 5)))
 
     eager, lazy = timed("import scipy.sparse.linalg; "), timed("")
     line("import qmrigenes.qsm: with scipy.sparse.linalg (module level before) vs lazy", eager, lazy,
          "CPU of the import alone")
-
 
 if __name__ == "__main__":
     tight_solve()
