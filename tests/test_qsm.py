@@ -330,3 +330,44 @@ def test_resume_refuses_another_problem_or_a_looser_rule(rng):
     for kwargs in ({"method": "kspace"}, {"precision": "mixed"}):
         with pytest.raises(ValueError, match="resumable"):
             qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-5, resumable=True, **kwargs)
+
+
+def test_tikhonov_cg_many_is_the_serial_loop_bit_for_bit(rng):
+    chi, mask = _blob_phantom()
+    clean = qsm.forward_field(chi)
+    noisy = qsm.add_field_noise(clean, 1e-3, rng=rng, mask=mask)
+    serial = [qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-7) for f in (noisy, clean)]
+    for workers in (1, 2, None):
+        many = qsm.tikhonov_cg_many((noisy, clean), mask, lam=1e-2, tol=1e-7, workers=workers)
+        assert len(many) == 2
+        for (a, ia), (b, ib) in zip(many, serial):
+            assert np.array_equal(a, b) and ia == ib
+    # one field at several lam (a sweep), and one lam per field
+    sweep = qsm.tikhonov_cg_many(noisy, mask, lam=[1e-3, 1e-1], workers=2)
+    assert [i["lam"] for _, i in sweep] == [1e-3, 1e-1]
+    assert np.array_equal(sweep[0][0], qsm.tikhonov_cg(noisy, mask, lam=1e-3)[0])
+    paired = qsm.tikhonov_cg_many([noisy, clean], mask, lam=np.array([1e-1, 1e-2]), tol=1e-7)
+    assert np.array_equal(paired[1][0], serial[1][0])
+    assert not np.array_equal(paired[0][0], serial[0][0])          # lam = 0.1, not 0.01
+
+
+def test_tikhonov_cg_many_leaves_blas_threads_as_they_were():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    chi, mask = _blob_phantom()
+    before = [m["num_threads"] for m in threadpoolctl.threadpool_info() if m["user_api"] == "blas"]
+    qsm.tikhonov_cg_many([qsm.forward_field(chi)] * 3, mask, workers=3)
+    after = [m["num_threads"] for m in threadpoolctl.threadpool_info() if m["user_api"] == "blas"]
+    assert after == before
+
+
+def test_tikhonov_cg_many_refuses_unmatched_problems():
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    with pytest.raises(ValueError, match="lam gives 3 weights for 2 fields"):
+        qsm.tikhonov_cg_many([f, f], mask, lam=[1e-3, 1e-2, 1e-1])
+    with pytest.raises(ValueError, match="at least one problem"):
+        qsm.tikhonov_cg_many([], mask)
+    with pytest.raises(ValueError, match="workers"):
+        qsm.tikhonov_cg_many([f], mask, workers=0)
+    with pytest.raises(ValueError, match="lam"):                  # tikhonov_cg's own checks still apply
+        qsm.tikhonov_cg_many([f], mask, lam=0)

@@ -844,10 +844,10 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     est = relaxometry.fit_mpm(sig, protocol, b1=b1, mask=les.mask)
     clean = qsm.forward_field(les.maps["chi"], voxel_size=les.voxel_size, pad=pad)
     field = qsm.add_field_noise(clean, field_sigma, rng=np.random.default_rng(seed_field), mask=les.mask)
-    chi = _solve_referenced(field, les, lam=lam, tol=tol)
     only = lesion_only(les, phantom, parameter="chi")
-    chi_nf = _solve_referenced(clean, les, lam=lam, tol=tol)
-    chi_lo = _solve_referenced(qsm.forward_field(only, voxel_size=les.voxel_size, pad=pad), les, lam=lam, tol=tol)
+    fields = [field, clean, qsm.forward_field(only, voxel_size=les.voxel_size, pad=pad)]
+    solved = qsm.tikhonov_cg_many(fields, les.mask, lam=lam, tol=tol, voxel_size=les.voxel_size)  # on the cores
+    chi, chi_nf, chi_lo = (np.where(les.mask, reference_to(x, les.labels == _LUT["CSF"]), 0) for x, _ in solved)
     return present_lesions(phantom, les, lesion_map, info, est,
                            {"noisy": chi, "noise-free": chi_nf, "lesion only": chi_lo},
                            rim_distance_mm=rim_distance_mm, shell_mm=shell_mm, near_zero_ppb=near_zero_ppb)

@@ -42,6 +42,7 @@ __all__ = [
     "tkd_threshold_sweep",
     "tikhonov_kspace",
     "tikhonov_cg",
+    "tikhonov_cg_many",
     "tikhonov_early_stopped",
     "tikhonov_optimality",
     "gradient",
@@ -952,6 +953,67 @@ def _problem_key(field, mask, lam, voxel_size, b0_dir, precondition) -> str:
     h.update(repr((float(lam), tuple(map(float, voxel_size)), tuple(map(float, b0_dir)),
                    bool(precondition))).encode())
     return h.hexdigest()
+
+
+def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list:
+    """:func:`tikhonov_cg` of several independent problems, side by side on the machine's cores.
+
+    The controls of an experiment (a noisy field and its noise-free versions) or the points of a
+    ``lam`` sweep do not depend on each other; scipy's FFTs and numpy's passes release the GIL, so
+    they run on threads. Each problem is solved by the same code as a plain
+    ``[tikhonov_cg(f, mask, lam=l, **options) for f, l in ...]`` loop, so every result and every
+    ``info`` is identical to that loop's, bit for bit, whatever ``workers`` is; only the wall time
+    changes (the CPU time does not). BLAS is held to one thread for the whole call (the solves'
+    own small BLAS calls; setting it per thread would race).
+
+    Parameters
+    ----------
+    fields : ndarray (X, Y, Z) or sequence of them
+        Local fields (ppm); one array is shared by every ``lam``.
+    mask : ndarray of bool, shape (X, Y, Z)
+        Shared by every problem.
+    lam : float or sequence of float, default 1e-2
+        One weight for every field, or one per field (a sweep: one field, several ``lam``).
+    workers : int or None, default None
+        Threads: ``None`` or ``-1`` every available core, ``1`` the plain serial loop.
+    **options
+        Passed to :func:`tikhonov_cg` (``tol``, ``voxel_size``, ``masked_output``, ...).
+
+    Returns
+    -------
+    list of (chi, info)
+        In the order of the problems, as :func:`tikhonov_cg` returns them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qmrigenes import qsm
+    >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
+    >>> mask = np.zeros(chi.shape, bool); mask[2:14, 2:14, 2:14] = True
+    >>> field = qsm.forward_field(chi) * mask
+    >>> sweep = qsm.tikhonov_cg_many(field, mask, lam=[1e-3, 1e-2, 1e-1], workers=2)
+    >>> [info["lam"] for _, info in sweep]
+    [0.001, 0.01, 0.1]
+    >>> bool(np.array_equal(sweep[1][0], qsm.tikhonov_cg(field, mask, lam=1e-2)[0]))
+    True
+    """
+    from ._threads import n_workers, thread_map
+
+    many_fields = not isinstance(fields, np.ndarray)
+    fields = list(fields) if many_fields else [fields]
+    many_lams = np.ndim(lam) > 0
+    lams = list(lam) if many_lams else [lam]
+    if not fields or not lams:
+        raise ValueError("fields and lam must each hold at least one problem, got an empty sequence")
+    if many_fields and many_lams and len(fields) != len(lams):
+        raise ValueError(f"lam gives {len(lams)} weights for {len(fields)} fields: give one lam, "
+                         "or one per field")
+    n = max(len(fields), len(lams))
+    problems = list(zip(fields * (n if len(fields) == 1 else 1), lams * (n if len(lams) == 1 else 1)))
+    n_workers(workers)                                   # a clear error before any work
+    with _blas_single_thread():
+        return thread_map(lambda p: tikhonov_cg(p[0], mask, lam=p[1], **options), problems,
+                          workers=workers)
 
 
 def tikhonov_optimality(chi: np.ndarray, field: np.ndarray, mask, *, lam: float = 1e-2, weight=None,
