@@ -1,5 +1,6 @@
 """Tests for qmrigenes.lesions (lesion stages, review tables, atrophy)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from qmrigenes import lesions
@@ -80,6 +81,14 @@ def test_atrophy_keeps_content_and_raises_concentration(ph):
     assert s["chi_mean"].iloc[1] > s["chi_mean"].iloc[0]
     assert s["R2s_mass"].iloc[1] == pytest.approx(s["R2s_mass"].iloc[0], rel=1e-9)
     assert s["chi_mass"].iloc[1] == pytest.approx(s["chi_mass"].iloc[0], rel=1e-9)
+    # the volume losses side by side on threads (with a measured chi): the same table, bit for bit
+    def measured(p):
+        return p.maps["chi"] * 0.5
+    kw = dict(nucleus="putamen", losses=(0.0, 0.1, 0.25), measured=measured)
+    pd.testing.assert_frame_equal(lesions.atrophy_series(ph, workers=1, **kw),
+                                  lesions.atrophy_series(ph, workers=3, **kw), check_exact=True)
+    with pytest.raises(ValueError, match="workers"):
+        lesions.atrophy_series(ph, workers=0)
 
 
 def test_atrophy_rejects_bad_input(ph):

@@ -1,5 +1,6 @@
 """Tests for qmrigenes.qsm (dipole model, inversions, SHARP)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from qmrigenes import qsm
@@ -85,6 +86,13 @@ def test_tkd_threshold_sweep_trades_recovery_for_noise(rng):
         qsm.tkd_threshold_sweep(field, mask, [0.2, 0.1], truth=chi, roi=roi, uniform=wm, reference=ref)
     with pytest.raises(ValueError, match="roi"):
         qsm.tkd_threshold_sweep(field, mask, [0.1, 0.2], truth=chi, roi=labels == 9, uniform=wm, reference=ref)
+    # the thresholds side by side on threads: the same table and maps, bit for bit
+    serial = qsm.tkd_threshold_sweep(field, mask, [0.05, 0.2, 0.5], truth=chi, roi=roi, uniform=wm,
+                                     reference=ref, workers=1)
+    pd.testing.assert_frame_equal(serial["table"], tab, check_exact=True)
+    assert np.array_equal(serial["recons"], sweep["recons"]) and np.array_equal(serial["truth"], sweep["truth"])
+    with pytest.raises(ValueError, match="workers"):
+        qsm.tkd_threshold_sweep(field, mask, [0.1, 0.2], truth=chi, roi=roi, uniform=wm, reference=ref, workers=0)
 
 
 def test_sharp_removes_external_field():
