@@ -379,3 +379,13 @@ def test_tikhonov_cg_many_refuses_unmatched_problems():
         qsm.tikhonov_cg_many([f], mask, workers=0)
     with pytest.raises(ValueError, match="lam"):                  # tikhonov_cg's own checks still apply
         qsm.tikhonov_cg_many([f], mask, lam=0)
+
+
+def test_dipole_kernel_cache_is_safe_on_threads():
+    from qmrigenes._threads import thread_map
+
+    shapes = [(8 + i % 6, 8, 8) for i in range(48)]          # more grids than the cache keeps, at once
+    kernels = thread_map(lambda s: qsm.dipole_kernel(s), shapes, workers=6)
+    for s, d in zip(shapes, kernels):
+        assert d.shape == (s[0], s[1], s[2] // 2 + 1) and d.flags.writeable
+        assert np.array_equal(d, qsm.dipole_kernel(s))

@@ -26,6 +26,7 @@ All operators are periodic on the given grid. Arrays are float64.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 import pandas as pd
@@ -143,17 +144,20 @@ def dipole_kernel(shape, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
     shape = _check_shape(shape)
     vs = _check_voxel_size(voxel_size)
     key = (shape, tuple(float(v) for v in vs), tuple(float(v) for v in b0), bool(real))
-    if key not in _DIPOLE_CACHE:
-        if len(_DIPOLE_CACHE) >= 4:                   # a few grids at a time (a chapter uses one or two)
-            _DIPOLE_CACHE.pop(next(iter(_DIPOLE_CACHE)))
+    d = _DIPOLE_CACHE.get(key)
+    if d is None:
         d = _dipole(shape, vs, b0, real)
         d.flags.writeable = False
-        _DIPOLE_CACHE[key] = d
-    return _DIPOLE_CACHE[key].copy()                  # the caller may write into its copy
+        with _DIPOLE_LOCK:                            # solves on several threads share the cache
+            while len(_DIPOLE_CACHE) >= 4:            # a few grids at a time (a chapter uses one or two)
+                _DIPOLE_CACHE.pop(next(iter(_DIPOLE_CACHE)))
+            _DIPOLE_CACHE[key] = d
+    return d.copy()                                   # the caller may write into its copy
 
 
 #: Dipole kernels already computed, keyed by grid, voxel size, B0 direction and half/full spectrum.
 _DIPOLE_CACHE: dict = {}
+_DIPOLE_LOCK = threading.Lock()
 
 
 def _dipole(shape, voxel_size, b0, real):
