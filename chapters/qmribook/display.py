@@ -622,13 +622,44 @@ def grouped_table(frame: pd.DataFrame, *, group_by, columns: Mapping[str, Union[
 
 
 # ---------------------------------------------------------------- figures
+def _visible_texts(artist) -> list:
+    """The visible ``Text`` artists of ``artist``'s tree (itself included), as ``findobj(Text)``
+    finds them but without descending into hidden artists (nothing under them is drawn; an
+    axis's children are its ticks, which ``findobj`` would compute again)."""
+    from matplotlib.text import Text
+
+    out, todo = [], [artist]
+    while todo:
+        a = todo.pop()
+        if not a.get_visible():
+            continue
+        if isinstance(a, Text):
+            out.append(a)
+        todo.extend(a.get_children())
+    return out
+
+
+def _hide_unused_axis_artists(fig) -> None:
+    """Hide the x and y axis artists of every axes drawn without its axis (``set_axis_off``).
+
+    Nothing of them is drawn, but matplotlib still computes their ticks and tick labels each
+    time it places a title or lays out the figure; hidden, they are skipped. The picture is the
+    same (``tests/book/test_display_draw_once.py``).
+    """
+    todo = [fig]
+    while todo:
+        f = todo.pop()
+        todo.extend(getattr(f, "subfigs", ()))
+        for ax in f.axes:
+            if not ax.axison:
+                ax.xaxis.set_visible(False)
+                ax.yaxis.set_visible(False)
+
+
 def _min_font_pt(fig) -> float:
     """Smallest visible font (points) of a figure that has been drawn (tick labels get their
     text only when drawn, so call it after ``savefig``; it draws nothing itself)."""
-    from matplotlib.text import Text
-
-    sizes = [t.get_fontsize() for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+    sizes = [t.get_fontsize() for t in _visible_texts(fig) if t.get_text().strip() and t.get_figure() is not None]
     return float(min(sizes)) if sizes else float("nan")
 
 
@@ -690,7 +721,6 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
     3
     """
     import matplotlib
-    from matplotlib.text import Text
 
     renderer = fig._get_renderer()       # (a bare Figure() has no canvas renderer)
     to_in = fig.dpi_scale_trans.inverted()
@@ -707,8 +737,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
         return [(b.x0 - page.x0) * sx, (page.y1 - b.y1) * sy, (b.x1 - page.x0) * sx, (page.y1 - b.y0) * sy]
 
     def smallest(artists):
-        sizes = [t.get_fontsize() for a in artists for t in a.findobj(Text)
-                 if t.get_visible() and t.get_text().strip()]
+        sizes = [t.get_fontsize() for a in artists for t in _visible_texts(a) if t.get_text().strip()]
         return min(sizes) if sizes else None
 
     extent_of = dict(zip(axes, axes_boxes))
@@ -835,6 +864,7 @@ class Figure:
     def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0, min_font_pt: float | None = None):
         import matplotlib.pyplot as plt
 
+        _hide_unused_axis_artists(fig)
         png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)})
         if not isinstance(png, bytes):       # content beyond the canvas: let savefig enlarge it
             buffer = io.BytesIO()

@@ -98,3 +98,48 @@ def test_panel_boxes_measure_each_axes_once_with_the_same_boxes(monkeypatch, lay
     monkeypatch.setattr(display, "_figure_tightbbox", lambda fig, renderer, boxes: fig.get_tightbbox(renderer))
     old = display.figure(make(), dpi=150, min_font_pt=1)
     assert len(new.panels) > 1 and new.panels == old.panels and new.png == old.png
+
+
+def test_axes_without_axis_are_drawn_the_same_with_their_axis_artists_hidden(monkeypatch):
+    """figure() hides the axis artists of axes drawn with set_axis_off (matplotlib otherwise
+    computes their ticks for titles and layout): the same picture and panels as without hiding
+    them; a panel's smallest font is read only from what is drawn."""
+    def make():
+        fig, axes = plt.subplots(2, 3, figsize=(6, 4), layout="constrained")
+        for i, ax in enumerate(axes.flat):
+            im = ax.imshow(np.arange(64.0).reshape(8, 8) * (i + 1))
+            ax.set_axis_off()
+            ax.set_title(f"map {i}")
+            if i % 3 == 2:
+                fig.colorbar(im, ax=ax, label="χ (ppb)")
+        axes[1, 0].set_axis_on()                     # one panel keeps its axis (and its ticks)
+        axes[1, 0].set_ylabel("row label")
+        fig.suptitle("suptitle")
+        return fig
+
+    new = display.figure(make(), dpi=120, min_font_pt=1)
+    assert b"qmri:panels" in new.png
+    fig = make()
+    display.figure(fig, dpi=120, min_font_pt=1)
+    assert [a.xaxis.get_visible() for a in fig.axes[:6]] == [False] * 3 + [True] + [False] * 2
+    monkeypatch.setattr(display, "_hide_unused_axis_artists", lambda fig: None)
+    monkeypatch.setattr(display, "_visible_texts", lambda a: [t for t in a.findobj(matplotlib.text.Text)
+                                                              if t.get_visible()])
+    old = display.figure(make(), dpi=120, min_font_pt=1)
+    assert np.array_equal(_pixels(new.png), _pixels(old.png))                   # the same picture
+    assert [p[:4] for p in new.panels] == [p[:4] for p in old.panels]           # the same panels
+    assert new.min_font_pt == old.min_font_pt == 10                             # the y label's ticks
+    # per panel, the undrawn tick labels (10 pt) of the maps no longer count: their titles (12 pt) do
+    assert [p[4] for p in old.panels][1:3] == [10, 10] and [p[4] for p in new.panels][1:3] == [12, 12]
+
+
+def test_smallest_font_counts_only_drawn_text():
+    fig, axes = plt.subplots(1, 2, figsize=(5, 2.5))
+    axes[0].plot([0, 1], [1, 0])
+    axes[1].text(0.5, 0.5, "hidden with its axes", fontsize=3)
+    axes[1].set_visible(False)
+    fig.text(0.01, 0.01, "a note", fontsize=7)
+    out = display.figure(fig, dpi=100, min_font_pt=1)
+    assert out.min_font_pt == 7
+    assert set(t.get_text() for t in display._visible_texts(fig)) >= {"a note"}
+    assert "hidden with its axes" not in [t.get_text() for t in display._visible_texts(fig)]
