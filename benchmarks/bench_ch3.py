@@ -24,12 +24,16 @@ draws its heat maps with seaborn, the field's library.)
 6. importing what ``relaxometry.denoise_nlm`` needs when the noise is known, in a fresh
    interpreter after the chapter's imports: with ``estimate_sigma`` (which imports
    ``scipy.stats``) against without.
+7. ``display.figure`` of four of the chapter's map figures (phantom, MPM maps, MPM accuracy,
+   SHARP): the axis artists of axes drawn without axis kept and the fonts read with ``findobj``
+   (the previous path) against hidden and read from drawn artists only; identical PNG bytes.
 """
 import os
 import resource
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 
@@ -186,7 +190,64 @@ def skimage_imports():
          timed(""), "CPU of the import alone; scipy.stats no longer imported")
 
 
+# ----------------------------------------------------------------------------------------- 7.
+def figure_axis_artists():
+    """Rendering chapter 3's map figures (phantom, MPM maps and accuracy, SHARP) through
+    ``display.figure``: axis artists of axes drawn without axis kept and fonts read by
+    ``findobj`` (the previous path) against hidden and read from drawn artists only."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, "chapters")
+    from qmribook import ch3, display
+
+    from qmrigenes import phantom, qsm, relaxometry
+
+    ph = phantom.make_head_phantom()
+    protocol = relaxometry.MPMProtocol()
+    b1 = phantom.b1_field(ph.shape, amplitude=0.2)
+    clean = relaxometry.simulate_mpm(ph.maps, protocol, b1=b1, mask=ph.mask)
+    rng = np.random.default_rng(2022)
+    signals = {c: relaxometry.add_rician_noise(s, 0.05, rng=rng) for c, s in clean.items()}
+    est = {"B1-corrected": relaxometry.fit_mpm(signals, protocol, b1=b1, mask=ph.mask),
+           "no B1 correction": relaxometry.fit_mpm(signals, protocol, b1=None, mask=ph.mask),
+           "noiseless, B1-corrected": relaxometry.fit_mpm(clean, protocol, b1=b1, mask=ph.mask)}
+    field = qsm.forward_field(ph.maps["chi"], voxel_size=ph.voxel_size, pad=16)
+    source = qsm.sphere_source(ph.shape, center=(45, 95, 8), radius_mm=16, chi=5.0)
+    source[ph.mask] = 0
+    total = qsm.forward_field(ph.maps["chi"] + source, voxel_size=ph.voxel_size, pad=16)
+    local, eroded = qsm.sharp(total, ph.mask, radius_mm=8, threshold=0.05)
+    tissues = {k: v for k, v in phantom.TISSUES.items() if k >= 2}
+
+    def figures():
+        return [*ch3.present_phantom(ph, phantom.tissue_table()).figures.values(),
+                *ch3.present_mpm(ph, b1, signals, est, tissues=tissues, sigma=0.05, z=36).figures.values(),
+                *ch3.present_background(field, total, local, eroded, mask=ph.mask, y=85).figures.values()]
+
+    def render(previous):
+        figs = figures()            # built outside the timer
+        hide, texts = display._hide_unused_axis_artists, display._visible_texts
+        if previous:
+            display._hide_unused_axis_artists = lambda fig: None
+            display._visible_texts = lambda a: [t for t in a.findobj(matplotlib.text.Text) if t.get_visible()]
+        try:
+            t = time.process_time()
+            out = [display.figure(f, min_font_pt=8.0) for f in figs]
+            return time.process_time() - t, out
+        finally:
+            display._hide_unused_axis_artists, display._visible_texts = hide, texts
+            plt.close("all")
+
+    plain = [render(True) for _ in range(REPEAT)]
+    fast = [render(False) for _ in range(REPEAT)]
+    for a, b in zip(plain[0][1], fast[0][1]):
+        assert a.png == b.png and a.panels == b.panels and a.min_font_pt == b.min_font_pt
+    line(f"display.figure of {len(plain[0][1])} chapter-3 map figures: axis artists of axis-off axes kept vs hidden",
+         min(t for t, _ in plain), min(t for t, _ in fast), "identical PNG bytes, panels and fonts")
+
+
 if __name__ == "__main__":
+    figure_axis_artists()
     stopping_rule_check()
     rician_noise()
     huge_pages()
