@@ -326,8 +326,11 @@ def fit_r2star_estatics(signals: dict, te, *, floor: float = 1e-6) -> tuple[np.n
     for i in range(n_c):
         design[i * n_te:(i + 1) * n_te, i] = 1.0
         design[i * n_te:(i + 1) * n_te, -1] = -te
-    y = np.concatenate([np.log(np.maximum(np.asarray(signals[c], float), floor)).reshape(n_te, -1)
-                        for c in names], axis=0)
+    y = np.empty((n_c * n_te, int(np.prod(spatial, dtype=int))))   # log signals, contrasts stacked
+    for i, c in enumerate(names):                # built in place: no per-contrast temporaries to join
+        block = y[i * n_te:(i + 1) * n_te]
+        np.maximum(np.asarray(signals[c], float).reshape(n_te, -1), floor, out=block)
+        np.log(block, out=block)
     beta = np.linalg.pinv(design) @ y
     r2s = beta[-1].reshape(spatial)
     intercepts = {c: np.exp(beta[i]).reshape(spatial) for i, c in enumerate(names)}
