@@ -997,11 +997,13 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
 
     Examples
     --------
+    A ``lam`` sweep of one field (a paramagnetic sphere in a spherical brain, 2 mm voxels):
+
     >>> import numpy as np
     >>> from qmrigenes import qsm
-    >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
-    >>> mask = np.zeros(chi.shape, bool); mask[2:14, 2:14, 2:14] = True
-    >>> field = qsm.forward_field(chi) * mask
+    >>> chi = qsm.sphere_source((16, 16, 16), center=(8, 8, 8), radius_mm=5, chi=0.1)
+    >>> mask = qsm.sphere_source(chi.shape, center=(8, 8, 8), radius_mm=12, chi=1.0) > 0
+    >>> field = qsm.forward_field(chi, pad=4) * mask
     >>> sweep = qsm.tikhonov_cg_many(field, mask, lam=[1e-3, 1e-2, 1e-1], workers=2)
     >>> [info["lam"] for _, info in sweep]
     [0.001, 0.01, 0.1]
