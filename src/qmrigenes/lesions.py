@@ -450,7 +450,9 @@ def atrophy_series(phantom: Phantom, *, nucleus: str = "caudate", losses=(0.0, 0
     measured : callable, optional
         ``measured(phantom) -> chi map`` (e.g. a QSM reconstruction); if
         given, ``chi_mean_measured`` and ``chi_mass_measured`` are added.
-        With more than one worker it is called from several threads at once.
+        With more than one worker it is called from several threads at once, so it must not
+        change shared state; one that draws noise from a shared random generator needs
+        ``workers=1`` (else the draws' order, and so the result, depends on the threads).
     workers : int or None, default None
         Threads for the volume losses (independent, side by side on the cores): ``None`` or
         ``-1`` every available core, ``1`` a serial loop; the table is the same bit for bit.
