@@ -98,3 +98,22 @@ def test_panel_boxes_measure_each_axes_once_with_the_same_boxes(monkeypatch, lay
     monkeypatch.setattr(display, "_figure_tightbbox", lambda fig, renderer, boxes: fig.get_tightbbox(renderer))
     old = display.figure(make(), dpi=150, min_font_pt=1)
     assert len(new.panels) > 1 and new.panels == old.panels and new.png == old.png
+
+
+def test_panels_come_from_the_drawing_at_the_pngs_dpi():
+    """The panels are measured on the renderer that drew the PNG (its dpi), from the axes boxes
+    measured for the crop: the boxes panel_boxes measures on a figure already at that dpi."""
+    def make(dpi):
+        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.2), dpi=dpi)
+        for i, ax in enumerate(axes):
+            ax.plot([0, 1], [i, 0])
+            ax.set_title(f"a wide title {i}")
+        fig.suptitle("suptitle")
+        return fig
+
+    new = display.figure(make(100), dpi=150, min_font_pt=1)
+    fig = make(150)
+    png = display._draw_tight(fig, dpi=150, metadata={})
+    size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+    assert new.panels == display.panel_boxes(fig, size) and len(new.panels) == 3
+    assert (new.width, new.height) == (round(size[0] / 2), round(size[1] / 2))
