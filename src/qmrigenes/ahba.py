@@ -768,9 +768,11 @@ def write_synthetic_donors(root, annotations: Mapping[str, pd.DataFrame], expres
                 values.append(2.0 + rng.normal(0, 0.1, n))
                 calls.append((rng.random(n) < 0.5 - background / 2).astype(int))
         ids = probes["probe_id"].to_numpy()
-        pd.DataFrame(np.column_stack([ids, np.array(values)])).astype({0: int}).to_csv(
-            folder / "MicroarrayExpression.csv", header=False, index=False, float_format="%.6f")
-        pd.DataFrame(np.column_stack([ids, np.array(calls)])).to_csv(folder / "PACall.csv", header=False, index=False)
+        # one printf format per row (numpy) instead of one per value (pandas' to_csv with a
+        # float_format): the same bytes, 8x faster (tests/test_ahba.py)
+        np.savetxt(folder / "MicroarrayExpression.csv", np.column_stack([ids, np.array(values)]),
+                   fmt=["%d"] + ["%.6f"] * n, delimiter=",")
+        np.savetxt(folder / "PACall.csv", np.column_stack([ids, np.array(calls)]), fmt="%d", delimiter=",")
         probes.drop(columns="kind").to_csv(folder / "Probes.csv", index=False)
         annot[list(_ANNOT_COLUMNS)].to_csv(folder / "SampleAnnot.csv", index=False)
     return root
