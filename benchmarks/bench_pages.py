@@ -33,21 +33,12 @@ import pandas as pd
 REPEAT = 3
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "chapters"))
+sys.path.insert(0, HERE)
+from bench_chapfast import best_of as _best_of, line  # noqa: E402  (one timer, one line format)
 
 
 def best_of(fn, repeat=REPEAT, setup=None):
-    times, out = [], None
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
-        t = time.process_time()
-        out = fn()
-        times.append(time.process_time() - t)
-    return min(times), out
-
-
-def line(what, plain, fast, note):
-    print(f"{what}: plain {plain:.3f} s, fast {fast:.3f} s, ratio {plain / fast:.2f}x; {note}", flush=True)
+    return _best_of(fn, repeat=repeat, setup=setup)
 
 
 def plain_subset_means(rng, table, k, n_draw):
