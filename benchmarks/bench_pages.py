@@ -20,7 +20,14 @@ both times and the ratio, and asserts the outputs are equal:
 5. the data registry read by every fetch (30 reads, as one chapter kernel does): parsed and
    checked each time against read once per content; equal tables;
 6. the Schaefer-100 AHBA table (*Use it on your own map*): CSV parsed against the parsed copy
-   read back from the data cache; equal tables.
+   read back from the data cache; equal tables;
+7. chapter 2's synthetic donor folder (one donor's 180 probes x 620 samples): pandas ``to_csv``
+   with a float format against ``numpy.savetxt``; identical bytes;
+8. BH q-values in a fresh interpreter (after numpy and pandas; the command line and the own-map
+   kernel): statsmodels' ``multipletests`` against ``multitest.fdr_bh`` (its arithmetic without
+   its import); identical q-values;
+9. ``report.show`` of numbers and a table in a fresh interpreter (the title and provenance
+   pages): with ``matplotlib.pyplot`` imported to recognise figures, as before, against without.
 """
 import io
 import os
@@ -216,6 +223,55 @@ def schaefer_table():
     line("Schaefer-100 AHBA table (100 x 15,633)", t_plain, t_fast, "equal tables")
 
 
+def synthetic_tables():
+    rng = np.random.default_rng(0)
+    ids, values = np.arange(1000, 1180), rng.normal(8, 1, size=(180, 620))
+
+    def plain():
+        out = io.StringIO()
+        pd.DataFrame(np.column_stack([ids, values])).astype({0: int}).to_csv(out, header=False, index=False,
+                                                                            float_format="%.6f")
+        return out.getvalue()
+
+    def fast():
+        out = io.StringIO()
+        np.savetxt(out, np.column_stack([ids, values]), fmt=["%d"] + ["%.6f"] * values.shape[1], delimiter=",")
+        return out.getvalue()
+
+    t_plain, a = best_of(plain)
+    t_fast, b = best_of(fast)
+    assert a == b
+    line("synthetic donor expression table, 180 probes x 620 samples", t_plain, t_fast, "identical bytes")
+
+
+def fresh_imports():
+    from bench_ch3 import child_cpu
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(os.path.dirname(HERE), "chapters"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    p = "[0.01, 0.04, 0.03, 0.2, 0.5, 0.5, 0.001, 0.9, 0.02]"
+    t_plain, a = child_cpu(f"""
+        import numpy, pandas
+        from statsmodels.stats.multitest import multipletests
+        print(multipletests(numpy.array({p}), method="fdr_bh")[1].tolist())""", env=env)
+    t_fast, b = child_cpu(f"""
+        import numpy, pandas
+        from qmrigenes.stats.multitest import fdr_bh
+        print(fdr_bh({p}).tolist())""", env=env)
+    assert a == b
+    line("BH q-values of 9 p in a fresh interpreter (import included)", t_plain, t_fast, "identical q-values")
+    show = """
+        import sys, pandas as pd
+        import qmribook.report as r
+        r.show(r.Report(numbers={"n": 2}, tables={"t": pd.DataFrame({"a": [1]})}), chapter="x")
+        print("matplotlib" in sys.modules)"""
+    t_plain, a = child_cpu("\n        import matplotlib.pyplot" + show, env=env)
+    t_fast, b = child_cpu(show, env=env)
+    assert a.split()[-1] == "True" and b.split()[-1] == "False"
+    line("report.show of numbers and a table in a fresh interpreter", t_plain, t_fast,
+         "the same glue; matplotlib no longer imported")
+
+
 if __name__ == "__main__":
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gene_null()
@@ -224,3 +280,5 @@ if __name__ == "__main__":
     figure_panels()
     registry()
     schaefer_table()
+    synthetic_tables()
+    fresh_imports()
