@@ -695,6 +695,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None, _measured=Non
     """
     import matplotlib
     from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
     to_in = fig.dpi_scale_trans.inverted()
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
@@ -718,7 +719,15 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None, _measured=Non
                  if t.get_visible() and t.get_text().strip()]
         return min(sizes) if sizes else None
 
-    extent_of = dict(zip(axes, axes_boxes))
+    def drawn(a, extent):
+        """The tight box with the axes' visible spines' full stroke (a tight box ends at the
+        spine's centre line, so a crop cut there loses half of it)."""
+        widths = [s.get_linewidth() for s in a.spines.values() if s.get_visible()]
+        if extent is None or not widths or not a.axison:
+            return extent
+        return Bbox.union([extent, a.bbox.padded(renderer.points_to_pixels(max(widths)) / 2)])
+
+    extent_of = {a: drawn(a, e) for a, e in zip(axes, axes_boxes)}
     owner = {}
     for a in axes:           # a colorbar goes with the axes of its image
         bar = getattr(a, "_colorbar", None)

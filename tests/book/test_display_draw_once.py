@@ -117,3 +117,23 @@ def test_panels_come_from_the_drawing_at_the_pngs_dpi():
     size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
     assert new.panels == display.panel_boxes(fig, size) and len(new.panels) == 3
     assert (new.width, new.height) == (round(size[0] / 2), round(size[1] / 2))
+
+
+def test_panels_hold_everything_drawn_spines_included():
+    """Every dark pixel of the PNG lies in a panel: the boxes hold the axes' spines whole (a tight
+    box ends on a spine's centre line) and their text, so the phone edition's crops lose nothing."""
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.5), layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        ax.plot([0, 1], [i, 0], lw=2)
+        ax.set_xlim(-0.13, 1.13)          # no tick label at either end: the spines are the edges
+        ax.set_title(f"a title of panel {i}", fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_linewidth(1.5)
+    fig.suptitle("Published deep-grey susceptibility (literature)")
+    out = display.figure(fig, dpi=200, min_font_pt=1)
+    ink = _pixels(out.png)[..., :3].mean(axis=2) < 128
+    inside = np.zeros_like(ink)
+    for x0, y0, x1, y1, *_ in out.panels:
+        inside[y0:y1, x0:x1] = True
+    assert len(out.panels) == 4 and ink.sum() > 1000
+    assert not (ink & ~inside).any()
