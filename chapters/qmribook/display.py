@@ -868,7 +868,12 @@ class Figure:
         self.min_font_pt = _min_font_pt(fig)
         width_px = int.from_bytes(png[16:20], "big")
         height_px = int.from_bytes(png[20:24], "big")
-        self.panels = panels or panel_boxes(fig, (width_px, height_px))
+        if not panels:          # savefig made the PNG: measure the panels at its dpi too
+            from matplotlib import cbook
+
+            with cbook._setattr_cm(fig, dpi=dpi):
+                panels = panel_boxes(fig, (width_px, height_px))
+        self.panels = panels
         plt.close(fig)
         if min_font_pt is not None and self.min_font_pt < min_font_pt:
             raise ValueError(f"figure text of {self.min_font_pt:g} pt is below {min_font_pt:g} pt")

@@ -137,3 +137,22 @@ def test_panels_hold_everything_drawn_spines_included():
         inside[y0:y1, x0:x1] = True
     assert len(out.panels) == 4 and ink.sum() > 1000
     assert not (ink & ~inside).any()
+
+
+def test_panels_of_a_savefig_png_are_measured_at_its_dpi():
+    """When savefig makes the PNG (text beyond the canvas), the panels are measured at the PNG's
+    dpi as well: every dark pixel lies in a panel (text measured at the figure's 100 dpi is
+    narrower than drawn at 200 dpi, and a title's box then cut its first and last letters)."""
+    fig, axes = plt.subplots(1, 2, figsize=(5, 2.5), layout="constrained")
+    for ax in axes:
+        ax.plot([0, 1], [1, 0])
+        ax.set_xlim(-0.13, 1.13)
+    axes[1].text(1.05, 0.5, "beyond the canvas", transform=axes[1].transAxes)
+    fig.suptitle("thick: gene-set association (68 regions), a title long enough to measure", fontsize=11)
+    out = display.figure(fig, dpi=200, min_font_pt=1)
+    ink = _pixels(out.png)[..., :3].mean(axis=2) < 128
+    inside = np.zeros_like(ink)
+    for x0, y0, x1, y1, *_ in out.panels:
+        inside[y0:y1, x0:x1] = True
+    assert out.width * 2 > 5 * 200 and len(out.panels) == 3      # savefig enlarged the picture
+    assert not (ink & ~inside).any()
