@@ -1,4 +1,6 @@
 """Tests of qmrigenes.ahba: Allen-format reader, probe steps, ROI matching, simulation."""
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,24 @@ def test_gene_set_expression(toy_expression):
         ahba.gene_set_expression(toy_expression, sets)
 
 
+
+
+def test_synthetic_donor_tables_are_the_bytes_pandas_wrote(tmp_path, rng):
+    """The expression and PA-call tables are written by numpy one format per row: byte for byte
+    what pandas' to_csv(float_format="%.6f") wrote, negative values and zeros included."""
+    genes = ["A", "B", "C"]
+    annots = {"1": pd.DataFrame({"structure_id": [1, 2, 3, 4], "structure_name": ["s1", "s2", "s3", "s4"]})}
+    values = rng.normal(size=(3, 4)) * 10
+    values[0, 0], values[1, 1] = 0.0, -1e-9                      # a zero and a tiny negative
+    ahba.write_synthetic_donors(tmp_path, annots, {"1": pd.DataFrame(values, index=genes)}, seed=3)
+    folder = tmp_path / "normalized_microarray_donor1"
+    expr = pd.read_csv(folder / "MicroarrayExpression.csv", header=None)
+    calls = pd.read_csv(folder / "PACall.csv", header=None)
+    assert expr.shape == calls.shape == (9, 5) and expr[0].tolist() == list(range(1000, 1009))
+    plain = io.StringIO()
+    pd.DataFrame(expr.to_numpy()).astype({0: int}).to_csv(plain, header=False, index=False, float_format="%.6f")
+    assert (folder / "MicroarrayExpression.csv").read_text() == plain.getvalue()
+    plain = io.StringIO()
+    pd.DataFrame(calls.to_numpy()).to_csv(plain, header=False, index=False)
+    assert (folder / "PACall.csv").read_text() == plain.getvalue()
+    np.testing.assert_allclose(expr.iloc[[0, 3, 6], 1:].to_numpy(), values + 8.0, atol=5e-7)

@@ -82,3 +82,15 @@ def test_simulated_design_unchanged_on_real_sampling_layout(rng):
         got, expected = ahba._donor_layout(sd), _layout_pandas(sd)
         for a, b in zip(got[2:], expected[2:]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["exact", "prefix", "published"])
+def test_sample_matcher_equals_per_sample_masks(rng, method):
+    """The matcher tests each distinct name once and gives every sample its name's answer."""
+    table = ahba.roi_structure_table()
+    patterns = sorted({p for ps in ahba._roi_patterns(table, method).values() for p in ps})
+    pool = patterns[:12] + [p + ", left, ventral division" for p in patterns[:4]] + ["white matter", ""]
+    names = pd.Series(rng.choice(pool, size=300), index=rng.permutation(300))    # any index
+    match = ahba._sample_matcher(names, method)
+    for pattern in patterns + ["nucleus", "absent"]:
+        np.testing.assert_array_equal(match(pattern), _pandas_mask(names.reset_index(drop=True), pattern, method))

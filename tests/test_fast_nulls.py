@@ -124,3 +124,29 @@ def test_spin_stream_does_not_depend_on_the_block(rng, method):
         col = _vasa_plain(dist) if method == "vasa" else optimize.linear_sum_assignment(dist)[1]
         expected[hinds] = hinds[col]
     np.testing.assert_array_equal(a[0], expected)
+
+
+def test_spin_streams_are_replayed_not_recomputed(monkeypatch, rng):
+    """A second request for the same centroids, seed and method replays the stream computed for
+    the first (and continues it): the same spins as a fresh stream, no rotation computed twice."""
+    import pandas as pd
+
+    monkeypatch.setattr(sp, "_REPLAYS", {})
+    coords = pd.DataFrame(_sphere_points(rng, 12), index=[f"r{i}" for i in range(12)])
+    calls = []
+    original = sp._spin_stream
+    monkeypatch.setattr(sp, "_spin_stream", lambda *a, **k: (calls.append(k), original(*a, **k))[1])
+    first = sp.spin_permutations(coords, n_perm=60, seed=4)
+    redraws = sp.spin_redraws(coords, n_perm=200, seed=4)     # the same stream, further
+    more = sp.spin_permutations(coords, n_perm=200, seed=4)
+    other = sp.spin_permutations(coords, n_perm=60, seed=5)   # another seed: its own stream
+    assert len(calls) == 2
+    fresh = original(coords.to_numpy(), np.zeros(12, int), seed=4, method="hungarian")
+    stream = np.array([next(fresh) for _ in range(redraws["n_rotations"])])
+    np.testing.assert_array_equal(redraws["raw"].to_numpy(), stream[:200])
+    np.testing.assert_array_equal(more.to_numpy()[:60], first.to_numpy())
+    np.testing.assert_array_equal(more.to_numpy(), redraws["kept"].to_numpy())
+    assert not np.array_equal(other.to_numpy(), first.to_numpy())
+    for _ in range(sp._REPLAYS_KEPT + 1):                     # a bounded number of streams is kept
+        sp.spin_permutations(coords, n_perm=5, seed=int(rng.integers(100, 10_000)))
+    assert len(sp._REPLAYS) == sp._REPLAYS_KEPT

@@ -115,3 +115,34 @@ def test_stored_ahba_dk_table_equals_the_parsed_csv(shared_ahba_dk, private_cach
     pd.testing.assert_frame_equal(again, parsed)
     pd.testing.assert_frame_equal(shared_ahba_dk, parsed)        # parsing is deterministic
     assert first.index.names == ["hemisphere", "structure", "region"] and first.columns.name == "gene"
+
+
+def test_stored_schaefer100_table_equals_the_parsed_csv(private_cache):
+    datasets._read_ahba_schaefer100.cache_clear()
+    try:
+        parsed = datasets._parse_ahba_schaefer100()
+        first = datasets._read_ahba_schaefer100()            # parsed, stored in the private cache
+        datasets._read_ahba_schaefer100.cache_clear()
+        again = datasets._read_ahba_schaefer100()            # read back
+    finally:
+        datasets._read_ahba_schaefer100.cache_clear()
+    assert len(list((private_cache / "derived").glob("ahba-schaefer100-*.pkl"))) == 1
+    assert again is not first
+    pd.testing.assert_frame_equal(first, parsed)
+    pd.testing.assert_frame_equal(again, parsed)
+    assert parsed.shape == (100, 15633) and parsed.index.names == ["hemisphere", "region"]
+
+
+def test_registry_is_read_once_per_content(tmp_path):
+    """load_registry returns copies of one parse while the file is unchanged, and reads it anew
+    once its content changes."""
+    shipped = fetch._registry_path()
+    path = tmp_path / "registry.csv"
+    path.write_bytes(shipped.read_bytes())
+    first = fetch.load_registry(path)
+    first.loc[first.index[0], "licence"] = "changed in the copy"
+    again = fetch.load_registry(path)
+    pd.testing.assert_frame_equal(again, fetch._read_registry(shipped))
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))                     # one row fewer
+    assert len(fetch.load_registry(path)) == len(again) - 1

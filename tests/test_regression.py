@@ -259,3 +259,19 @@ def test_t_sf_equals_scipy_stats(rng):
     t = np.concatenate([rng.normal(scale=4, size=200), [0.0, np.inf, 40.0, np.nan]])
     for df in (1, 3, 14.5, 300):
         np.testing.assert_array_equal(_t_sf(np.abs(t), df), stats.t.sf(np.abs(t), df))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 500])
+def test_fdr_bh_is_statsmodels_bit_for_bit(rng, n):
+    """fdr_bh repeats statsmodels' multipletests(method="fdr_bh") without importing it: the same
+    q-values bit for bit, ties (and p = 0 or 1) included."""
+    from statsmodels.stats.multitest import multipletests
+
+    from qmrigenes.stats import multitest
+
+    p = rng.random(n) ** 3
+    if n > 2:
+        p[: n // 3] = p[n // 3]                       # a block of ties
+        p[-1], p[-2] = 0.0, 1.0
+    np.testing.assert_array_equal(multitest.fdr_bh(p), multipletests(p, method="fdr_bh")[1])
+    np.testing.assert_array_equal(multitest.fdr_bh(p[::-1]), multipletests(p[::-1], method="fdr_bh")[1])

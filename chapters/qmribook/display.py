@@ -688,7 +688,7 @@ def _figure_tightbbox(fig, renderer, axes_boxes: dict):
         return fig.get_tightbbox(renderer)
 
 
-def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[float]]:
+def panel_boxes(fig, png_size, *, pad_inches: float | None = None, _measured=None) -> list[list[float]]:
     """The panels of a drawn figure, in reading order, as boxes of its tight PNG.
 
     A panel is an axes with everything drawn for it (tick labels, title, legend, its
@@ -704,6 +704,10 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
         (width, height) in pixels of that PNG.
     pad_inches : float, optional
         The padding ``savefig`` added (default ``rcParams["savefig.pad_inches"]``).
+    _measured : tuple, optional
+        ``(renderer, axes, axes_boxes)`` of the drawing itself (:func:`_draw_tight`, called
+        while the figure is at the PNG's dpi): the boxes it measured for the crop, reused
+        instead of measured again on the figure's own renderer.
 
     Returns
     -------
@@ -721,14 +725,18 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
     3
     """
     import matplotlib
+    from matplotlib.transforms import Bbox
 
-    renderer = fig._get_renderer()       # (a bare Figure() has no canvas renderer)
     to_in = fig.dpi_scale_trans.inverted()
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
-    axes = [a for a in fig.axes if a.get_visible()]
-    # Each axes' tight box is measured once (the costly part: ticks, labels, titles) and serves
-    # both the page (the figure's tight box, matplotlib's own union) and the panels.
-    axes_boxes = [a.get_tightbbox(renderer) for a in axes]
+    if _measured is not None:
+        renderer, axes, axes_boxes = _measured
+    else:
+        renderer = fig._get_renderer()       # (a bare Figure() has no canvas renderer)
+        axes = [a for a in fig.axes if a.get_visible()]
+        # Each axes' tight box is measured once (the costly part: ticks, labels, titles) and
+        # serves both the page (the figure's tight box, matplotlib's own union) and the panels.
+        axes_boxes = [a.get_tightbbox(renderer) for a in axes]
     page = _figure_tightbbox(fig, renderer, dict(zip(axes, axes_boxes))).padded(pad)
     sx, sy = png_size[0] / page.width, png_size[1] / page.height
 
@@ -740,7 +748,15 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None) -> list[list[
         sizes = [t.get_fontsize() for a in artists for t in _visible_texts(a) if t.get_text().strip()]
         return min(sizes) if sizes else None
 
-    extent_of = dict(zip(axes, axes_boxes))
+    def drawn(a, extent):
+        """The tight box with the axes' visible spines' full stroke (a tight box ends at the
+        spine's centre line, so a crop cut there loses half of it)."""
+        widths = [s.get_linewidth() for s in a.spines.values() if s.get_visible()]
+        if extent is None or not widths or not a.axison:
+            return extent
+        return Bbox.union([extent, a.bbox.padded(renderer.points_to_pixels(max(widths)) / 2)])
+
+    extent_of = {a: drawn(a, e) for a, e in zip(axes, axes_boxes)}
     owner = {}
     for a in axes:           # a colorbar goes with the axes of its image
         bar = getattr(a, "_colorbar", None)
@@ -865,7 +881,8 @@ class Figure:
         import matplotlib.pyplot as plt
 
         _hide_unused_axis_artists(fig)
-        png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)})
+        panels = []          # filled by _draw_tight from the boxes it measured for the crop
+        png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)}, panels=panels)
         if not isinstance(png, bytes):       # content beyond the canvas: let savefig enlarge it
             buffer = io.BytesIO()
             if png is None:
@@ -881,7 +898,12 @@ class Figure:
         self.min_font_pt = _min_font_pt(fig)
         width_px = int.from_bytes(png[16:20], "big")
         height_px = int.from_bytes(png[20:24], "big")
-        self.panels = panel_boxes(fig, (width_px, height_px))
+        if not panels:          # savefig made the PNG: measure the panels at its dpi too
+            from matplotlib import cbook
+
+            with cbook._setattr_cm(fig, dpi=dpi):
+                panels = panel_boxes(fig, (width_px, height_px))
+        self.panels = panels
         plt.close(fig)
         if min_font_pt is not None and self.min_font_pt < min_font_pt:
             raise ValueError(f"figure text of {self.min_font_pt:g} pt is below {min_font_pt:g} pt")
@@ -895,7 +917,7 @@ class Figure:
         return self.png, {"width": self.width, "height": self.height}
 
 
-def _draw_tight(fig, *, dpi: int, metadata: dict):
+def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
     """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight")`` gives, drawn once.
 
     The figure is rendered once on its Agg canvas at ``dpi`` (layout engine included,
@@ -905,6 +927,10 @@ def _draw_tight(fig, *, dpi: int, metadata: dict):
     outside the canvas is filled with the figure's face colour. ``savefig`` instead lays
     the figure out and traverses every artist once more, without painting, only to find
     that box.
+
+    The axes' tight boxes measured for the crop (the costly part of a tight box: ticks,
+    labels, titles) also give the panels (:func:`panel_boxes`, on the same 200 dpi renderer
+    that drew them): when ``panels`` is a list and the PNG is made here, they are put in it.
 
     Returns
     -------
@@ -936,16 +962,20 @@ def _draw_tight(fig, *, dpi: int, metadata: dict):
                 stack.enter_context(fig._cm_set(**{prop: color}))
         canvas.draw()
         renderer = canvas.get_renderer()
-        tight = fig.get_tightbbox(renderer)               # inches
+        axes = [a for a in fig.axes if a.get_visible()]
+        boxes = [a.get_tightbbox(renderer) for a in axes]
+        tight = _figure_tightbbox(fig, renderer, dict(zip(axes, boxes)))   # inches; fig.get_tightbbox
         image = np.asarray(canvas.buffer_rgba())
         background = np.round(np.asarray(colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+        fig_w, fig_h = fig.get_size_inches()
+        eps = 0.5 / dpi                                   # half a pixel
+        page = tight.padded(pad)
+        if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
+            return page
+        out_w, out_h = int(page.width * dpi), int(page.height * dpi)        # savefig's renderer size
+        if panels is not None:
+            panels[:] = panel_boxes(fig, (out_w, out_h), pad_inches=pad, _measured=(renderer, axes, boxes))
     height, width = image.shape[:2]
-    fig_w, fig_h = fig.get_size_inches()
-    eps = 0.5 / dpi                                   # half a pixel
-    page = tight.padded(pad)
-    if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
-        return page
-    out_w, out_h = int(page.width * dpi), int(page.height * dpi)        # savefig's renderer size
     left, top = round(page.x0 * dpi), round(height - page.y1 * dpi)
     out = np.empty((out_h, out_w, 4), dtype=np.uint8)
     out[...] = background

@@ -183,6 +183,13 @@ def load_schaefer100_regions() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _read_ahba_schaefer100() -> pd.DataFrame:
+    """The verified Schaefer-100 AHBA table, parsed once (0.6 s: 100 x 15,633 values) and then
+    read from the data cache (callers get copies)."""
+    return _derived("ahba-schaefer100", ["schaefer100_regions.csv", "ahba_schaefer100_expression.csv"],
+                    _parse_ahba_schaefer100)
+
+
+def _parse_ahba_schaefer100() -> pd.DataFrame:
     info = load_schaefer100_regions()
     expr = pd.read_csv(fetch("ahba_schaefer100_expression.csv"), encoding="utf-8-sig")
     if not (np.array_equal(expr["label"].to_numpy(), info["id"].to_numpy())

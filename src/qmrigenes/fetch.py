@@ -125,6 +125,20 @@ def load_registry(registry=None) -> pd.DataFrame:
     path = _registry_path(registry)
     if not path.is_file():
         raise DataFetchError(f"data registry not found: {path}")
+    # read and checked once per content (every fetch and dataset loader asks for it: about 2.5 ms
+    # a time); callers get copies
+    key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    if key not in _REGISTRIES:
+        _REGISTRIES.clear()
+        _REGISTRIES[key] = _read_registry(path)
+    return _REGISTRIES[key].copy()
+
+
+#: The last registry read (:func:`load_registry`), keyed on its path and content.
+_REGISTRIES: dict = {}
+
+
+def _read_registry(path: Path) -> pd.DataFrame:
     try:
         reg = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

@@ -143,3 +143,61 @@ def test_smallest_font_counts_only_drawn_text():
     assert out.min_font_pt == 7
     assert set(t.get_text() for t in display._visible_texts(fig)) >= {"a note"}
     assert "hidden with its axes" not in [t.get_text() for t in display._visible_texts(fig)]
+
+
+def test_panels_come_from_the_drawing_at_the_pngs_dpi():
+    """The panels are measured on the renderer that drew the PNG (its dpi), from the axes boxes
+    measured for the crop: the boxes panel_boxes measures on a figure already at that dpi."""
+    def make(dpi):
+        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.2), dpi=dpi)
+        for i, ax in enumerate(axes):
+            ax.plot([0, 1], [i, 0])
+            ax.set_title(f"a wide title {i}")
+        fig.suptitle("suptitle")
+        return fig
+
+    new = display.figure(make(100), dpi=150, min_font_pt=1)
+    fig = make(150)
+    png = display._draw_tight(fig, dpi=150, metadata={})
+    size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+    assert new.panels == display.panel_boxes(fig, size) and len(new.panels) == 3
+    assert (new.width, new.height) == (round(size[0] / 2), round(size[1] / 2))
+
+
+def test_panels_hold_everything_drawn_spines_included():
+    """Every dark pixel of the PNG lies in a panel: the boxes hold the axes' spines whole (a tight
+    box ends on a spine's centre line) and their text, so the phone edition's crops lose nothing."""
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.5), layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        ax.plot([0, 1], [i, 0], lw=2)
+        ax.set_xlim(-0.13, 1.13)          # no tick label at either end: the spines are the edges
+        ax.set_title(f"a title of panel {i}", fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_linewidth(1.5)
+    fig.suptitle("Published deep-grey susceptibility (literature)")
+    out = display.figure(fig, dpi=200, min_font_pt=1)
+    ink = _pixels(out.png)[..., :3].mean(axis=2) < 128
+    inside = np.zeros_like(ink)
+    for x0, y0, x1, y1, *_ in out.panels:
+        inside[y0:y1, x0:x1] = True
+    assert len(out.panels) == 4 and ink.sum() > 1000
+    assert not (ink & ~inside).any()
+
+
+def test_panels_of_a_savefig_png_are_measured_at_its_dpi():
+    """When savefig makes the PNG (text beyond the canvas), the panels are measured at the PNG's
+    dpi as well: every dark pixel lies in a panel (text measured at the figure's 100 dpi is
+    narrower than drawn at 200 dpi, and a title's box then cut its first and last letters)."""
+    fig, axes = plt.subplots(1, 2, figsize=(5, 2.5), layout="constrained")
+    for ax in axes:
+        ax.plot([0, 1], [1, 0])
+        ax.set_xlim(-0.13, 1.13)
+    axes[1].text(1.05, 0.5, "beyond the canvas", transform=axes[1].transAxes)
+    fig.suptitle("thick: gene-set association (68 regions), a title long enough to measure", fontsize=11)
+    out = display.figure(fig, dpi=200, min_font_pt=1)
+    ink = _pixels(out.png)[..., :3].mean(axis=2) < 128
+    inside = np.zeros_like(ink)
+    for x0, y0, x1, y1, *_ in out.panels:
+        inside[y0:y1, x0:x1] = True
+    assert out.width * 2 > 5 * 200 and len(out.panels) == 3      # savefig enlarged the picture
+    assert not (ink & ~inside).any()

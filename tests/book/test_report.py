@@ -35,8 +35,9 @@ def fresh_kernel_modules():
     import sys
     from pathlib import Path
 
-    code = ("import sys, qmribook.report as r; r.show(r.Report(numbers={'x': 1.5}), chapter='t'); "
-            "print('nbformat' in sys.modules); "
+    code = ("import sys, pandas as pd, qmribook.report as r; "
+            "r.show(r.Report(numbers={'x': 1.5}, tables={'t': pd.DataFrame({'a': [1]})}), chapter='t'); "
+            "print('nbformat' in sys.modules, 'matplotlib' in sys.modules); "
             "import qmribook.ch1, qmribook.ch2, qmribook.ch3, qmribook.ch4, qmribook.numberstyle as ns; "
             "print(sorted(m for m in ('sphinx', 'pybtex', 'sphinxcontrib.bibtex') if m in sys.modules)); "
             "print(ns.PastedNumbers.default_priority, 'sphinx' in sys.modules)")
@@ -46,7 +47,29 @@ def fresh_kernel_modules():
 
 
 def test_show_does_not_import_nbformat(fresh_kernel_modules):
-    assert fresh_kernel_modules[0] == "False"          # printed right after show(), before the chapters
+    """Printed right after show(), before the chapters: neither nbformat (the glue machinery) nor,
+    for numbers and tables alone, matplotlib (a page without figures never loads it)."""
+    assert fresh_kernel_modules[0] == "False False"
+
+
+def test_show_renders_matplotlib_figures_and_glues_the_rest(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    glued = []
+    monkeypatch.setattr(report, "glue", lambda name, value, display=True: glued.append((name, value)))
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    ax.set_title("a line", fontsize=9)
+    frame = pd.DataFrame({"a": [1]})
+    number = fig.number
+    report.show(report.Report(numbers={"n": 2}, tables={"t": frame}, figures={"f": fig}), chapter="x")
+    kinds = {name: type(value).__name__ for name, value in glued}
+    assert kinds == {"x-n": "int", "x-t": "DataFrame", "x-f": "Figure"}
+    assert dict(glued)["x-f"].png.startswith(b"\x89PNG") and number not in plt.get_fignums()   # closed
 
 
 def test_chapter_modules_do_not_load_sphinx(fresh_kernel_modules):

@@ -1,6 +1,6 @@
 """Multiple-testing correction: the one place the package corrects p-values.
 
-* :func:`fdr_bh` - Benjamini-Hochberg false discovery rate (statsmodels);
+* :func:`fdr_bh` - Benjamini-Hochberg false discovery rate (statsmodels' arithmetic);
 * :func:`fdr_by_column` - BH within each column of a table (e.g. within each map);
 * :func:`bonferroni` - family-wise error control;
 * :func:`bh_as_published` - the BH code of Cohen et al. (2024) as published (chapter 2).
@@ -23,7 +23,13 @@ def _pvalues(p, name: str = "p") -> np.ndarray:
 
 
 def fdr_bh(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (``statsmodels`` ``multipletests(method="fdr_bh")``).
+    """Benjamini-Hochberg adjusted p-values: ``statsmodels`` ``multipletests(method="fdr_bh")[1]``.
+
+    statsmodels' own steps, bit for bit (sorted p divided by ``rank / n``, the running minimum
+    from the largest p down, capped at 1, put back in input order; tested against
+    statsmodels), without importing it: ``statsmodels.stats.multitest`` imports
+    ``scipy.stats`` (about 0.4 s of CPU), which a process that only corrects p-values (the
+    command line, a kernel running :func:`qmrigenes.associate`) does not otherwise need.
 
     Parameters
     ----------
@@ -34,13 +40,22 @@ def fdr_bh(p) -> np.ndarray:
     -------
     numpy.ndarray, shape (n,)
         Adjusted p-values (q-values), in the input order.
-    """
-    from statsmodels.stats.multitest import multipletests
 
+    Examples
+    --------
+    >>> fdr_bh([0.01, 0.04, 0.03, 0.2]).round(4)
+    array([0.04  , 0.0533, 0.0533, 0.2   ])
+    """
     arr = _pvalues(p)
     if arr.size == 0:
         return arr.copy()
-    return multipletests(arr, method="fdr_bh")[1]
+    order = np.argsort(arr)
+    ranked = np.take(arr, order)
+    adjusted = np.minimum.accumulate((ranked / (np.arange(1, arr.size + 1) / float(arr.size)))[::-1])[::-1]
+    adjusted[adjusted > 1] = 1
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
 
 
 def fdr_by_column(pvalues: pd.DataFrame) -> pd.DataFrame:

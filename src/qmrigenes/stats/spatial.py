@@ -161,7 +161,7 @@ def spin_redraws(centroids: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0
     check_seed(seed)
     inds = np.arange(len(coords))
     # left rotations only (one hemisphere), assigned optimally, in neuromaps' stream order
-    stream = _spin_stream(coords, np.zeros(len(coords), dtype=int), seed=int(seed), method="hungarian")
+    stream = _replayed_stream(coords, np.zeros(len(coords), dtype=int), seed=int(seed), method="hungarian")
     kept, raw, seen_raw = [], [], set()
     seen = set()
     n_identity = n_duplicate = n_rot = raw_identity = raw_duplicate = 0
@@ -214,7 +214,7 @@ def _gen_spins(coords: np.ndarray, hemiid: np.ndarray, *, n_perm: int, seed: int
     identity = np.arange(n, dtype="int32").tobytes()
     seen: set[bytes] = set()
     out = np.zeros((n_perm, n), dtype=int)
-    stream = _spin_stream(coords, hemiid, seed=seed, method=method)
+    stream = _replayed_stream(coords, hemiid, seed=seed, method=method)
     warned = False
     step = max(1, n_perm // 100)
     for k in range(n_perm):
@@ -234,6 +234,54 @@ def _gen_spins(coords: np.ndarray, hemiid: np.ndarray, *, n_perm: int, seed: int
     if progress is not None and n_perm % step:
         progress(n_perm, n_perm)
     return out
+
+
+#: Spin streams kept for replay by :func:`_replayed_stream` (most recently used last).
+_REPLAYS: dict = {}
+_REPLAYS_KEPT = 4
+
+
+class _Replay:
+    """The reassignments of one :func:`_spin_stream` computed so far, and the generator that
+    continues it (a lock lets threads share it: the generator runs in one at a time)."""
+
+    def __init__(self, source):
+        import threading
+
+        self.source, self.done, self.lock = source, [], threading.Lock()
+
+    def __iter__(self):
+        done, i = self.done, 0
+        while True:
+            if i == len(done):
+                with self.lock:
+                    if i == len(done):
+                        done.append(next(self.source))
+            yield done[i]
+            i += 1
+
+
+def _replayed_stream(coords: np.ndarray, hemiid: np.ndarray, *, seed: int, method: str):
+    """:func:`_spin_stream` of these centroids, seed and method, computed once per process.
+
+    The reassignments already computed for the same centroids (bit for bit), hemispheres, seed
+    and method are replayed and the stream continues from there, so a second request (more
+    spins; :func:`spin_redraws` after :func:`spin_permutations`; a command repeated on the same
+    atlas) costs no rotation or assignment it already paid for; the spins are the same arrays
+    as computing the stream anew. The last :data:`_REPLAYS_KEPT` streams are kept.
+    """
+    import hashlib
+
+    coords = np.ascontiguousarray(coords, dtype=float)
+    hemiid = np.ascontiguousarray(hemiid, dtype=np.int64)
+    key = (hashlib.sha256(coords.tobytes() + hemiid.tobytes()).hexdigest(), coords.shape, int(seed), method)
+    replay = _REPLAYS.pop(key, None)
+    if replay is None:
+        replay = _Replay(_spin_stream(coords, hemiid, seed=seed, method=method))
+    _REPLAYS[key] = replay                                   # most recently used last
+    while len(_REPLAYS) > _REPLAYS_KEPT:
+        _REPLAYS.pop(next(iter(_REPLAYS)))
+    return iter(replay)
 
 
 #: Rotations whose reassignments :func:`_spin_stream` computes at a time (fewer when one
