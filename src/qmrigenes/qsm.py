@@ -141,17 +141,13 @@ def dipole_kernel(shape, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
     shape = _check_shape(shape)
     vs = _check_voxel_size(voxel_size)
     key = (shape, tuple(float(v) for v in vs), tuple(float(v) for v in b0), bool(real))
-    d = _DIPOLE_CACHE.get(key)                        # one look-up: safe on several threads
-    if d is None:
+    if key not in _DIPOLE_CACHE:
+        if len(_DIPOLE_CACHE) >= 4:                   # a few grids at a time (a chapter uses one or two)
+            _DIPOLE_CACHE.pop(next(iter(_DIPOLE_CACHE)))
         d = _dipole(shape, vs, b0, real)
         d.flags.writeable = False
-        if len(_DIPOLE_CACHE) >= 4:                   # a few grids at a time (a chapter uses one or two)
-            try:
-                _DIPOLE_CACHE.pop(next(iter(_DIPOLE_CACHE)), None)
-            except (StopIteration, RuntimeError):     # emptied or resized by another thread meanwhile
-                pass
         _DIPOLE_CACHE[key] = d
-    return d.copy()                                   # the caller may write into its copy
+    return _DIPOLE_CACHE[key].copy()                  # the caller may write into its copy
 
 
 #: Dipole kernels already computed, keyed by grid, voxel size, B0 direction and half/full spectrum.
