@@ -138,6 +138,39 @@ def test_l_curve_on_tikhonov(rng):
     assert list(tab.columns) == ["seconds", "misfit", "roughness", "norm"] and out["kept"][0].shape == (20, 20)
 
 
+def test_l_curve_on_threads_equals_the_serial_loop(rng):
+    """workers=2 evaluates maps on a pool while the next are reconstructed, in order on the calling
+    thread: a warm-started recon (stateful, order-dependent) and every number come out identical."""
+    chi_true, field = _phantom(rng)
+    mask = np.zeros(field.shape, bool)
+    mask[2:18, 3:17, 2:18] = True
+    lams = np.logspace(-2, -4, 6)                               # decreasing: warm starts down the sweep
+
+    def sweep(workers):
+        calls, previous = [], {"chi": None}
+
+        def recon(lam):
+            calls.append(lam)
+            chi, _ = qi.tv_admm(field, mask, lam=lam, max_iter=4, voxel_size=VS, x0=previous["chi"],
+                                masked_output=False, workers=workers)
+            previous["chi"] = chi
+            return chi
+        out = qi.l_curve(recon, field, mask, lams, voxel_size=VS, regulariser="tv", output_mask=mask,
+                         score=lambda chi: {"err": float(np.linalg.norm(chi - chi_true))},
+                         keep=lambda chi: chi[:, :, 10].copy(), workers=workers)
+        return out, calls
+
+    (a, calls_a), (b, calls_b) = sweep(1), sweep(2)
+    assert calls_a == calls_b == list(lams)                      # the recon order is the given one
+    assert a["table"].drop(columns="seconds").equals(b["table"].drop(columns="seconds"))
+    assert a["corner"] == b["corner"] and all(np.array_equal(x, y) for x, y in zip(a["kept"], b["kept"]))
+    assert list(a["table"].index) == sorted(lams)
+    with pytest.raises(ValueError, match="workers"):
+        qi.l_curve(lambda lam: field, field, mask, lams, workers=0)
+    with pytest.raises(ValueError, match="strictly"):            # refused before any reconstruction
+        qi.l_curve(lambda lam: 1 / 0, field, mask, [1e-3, 1e-2, 1e-3, 1e-1, 1.0], workers=2)
+
+
 def test_errors_name_the_argument(rng):
     _, field = _phantom(rng)
     with pytest.raises(ValueError, match="lam"):
@@ -180,17 +213,19 @@ def test_closed_form_warm_start_of_the_masked_solve(rng, method):
     assert np.abs(x0 - cold)[mask].max() > 1e-3 * np.abs(cold).max()    # x0 itself is not the answer
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype):
-    """The buffered loop of tv_admm performs exactly the updates its docstring states."""
+def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype, workers):
+    """The buffered loop of tv_admm performs exactly the updates its docstring states, with its two
+    splits one after the other or side by side on two threads."""
     import scipy.fft as sfft
     chi_true, field = _phantom(rng)
     mask = np.zeros(field.shape, bool)
     mask[2:-2, 3:-3, 2:-2] = True
     lam, n_iter = 2e-4, 6
     got, info = qi.tv_admm(field, mask, lam=lam, max_iter=n_iter, tol=1e-12, voxel_size=VS, dtype=dtype,
-                           isotropic=isotropic, masked_output=False)
+                           isotropic=isotropic, masked_output=False, workers=workers)
     # the reference: each update written as one expression, as in the docstring
     dt = np.dtype(dtype)
     mu, nu = 100.0 * lam, 1.0

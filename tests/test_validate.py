@@ -22,6 +22,24 @@ def test_as_array_allow_nan_still_refuses_inf():
         v.as_array([np.nan, np.inf], "x", allow_nan=True)
 
 
+def test_check_finite_fast_path_keeps_the_full_check():
+    """A finite sum skips the element-wise check; NaN or inf anywhere makes the sum non-finite, and
+    finite values whose sum overflows fall through to the full check (and pass)."""
+    big = np.full((4, 5, 6), 1e308)
+    v.check_finite(big, "x")                                     # the sum overflows: still finite
+    v.check_finite(big.astype(np.complex128), "x")
+    for bad in (np.nan, np.inf, -np.inf):
+        for dtype in (np.float32, np.float64, np.complex64):
+            x = np.zeros((4, 5, 6), dtype)
+            x[3, 2, 1] = bad
+            with pytest.raises(ValueError, match=r"first at index \(3, 2, 1\)"):
+                v.check_finite(x, "x")
+    x = np.zeros(7)
+    x[[1, 4]] = (np.inf, -np.inf)                                # inf - inf: the sum is NaN
+    with pytest.raises(ValueError, match="2 infinite"):
+        v.check_finite(x, "x", allow_nan=True)
+
+
 def test_as_array_refuses_2d_for_1d():
     with pytest.raises(ValueError, match=r"x must be 1-D, got a 2-D array of shape \(2, 3\)"):
         v.as_array(np.zeros((2, 3)), "x", ndim=1)

@@ -132,6 +132,8 @@ def check_finite(arr, name: str, *, allow_nan: bool = False) -> None:
     a = np.asarray(arr)
     if a.dtype.kind not in "fc":
         return
+    if a.size and np.isfinite(np.sum(a)):     # one pass, no temporary: a NaN or an inf would make the
+        return                                # sum non-finite (a finite overflow falls through)
     n_inf = int(np.isinf(a).sum())
     n_nan = 0 if allow_nan else int(np.isnan(a).sum())
     if n_inf or n_nan:

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
+from ._threads import n_workers, thread_map
 from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, dipole_kernel
 
 __all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
@@ -181,29 +182,43 @@ def misfit_and_roughness(chi, field, mask=None, *, voxel_size=(1.0, 1.0, 1.0), b
     2.44949
     """
     check_choice(regulariser, "regulariser", ("gradient", "identity", "tv"))
-    f, mask, _ = _prep(field, mask, np.float64)
-    chi = as_array(chi, "chi", ndim=3)
-    if chi.shape != f.shape:
-        raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {f.shape}")
-    vs = _voxel(voxel_size)
-    d = dipole_kernel(f.shape, voxel_size=vs, b0_dir=b0_dir)
-    spec = sfft.rfftn(chi, workers=_WORKERS)
-    dchi = sfft.irfftn(spec * d, s=f.shape, workers=_WORKERS)
-    res = dchi - f
-    if mask is not None:
-        res = res[mask]
-    if regulariser == "identity":
-        rough = float(np.linalg.norm(chi))
-    elif regulariser == "gradient":       # Parseval on the spectrum the misfit needed anyway
-        power = np.square(spec.real, dtype=np.float64)
-        power += np.square(spec.imag, dtype=np.float64)
-        power *= gradient_symbol(f.shape, voxel_size=vs)
-        rough = float(np.sqrt(np.sum(power * _half_spectrum_weights(f.shape))))
-    else:
-        g = _grad(chi, vs)
-        rough = (float(np.sum(np.sqrt(np.sum(g ** 2, axis=0)))) if regulariser == "tv"
-                 else float(np.linalg.norm(g)))
-    return float(np.linalg.norm(res)), rough
+    return _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir)(chi, regulariser)
+
+
+class _LCurveNorms:
+    """:func:`misfit_and_roughness` against one field: the masked field, the dipole and the
+    gradient symbol prepared once for all the maps of a sweep (the same operations per map)."""
+
+    def __init__(self, field, mask, *, voxel_size, b0_dir):
+        self.f, self.mask, _ = _prep(field, mask, np.float64)
+        self.vs = _voxel(voxel_size)
+        self.d = dipole_kernel(self.f.shape, voxel_size=self.vs, b0_dir=b0_dir)
+        self._gsym = None
+
+    def __call__(self, chi, regulariser):
+        f, mask, vs = self.f, self.mask, self.vs
+        chi = as_array(chi, "chi", ndim=3)
+        if chi.shape != f.shape:
+            raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {f.shape}")
+        spec = sfft.rfftn(chi, workers=_WORKERS)
+        dchi = sfft.irfftn(spec * self.d, s=f.shape, workers=_WORKERS)
+        res = dchi - f
+        if mask is not None:
+            res = res[mask]
+        if regulariser == "identity":
+            rough = float(np.linalg.norm(chi))
+        elif regulariser == "gradient":       # Parseval on the spectrum the misfit needed anyway
+            if self._gsym is None:
+                self._gsym = gradient_symbol(f.shape, voxel_size=vs)
+            power = np.square(spec.real, dtype=np.float64)
+            power += np.square(spec.imag, dtype=np.float64)
+            power *= self._gsym
+            rough = float(np.sqrt(np.sum(power * _half_spectrum_weights(f.shape))))
+        else:
+            g = _grad(chi, vs)
+            rough = (float(np.sum(np.sqrt(np.sum(g ** 2, axis=0)))) if regulariser == "tv"
+                     else float(np.linalg.norm(g)))
+        return float(np.linalg.norm(res)), rough
 
 
 # --------------------------------------------------------------------------- TV by ADMM
@@ -292,7 +307,7 @@ def tv_objective(chi, field, mask, *, lam: float, voxel_size=(1.0, 1.0, 1.0),
 def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0,
             max_iter: int = 200, tol: float = 1e-3, voxel_size=(1.0, 1.0, 1.0),
             b0_dir=(0.0, 0.0, 1.0), isotropic: bool = True, dtype=np.float32,
-            x0=None, masked_output: bool = True):
+            x0=None, masked_output: bool = True, workers=None):
     """Total-variation dipole inversion by ADMM with closed-form updates.
 
     Objective (stated exactly)::
@@ -337,6 +352,13 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     masked_output : bool, default True
         Zero chi outside the mask; ``False`` returns it on the whole grid
         (what :func:`tv_optimality` needs).
+    workers : int or None, default None
+        ``None`` or ``-1``: the two splits of each iteration (the data split
+        ``v, t`` with its FFTs, and the gradient split ``z, s`` with its
+        shrinkage and FFT), which do not read each other's variables, are
+        updated side by side on two threads; ``1``: one after the other. The
+        iterates are identical either way (the same operations on the same
+        arrays); only the wall time changes.
 
     Returns
     -------
@@ -375,11 +397,11 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     wf = w * f
     one = dtype.type(1)
 
-    def fft(x):
-        return sfft.rfftn(x, workers=_WORKERS)
+    def fft(x, workers=_WORKERS):
+        return sfft.rfftn(x, workers=workers)
 
-    def ifft(x):
-        return sfft.irfftn(x, s=shape, workers=_WORKERS).astype(dtype, copy=False)
+    def ifft(x, workers=_WORKERS):
+        return sfft.irfftn(x, s=shape, workers=workers).astype(dtype, copy=False)
 
     if x0 is None:
         chi = np.zeros(shape, dtype)
@@ -390,7 +412,6 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     chi_k = fft(chi)
     dchi = ifft(chi_k * d)
     g = _grad(chi, vs).astype(dtype)
-    z = g.copy()
     s = np.zeros_like(g)
     v = dchi.copy()
     t = np.zeros(shape, dtype)
@@ -403,34 +424,57 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     gs, work = np.empty_like(g), np.empty_like(g)
     mag, buf = np.empty(shape, dtype), np.empty(shape, dtype)
     change, n_iter = np.inf, 0
-    with _blas_single_thread():             # the loop's norms are small BLAS calls: no busy-waiting threads
-        while n_iter < max_iter:
-            # the two splits from the current chi, then chi, then the scaled duals
-            np.add(dchi, t, out=v)                      # v = (M f + nu (D chi + t)) / (M + nu)
-            v *= nu_t
-            v += wf
-            v /= den_v
-            np.add(g, s, out=gs)                        # z = shrink(grad chi + s, lam / mu)
-            z = _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)
-            np.subtract(z, s, out=work)                 # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
-            new_k = fft(_div(work, vs))                 # F(-div w) = -F(div w) exactly (negation commutes
-            new_k *= mu_t                               # with every rounding), so the negation is folded
-            np.subtract(v, t, out=buf)                  # into the sum below: b - a is b + (-a) in IEEE
-            data_k = fft(buf)
-            data_k *= nu_d
-            np.subtract(data_k, new_k, out=new_k)
+    pair = min(n_workers(workers), 2)
+    # side by side, each split's FFTs take one core (two threads each would oversubscribe the two
+    # cores: measured slower); the FFT between the two phases keeps every core
+    split_workers = 1 if pair == 2 else _WORKERS
+
+    # Each iteration: the two splits from the current chi, then chi, then the scaled duals. The data
+    # split (v, t, D chi) and the gradient split (z, s, grad chi) touch disjoint arrays, so each
+    # phase runs them as two independent tasks (side by side when pair == 2).
+    def data_split():                           # v = (M f + nu (D chi + t)) / (M + nu); nu D F(v - t)
+        np.add(dchi, t, out=v)
+        np.multiply(v, nu_t, out=v)
+        np.add(v, wf, out=v)
+        np.divide(v, den_v, out=v)
+        np.subtract(v, t, out=buf)
+        data_k = fft(buf, split_workers)
+        data_k *= nu_d
+        return data_k
+
+    def grad_split():                           # z = shrink(grad chi + s, lam / mu); mu F(-div(z - s))
+        np.add(g, s, out=gs)
+        _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)      # z, in gs
+        np.subtract(gs, s, out=work)
+        new_k = fft(_div(work, vs), split_workers)   # F(-div w) = -F(div w) exactly (negation commutes
+        new_k *= mu_t                           # with every rounding), so the negation is folded
+        return new_k                            # into the sum below: b - a is b + (-a) in IEEE
+
+    def data_dual(new, new_k):                  # the change of chi, D chi, t += D chi - v
+        np.subtract(new, chi, out=buf)
+        step = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
+        new_k *= d
+        dchi_new = ifft(new_k, split_workers)
+        np.add(t, dchi_new, out=t)
+        np.subtract(t, v, out=t)
+        return step, dchi_new
+
+    def grad_dual(new):                         # grad chi, s += grad chi - z
+        _grad(new, vs, out=g)
+        np.add(s, g, out=s)
+        np.subtract(s, gs, out=s)
+
+    def both(first, second):
+        return thread_map(lambda task: task(), (first, second), workers=pair)
+
+    with _blas_single_thread():             # the loop's norms are small BLAS calls: no busy-waiting threads,
+        while n_iter < max_iter:            # and one BLAS thread whichever thread computes them
+            data_k, new_k = both(data_split, grad_split)
+            np.subtract(data_k, new_k, out=new_k)   # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
             new_k *= inv_den
             new = ifft(new_k)
-            np.subtract(new, chi, out=buf)
-            change = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
+            (change, dchi), _ = both(lambda: data_dual(new, new_k), lambda: grad_dual(new))
             chi = new
-            new_k *= d
-            dchi = ifft(new_k)
-            _grad(chi, vs, out=g)
-            s += g
-            s -= z
-            t += dchi
-            t -= v
             n_iter += 1
             if change < tol:
                 break
@@ -531,7 +575,8 @@ def l_curve_corner(misfit, roughness, params) -> int:
 
 
 def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
-            regulariser: str = "gradient", score=None, keep=None, output_mask=None) -> dict:
+            regulariser: str = "gradient", score=None, keep=None, output_mask=None,
+            workers=None) -> dict:
     """Sweep a one-parameter reconstruction and locate its L-curve corner.
 
     Parameters
@@ -559,6 +604,16 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
         ``recon`` returns it (e.g. a whole-grid minimiser: zeroing it outside
         the brain would add misfit that no parameter controls, and bend the
         curve back at small parameters).
+    workers : int or None, default None
+        Threads that evaluate the maps (the two norms, ``score`` and ``keep``)
+        while the next reconstructions run: ``None`` or ``-1`` every core,
+        ``1`` a plain serial loop. ``recon`` itself is always called on the
+        calling thread, one parameter after another in ``params`` order, so a
+        warm-started ``recon`` (one that starts from the previous result) is
+        safe; ``score`` and ``keep`` must not modify shared state. The results
+        are identical whatever the number (each map is evaluated by the same
+        code, with one BLAS thread, as in the serial loop); only ``seconds``,
+        a wall time, shares the cores with the evaluations running beside it.
 
     Returns
     -------
@@ -570,24 +625,61 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
         ``kept`` (list, in ``params`` order).
     """
     import pandas as pd
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
     params = np.asarray(params, float)
-    rows, kept = [], []
-    for p in params:
-        t0 = time.perf_counter()
-        chi = recon(float(p))
-        row = {"param": float(p), "seconds": time.perf_counter() - t0}
-        with _blas_single_thread():        # norms, dot products and line fits: no busy-waiting BLAS threads
-            row["misfit"], row["roughness"] = misfit_and_roughness(
-                chi, field, mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser)
-            shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
-            if score is not None:
-                row.update(score(shown))
-        rows.append(row)
-        kept.append(shown if keep is None else keep(shown))
     order = np.argsort(params)
     if np.any(np.diff(params[order]) <= 0) or not (np.all(np.diff(params) > 0) or np.all(np.diff(params) < 0)):
         raise ValueError("params must be strictly increasing or strictly decreasing")
+    n = n_workers(workers)
+
+    check_choice(regulariser, "regulariser", ("gradient", "identity", "tv"))
+    norms = _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir)   # shared by every map
+    if regulariser == "gradient":
+        norms._gsym = gradient_symbol(norms.f.shape, voxel_size=norms.vs)    # before any thread reads it
+
+    def evaluate(chi):
+        """The L-curve norms, the score and the kept part of one map (no BLAS-limit entry here:
+        threadpoolctl's limit is process-wide, so it is held once around the whole sweep)."""
+        row = {}
+        row["misfit"], row["roughness"] = norms(chi, regulariser)
+        shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
+        if score is not None:
+            row.update(score(shown))
+        return row, (shown if keep is None else keep(shown))
+
+    def reconstruct(p):
+        t0 = time.perf_counter()
+        chi = recon(float(p))
+        return chi, {"param": float(p), "seconds": time.perf_counter() - t0}
+
+    # one BLAS thread for norms, dot products and line fits (no busy-waiting BLAS threads, and the
+    # same bits whatever the number of sweep threads)
+    with _blas_single_thread():
+        if n == 1 or params.size == 1:
+            done = []
+            for p in params:
+                chi, head = reconstruct(p)
+                done.append((head, *evaluate(chi)))
+        else:
+            # a pipeline rather than qmrigenes._threads.thread_map: the reconstructions stay in
+            # order on this thread (warm starts), each map's evaluation is handed to the pool as it
+            # arrives, and at most `n` maps wait or run there (memory)
+            done, pending = [], deque()
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                for p in params:
+                    chi, head = reconstruct(p)
+                    pending.append((head, pool.submit(evaluate, chi)))
+                    del chi
+                    while len(pending) >= n:
+                        head_, fut = pending.popleft()
+                        done.append((head_, *fut.result()))
+                while pending:
+                    head_, fut = pending.popleft()
+                    done.append((head_, *fut.result()))
+    rows = [dict(head, **row) for head, row, _ in done]
+    kept = [k for _, _, k in done]
     table = pd.DataFrame([rows[i] for i in order]).set_index("param")
     kept = [kept[i] for i in order]
     corner = l_curve_corner(table["misfit"].to_numpy(), table["roughness"].to_numpy(), params[order])

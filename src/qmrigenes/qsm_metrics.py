@@ -184,11 +184,13 @@ def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
     x = np.asarray(x, float)
     shape = tuple(sfft.next_fast_len(n + size - 1, real=True) for n in x.shape)
     key = (shape, float(sigma), int(size))
-    if key not in _LOG_SPECTRA:
+    spec = _LOG_SPECTRA.get(key)           # one look-up: safe with maps scored on several threads
+    if spec is None:
+        spec = sfft.rfftn(log_kernel(sigma=sigma, size=size), s=shape, workers=-1)
         if len(_LOG_SPECTRA) > 8:
             _LOG_SPECTRA.clear()
-        _LOG_SPECTRA[key] = sfft.rfftn(log_kernel(sigma=sigma, size=size), s=shape, workers=-1)
-    full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=-1) * _LOG_SPECTRA[key], s=shape, workers=-1)
+        _LOG_SPECTRA[key] = spec
+    full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=-1) * spec, s=shape, workers=-1)
     c = (size - 1) // 2
     return full[c:c + x.shape[0], c:c + x.shape[1], c:c + x.shape[2]]
 
