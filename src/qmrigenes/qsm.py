@@ -1004,10 +1004,10 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
     >>> chi = qsm.sphere_source((16, 16, 16), center=(8, 8, 8), radius_mm=5, chi=0.1)
     >>> mask = qsm.sphere_source(chi.shape, center=(8, 8, 8), radius_mm=12, chi=1.0) > 0
     >>> field = qsm.forward_field(chi, pad=4) * mask
-    >>> sweep = qsm.tikhonov_cg_many(field, mask, lam=[1e-3, 1e-2, 1e-1], workers=2)
-    >>> [info["lam"] for _, info in sweep]
-    [0.001, 0.01, 0.1]
-    >>> bool(np.array_equal(sweep[1][0], qsm.tikhonov_cg(field, mask, lam=1e-2)[0]))
+    >>> results = qsm.tikhonov_cg_many(field, mask, lam=[0.003, 0.03, 0.3], workers=2)
+    >>> [info["lam"] for _, info in results]
+    [0.003, 0.03, 0.3]
+    >>> bool(np.array_equal(results[1][0], qsm.tikhonov_cg(field, mask, lam=0.03)[0]))
     True
     """
     many_fields = not isinstance(fields, np.ndarray)
