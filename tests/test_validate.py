@@ -1,4 +1,6 @@
 """Unit tests of the private validation helpers."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +28,14 @@ def test_check_finite_fast_path_keeps_the_full_check():
     """A finite sum skips the element-wise check; NaN or inf anywhere makes the sum non-finite, and
     finite values whose sum overflows fall through to the full check (and pass)."""
     big = np.full((4, 5, 6), 1e308)
-    v.check_finite(big, "x")                                     # the sum overflows: still finite
-    v.check_finite(big.astype(np.complex128), "x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # no RuntimeWarning from the fast sum
+        v.check_finite(big, "x")                                 # the sum overflows: still finite
+        v.check_finite(big.astype(np.complex128), "x")
+        x = np.zeros(7)
+        x[[1, 4]] = (np.inf, -np.inf)
+        with pytest.raises(ValueError):
+            v.check_finite(x, "x")
     for bad in (np.nan, np.inf, -np.inf):
         for dtype in (np.float32, np.float64, np.complex64):
             x = np.zeros((4, 5, 6), dtype)

@@ -132,7 +132,9 @@ def check_finite(arr, name: str, *, allow_nan: bool = False) -> None:
     a = np.asarray(arr)
     if a.dtype.kind not in "fc":
         return
-    if a.size and np.isfinite(np.sum(a)):     # one pass, no temporary: a NaN or an inf would make the
+    with np.errstate(over="ignore", invalid="ignore"):   # the full check below reports, not numpy
+        total = np.sum(a) if a.size else 0.0
+    if a.size and np.isfinite(total):         # one pass, no temporary: a NaN or an inf would make the
         return                                # sum non-finite (a finite overflow falls through)
     n_inf = int(np.isinf(a).sum())
     n_nan = 0 if allow_nan else int(np.isnan(a).sum())
