@@ -296,3 +296,24 @@ def test_r1_noise_grid_optimum_straddles_the_ernst_angle():
     assert grid["r1_bias_pct"].min() < -1                    # the small-angle estimate errs at large angles
     with pytest.raises(ValueError, match="no pair"):
         R.r1_noise_grid(0.86, fa_low=(30,), fa_high=(10,))
+
+
+def test_r1_noise_grid_is_the_per_pair_computation():
+    """Each angle's signal computed once and the five estimates of a pair in one call give the
+    numbers of the plain per-pair loop (elementwise arithmetic only), bit for bit."""
+    r1, amp, sigma, tr = 0.86, 70.0, 0.05, 0.025
+    grid = R.r1_noise_grid(r1, amplitude=amp, sigma=sigma, tr=tr, fa_low=(3, 6), fa_high=(5, 21, 30))
+    assert len(grid) == 5                                  # (3, 5), (3, 21), (3, 30), (6, 21), (6, 30)
+    for _, row in grid.iterrows():
+        a1, a2 = row["fa_low"], row["fa_high"]
+        s1 = float(R.spgr_signal(amp, r1, 0.0, flip_angle=a1, tr=tr, te=(0.0,))[0])
+        s2 = float(R.spgr_signal(amp, r1, 0.0, flip_angle=a2, tr=tr, te=(0.0,))[0])
+
+        def est(x, y):
+            return float(R.fit_r1_pd_vfa(x, y, fa_pdw=a1, fa_t1w=a2, tr_pdw=tr, tr_t1w=tr)[0])
+
+        h1, h2 = 1e-6 * s1, 1e-6 * s2
+        d1 = (est(s1 + h1, s2) - est(s1 - h1, s2)) / (2 * h1)
+        d2 = (est(s1, s2 + h2) - est(s1, s2 - h2)) / (2 * h2)
+        assert row["r1_cov_pct"] == 100 * sigma * np.hypot(d1, d2) / r1
+        assert row["r1_bias_pct"] == 100 * (est(s1, s2) / r1 - 1)

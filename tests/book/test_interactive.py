@@ -64,6 +64,19 @@ def test_curves_match_spgr_signal_and_peak_at_ernst(widget):
             assert abs(x[np.argmax(y[1, it])] - s["marker"][1][it]) <= 1.0
 
 
+def test_spgr_data_is_one_spgr_signal_call_per_point():
+    """Every B1 in one call gives the numbers of one call per (B1, TR, flip angle), bit for bit."""
+    d = interactive.spgr_flip_angle_data(r1=R1, pd={"GM": 80.0, "WM": 70.0}, tr_ms=(10, 25),
+                                         flip_deg=(3, 21, 89), b1=(0.8, 1.0, 1.2))
+    for tissue in R1:
+        for ib, b in enumerate(d["b1"]):
+            for it, tr_ms in enumerate(d["tr_ms"]):
+                for ia, fa in enumerate(d["flip_deg"]):
+                    want = spgr_signal({"GM": 80.0, "WM": 70.0}[tissue], R1[tissue], 0.0, flip_angle=float(fa),
+                                       tr=tr_ms / 1000, te=(0.0,), b1=float(b))[0]
+                    assert d["signal"][tissue][ib, it, ia] == want
+
+
 def test_html_has_no_external_urls(widget):
     text = widget.to_html()
     assert not re.search(r"(https?:)?//", text)
