@@ -16,8 +16,9 @@ checks that the outputs agree (bitwise where the fast path claims it):
    default huge-page hint against the hint off (``qmribook`` turns it off): system time of page
    faults; identical maps;
 (The review heat map drawn with matplotlib alone instead of ``seaborn.heatmap`` saved about 1.5 s of
-a fresh interpreter's CPU, mostly seaborn's imports, with an identical PNG; not adopted: the book
-draws its heat maps with seaborn, the field's library.)
+a fresh interpreter's CPU, mostly seaborn's imports, with an identical PNG; not adopted then: the
+book draws its heat maps with seaborn, the field's library. Adopted in the fifth round (branch
+ch3d) for the review heat map only: 0.37 s of a kernel with compiled bytecode, identical PNG.)
 
 5. the atrophy model's distance to the caudate's boundary: the whole-grid Euclidean distance
    transform against the one on the nucleus's box; identical distances;
@@ -27,6 +28,12 @@ draws its heat maps with seaborn, the field's library.)
 7. ``display.figure`` of four of the chapter's map figures (phantom, MPM maps, MPM accuracy,
    SHARP): the axis artists of axes drawn without axis kept and the fonts read with ``findobj``
    (the previous path) against hidden and read from drawn artists only; identical PNG bytes.
+8. the exercises' flip-angle noise grid (``relaxometry.r1_noise_grid``, WM, 916 angle pairs): two
+   ``spgr_signal`` and five ``fit_r1_pd_vfa`` calls per pair (the previous loop) against each
+   angle's signal once and a pair's five estimates in one call; identical table;
+9. the SPGR explorer's data (``interactive.spgr_flip_angle_data``, the chapter's 5 tissues, 20 TRs,
+   90 angles, 3 B1 values): one ``spgr_signal`` call per point against one per (TR, angle) for
+   every B1 at once; identical arrays.
 """
 import os
 import resource
@@ -246,7 +253,72 @@ def figure_axis_artists():
          min(t for t, _ in plain), min(t for t, _ in fast), "identical PNG bytes, panels and fonts")
 
 
+# ----------------------------------------------------------------------------------------- 8.
+def _plain_r1_noise_grid(r1, amplitude, sigma, tr, fa_low=tuple(range(2, 21)), fa_high=tuple(range(8, 61))):
+    """The previous per-pair loop of ``relaxometry.r1_noise_grid``."""
+    import pandas as pd
+
+    from qmrigenes.relaxometry import _r1_two_angle, spgr_signal
+
+    lo, hi = np.meshgrid(np.asarray(fa_low, float), np.asarray(fa_high, float), indexing="ij")
+    keep = lo < hi
+    lo, hi = lo[keep], hi[keep]
+    cov, bias = np.empty(lo.size), np.empty(lo.size)
+    for k, (a1, a2) in enumerate(zip(lo, hi)):
+        s1 = float(spgr_signal(amplitude, r1, 0.0, flip_angle=a1, tr=tr, te=(0.0,))[0])
+        s2 = float(spgr_signal(amplitude, r1, 0.0, flip_angle=a2, tr=tr, te=(0.0,))[0])
+        est = float(_r1_two_angle(s1, s2, a1, a2, tr))
+        h1, h2 = 1e-6 * s1, 1e-6 * s2
+        d1 = (float(_r1_two_angle(s1 + h1, s2, a1, a2, tr)) - float(_r1_two_angle(s1 - h1, s2, a1, a2, tr))) / (2 * h1)
+        d2 = (float(_r1_two_angle(s1, s2 + h2, a1, a2, tr)) - float(_r1_two_angle(s1, s2 - h2, a1, a2, tr))) / (2 * h2)
+        cov[k] = 100 * sigma * np.hypot(d1, d2) / r1
+        bias[k] = 100 * (est / r1 - 1)
+    return pd.DataFrame({"fa_low": lo, "fa_high": hi, "r1_cov_pct": cov, "r1_bias_pct": bias})
+
+
+def noise_grid():
+    from qmrigenes import phantom, relaxometry
+
+    wm = phantom.tissue_table().loc["WM"]
+    plain, a = best_of(lambda: _plain_r1_noise_grid(wm["R1"], wm["PD"], 0.05, 0.025))
+    fast, b = best_of(lambda: relaxometry.r1_noise_grid(wm["R1"], amplitude=wm["PD"], sigma=0.05, tr=0.025))
+    assert a.equals(b)
+    line(f"flip-angle noise grid ({len(b)} pairs): per-pair calls vs signals once, five estimates per call",
+         plain, fast, "identical table")
+
+
+# ----------------------------------------------------------------------------------------- 9.
+def spgr_explorer_data():
+    sys.path.insert(0, "chapters")
+    from qmribook import interactive
+
+    from qmrigenes import phantom
+    from qmrigenes.relaxometry import spgr_signal
+
+    table = phantom.tissue_table()
+    r1 = {k: float(table.loc[k, "R1"]) for k in list(table.index)[:5]}
+    tr_ms, flip, b1 = np.arange(5.0, 101.0, 5.0), np.arange(1.0, 91.0), np.array([0.8, 1.0, 1.2])
+
+    def plain():
+        pdv, r1v = np.full(len(r1), 100.0), np.array(list(r1.values()))
+        sig = np.empty((len(r1), b1.size, tr_ms.size, flip.size))
+        for ib, b in enumerate(b1):
+            for it, tr in enumerate(tr_ms):
+                for ia, fa in enumerate(flip):
+                    sig[:, ib, it, ia] = spgr_signal(pdv, r1v, 0.0, flip_angle=float(fa), tr=tr / 1000.0,
+                                                     te=(0.0,), b1=float(b))[0]
+        return sig
+
+    t_plain, a = best_of(plain)
+    t_fast, d = best_of(lambda: interactive.spgr_flip_angle_data(r1=r1, tr_ms=tr_ms, flip_deg=flip, b1=b1))
+    assert all(np.array_equal(a[i], d["signal"][k]) for i, k in enumerate(r1))
+    line("SPGR explorer data (5 tissues x 3 B1 x 20 TR x 90 angles): a call per point vs every B1 per call",
+         t_plain, t_fast, "identical arrays")
+
+
 if __name__ == "__main__":
+    noise_grid()
+    spgr_explorer_data()
     figure_axis_artists()
     stopping_rule_check()
     rician_noise()
