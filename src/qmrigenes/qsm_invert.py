@@ -182,21 +182,22 @@ def misfit_and_roughness(chi, field, mask=None, *, voxel_size=(1.0, 1.0, 1.0), b
     2.44949
     """
     check_choice(regulariser, "regulariser", ("gradient", "identity", "tv"))
-    return _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir)(chi, regulariser)
+    return _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser)(chi)
 
 
 class _LCurveNorms:
     """:func:`misfit_and_roughness` against one field: the masked field, the dipole and the
     gradient symbol prepared once for all the maps of a sweep (the same operations per map)."""
 
-    def __init__(self, field, mask, *, voxel_size, b0_dir):
+    def __init__(self, field, mask, *, voxel_size, b0_dir, regulariser):
         self.f, self.mask, _ = _prep(field, mask, np.float64)
         self.vs = _voxel(voxel_size)
         self.d = dipole_kernel(self.f.shape, voxel_size=self.vs, b0_dir=b0_dir)
-        self._gsym = None
+        self.regulariser = regulariser
+        self.gsym = gradient_symbol(self.f.shape, voxel_size=self.vs) if regulariser == "gradient" else None
 
-    def __call__(self, chi, regulariser):
-        f, mask, vs = self.f, self.mask, self.vs
+    def __call__(self, chi):
+        f, mask, vs, regulariser = self.f, self.mask, self.vs, self.regulariser
         chi = as_array(chi, "chi", ndim=3)
         if chi.shape != f.shape:
             raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {f.shape}")
@@ -208,11 +209,9 @@ class _LCurveNorms:
         if regulariser == "identity":
             rough = float(np.linalg.norm(chi))
         elif regulariser == "gradient":       # Parseval on the spectrum the misfit needed anyway
-            if self._gsym is None:
-                self._gsym = gradient_symbol(f.shape, voxel_size=vs)
             power = np.square(spec.real, dtype=np.float64)
             power += np.square(spec.imag, dtype=np.float64)
-            power *= self._gsym
+            power *= self.gsym
             rough = float(np.sqrt(np.sum(power * _half_spectrum_weights(f.shape))))
         else:
             g = _grad(chi, vs)
@@ -635,15 +634,14 @@ def l_curve(recon, field, mask, params, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0
     n = n_workers(workers)
 
     check_choice(regulariser, "regulariser", ("gradient", "identity", "tv"))
-    norms = _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir)   # shared by every map
-    if regulariser == "gradient":
-        norms._gsym = gradient_symbol(norms.f.shape, voxel_size=norms.vs)    # before any thread reads it
+    norms = _LCurveNorms(field, mask, voxel_size=voxel_size, b0_dir=b0_dir,    # shared by every map
+                         regulariser=regulariser)
 
     def evaluate(chi):
         """The L-curve norms, the score and the kept part of one map (no BLAS-limit entry here:
         threadpoolctl's limit is process-wide, so it is held once around the whole sweep)."""
         row = {}
-        row["misfit"], row["roughness"] = norms(chi, regulariser)
+        row["misfit"], row["roughness"] = norms(chi)
         shown = chi if output_mask is None else np.where(output_mask, chi, 0).astype(np.asarray(chi).dtype)
         if score is not None:
             row.update(score(shown))
