@@ -771,9 +771,8 @@ _STAGE_NAMES = {"early_active": "early active", "late_active": "late active", "c
                 "chronic_inactive": "chronic inactive"}
 
 
-def _solve_referenced(field, phantom: Phantom, *, lam: float, tol: float) -> np.ndarray:
-    """Converged Tikhonov QSM of ``field``, CSF-referenced, zero outside the brain (ppm)."""
-    chi, _ = tikhonov_cg(field, phantom.mask, lam=lam, tol=tol, voxel_size=phantom.voxel_size)
+def _referenced(chi, phantom: Phantom) -> np.ndarray:
+    """A QSM map of ``phantom`` CSF-referenced and zero outside the brain (ppm)."""
     return np.where(phantom.mask, reference_to(chi, phantom.labels == _LUT["CSF"]), 0)
 
 
@@ -847,7 +846,7 @@ def report_lesions(phantom: Phantom, b1: np.ndarray, *, protocol=None, sigma: fl
     only = lesion_only(les, phantom, parameter="chi")
     fields = [field, clean, qsm.forward_field(only, voxel_size=les.voxel_size, pad=pad)]
     solved = qsm.tikhonov_cg_many(fields, les.mask, lam=lam, tol=tol, voxel_size=les.voxel_size)  # on the cores
-    chi, chi_nf, chi_lo = (np.where(les.mask, reference_to(x, les.labels == _LUT["CSF"]), 0) for x, _ in solved)
+    chi, chi_nf, chi_lo = (_referenced(x, les) for x, _ in solved)
     return present_lesions(phantom, les, lesion_map, info, est,
                            {"noisy": chi, "noise-free": chi_nf, "lesion only": chi_lo},
                            rim_distance_mm=rim_distance_mm, shell_mm=shell_mm, near_zero_ppb=near_zero_ppb)
