@@ -134,15 +134,14 @@ class Variant(LIBRARY):
             exps = [(a, b, c) for a in range(degree + 1) for b in range(degree + 1 - a)
                     for c in range(degree + 1 - a - b)]
             aw = np.empty((len(exps), r.size))
-            wr = np.empty(len(exps))
+            wr, e = np.empty(len(exps)), np.empty((len(exps), len(exps)))
             for i, (a, b, c) in enumerate(exps):
                 w = self.o * (axes[0][:, None, None] ** a * axes[1][None, :, None] ** b * axes[2] ** c)
                 aw[i] = self.apply(w, single=False).ravel()
                 wr[i] = float(np.vdot(w, r))
-            e = np.array([[float(np.vdot(self.o * (axes[0][:, None, None] ** a * axes[1][None, :, None] ** b
-                                                    * axes[2] ** c), aw[j].reshape(self.shape)))
-                           for j in range(len(exps))] for (a, b, c) in exps])
-            e_inv = np.linalg.inv(0.5 * (e + e.T))
+                e[i, :i + 1] = aw[:i + 1] @ w.ravel()        # E = W^T A W, lower triangle
+            e = np.tril(e) + np.tril(e, -1).T
+            e_inv = np.linalg.inv(e)
 
             def poly(mu):                            # sum_i mu_i x^a y^b z^c on the grid, one z-power at a time
                 out = np.zeros(self.shape)
