@@ -1,8 +1,8 @@
 """Benchmark (issue #22, branch ``cg``): cheaper masked Tikhonov solves? Variants of the Schur CG
 of ``qsm.tikhonov_cg`` (``method="schur"``) against the library's solver, in one run.
 
-Run on demand: ``python benchmarks/bench_schur.py [SECTION ...] [full]`` on the real 2016 QSM
-challenge field (160^3, 1.06 mm; the chapter 4 problem), ``tol=1e-6``. Sections (all by default):
+Run: ``python benchmarks/bench_schur.py [SECTION ... | all] [full | rule]`` on the real 2016 QSM
+challenge field (160^3, 1.06 mm; the chapter 4 problem), ``tol=1e-6``. Sections:
 
 * ``precision``: the library's solver (``base``, run first and last; the best of the two is the
   reference of every ratio); ``replica``, this file's copy of the library's CG loop (checks that the
@@ -34,10 +34,13 @@ challenge field (160^3, 1.06 mm; the chapter 4 problem), ``tol=1e-6``. Sections 
   meaningful on an idle machine), the CPU seconds each pool thread spends (from
   ``/proc/self/task``), and the same transforms written axis by axis (checked identical).
 
-The chapter's lambda are the closed form's choices on its grid ``np.logspace(-3, 0, 10)``: the
-L-curve corner 2.154e-3 and the tuned 0.1 mm^2. Without an option the solver sections run at the tuned
-lambda only (29 iterations; about 5 minutes in all at load 4-7); ``full`` adds the L-curve lambda (83
-iterations; about 15 minutes more at that load), ``rule`` runs the L-curve lambda alone.
+Without a section name (as ``make bench`` runs it): ``precision``, ``spectrum`` and ``fft``, about
+3 minutes at load 4-8; ``all`` runs every section (about 15 minutes at that load). The chapter's
+lambda are the closed form's choices on its grid ``np.logspace(-3, 0, 10)``: the L-curve corner
+2.154e-3 and the tuned 0.1 mm^2. The solver sections run at the tuned lambda (29 iterations) unless
+``full`` adds the L-curve lambda (83 iterations; about 2.5 times as long again) or ``rule`` runs the
+L-curve lambda alone (``warm`` always solves both). Round 8 of ``benchmarks/QSM_RESULTS.md`` is
+``all full`` and ``deflate full``.
 Printed per solve: iterations, the final float64 normal-equation residual (recomputed by the
 library), wall and CPU seconds (this process, all threads), the largest difference of chi inside
 the mask from the library's solution (ppb), and the ratio library / variant (wall, CPU; > 1 means
@@ -350,7 +353,10 @@ def fft(reps=12):
 
 def main(args):
     from qmrigenes.qsm_challenge import load_qsm_challenge_2016
-    sections = [a for a in args if a not in ("full", "rule")] or ["precision", "power", "deflate", "warm", "spectrum", "fft"]
+    every = ["precision", "power", "deflate", "warm", "spectrum", "fft"]
+    sections = [a for a in args if a not in ("full", "rule")] or ["precision", "spectrum", "fft"]
+    if "all" in sections:
+        sections = every
     lams = {"full": [LAM_TUNED, LAM_RULE], "rule": [LAM_RULE]}.get(next((a for a in args if a in ("full", "rule")), ""),
                                                                    [LAM_TUNED])
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, "
