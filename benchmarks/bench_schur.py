@@ -20,7 +20,8 @@ challenge field (160^3, 1.06 mm; the chapter 4 problem), ``tol=1e-6``. Sections:
   optimal circulant approximation of ``O K O`` (K convolved with the outside mask's power
   spectrum) as the preconditioner's symbol, alone and averaged with K.
 * ``deflate``: deflated PCG (Saad, Yeung, Erhel & Guyomarc'h 2000) with the low-order polynomials
-  outside the mask as deflation space, ``W = O x^a y^b z^c`` with ``a + b + c <= 1`` (4 vectors) or
+  outside the mask as deflation space: the constant alone (stored as a volume, the plain form), or
+  ``W = O x^a y^b z^c`` with ``a + b + c <= 1`` (4 vectors) or
   ``<= 2`` (10): ``AW`` is computed once (two FFTs per vector) and kept (one 160^3 volume per
   vector); each iteration adds ``E^-1 (AW)^T z`` (one pass over the stacked ``AW``) and
   ``p -= W mu`` (the polynomial evaluated on the grid). The error CG removes slowly is smooth
@@ -266,7 +267,8 @@ def power(data, lams):
 
 def deflate(data, lams):
     for lam in lams:
-        _block(data, lam, [("deflate degree 1", {"poly": 1}), ("deflate degree 2", {"poly": 2})])
+        _block(data, lam, [("deflate constant", {"deflate": lambda o: [np.ones(o.shape)]}),
+                           ("deflate degree 1", {"poly": 1}), ("deflate degree 2", {"poly": 2})])
 
 
 def warm(data):
