@@ -32,8 +32,8 @@ ch3d) for the review heat map only: 0.37 s of a kernel with compiled bytecode, i
    ``spgr_signal`` and five ``fit_r1_pd_vfa`` calls per pair (the previous loop) against each
    angle's signal once and a pair's five estimates in one call; identical table;
 9. the SPGR explorer's data (``interactive.spgr_flip_angle_data``, the chapter's 5 tissues, 20 TRs,
-   90 angles, 3 B1 values): one ``spgr_signal`` call per point against one per (TR, angle) for
-   every B1 at once; identical arrays.
+   90 angles, 3 B1 values): one ``spgr_signal`` call per point against one per TR for every B1
+   and flip angle at once (one per (TR, angle) before branch ch3e); identical arrays.
 """
 import os
 import resource
@@ -312,7 +312,7 @@ def spgr_explorer_data():
     t_plain, a = best_of(plain)
     t_fast, d = best_of(lambda: interactive.spgr_flip_angle_data(r1=r1, tr_ms=tr_ms, flip_deg=flip, b1=b1))
     assert all(np.array_equal(a[i], d["signal"][k]) for i, k in enumerate(r1))
-    line("SPGR explorer data (5 tissues x 3 B1 x 20 TR x 90 angles): a call per point vs every B1 per call",
+    line("SPGR explorer data (5 tissues x 3 B1 x 20 TR x 90 angles): a call per point vs one call per TR",
          t_plain, t_fast, "identical arrays")
 
 

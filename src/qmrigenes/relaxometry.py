@@ -157,8 +157,9 @@ def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat
         Signal amplitude A (proton density x receive sensitivity), >= 0.
     r1, r2s : array_like
         Relaxation rates R1 (> 0) and R2* (>= 0) in 1/s; broadcastable to ``pd_``.
-    flip_angle : float
-        Nominal flip angle in degrees, in (0, 90].
+    flip_angle : float or array_like
+        Nominal flip angle in degrees, in (0, 90]; an array (e.g. shape ``(n_fa, 1)``) gives
+        the signal for each angle, broadcast with the other inputs.
     tr : float
         Repetition time in seconds (> 0).
     te : sequence of float
