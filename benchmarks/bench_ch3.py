@@ -198,15 +198,11 @@ def skimage_imports():
 
 
 # ----------------------------------------------------------------------------------------- 7.
-def figure_axis_artists():
-    """Rendering chapter 3's map figures (phantom, MPM maps and accuracy, SHARP) through
-    ``display.figure``: axis artists of axes drawn without axis kept and fonts read by
-    ``findobj`` (the previous path) against hidden and read from drawn artists only."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-
+def chapter_map_figures():
+    """A function that builds four of chapter 3's map figures afresh (phantom, MPM maps and
+    accuracy, SHARP), from the chapter's own inputs (computed once, here)."""
     sys.path.insert(0, "chapters")
-    from qmribook import ch3, display
+    from qmribook import ch3
 
     from qmrigenes import phantom, qsm, relaxometry
 
@@ -230,6 +226,20 @@ def figure_axis_artists():
         return [*ch3.present_phantom(ph, phantom.tissue_table()).figures.values(),
                 *ch3.present_mpm(ph, b1, signals, est, tissues=tissues, sigma=0.05, z=36).figures.values(),
                 *ch3.present_background(field, total, local, eroded, mask=ph.mask, y=85).figures.values()]
+
+    return figures
+
+
+def figure_axis_artists():
+    """Rendering chapter 3's map figures (phantom, MPM maps and accuracy, SHARP) through
+    ``display.figure``: axis artists of axes drawn without axis kept and fonts read by
+    ``findobj`` (the previous path) against hidden and read from drawn artists only."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from qmribook import display
+
+    figures = chapter_map_figures()
 
     def render(previous):
         figs = figures()            # built outside the timer
