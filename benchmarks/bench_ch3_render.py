@@ -16,7 +16,11 @@ enlarges its picture), built afresh outside the timers from the chapter's inputs
    side on threads (``workers=None``; Pillow releases the GIL while it filters and compresses):
    wall time, the same bytes;
 3. measured, **not adopted**: Pillow's PNG compression at zlib level 1 instead of the default
-   (6) on the same pixels: less CPU for larger files (identical pixels, different bytes).
+   (6) on the same pixels: less CPU for larger files (identical pixels, different bytes);
+4. the garbage collector's full collections while the four figures are built and rendered three
+   times: every imported object scanned (``gc.unfreeze()``) against the objects alive at import
+   left out (``gc.freeze()``, what importing ``qmribook`` does): CPU of the collections
+   (``gc.callbacks``) and of the whole, the same PNG bytes.
 """
 import io
 import os
@@ -120,6 +124,43 @@ def compression_level(figures):
          f"-> {sum(map(len, fast[2])) // 1000} kB)")
 
 
+def gc_freeze(figures, rounds=3):
+    import gc
+
+    from qmribook import display
+
+    spent = {"t": 0.0, "start": 0.0}
+
+    def callback(phase, info):
+        if phase == "start":
+            spent["start"] = time.process_time()
+        else:
+            spent["t"] += time.process_time() - spent["start"]
+
+    def run():
+        spent["t"] = 0.0
+        t = time.process_time()
+        pngs = [display.figure(f, min_font_pt=8.0).png for _ in range(rounds) for f in figures()]
+        return time.process_time() - t, spent["t"], pngs
+
+    frozen = gc.get_freeze_count()
+    gc.callbacks.append(callback)
+    try:
+        plain, fast = [], []
+        for _ in range(REPEAT):
+            gc.unfreeze()
+            plain.append(run())
+            gc.freeze()
+            fast.append(run())
+    finally:
+        gc.callbacks.remove(callback)
+    assert plain[0][2] == fast[0][2]
+    print(f"  ({frozen:,} objects frozen at import; garbage collection {min(p[1] for p in plain):.3f} s "
+          f"-> {min(f[1] for f in fast):.3f} s of CPU)")
+    line(f"build and render the 4 figures x{rounds}: every object scanned by full collections vs imports frozen",
+         min(p[0] for p in plain), min(f[0] for f in fast), "identical PNG bytes")
+
+
 if __name__ == "__main__":
     import matplotlib
 
@@ -128,3 +169,4 @@ if __name__ == "__main__":
     render_against_savefig(figures)
     encode_side_by_side(figures)
     compression_level(figures)
+    gc_freeze(figures)

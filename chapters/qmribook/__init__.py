@@ -20,7 +20,8 @@ repository finds the data ``make data`` fetched.
 Importing it also stops numpy from asking the kernel for transparent huge pages for its large
 arrays (:func:`_no_huge_pages`), unless ``NUMPY_MADVISE_HUGEPAGE`` is set, and lets glibc reuse
 freed large arrays instead of mapping fresh memory for each (:func:`_reuse_freed_memory`), unless
-glibc's malloc variables are set.
+glibc's malloc variables are set; and it leaves the objects imported so far out of the garbage
+collector's full collections (:func:`_freeze_imported_objects`).
 """
 import os as _os
 
@@ -90,6 +91,26 @@ def _reuse_freed_memory() -> bool:
         return False
 
 
+def _freeze_imported_objects() -> None:
+    """Leave the objects alive now (the modules, classes and functions imported so far) out of
+    the garbage collector's full collections (``gc.freeze``), unless ``QMRIBOOK_NO_GC_FREEZE`` is set.
+
+    A full (oldest-generation) collection traverses every object the collector tracks: once
+    numpy, pandas, scipy and matplotlib are imported that is about 270,000 objects, and a chapter
+    that creates and drops figures and tables triggers such collections again and again (chapter
+    3: 10 of them, 1.3-1.4 s of CPU). Imported code lives as long as the kernel, so nothing is
+    lost by not scanning it: chapter 3's full collections then cost 0.7 s in all (one process,
+    two runs each way; ``benchmarks/bench_ch3_render.py`` item 4). Objects created later are
+    collected as before, and nothing computed changes; ``gc.unfreeze()`` undoes it.
+    """
+    if "QMRIBOOK_NO_GC_FREEZE" in _os.environ:
+        return
+    import gc
+
+    gc.freeze()
+
+
 _use_book_data()
 _no_huge_pages()
 _reuse_freed_memory()
+_freeze_imported_objects()
