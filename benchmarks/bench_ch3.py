@@ -32,8 +32,11 @@ ch3d) for the review heat map only: 0.37 s of a kernel with compiled bytecode, i
    ``spgr_signal`` and five ``fit_r1_pd_vfa`` calls per pair (the previous loop) against each
    angle's signal once and a pair's five estimates in one call; identical table;
 9. the SPGR explorer's data (``interactive.spgr_flip_angle_data``, the chapter's 5 tissues, 20 TRs,
-   90 angles, 3 B1 values): one ``spgr_signal`` call per point against one per (TR, angle) for
-   every B1 at once; identical arrays.
+   90 angles, 3 B1 values): one ``spgr_signal`` call per point against one per TR for every B1
+   and flip angle at once (one per (TR, angle) before branch ch3e); identical arrays.
+10. the MT/B1 cell's fits (the chapter's noiseless signals, three MTsat corrections): ``fit_mpm``
+   once per option set (the ESTATICS R2* fit repeated) against ``fit_mpm_variants`` (fitted once);
+   identical maps.
 """
 import os
 import resource
@@ -198,15 +201,11 @@ def skimage_imports():
 
 
 # ----------------------------------------------------------------------------------------- 7.
-def figure_axis_artists():
-    """Rendering chapter 3's map figures (phantom, MPM maps and accuracy, SHARP) through
-    ``display.figure``: axis artists of axes drawn without axis kept and fonts read by
-    ``findobj`` (the previous path) against hidden and read from drawn artists only."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-
+def chapter_map_figures():
+    """A function that builds four of chapter 3's map figures afresh (phantom, MPM maps and
+    accuracy, SHARP), from the chapter's own inputs (computed once, here)."""
     sys.path.insert(0, "chapters")
-    from qmribook import ch3, display
+    from qmribook import ch3
 
     from qmrigenes import phantom, qsm, relaxometry
 
@@ -230,6 +229,20 @@ def figure_axis_artists():
         return [*ch3.present_phantom(ph, phantom.tissue_table()).figures.values(),
                 *ch3.present_mpm(ph, b1, signals, est, tissues=tissues, sigma=0.05, z=36).figures.values(),
                 *ch3.present_background(field, total, local, eroded, mask=ph.mask, y=85).figures.values()]
+
+    return figures
+
+
+def figure_axis_artists():
+    """Rendering chapter 3's map figures (phantom, MPM maps and accuracy, SHARP) through
+    ``display.figure``: axis artists of axes drawn without axis kept and fonts read by
+    ``findobj`` (the previous path) against hidden and read from drawn artists only."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from qmribook import display
+
+    figures = chapter_map_figures()
 
     def render(previous):
         figs = figures()            # built outside the timer
@@ -312,11 +325,32 @@ def spgr_explorer_data():
     t_plain, a = best_of(plain)
     t_fast, d = best_of(lambda: interactive.spgr_flip_angle_data(r1=r1, tr_ms=tr_ms, flip_deg=flip, b1=b1))
     assert all(np.array_equal(a[i], d["signal"][k]) for i, k in enumerate(r1))
-    line("SPGR explorer data (5 tissues x 3 B1 x 20 TR x 90 angles): a call per point vs every B1 per call",
+    line("SPGR explorer data (5 tissues x 3 B1 x 20 TR x 90 angles): a call per point vs one call per TR",
          t_plain, t_fast, "identical arrays")
 
 
+# ---------------------------------------------------------------------------------------- 10.
+def mpm_variants():
+    sys.path.insert(0, "chapters")
+    from qmribook import ch3
+
+    from qmrigenes import phantom, relaxometry
+
+    ph = phantom.make_head_phantom()
+    protocol = relaxometry.MPMProtocol()
+    b1 = phantom.b1_field(ph.shape, amplitude=0.2)
+    sig = relaxometry.simulate_mpm(ph.maps, protocol, b1=b1, mask=ph.mask)
+    variants = {tag: opts for tag, (_, opts) in ch3.mtsat_b1_estimators(b1).items()}
+    t_plain, a = best_of(lambda: {tag: relaxometry.fit_mpm(sig, protocol, mask=ph.mask, **opts)
+                                  for tag, opts in variants.items()})
+    t_fast, b = best_of(lambda: relaxometry.fit_mpm_variants(sig, protocol, mask=ph.mask, variants=variants))
+    assert all(np.array_equal(a[t][k], b[t][k], equal_nan=True) for t in a for k in a[t])
+    line("MT/B1 cell's 3 MPM fits of one signal set: fit_mpm per option set vs fit_mpm_variants (R2* once)",
+         t_plain, t_fast, "identical maps")
+
+
 if __name__ == "__main__":
+    mpm_variants()
     noise_grid()
     spgr_explorer_data()
     figure_axis_artists()

@@ -317,3 +317,26 @@ def test_r1_noise_grid_is_the_per_pair_computation():
         d2 = (est(s1, s2 + h2) - est(s1, s2 - h2)) / (2 * h2)
         assert row["r1_cov_pct"] == 100 * sigma * np.hypot(d1, d2) / r1
         assert row["r1_bias_pct"] == 100 * (est(s1, s2) / r1 - 1)
+
+
+def test_fit_mpm_variants_are_fit_mpm_bit_for_bit_with_r2star_fitted_once(toy_maps, rng, monkeypatch):
+    """Several option sets on the same signals: each variant's maps are fit_mpm's, bit for bit,
+    and the ESTATICS fit runs once."""
+    b1 = rng.uniform(0.8, 1.2, toy_maps["PD"].shape)
+    mask = rng.random(toy_maps["PD"].shape) > 0.3
+    sig = R.simulate_mpm(toy_maps, b1=b1, sigma=0.5, rng=rng, mask=mask, mt_b1_exponent=2)
+    variants = {"none": dict(b1=None), "fa": dict(b1=b1),
+                "helms": dict(b1=b1, approximation="tan", mtsat_b1_correction="helms"),
+                "exact": dict(b1=b1, approximation="exact", mtsat_formula="exact")}
+    calls = []
+    original = R.fit_r2star_estatics
+    monkeypatch.setattr(R, "fit_r2star_estatics", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    got = R.fit_mpm_variants(sig, variants=variants, mask=mask)
+    assert len(calls) == 1 and list(got) == list(variants)
+    for label, options in variants.items():
+        want = R.fit_mpm(sig, mask=mask, **options)
+        assert all(np.array_equal(got[label][k], want[k], equal_nan=True) for k in want)
+    with pytest.raises(TypeError, match="b1_map"):
+        R.fit_mpm_variants(sig, variants={"x": dict(b1_map=b1)})
+    with pytest.raises(ValueError, match="variants"):
+        R.fit_mpm_variants(sig, variants={})

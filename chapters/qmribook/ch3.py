@@ -22,7 +22,7 @@ from qmrigenes.phantom import Phantom, tissue_table
 from qmrigenes.qsm import (add_field_noise, forward_field, recovery_summary, reference_to, roi_means, sharp,
                            sphere_source, tikhonov_cg, tikhonov_early_stopped, tikhonov_optimality, tkd)
 from qmrigenes.relaxometry import (MPMProtocol, accuracy_table, add_rician_noise, denoising_experiment, fit_mpm,
-                                   r1_bias_curve, simulate_mpm)
+                                   fit_mpm_variants, r1_bias_curve, simulate_mpm)
 
 from qmrigenes._validate import check_mask, check_qsm_inputs, check_volume, check_voxel_size
 
@@ -365,11 +365,9 @@ def report_mpm(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProtocol 
     rng = np.random.default_rng(seed)
     clean = simulate_mpm(phantom.maps, protocol, b1=b1, mask=phantom.mask)
     signals = {c: add_rician_noise(s, sigma, rng=rng) for c, s in clean.items()}
-    estimates = {
-        "B1-corrected": fit_mpm(signals, protocol, b1=b1, mask=phantom.mask),
-        "no B1 correction": fit_mpm(signals, protocol, b1=None, mask=phantom.mask),
-        _NOISELESS: fit_mpm(clean, protocol, b1=b1, mask=phantom.mask),
-    }
+    estimates = fit_mpm_variants(signals, protocol, mask=phantom.mask,
+                                 variants={"B1-corrected": dict(b1=b1), "no B1 correction": dict(b1=None)})
+    estimates[_NOISELESS] = fit_mpm(clean, protocol, b1=b1, mask=phantom.mask)
     return present_mpm(phantom, b1, signals, estimates, tissues=tissues, sigma=sigma,
                        report_tissue=report_tissue, summary_tissues=summary_tissues, z=z)
 
@@ -514,14 +512,14 @@ def report_small_angle(phantom, *, tissues: dict, protocol: MPMProtocol | None =
     _tissue_lut(tissues, report_tissue)
     start = simulate_mpm(phantom.maps, protocol, mask=phantom.mask)
     end = simulate_mpm(phantom.maps, protocol, mask=phantom.mask, mt_timing="end-of-tr")
-    fits = {name: fit_mpm(start, protocol, mask=phantom.mask, **opts) for name, opts in ESTIMATORS.items()}
+    fits = fit_mpm_variants(start, protocol, mask=phantom.mask, variants=ESTIMATORS)
     fits[SMALL_ANGLE_END] = fit_mpm(end, protocol, mask=phantom.mask, approximation="tan")
     return present_small_angle(phantom, fits, tissues=tissues, report_tissue=report_tissue)
 
 
 def present_small_angle(phantom, fits: dict, *, tissues: dict, report_tissue: str = "WM") -> Report:
     """Bias table of noiseless MPM fits (the chapter's visible cell calls
-    :func:`qmrigenes.relaxometry.simulate_mpm` and ``fit_mpm`` with each estimator).
+    :func:`qmrigenes.relaxometry.simulate_mpm` and ``fit_mpm_variants`` with the estimators).
 
     Parameters
     ----------
@@ -584,8 +582,9 @@ def report_mtsat_b1(phantom, b1: np.ndarray, *, tissues: dict, protocol: MPMProt
     fits = {}
     for p in MT_MODELS:
         sig = simulate_mpm(phantom.maps, protocol, b1=b1, mask=phantom.mask, mt_b1_exponent=p)
-        for tag, (_, opts) in estimators.items():
-            fits[(p, tag)] = fit_mpm(sig, protocol, mask=phantom.mask, **opts)["MTsat"]
+        by_tag = fit_mpm_variants(sig, protocol, mask=phantom.mask,
+                                  variants={tag: opts for tag, (_, opts) in estimators.items()})
+        fits.update({(p, tag): fit["MTsat"] for tag, fit in by_tag.items()})
     return present_mtsat_b1(phantom, fits, tissues=tissues, report_tissue=report_tissue, helms_c=helms_c)
 
 

@@ -36,7 +36,7 @@ from typing import Mapping, Union
 
 import pandas as pd
 
-__all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "header_spec", "grouped_table", "format_p", "format_count",
+__all__ = ["ColumnSpec", "Table", "Figure", "table", "figure", "figures", "header_spec", "grouped_table", "format_p", "format_count",
            "format_value", "format_published", "MISSING", "TABLES_DIR", "TABLES_HREF"]
 
 #: What a missing value shows as.
@@ -705,7 +705,7 @@ def panel_boxes(fig, png_size, *, pad_inches: float | None = None, _measured=Non
     pad_inches : float, optional
         The padding ``savefig`` added (default ``rcParams["savefig.pad_inches"]``).
     _measured : tuple, optional
-        ``(renderer, axes, axes_boxes)`` of the drawing itself (:func:`_draw_tight`, called
+        ``(renderer, axes, axes_boxes)`` of the drawing itself (:func:`_render_tight`, called
         while the figure is at the PNG's dpi): the boxes it measured for the crop, reused
         instead of measured again on the figure's own renderer.
 
@@ -872,78 +872,95 @@ class Figure:
     The PNG is shown at ``1/scale`` of its pixel size (``width`` output metadata), and
     records its smallest font (``qmri:min_font_pt``) and dpi in PNG text chunks so the
     browser check can compute the displayed text size. The figure is drawn once
-    (:func:`_draw_tight`: one render, cut to its tight bounding box; ``savefig``'s tight
-    box would lay out and traverse every artist a second time, the costly part of 3D
-    surfaces); its fonts are read from the drawn artists, and it is closed.
+    (:func:`_render_tight`: laid out, measured, painted once and cut to its tight bounding
+    box; ``savefig``'s tight box would lay out and traverse every artist a second time, the
+    costly part of 3D surfaces); its fonts are read from the drawn artists, and it is closed.
+
+    ``encode=False`` keeps the drawn pixels and encodes the PNG when :attr:`png` is first read
+    (:func:`figures` encodes several figures' PNGs side by side that way).
     """
 
-    def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0, min_font_pt: float | None = None):
+    def __init__(self, fig, *, dpi: int = 200, scale: float = 2.0, min_font_pt: float | None = None,
+                 encode: bool = True):
         import matplotlib.pyplot as plt
 
         _hide_unused_axis_artists(fig)
-        panels = []          # filled by _draw_tight from the boxes it measured for the crop
-        png = _draw_tight(fig, dpi=dpi, metadata={"qmri:dpi": str(dpi)}, panels=panels)
-        if not isinstance(png, bytes):       # content beyond the canvas: let savefig enlarge it
+        metadata = {"qmri:dpi": str(dpi)}
+        panels = []          # filled by _render_tight from the boxes it measured for the crop
+        image = _render_tight(fig, dpi=dpi, panels=panels)
+        self._png = None
+        if image is None:                    # a transparent save or a non-Agg canvas: savefig's own
             buffer = io.BytesIO()
-            if png is None:
-                fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                            metadata={"qmri:dpi": str(dpi)})
-            else:                            # the box is known and the layout done: one more draw
-                from matplotlib import cbook
-
-                with cbook._setattr_cm(fig, _layout_engine=None):     # (else savefig lays out again)
-                    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=png,
-                                metadata={"qmri:dpi": str(dpi)})
-            png = buffer.getvalue()
-        self.min_font_pt = _min_font_pt(fig)
-        width_px = int.from_bytes(png[16:20], "big")
-        height_px = int.from_bytes(png[20:24], "big")
-        if not panels:          # savefig made the PNG: measure the panels at its dpi too
+            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata=metadata)
+            self._png = buffer.getvalue()
+            width_px = int.from_bytes(self._png[16:20], "big")
+            height_px = int.from_bytes(self._png[20:24], "big")
             from matplotlib import cbook
 
-            with cbook._setattr_cm(fig, dpi=dpi):
+            with cbook._setattr_cm(fig, dpi=dpi):      # measure the panels at the PNG's dpi too
                 panels = panel_boxes(fig, (width_px, height_px))
+        else:
+            height_px, width_px = image.shape[:2]
+        self.min_font_pt = _min_font_pt(fig)
         self.panels = panels
         plt.close(fig)
         if min_font_pt is not None and self.min_font_pt < min_font_pt:
             raise ValueError(f"figure text of {self.min_font_pt:g} pt is below {min_font_pt:g} pt")
-        if len(self.panels) > 1:     # the phone edition shows them one under another
-            png = _png_with_text(png, "qmri:panels", json.dumps(self.panels, separators=(",", ":")))
-        self.png = _png_with_text(png, "qmri:min_font_pt", f"{self.min_font_pt:g}")
+        self._image, self._dpi, self._metadata = image, dpi, metadata
         self.width = round(width_px / scale)
         self.height = round(height_px / scale)
+        if self._png is not None:
+            self._png = self._with_chunks(self._png)
+        elif encode:
+            self.encode()
+
+    def _with_chunks(self, png: bytes) -> bytes:
+        if len(self.panels) > 1:     # the phone edition shows them one under another
+            png = _png_with_text(png, "qmri:panels", json.dumps(self.panels, separators=(",", ":")))
+        return _png_with_text(png, "qmri:min_font_pt", f"{self.min_font_pt:g}")
+
+    def encode(self) -> bytes:
+        """The PNG (encoded now if it was not yet; the pixels are then dropped)."""
+        if self._png is None:
+            self._png = self._with_chunks(_encode_png(self._image, dpi=self._dpi, metadata=self._metadata))
+            self._image = None
+        return self._png
+
+    @property
+    def png(self) -> bytes:
+        """The PNG's bytes, with the ``qmri:`` text chunks."""
+        return self.encode()
 
     def _repr_png_(self):
         return self.png, {"width": self.width, "height": self.height}
 
 
-def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
-    """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight")`` gives, drawn once.
+def _render_tight(fig, *, dpi: int, panels: list | None = None):
+    """The pixels of ``fig.savefig(..., dpi=dpi, bbox_inches="tight")``, drawn once.
 
-    The figure is rendered once on its Agg canvas at ``dpi`` (layout engine included,
-    ``savefig.facecolor``/``edgecolor`` applied as ``savefig`` does), and the image is cut
-    to the tight bounding box padded by ``savefig.pad_inches``: the same size (pixels) and
-    content as ``savefig``'s, up to a sub-pixel shift of the drawing (tested); the padding
-    outside the canvas is filled with the figure's face colour. ``savefig`` instead lays
-    the figure out and traverses every artist once more, without painting, only to find
+    The figure is laid out (its layout engine), its tight bounding box measured, and then
+    painted once on its Agg canvas at ``dpi`` (``savefig.facecolor``/``edgecolor`` applied as
+    ``savefig`` does): cut to the tight box padded by ``savefig.pad_inches``, the same size
+    (pixels) and content as ``savefig``'s, up to a sub-pixel shift of the drawing (tested); the
+    padding outside the canvas is filled with the figure's face colour. When drawn content lies
+    outside the canvas, the figure is painted instead as ``savefig`` paints it with that box
+    (enlarged to show it), still once: the box is known before anything is painted. ``savefig``
+    lays the figure out and traverses every artist once more, without painting, only to find
     that box.
 
     The axes' tight boxes measured for the crop (the costly part of a tight box: ticks,
-    labels, titles) also give the panels (:func:`panel_boxes`, on the same 200 dpi renderer
-    that drew them): when ``panels`` is a list and the PNG is made here, they are put in it.
+    labels, titles) also give the panels (:func:`panel_boxes`, on the same renderer at the
+    PNG's dpi): when ``panels`` is a list they are put in it.
 
     Returns
     -------
-    bytes, matplotlib.transforms.Bbox or None
-        The PNG; or, when drawn content lies outside the canvas (``savefig`` enlarges the
-        picture to show it), the padded tight box (inches) to give ``savefig`` as
-        ``bbox_inches``; or None, having drawn nothing, when this cannot give ``savefig``'s
-        picture (a transparent save or a non-Agg canvas).
+    ndarray of uint8, shape (height, width, 4), or None
+        The RGBA pixels of the PNG; or None, having drawn nothing, when this cannot give
+        ``savefig``'s picture (a transparent save or a non-Agg canvas).
     """
     import contextlib
 
     import matplotlib
-    import matplotlib.image
     import numpy as np
     from matplotlib import cbook, colors
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -960,21 +977,31 @@ def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
             color = rc[f"savefig.{prop}"]
             if not cbook._str_equal(color, "auto"):
                 stack.enter_context(fig._cm_set(**{prop: color}))
-        canvas.draw()
         renderer = canvas.get_renderer()
+        engine = fig.get_layout_engine()
+        if fig.axes and engine is not None:       # what Figure.draw does first
+            try:
+                engine.execute(fig)
+            except ValueError:
+                pass
         axes = [a for a in fig.axes if a.get_visible()]
         boxes = [a.get_tightbbox(renderer) for a in axes]
         tight = _figure_tightbbox(fig, renderer, dict(zip(axes, boxes)))   # inches; fig.get_tightbbox
-        image = np.asarray(canvas.buffer_rgba())
-        background = np.round(np.asarray(colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
         fig_w, fig_h = fig.get_size_inches()
         eps = 0.5 / dpi                                   # half a pixel
         page = tight.padded(pad)
-        if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
-            return page
         out_w, out_h = int(page.width * dpi), int(page.height * dpi)        # savefig's renderer size
         if panels is not None:
             panels[:] = panel_boxes(fig, (out_w, out_h), pad_inches=pad, _measured=(renderer, axes, boxes))
+        stack.enter_context(cbook._setattr_cm(fig, _layout_engine=None))    # laid out above
+        if tight.x0 < -eps or tight.y0 < -eps or tight.x1 > fig_w + eps or tight.y1 > fig_h + eps:
+            # content beyond the canvas: savefig's enlarged picture, painted with the box above
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=page)
+            return np.frombuffer(buffer.getbuffer(), np.uint8).reshape(out_h, out_w, 4)
+        canvas.draw()
+        image = np.asarray(canvas.buffer_rgba())
+        background = np.round(np.asarray(colors.to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
     height, width = image.shape[:2]
     left, top = round(page.x0 * dpi), round(height - page.y1 * dpi)
     out = np.empty((out_h, out_w, 4), dtype=np.uint8)
@@ -982,9 +1009,25 @@ def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + out_h, height), min(left + out_w, width)
     out[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+    return out
+
+
+def _encode_png(image, *, dpi: int, metadata: dict) -> bytes:
+    """The PNG of RGBA pixels as ``savefig`` writes it (``matplotlib.image.imsave``: Pillow, with
+    matplotlib's ``Software`` chunk and ``metadata``). Pillow releases the GIL while it filters and
+    compresses, so figures' PNGs encode side by side on threads (:func:`figures`)."""
+    import matplotlib.image
+
     buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, out, format="png", origin="upper", dpi=dpi, metadata=metadata)
+    matplotlib.image.imsave(buffer, image, format="png", origin="upper", dpi=dpi, metadata=metadata)
     return buffer.getvalue()
+
+
+def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
+    """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight", metadata=metadata)`` gives, drawn
+    once (:func:`_render_tight`); None when that cannot give ``savefig``'s picture."""
+    image = _render_tight(fig, dpi=dpi, panels=panels)
+    return None if image is None else _encode_png(image, dpi=dpi, metadata=metadata)
 
 
 def _png_with_text(png: bytes, key: str, value: str) -> bytes:
@@ -1020,3 +1063,21 @@ def figure(fig, *, dpi: int = 200, min_font_pt: float = 7.0) -> Figure:
         figure shows (the alt text cannot travel with the PNG).
     """
     return Figure(fig, dpi=dpi, min_font_pt=min_font_pt)
+
+
+def figures(figs, *, dpi: int = 200, min_font_pt: float = 7.0, workers=None) -> list[Figure]:
+    """:func:`figure` of each of ``figs``, in order: drawn one after another, their PNGs then
+    encoded side by side on ``workers`` threads (Pillow's compression releases the GIL; the bytes
+    are those of :func:`figure`, whatever the number of threads).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> [f.width for f in figures([plt.figure(figsize=(2, 1)), plt.figure(figsize=(3, 1))], dpi=100)]
+    [110, 160]
+    """
+    from qmrigenes._threads import thread_map
+
+    out = [Figure(f, dpi=dpi, min_font_pt=min_font_pt, encode=False) for f in figs]
+    thread_map(Figure.encode, out, workers=workers)
+    return out

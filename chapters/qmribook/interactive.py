@@ -349,11 +349,10 @@ def spgr_flip_angle_data(*, r1: Mapping[str, float], pd: Mapping[str, float] | N
     pdv = np.array([100.0 if pd is None else pd[k] for k in names], float)
     sig = np.empty((len(names), b1.size, tr_ms.size, flip.size))
     for it, tr in enumerate(tr_ms):
-        for ia, fa in enumerate(flip):
-            # every B1 at once (the same elementwise arithmetic as one call per B1): spgr_signal
-            # returns shape (n_te, n_b1, n_tissue); one echo at TE = 0
-            sig[:, :, it, ia] = spgr_signal(pdv, r1v, 0.0, flip_angle=float(fa), tr=tr / 1000.0,
-                                            te=(0.0,), b1=b1[:, None])[0].T
+        # every B1 and flip angle at once (the same elementwise arithmetic as one call per point,
+        # bit for bit): spgr_signal returns shape (n_te, n_b1, n_fa, n_tissue); one echo at TE = 0
+        sig[:, :, it, :] = spgr_signal(pdv, r1v, 0.0, flip_angle=flip[:, None], tr=tr / 1000.0,
+                                       te=(0.0,), b1=b1[:, None, None])[0].transpose(2, 0, 1)
     ernst = ernst_angle(r1v[:, None, None], tr_ms[None, None, :] / 1000.0) / b1[None, :, None]
     return {"tr_ms": tr_ms, "flip_deg": flip, "b1": b1, "r1": dict(zip(names, r1v.tolist())),
             "signal": {k: sig[i] for i, k in enumerate(names)},

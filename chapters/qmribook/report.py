@@ -107,10 +107,10 @@ class NumberSummary:
 def show(report: Report, *, chapter: str) -> Report:
     """Glue every number, table and figure of ``report`` as ``<chapter>-<key>``, and show them.
 
-    * Figures (matplotlib) are rendered once through :func:`qmribook.display.figure` (a
+    * Figures (matplotlib) are rendered once through :func:`qmribook.display.figures` (a
       200 dpi PNG shown at half size, smallest font at least :data:`MIN_FONT_PT`, recorded
-      for the browser check), closed, and glued **with display**: a notebook run (JupyterLab,
-      nbconvert) shows them under the cell.
+      for the browser check; a report's PNGs are encoded side by side), closed, and glued
+      **with display**: a notebook run (JupyterLab, nbconvert) shows them under the cell.
     * Tables are glued with display as well.
     * Numbers are glued as hidden records (``{glue:text}`` in the prose), and shown together
       in one small table (:class:`NumberSummary`) under the cell.
@@ -129,14 +129,16 @@ def show(report: Report, *, chapter: str) -> Report:
     if not chapter or not isinstance(chapter, str):
         raise ValueError(f"chapter must be a prefix such as 'ch1', got {chapter!r}")
     notes = {}
+    shown = {**report.tables, **report.figures}
+    drawn = {key: value for key, value in shown.items() if _loaded_instance(value, "matplotlib.figure", "Figure")}
+    if drawn:       # each drawn once and closed; their PNGs encoded side by side (the same bytes)
+        from .display import figures
+
+        shown.update(zip(drawn, figures(drawn.values(), min_font_pt=MIN_FONT_PT)))
     for key, value in report.numbers.items():
         glue(f"{chapter}-{key}", value, display=False)
-    for key, value in {**report.tables, **report.figures}.items():
+    for key, value in shown.items():
         name = f"{chapter}-{key}"
-        if _loaded_instance(value, "matplotlib.figure", "Figure"):
-            from .display import figure
-
-            value = figure(value, min_font_pt=MIN_FONT_PT)      # renders and closes it
         if _interactive(value):
             glue(name, value, display=False)
             notes[name] = "interactive figure: explore it in the built book (it is drawn by the book's script)"

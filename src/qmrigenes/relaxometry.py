@@ -49,6 +49,7 @@ __all__ = [
     "correct_mtsat_helms",
     "HELMS_C",
     "fit_mpm",
+    "fit_mpm_variants",
     "denoise_nlm",
     "denoising_experiment",
     "accuracy_table",
@@ -157,8 +158,9 @@ def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat
         Signal amplitude A (proton density x receive sensitivity), >= 0.
     r1, r2s : array_like
         Relaxation rates R1 (> 0) and R2* (>= 0) in 1/s; broadcastable to ``pd_``.
-    flip_angle : float
-        Nominal flip angle in degrees, in (0, 90].
+    flip_angle : float or array_like
+        Nominal flip angle in degrees, in (0, 90]; an array (e.g. shape ``(n_fa, 1)``) gives
+        the signal for each angle, broadcast with the other inputs.
     tr : float
         Repetition time in seconds (> 0).
     te : sequence of float
@@ -522,8 +524,72 @@ def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask
     dict
         ``R1`` (1/s), ``PD`` (p.u., = A; the simulation has uniform receive
         sensitivity), ``R2s`` (1/s) and ``MTsat`` (p.u.).
+
+    See Also
+    --------
+    fit_mpm_variants : several option sets on the same signals, R2* fitted once.
     """
-    protocol = protocol or MPMProtocol()
+    fitted = _estatics_in_mask(signals, protocol or MPMProtocol(), mask)
+    return _maps_from_estatics(fitted, b1=b1, approximation=approximation,
+                               mtsat_b1_correction=mtsat_b1_correction, mtsat_formula=mtsat_formula)
+
+
+def fit_mpm_variants(signals: dict, protocol: MPMProtocol | None = None, *, variants: dict,
+                     mask=None) -> dict:
+    """:func:`fit_mpm` of the same signals with several sets of options, R2* fitted once.
+
+    The ESTATICS fit (R2* and the TE = 0 intercepts) does not depend on the B1 map or on the
+    estimators of R1, A and MTsat, so it is computed once and shared: each variant's maps are
+    those of ``fit_mpm(signals, protocol, mask=mask, **options)``, bit for bit.
+
+    Parameters
+    ----------
+    signals : dict
+        Output of :func:`simulate_mpm` (or real data of the same layout).
+    protocol : MPMProtocol, optional
+    variants : dict
+        ``{label: options}``, each ``options`` a dict of :func:`fit_mpm`'s keyword options
+        (``b1``, ``approximation``, ``mtsat_b1_correction``, ``mtsat_formula``).
+    mask : ndarray of bool, optional
+        Voxels outside are set to NaN.
+
+    Returns
+    -------
+    dict
+        ``{label: maps}`` in the order of ``variants``, ``maps`` as :func:`fit_mpm` returns them.
+
+    Examples
+    --------
+    >>> ph = {"PD": np.full((2, 2, 1), 80.0), "R1": np.full((2, 2, 1), 1.0),
+    ...       "R2s": np.full((2, 2, 1), 20.0), "MTsat": np.full((2, 2, 1), 1.0)}
+    >>> fits = fit_mpm_variants(simulate_mpm(ph), variants={"small": {}, "exact": {"approximation": "exact"}})
+    >>> [round(float(f["R1"][0, 0, 0]), 3) for f in fits.values()]
+    [0.989, 1.0]
+    """
+    known = {"b1", "approximation", "mtsat_b1_correction", "mtsat_formula"}
+    if not isinstance(variants, dict) or not variants:
+        raise ValueError("variants must be a non-empty dict {label: fit_mpm options}")
+    for label, options in variants.items():
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"variants[{label!r}] has options fit_mpm does not take: {sorted(unknown)} "
+                            f"(use {sorted(known)})")
+    fitted = _estatics_in_mask(signals, protocol or MPMProtocol(), mask)
+    return {label: _maps_from_estatics(fitted, **options) for label, options in variants.items()}
+
+
+@dataclass(frozen=True)
+class _MaskedEstatics:
+    """ESTATICS fit of the voxels in a mask, as :func:`fit_mpm` computes it before R1, A and MTsat."""
+
+    protocol: MPMProtocol
+    shape: tuple
+    flat: np.ndarray        # indices of the fitted voxels in the flattened volume
+    r2s: np.ndarray
+    s0: dict
+
+
+def _estatics_in_mask(signals: dict, protocol: MPMProtocol, mask) -> _MaskedEstatics:
     shapes = {c: np.shape(v) for c, v in signals.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"mismatched shapes: {shapes}")
@@ -534,13 +600,19 @@ def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask
         sel = np.asarray(mask, bool)
         if sel.shape != shape:
             raise ValueError(f"mismatched shapes: mask {sel.shape} vs maps {shape}")
-    if b1 is not None and np.ndim(b1) > 0:
-        if np.shape(b1) != shape:
-            raise ValueError(f"mismatched shapes: B1 {np.shape(b1)} vs maps {shape}")
-        b1 = np.asarray(b1, float)[sel]
     flat = np.flatnonzero(sel)      # integer gather: the voxels of v[:, sel], in the same order
     sig = {c: np.ascontiguousarray(v, dtype=float).reshape(len(v), -1)[:, flat] for c, v in signals.items()}
     r2s, s0 = fit_r2star_estatics(sig, protocol.te)
+    return _MaskedEstatics(protocol, shape, flat, r2s, s0)
+
+
+def _maps_from_estatics(fitted: _MaskedEstatics, *, b1=None, approximation: str = "small-angle",
+                        mtsat_b1_correction: str = "flip-angle", mtsat_formula: str = "small-angle") -> dict:
+    protocol, shape, flat, s0 = fitted.protocol, fitted.shape, fitted.flat, fitted.s0
+    if b1 is not None and np.ndim(b1) > 0:
+        if np.shape(b1) != shape:
+            raise ValueError(f"mismatched shapes: B1 {np.shape(b1)} vs maps {shape}")
+        b1 = np.asarray(b1, float).reshape(-1)[flat]        # the voxels of b1[mask], in order
     r1, a = fit_r1_pd_vfa(s0["PDw"], s0["T1w"], fa_pdw=protocol.flip_angles["PDw"],
                           fa_t1w=protocol.flip_angles["T1w"], tr_pdw=protocol.tr["PDw"],
                           tr_t1w=protocol.tr["T1w"], b1=b1, approximation=approximation)
@@ -557,7 +629,7 @@ def fit_mpm(signals: dict, protocol: MPMProtocol | None = None, *, b1=None, mask
     mt = fit_mtsat(s0["MTw"], a_mt, r1_mt, fa_mtw=protocol.flip_angles["MTw"], tr_mtw=protocol.tr["MTw"],
                    b1=b1, b1_correction=corr, formula=mtsat_formula)
     out = {}
-    for k, v in {"R1": r1, "PD": a, "R2s": r2s, "MTsat": mt}.items():
+    for k, v in {"R1": r1, "PD": a, "R2s": fitted.r2s, "MTsat": mt}.items():
         full = np.full(shape, np.nan)
         full.reshape(-1)[flat] = v
         out[k] = full

@@ -41,13 +41,16 @@ def test_figure_drawn_once_is_savefigs_tight_png(layout):
     assert b"qmri:dpi\x00200" in once and b"Software" in once
 
 
-def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig(monkeypatch):
-    """savefig enlarges the picture to show text outside the figure; so does figure(), in two
-    draws (the first gives the box, savefig draws with it)."""
+def test_figure_with_text_beyond_the_canvas_gets_savefigs_enlarged_picture_in_one_draw(monkeypatch):
+    """savefig enlarges the picture to show text outside the figure; so does figure(), and still
+    paints the figure once (laid out and measured first, painted with savefig's box): the same
+    pixels as savefig's tight PNG."""
+    import io
+
     from matplotlib.figure import Figure as MplFigure
 
-    def outside():
-        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+    def outside(layout="constrained"):
+        fig, ax = plt.subplots(figsize=(3, 2), layout=layout)
         ax.plot([0, 1], [1, 0])
         ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
         return fig
@@ -55,16 +58,18 @@ def test_figure_with_text_beyond_the_canvas_falls_back_to_savefig(monkeypatch):
     draws = []
     original = MplFigure.draw
     monkeypatch.setattr(MplFigure, "draw", lambda self, renderer: (draws.append(renderer), original(self, renderer))[1])
-    display.figure(outside(), dpi=100, min_font_pt=1)
-    assert len(draws) == 2
+    out = display.figure(outside(), dpi=100, min_font_pt=1)
+    assert len(draws) == 1
     monkeypatch.setattr(MplFigure, "draw", original)
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot([0, 1], [1, 0])
-    ax.text(1.3, 0.5, "outside the figure", transform=ax.transAxes)
-    box = display._draw_tight(fig, dpi=100, metadata={})
-    assert not isinstance(box, bytes) and box.x1 > 3.2        # the padded box, beyond the 3 in canvas
-    out = display.figure(fig, dpi=100, min_font_pt=1)
-    assert out.width * 2 >= int(box.width * 100) - 1 > 300    # savefig enlarged the picture to it
+    for layout in (None, "constrained"):
+        buffer = io.BytesIO()
+        outside(layout).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        png = display._draw_tight(outside(layout), dpi=100, metadata={})
+        ref = _pixels(buffer.getvalue())
+        assert ref.shape[1] > 320                                 # beyond the 3 in canvas
+        assert np.array_equal(_pixels(png), ref)                 # savefig's picture, pixel for pixel
+        if layout == "constrained":
+            assert np.array_equal(_pixels(out.png), ref)
 
 
 @pytest.mark.parametrize("layout", [None, "constrained"])
@@ -201,3 +206,23 @@ def test_panels_of_a_savefig_png_are_measured_at_its_dpi():
         inside[y0:y1, x0:x1] = True
     assert out.width * 2 > 5 * 200 and len(out.panels) == 3      # savefig enlarged the picture
     assert not (ink & ~inside).any()
+
+
+def test_figures_encode_side_by_side_the_bytes_of_figure():
+    """display.figures draws the figures one after another and encodes their PNGs on threads:
+    the bytes, panels and sizes of display.figure, in order, whatever the number of threads."""
+    def make(i):
+        fig, axes = plt.subplots(1, 2, figsize=(4 + i, 2), layout="constrained")
+        axes[0].imshow(np.arange(64.0).reshape(8, 8) * (i + 1))
+        axes[1].plot([0, 1], [i, 0])
+        axes[1].set_title(f"figure {i}")
+        return fig
+
+    one = [display.figure(make(i), dpi=120, min_font_pt=1) for i in range(3)]
+    for workers in (1, 2, None):
+        got = display.figures([make(i) for i in range(3)], dpi=120, min_font_pt=1, workers=workers)
+        assert [g.png for g in got] == [o.png for o in one]
+        assert [(g.panels, g.width, g.height, g.min_font_pt) for g in got] == \
+               [(o.panels, o.width, o.height, o.min_font_pt) for o in one]
+    lazy = display.Figure(make(0), dpi=120, min_font_pt=1, encode=False)
+    assert lazy._png is None and lazy.png == one[0].png and lazy._image is None

@@ -65,7 +65,8 @@ def test_curves_match_spgr_signal_and_peak_at_ernst(widget):
 
 
 def test_spgr_data_is_one_spgr_signal_call_per_point():
-    """Every B1 in one call gives the numbers of one call per (B1, TR, flip angle), bit for bit."""
+    """Every B1 and flip angle in one call per TR gives the numbers of one call per (B1, TR, flip
+    angle), bit for bit."""
     d = interactive.spgr_flip_angle_data(r1=R1, pd={"GM": 80.0, "WM": 70.0}, tr_ms=(10, 25),
                                          flip_deg=(3, 21, 89), b1=(0.8, 1.0, 1.2))
     for tissue in R1:
