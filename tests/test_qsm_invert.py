@@ -213,13 +213,17 @@ def test_closed_form_warm_start_of_the_masked_solve(rng, method):
     assert np.abs(x0 - cold)[mask].max() > 1e-3 * np.abs(cold).max()    # x0 itself is not the answer
 
 
+@pytest.mark.parametrize("planes", [1, 3, 32])
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype, workers):
-    """The buffered loop of tv_admm performs exactly the updates its docstring states, with its two
-    splits one after the other or side by side on two threads."""
+def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype, workers, planes,
+                                                                monkeypatch):
+    """The blocked loop of tv_admm performs exactly the updates its docstring states, with its two
+    splits one after the other or side by side on two threads, whatever the block size (1 plane;
+    3, which leaves a shorter last block; one block for the whole grid)."""
     import scipy.fft as sfft
+    monkeypatch.setattr(qi, "_SLAB_PLANES", planes)
     chi_true, field = _phantom(rng)
     mask = np.zeros(field.shape, bool)
     mask[2:-2, 3:-3, 2:-2] = True
