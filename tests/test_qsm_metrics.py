@@ -123,3 +123,24 @@ def test_scorer_equals_the_functions():
         got = qm.ChallengeScorer(ref, mask, hfen_kernel=kernel)(recon)
         for key in qm.METRIC_NAMES:
             assert got[key] == pytest.approx(want[key], rel=1e-10), (kernel, key)
+
+
+def test_scorer_window_sums_on_the_inner_box_are_bit_for_bit():
+    """A map that is zero outside the mask (as submitted) has its XSIM window sums computed on the
+    mask's box plus two voxels; every metric is the same, to the last bit, as on the whole box."""
+    rng = np.random.default_rng(7)
+    ref = ndimage.gaussian_filter(rng.normal(size=(40, 36, 38)), 1.0)
+    mask = np.zeros(ref.shape, bool)
+    mask[14:26, 12:24, 15:25] = True
+    mask[20, 10:12, 20] = True                                  # a bump: the box is not a cube
+    ref = np.where(mask, ref, 0)
+    recon = np.where(mask, ref + 0.3 * rng.normal(size=ref.shape), 0.0)
+    fast = qm.ChallengeScorer(ref, mask)
+    slow = qm.ChallengeScorer(ref, mask)
+    slow._shell = [(slice(None),) * 3]                          # "nonzero outside": the whole box
+    assert fast._inner_mask.size < fast.mask.size
+    assert fast(recon) == slow(recon)
+    assert fast(recon.astype(np.float32)) == slow(recon.astype(np.float32))
+    leaky = recon.copy()
+    leaky[fast.box][0, 0, 0] = 1e-3                              # nonzero outside: the whole box is used
+    assert fast(leaky) == slow(leaky)

@@ -259,9 +259,10 @@ def _div(g, vs):
 
 
 #: Planes of the first axis per block of tv_admm's fused elementwise updates: at 160^3 in float32 a
-#: plane is 100 kB, and a block's temporaries (grad chi, z - s, ...: about 15 planes a plane) then fit
-#: a core's 2 MiB L2 cache.
-_SLAB_PLANES = 1
+#: plane is 100 kB, and a block's temporaries (grad chi, z - s, ...: about 15 planes a plane) stay in
+#: the shared L3 cache with both threads at work; 1, 2, 4 and 8 planes measured, 4 the fastest
+#: (blocks of one plane cost more Python calls than the cache saves).
+_SLAB_PLANES = 4
 #: Share of the gradient split's blocks that the data split's thread takes (the data split alone is
 #: about a sixth of the gradient split's elementwise work, and both end in one FFT).
 _GRAD_SHARE = 0.4
