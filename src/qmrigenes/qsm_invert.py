@@ -35,9 +35,10 @@ import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
 from ._threads import n_workers, thread_map
+from .qsm import _WORKERS as _QSM_WORKERS
 from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, dipole_kernel
 
-__all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
+__all__ = ["tikhonov_closed_form", "KspaceInversions", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
 
 _WORKERS = -1
@@ -53,10 +54,15 @@ def _prep(field, mask, dtype):
             raise ValueError("mask must select at least one voxel, got an empty mask")
         field = np.where(m, field, 0.0)
         mask = _c_order(m)
+    dtype = _check_dtype(dtype)
+    return _c_order(field).astype(dtype), mask, dtype       # C order: see qsm._c_order
+
+
+def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return _c_order(field).astype(dtype), mask, dtype       # C order: see qsm._c_order
+    return dtype
 
 
 def _voxel(voxel_size):
@@ -126,17 +132,94 @@ def tikhonov_closed_form(field, *, lam: float, regulariser: str = "gradient", ma
     χ itself is recovered only off the dipole cone, where the field carries it.
     """
     lam = check_scalar(lam, "lam", min=0.0, min_inclusive=False)
-    check_choice(regulariser, "regulariser", ("gradient", "identity"))
-    f, mask, dtype = _prep(field, mask, dtype)
-    vs = _voxel(voxel_size)
-    d = dipole_kernel(f.shape, voxel_size=vs, b0_dir=b0_dir)
-    reg = gradient_symbol(f.shape, voxel_size=vs) if regulariser == "gradient" else 1.0
-    den = d ** 2 + lam * reg
-    filt = np.where(den > 0, d / np.where(den > 0, den, 1.0), 0.0).astype(dtype)
-    chi = sfft.irfftn(sfft.rfftn(f, workers=_WORKERS) * filt, s=f.shape, workers=_WORKERS)
-    if mask is not None and masked_output:
-        chi = np.where(mask, chi, 0).astype(dtype)
+    inv = KspaceInversions(field, mask=mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser,
+                           dtype=dtype)
+    chi = inv.tikhonov(lam)
+    if inv.mask is not None and masked_output:
+        chi = np.where(inv.mask, chi, 0).astype(inv.dtype)
     return chi
+
+
+class KspaceInversions:
+    """The closed-form k-space inversions of one field, its spectrum computed once (for sweeps).
+
+    ``tkd(threshold)`` is :func:`qmrigenes.qsm.tkd` of the field zeroed outside
+    ``mask`` (on the whole grid, no output mask) and ``tikhonov(lam)`` is
+    :func:`tikhonov_closed_form` (``masked_output=False``), bit for bit: the
+    same operations, except that the field's forward FFT (and the dipole, the
+    regulariser's symbol and ``D^2``) are computed once, here, instead of once
+    per call. Each call then costs one inverse FFT and a few passes over the
+    half spectrum: what a parameter sweep (:func:`l_curve`) repeats.
+
+    Parameters
+    ----------
+    field : ndarray, shape (X, Y, Z)
+        Local field (ppm).
+    mask : ndarray of bool, optional
+        The field is zeroed outside it first (it is unknown there).
+    voxel_size : tuple of 3 float
+        mm.
+    b0_dir : tuple of 3 float
+        B0 direction in array axes.
+    regulariser : {"gradient", "identity"}
+        Of :meth:`tikhonov`.
+    dtype : numpy dtype, default float32
+        Of :meth:`tikhonov` (as :func:`tikhonov_closed_form`); :meth:`tkd` is
+        float64, as :func:`qmrigenes.qsm.tkd`.
+
+    Examples
+    --------
+    >>> from qmrigenes import qsm
+    >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
+    >>> f = qsm.forward_field(chi, voxel_size=(1, 1, 1))
+    >>> inv = KspaceInversions(f, voxel_size=(1, 1, 1))
+    >>> [bool(np.array_equal(inv.tkd(t), qsm.tkd(f, threshold=t, voxel_size=(1, 1, 1)))) for t in (0.1, 0.2)]
+    [True, True]
+    >>> bool(np.array_equal(inv.tikhonov(1e-2), tikhonov_closed_form(f, lam=1e-2, voxel_size=(1, 1, 1))))
+    True
+    """
+
+    def __init__(self, field, *, mask=None, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
+                 regulariser: str = "gradient", dtype=np.float32):
+        check_choice(regulariser, "regulariser", ("gradient", "identity"))
+        self.dtype = _check_dtype(dtype)
+        self.field, self.mask, _ = _prep(field, mask, np.float64)
+        self.voxel_size, self.b0_dir = _voxel(voxel_size), b0_dir
+        self.shape = self.field.shape
+        self.regulariser = regulariser
+        self._spec = {}                         # the field's spectrum per dtype, computed on first use
+        self.d = dipole_kernel(self.shape, voxel_size=self.voxel_size, b0_dir=b0_dir)
+        self._d2 = self._reg = None
+
+    def _spectrum(self, dtype):
+        dtype = np.dtype(dtype)
+        if dtype not in self._spec:
+            if dtype == np.float64:             # qsm.tkd's transform (qsm._apply_kspace)
+                self._spec[dtype] = sfft.rfftn(self.field, workers=_QSM_WORKERS)
+            else:                               # tikhonov_closed_form's, of the field in dtype
+                self._spec[dtype] = sfft.rfftn(self.field.astype(dtype), workers=_WORKERS)
+        return self._spec[dtype]
+
+    def tkd(self, threshold: float) -> np.ndarray:
+        """:func:`qmrigenes.qsm.tkd` of the (masked) field at ``threshold`` (ppm, float64, whole grid)."""
+        threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
+        d = self.d                              # the operations of qsm.tkd
+        d_t = np.where(np.abs(d) > threshold, d, threshold * np.sign(d))
+        with np.errstate(divide="ignore"):
+            inv = np.where(d_t != 0, 1.0 / d_t, 0.0)
+        return sfft.irfftn(self._spectrum(np.float64) * inv, s=self.shape, workers=_QSM_WORKERS)
+
+    def tikhonov(self, lam: float) -> np.ndarray:
+        """:func:`tikhonov_closed_form` of the field at ``lam`` (ppm, in ``dtype``, whole grid)."""
+        lam = check_scalar(lam, "lam", min=0.0, min_inclusive=False)
+        if self._d2 is None:
+            self._d2 = self.d ** 2
+            self._reg = (gradient_symbol(self.shape, voxel_size=self.voxel_size)
+                         if self.regulariser == "gradient" else 1.0)
+        d = self.d
+        den = self._d2 + lam * self._reg
+        filt = np.where(den > 0, d / np.where(den > 0, den, 1.0), 0.0).astype(self.dtype)
+        return sfft.irfftn(self._spectrum(self.dtype) * filt, s=self.shape, workers=_WORKERS)
 
 
 def misfit_and_roughness(chi, field, mask=None, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
