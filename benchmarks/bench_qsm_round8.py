@@ -1,7 +1,7 @@
 """Benchmark (round 8): chapter 4's TV-ADMM loop blocked in cache, and XSIM's window sums on a smaller box.
 
-Run on demand: ``python benchmarks/bench_qsm_round8.py [tv] [scorer]`` (real 2016 challenge
-field, 160^3; both by default, about a minute on the idle machine).
+Run on demand: ``python benchmarks/bench_qsm_round8.py [tv] [scorer] [kspace]`` (real 2016
+challenge field, 160^3; all three by default, about a minute on the idle machine).
 
 * ``tv``: one TV-ADMM solve of the chapter (20 iterations, float32, the splits side by side on two
   threads) by ``qsm_invert.tv_admm`` (each split's elementwise updates made block by block along
@@ -14,6 +14,11 @@ field, 160^3; both by default, about a minute on the idle machine).
   window sums of a map that is zero outside the mask on the mask's box plus two voxels) against
   the same scorer made to filter the whole box (the margin of 9 voxels it keeps for the LoG), as
   before this round. Checks that every metric is bit for bit identical.
+* ``kspace``: chapter 4's 21 k-space reconstructions (TKD at 11 thresholds, closed-form Tikhonov
+  at 10 λ) by ``qsm_invert.KspaceInversions`` (the field's spectrum, the dipole, the gradient
+  symbol and D² computed once) against the plain calls ``qsm.tkd`` and
+  ``qsm_invert.tikhonov_closed_form`` per parameter (each its own forward FFT). Checks that the
+  maps are bit for bit identical.
 
 Printed per variant: wall and CPU seconds of this process (all its threads), best of ``RUNS``
 alternating runs, and the ratio plain / new. CPU is the number that matters when the book
@@ -156,12 +161,39 @@ def scorer(data):
     _report("scoring", plain, new)
 
 
+def kspace(data):
+    from qmrigenes import qsm, qsm_invert
+    field, mask, vs, b0 = data.field, data.mask, data.voxel_size, data.b0_dir
+    field_in = np.where(mask, field, 0.0)
+    thresholds = np.round(np.arange(0.05, 0.56, 0.05), 2)
+    lams = np.logspace(-3, 0, 10)
+
+    def plain_calls():
+        return ([qsm.tkd(field_in, threshold=t, voxel_size=vs, b0_dir=b0) for t in thresholds]
+                + [qsm_invert.tikhonov_closed_form(field, lam=lam, mask=mask, voxel_size=vs, b0_dir=b0,
+                                                   masked_output=False) for lam in lams])
+
+    def shared():
+        inv = qsm_invert.KspaceInversions(field, mask=mask, voxel_size=vs, b0_dir=b0)
+        return [inv.tkd(t) for t in thresholds] + [inv.tikhonov(lam) for lam in lams]
+
+    plain, new, same = [], [], True
+    for _ in range(RUNS):
+        a, w, c = _timed(plain_calls)
+        plain.append((w, c))
+        b, w, c = _timed(shared)
+        new.append((w, c))
+        same &= all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(a, b))
+    print(f"21 k-space reconstructions (11 TKD, 10 closed form): maps bit for bit identical: {same}")
+    _report("reconstructions", plain, new)
+
+
 def main():
     from qmrigenes.qsm_challenge import load_qsm_challenge_2016
     data = load_qsm_challenge_2016()
-    which = sys.argv[1:] or ["tv", "scorer"]
+    which = sys.argv[1:] or ["tv", "scorer", "kspace"]
     for name in which:
-        {"tv": tv, "scorer": scorer}[name](data)
+        {"tv": tv, "scorer": scorer, "kspace": kspace}[name](data)
 
 
 if __name__ == "__main__":
