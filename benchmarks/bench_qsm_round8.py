@@ -25,24 +25,12 @@ alternating runs, and the ratio plain / new. CPU is the number that matters when
 executes two pages at once on two cores; wall is what a student waits for on an idle machine.
 """
 import sys
-import time
 
 import numpy as np
 
+from bench_qsm_round7 import _report, _timed   # noqa: E402  (one timer and one report line, round 7's)
+
 RUNS = 3
-
-
-def _timed(fn):
-    c0, t0 = time.process_time(), time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0, time.process_time() - c0
-
-
-def _report(name, plain, new):
-    (pw, pc), (nw, nc) = (min(x[0] for x in plain), min(x[1] for x in plain)), \
-                         (min(x[0] for x in new), min(x[1] for x in new))
-    print(f"  {name}: plain {pw:.2f} s wall / {pc:.2f} s CPU; new {nw:.2f} s wall / {nc:.2f} s CPU; "
-          f"ratio plain/new {pw / nw:.2f} wall, {pc / nc:.2f} CPU")
 
 
 def plain_tv_admm(field, mask, *, lam, max_iter, voxel_size, b0_dir, workers=2):
