@@ -1,7 +1,7 @@
 """Benchmark (round 8): chapter 4's TV-ADMM loop blocked in cache, and XSIM's window sums on a smaller box.
 
-Run on demand: ``python benchmarks/bench_qsm_round8.py [tv] [scorer] [kspace]`` (real 2016
-challenge field, 160^3; all three by default, about a minute on the idle machine).
+Run on demand: ``python benchmarks/bench_qsm_round8.py [tv] [scorer] [kspace] [metrics]`` (real
+2016 challenge field, 160^3; all four by default, about a minute on the idle machine).
 
 * ``tv``: one TV-ADMM solve of the chapter (20 iterations, float32, the splits side by side on two
   threads) by ``qsm_invert.tv_admm`` (each split's elementwise updates made block by block along
@@ -19,6 +19,11 @@ challenge field, 160^3; all three by default, about a minute on the idle machine
   symbol and D² computed once) against the plain calls ``qsm.tkd`` and
   ``qsm_invert.tikhonov_closed_form`` per parameter (each its own forward FFT). Checks that the
   maps are bit for bit identical.
+* ``metrics``: ``qsm_metrics.hfen(kernel="scipy")`` and ``qsm_metrics.xsim`` of the chapter's TKD
+  map (t = 0.15; the comparison with QSM-CI's scorer) with scipy's LoG on the mask's box plus the
+  filter's radius and XSIM's formula at the mask's voxels, against the plain whole-grid
+  computation (the functions before this round, ``_plain_hfen`` and ``_plain_xsim`` below).
+  Checks that both numbers are bit for bit identical.
 
 Printed per variant: wall and CPU seconds of this process (all its threads), best of ``RUNS``
 alternating runs, and the ratio plain / new. CPU is the number that matters when the book
@@ -176,12 +181,53 @@ def kspace(data):
     _report("reconstructions", plain, new)
 
 
+def _plain_hfen(recon, ref, mask):
+    """qsm_metrics.hfen(kernel="scipy") before this round: the LoG of the whole grid."""
+    from scipy import ndimage
+
+    from qmrigenes.qsm_metrics import _norm_ratio
+    lr = ndimage.gaussian_laplace(recon, sigma=1.5, truncate=5.0)
+    lt = ndimage.gaussian_laplace(ref, sigma=1.5, truncate=5.0)
+    return _norm_ratio(lr[mask] - lt[mask], lt[mask])
+
+
+def _plain_xsim(recon, ref, mask, c1=1e-4, c2=1e-6):
+    """qsm_metrics.xsim before this round: the formula on the whole grid, then the mask."""
+    from scipy import ndimage
+
+    from qmrigenes.qsm_metrics import _box_mean
+    count = ndimage.uniform_filter(np.ones_like(recon), size=5, mode="constant")
+    mu_r, mu_t = _box_mean(recon, 5, count), _box_mean(ref, 5, count)
+    var_r = _box_mean(recon * recon, 5, count) - mu_r ** 2
+    var_t = _box_mean(ref * ref, 5, count) - mu_t ** 2
+    cov = _box_mean(recon * ref, 5, count) - mu_r * mu_t
+    num = (2 * mu_r * mu_t + c1) * (2 * cov + c2)
+    den = (mu_r ** 2 + mu_t ** 2 + c1) * (var_r + var_t + c2)
+    ok = mask & (den > 0)
+    return float(np.mean(num[ok] / den[ok]))
+
+
+def metrics(data):
+    from qmrigenes import qsm, qsm_metrics
+    mask, ref = data.mask, data.reference
+    chi = qsm.tkd(data.field, threshold=0.15, mask=mask, voxel_size=data.voxel_size, b0_dir=data.b0_dir)
+    plain, new, same = [], [], True
+    for _ in range(RUNS):
+        a, w, c = _timed(lambda: (_plain_hfen(chi, ref, mask), _plain_xsim(chi, ref, mask)))
+        plain.append((w, c))
+        b, w, c = _timed(lambda: (qsm_metrics.hfen(chi, ref, mask, kernel="scipy"), qsm_metrics.xsim(chi, ref, mask)))
+        new.append((w, c))
+        same &= a == b
+    print(f"HFEN (scipy's LoG) and XSIM of one TKD map: bit for bit identical: {same}")
+    _report("HFEN + XSIM", plain, new)
+
+
 def main():
     from qmrigenes.qsm_challenge import load_qsm_challenge_2016
     data = load_qsm_challenge_2016()
-    which = sys.argv[1:] or ["tv", "scorer", "kspace"]
+    which = sys.argv[1:] or ["tv", "scorer", "kspace", "metrics"]
     for name in which:
-        {"tv": tv, "scorer": scorer, "kspace": kspace}[name](data)
+        {"tv": tv, "scorer": scorer, "kspace": kspace, "metrics": metrics}[name](data)
 
 
 if __name__ == "__main__":

@@ -144,3 +144,25 @@ def test_scorer_window_sums_on_the_inner_box_are_bit_for_bit():
     leaky = recon.copy()
     leaky[fast.box][0, 0, 0] = 1e-3                              # nonzero outside: the whole box is used
     assert fast(leaky) == slow(leaky)
+
+
+def test_hfen_scipy_and_xsim_equal_their_whole_grid_forms_bit_for_bit():
+    """hfen(kernel="scipy") filters only the mask's box plus the LoG's radius, and xsim evaluates
+    its formula at the mask's voxels only: the same numbers, to the last bit, as on the whole grid
+    (masks touching the grid's edges too, where scipy's reflection applies)."""
+    rng = np.random.default_rng(8)
+    for lo, hi in (((3, 9, 2), (20, 17, 25)), ((0, 4, 0), (24, 22, 27))):
+        recon, ref = rng.normal(size=(24, 22, 27)), rng.normal(size=(24, 22, 27))
+        mask = np.zeros(ref.shape, bool)
+        mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = True
+        lr = ndimage.gaussian_laplace(recon, sigma=1.5, truncate=5.0)
+        lt = ndimage.gaussian_laplace(ref, sigma=1.5, truncate=5.0)
+        want = 100 * np.linalg.norm(lr[mask] - lt[mask]) / np.linalg.norm(lt[mask])
+        assert qm.hfen(recon, ref, mask, kernel="scipy") == want
+        count = ndimage.uniform_filter(np.ones(ref.shape), size=5, mode="constant")
+        mu = [ndimage.uniform_filter(x, size=5, mode="constant") / count
+              for x in (recon, ref, recon * recon, ref * ref, recon * ref)]
+        var_r, var_t, cov = mu[2] - mu[0] ** 2, mu[3] - mu[1] ** 2, mu[4] - mu[0] * mu[1]
+        num = (2 * mu[0] * mu[1] + 1e-4) * (2 * cov + 1e-6)
+        den = (mu[0] ** 2 + mu[1] ** 2 + 1e-4) * (var_r + var_t + 1e-6)
+        assert qm.xsim(recon, ref, mask) == float(np.mean(num[mask] / den[mask]))

@@ -286,8 +286,8 @@ class _LCurveNorms:
         if chi.shape != f.shape:
             raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {f.shape}")
         spec = sfft.rfftn(chi, workers=_WORKERS)
-        dchi = sfft.irfftn(spec * self.d, s=f.shape, workers=_WORKERS)
-        res = dchi - f
+        res = sfft.irfftn(spec * self.d, s=f.shape, workers=_WORKERS)
+        res -= f                              # D chi - f, in the transform's own array
         if mask is not None:
             res = res[mask]
         if regulariser == "identity":
@@ -296,7 +296,8 @@ class _LCurveNorms:
             power = np.square(spec.real, dtype=np.float64)
             power += np.square(spec.imag, dtype=np.float64)
             power *= self.gsym
-            rough = float(np.sqrt(np.sum(power * _half_spectrum_weights(f.shape))))
+            power *= _half_spectrum_weights(f.shape)
+            rough = float(np.sqrt(np.sum(power)))
         else:
             g = _grad(chi, vs)
             rough = (float(np.sum(np.sqrt(np.sum(g ** 2, axis=0)))) if regulariser == "tv"
@@ -682,7 +683,7 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
     out = np.where(m, chi, 0).astype(dtype) if masked_output else chi
     return out, {"n_iter": n_iter, "change": change, "converged": change < tol,
                  "seconds": time.perf_counter() - t0, "lam": lam, "mu": mu, "nu": nu,
-                 "dual": (mu * s).astype(dtype)}
+                 "dual": (mu * s).astype(dtype, copy=False)}
 
 
 def tv_optimality(chi, dual, field, mask, *, lam: float, voxel_size=(1.0, 1.0, 1.0),

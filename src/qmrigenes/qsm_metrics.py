@@ -162,8 +162,14 @@ def hfen(recon, ref, mask=None, *, sigma: float = 1.5, kernel: str = "challenge2
     if recon.ndim != 3:
         raise ValueError(f"recon must be a 3D map, got {recon.ndim} dimensions")
     if kernel == "scipy":
-        lr = ndimage.gaussian_laplace(recon, sigma=sigma, truncate=5.0)
-        lt = ndimage.gaussian_laplace(ref, sigma=sigma, truncate=5.0)
+        # a finite filter: at the mask's voxels it only reaches the mask's box plus its radius, so it
+        # is computed there (the same sums; at the grid's edges the box's edges are the grid's)
+        radius = int(5.0 * sigma + 0.5)              # scipy's support: truncate * sigma, rounded
+        idx = np.nonzero(m)
+        box = tuple(slice(max(int(i.min()) - radius, 0), int(i.max()) + 1 + radius) for i in idx)
+        lr = ndimage.gaussian_laplace(recon[box], sigma=sigma, truncate=5.0)
+        lt = ndimage.gaussian_laplace(ref[box], sigma=sigma, truncate=5.0)
+        m = m[box]
     else:
         lr, lt = _log_2016(recon, sigma), _log_2016(ref, sigma)
     return _norm_ratio(lr[m] - lt[m], lt[m])
@@ -227,14 +233,17 @@ def xsim(recon, ref, mask=None, *, k1: float = 0.01, k2: float = 0.001, data_ran
     window = check_int(window, "window", min=1)
     c1 = (check_scalar(k1, "k1", min=0.0) * data_range) ** 2
     c2 = (check_scalar(k2, "k2", min=0.0) * data_range) ** 2
-    count = ndimage.uniform_filter(np.ones_like(recon), size=window, mode="constant")
-    mu_r, mu_t = _box_mean(recon, window, count), _box_mean(ref, window, count)
-    var_r = _box_mean(recon * recon, window, count) - mu_r ** 2
-    var_t = _box_mean(ref * ref, window, count) - mu_t ** 2
-    cov = _box_mean(recon * ref, window, count) - mu_r * mu_t
+    count = ndimage.uniform_filter(np.ones_like(recon), size=window, mode="constant")[m]
+
+    def mean(x):                                # _box_mean, at the mask's voxels only
+        return ndimage.uniform_filter(x, size=window, mode="constant")[m] / count
+    mu_r, mu_t = mean(recon), mean(ref)
+    var_r = mean(recon * recon) - mu_r ** 2
+    var_t = mean(ref * ref) - mu_t ** 2
+    cov = mean(recon * ref) - mu_r * mu_t
     num = (2 * mu_r * mu_t + c1) * (2 * cov + c2)
     den = (mu_r ** 2 + mu_t ** 2 + c1) * (var_r + var_t + c2)
-    ok = m & (den > 0)
+    ok = den > 0
     if not ok.any():
         raise ValueError("every windowed denominator is 0 within the mask (both maps constant and k1 = k2 = 0)")
     return float(np.mean(num[ok] / den[ok]))
