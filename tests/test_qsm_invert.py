@@ -213,13 +213,17 @@ def test_closed_form_warm_start_of_the_masked_solve(rng, method):
     assert np.abs(x0 - cold)[mask].max() > 1e-3 * np.abs(cold).max()    # x0 itself is not the answer
 
 
+@pytest.mark.parametrize("planes", [1, 3, 32])
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype, workers):
-    """The buffered loop of tv_admm performs exactly the updates its docstring states, with its two
-    splits one after the other or side by side on two threads."""
+def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, dtype, workers, planes,
+                                                                monkeypatch):
+    """The blocked loop of tv_admm performs exactly the updates its docstring states, with its two
+    splits one after the other or side by side on two threads, whatever the block size (1 plane;
+    3, which leaves a shorter last block; one block for the whole grid)."""
     import scipy.fft as sfft
+    monkeypatch.setattr(qi, "_SLAB_PLANES", planes)
     chi_true, field = _phantom(rng)
     mask = np.zeros(field.shape, bool)
     mask[2:-2, 3:-3, 2:-2] = True
@@ -278,3 +282,31 @@ def test_fortran_ordered_inputs_give_the_same_results(rng):
     c_score = qm.ChallengeScorer(ref, mask)(c_cg)
     f_score = qm.ChallengeScorer(np.asfortranarray(ref), m_f)(np.asfortranarray(c_cg))
     assert c_score == pytest.approx(f_score, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kspace_inversions_are_tkd_and_the_closed_form_bit_for_bit(rng, dtype):
+    """One spectrum for a sweep: the same maps as qsm.tkd of the masked field and as
+    tikhonov_closed_form, to the last bit, whatever the order of the calls."""
+    _, field = _phantom(rng)
+    mask = np.zeros(field.shape, bool)
+    mask[2:-2, 3:-3, 2:-2] = True
+    f_in = np.where(mask, field, 0.0)
+    for reg in ("gradient", "identity"):
+        inv = qi.KspaceInversions(np.asfortranarray(field), mask=mask, voxel_size=VS, regulariser=reg,
+                                  dtype=dtype)
+        for lam in (1e-1, 1e-3):
+            want = qi.tikhonov_closed_form(field, lam=lam, mask=mask, voxel_size=VS, regulariser=reg,
+                                           dtype=dtype, masked_output=False)
+            got = inv.tikhonov(lam)
+            assert got.dtype == want.dtype == dtype and np.array_equal(got, want)
+        for t in (0.3, 0.05):
+            assert np.array_equal(inv.tkd(t), qsm.tkd(f_in, threshold=t, voxel_size=VS))
+    with pytest.raises(ValueError, match="threshold"):
+        inv.tkd(0.9)
+    with pytest.raises(ValueError, match="lam"):
+        inv.tikhonov(-1.0)
+    with pytest.raises(ValueError, match="dtype"):
+        qi.KspaceInversions(field, dtype=np.int16)
+    with pytest.raises(ValueError, match="regulariser"):
+        qi.KspaceInversions(field, regulariser="tv")

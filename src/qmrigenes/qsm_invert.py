@@ -27,6 +27,7 @@ real FFTs.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -34,9 +35,10 @@ import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
 from ._threads import n_workers, thread_map
+from .qsm import _WORKERS as _QSM_WORKERS
 from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, dipole_kernel
 
-__all__ = ["tikhonov_closed_form", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
+__all__ = ["tikhonov_closed_form", "KspaceInversions", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
 
 _WORKERS = -1
@@ -52,10 +54,15 @@ def _prep(field, mask, dtype):
             raise ValueError("mask must select at least one voxel, got an empty mask")
         field = np.where(m, field, 0.0)
         mask = _c_order(m)
+    dtype = _check_dtype(dtype)
+    return _c_order(field).astype(dtype), mask, dtype       # C order: see qsm._c_order
+
+
+def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return _c_order(field).astype(dtype), mask, dtype       # C order: see qsm._c_order
+    return dtype
 
 
 def _voxel(voxel_size):
@@ -125,17 +132,94 @@ def tikhonov_closed_form(field, *, lam: float, regulariser: str = "gradient", ma
     χ itself is recovered only off the dipole cone, where the field carries it.
     """
     lam = check_scalar(lam, "lam", min=0.0, min_inclusive=False)
-    check_choice(regulariser, "regulariser", ("gradient", "identity"))
-    f, mask, dtype = _prep(field, mask, dtype)
-    vs = _voxel(voxel_size)
-    d = dipole_kernel(f.shape, voxel_size=vs, b0_dir=b0_dir)
-    reg = gradient_symbol(f.shape, voxel_size=vs) if regulariser == "gradient" else 1.0
-    den = d ** 2 + lam * reg
-    filt = np.where(den > 0, d / np.where(den > 0, den, 1.0), 0.0).astype(dtype)
-    chi = sfft.irfftn(sfft.rfftn(f, workers=_WORKERS) * filt, s=f.shape, workers=_WORKERS)
-    if mask is not None and masked_output:
-        chi = np.where(mask, chi, 0).astype(dtype)
+    inv = KspaceInversions(field, mask=mask, voxel_size=voxel_size, b0_dir=b0_dir, regulariser=regulariser,
+                           dtype=dtype)
+    chi = inv.tikhonov(lam)
+    if inv.mask is not None and masked_output:
+        chi = np.where(inv.mask, chi, 0).astype(inv.dtype)
     return chi
+
+
+class KspaceInversions:
+    """The closed-form k-space inversions of one field, its spectrum computed once (for sweeps).
+
+    ``tkd(threshold)`` is :func:`qmrigenes.qsm.tkd` of the field zeroed outside
+    ``mask`` (on the whole grid, no output mask) and ``tikhonov(lam)`` is
+    :func:`tikhonov_closed_form` (``masked_output=False``), bit for bit: the
+    same operations, except that the field's forward FFT (and the dipole, the
+    regulariser's symbol and ``D^2``) are computed once, here, instead of once
+    per call. Each call then costs one inverse FFT and a few passes over the
+    half spectrum: what a parameter sweep (:func:`l_curve`) repeats.
+
+    Parameters
+    ----------
+    field : ndarray, shape (X, Y, Z)
+        Local field (ppm).
+    mask : ndarray of bool, optional
+        The field is zeroed outside it first (it is unknown there).
+    voxel_size : tuple of 3 float
+        mm.
+    b0_dir : tuple of 3 float
+        B0 direction in array axes.
+    regulariser : {"gradient", "identity"}
+        Of :meth:`tikhonov`.
+    dtype : numpy dtype, default float32
+        Of :meth:`tikhonov` (as :func:`tikhonov_closed_form`); :meth:`tkd` is
+        float64, as :func:`qmrigenes.qsm.tkd`.
+
+    Examples
+    --------
+    >>> from qmrigenes import qsm
+    >>> chi = np.zeros((16, 16, 16)); chi[6:10, 6:10, 6:10] = 0.1
+    >>> f = qsm.forward_field(chi, voxel_size=(1, 1, 1))
+    >>> inv = KspaceInversions(f, voxel_size=(1, 1, 1))
+    >>> [bool(np.array_equal(inv.tkd(t), qsm.tkd(f, threshold=t, voxel_size=(1, 1, 1)))) for t in (0.1, 0.2)]
+    [True, True]
+    >>> bool(np.array_equal(inv.tikhonov(1e-2), tikhonov_closed_form(f, lam=1e-2, voxel_size=(1, 1, 1))))
+    True
+    """
+
+    def __init__(self, field, *, mask=None, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
+                 regulariser: str = "gradient", dtype=np.float32):
+        check_choice(regulariser, "regulariser", ("gradient", "identity"))
+        self.dtype = _check_dtype(dtype)
+        self.field, self.mask, _ = _prep(field, mask, np.float64)
+        self.voxel_size, self.b0_dir = _voxel(voxel_size), b0_dir
+        self.shape = self.field.shape
+        self.regulariser = regulariser
+        self._spec = {}                         # the field's spectrum per dtype, computed on first use
+        self.d = dipole_kernel(self.shape, voxel_size=self.voxel_size, b0_dir=b0_dir)
+        self._d2 = self._reg = None
+
+    def _spectrum(self, dtype):
+        dtype = np.dtype(dtype)
+        if dtype not in self._spec:
+            if dtype == np.float64:             # qsm.tkd's transform (qsm._apply_kspace)
+                self._spec[dtype] = sfft.rfftn(self.field, workers=_QSM_WORKERS)
+            else:                               # tikhonov_closed_form's, of the field in dtype
+                self._spec[dtype] = sfft.rfftn(self.field.astype(dtype), workers=_WORKERS)
+        return self._spec[dtype]
+
+    def tkd(self, threshold: float) -> np.ndarray:
+        """:func:`qmrigenes.qsm.tkd` of the (masked) field at ``threshold`` (ppm, float64, whole grid)."""
+        threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
+        d = self.d                              # the operations of qsm.tkd
+        d_t = np.where(np.abs(d) > threshold, d, threshold * np.sign(d))
+        with np.errstate(divide="ignore"):
+            inv = np.where(d_t != 0, 1.0 / d_t, 0.0)
+        return sfft.irfftn(self._spectrum(np.float64) * inv, s=self.shape, workers=_QSM_WORKERS)
+
+    def tikhonov(self, lam: float) -> np.ndarray:
+        """:func:`tikhonov_closed_form` of the field at ``lam`` (ppm, in ``dtype``, whole grid)."""
+        lam = check_scalar(lam, "lam", min=0.0, min_inclusive=False)
+        if self._d2 is None:
+            self._d2 = self.d ** 2
+            self._reg = (gradient_symbol(self.shape, voxel_size=self.voxel_size)
+                         if self.regulariser == "gradient" else 1.0)
+        d = self.d
+        den = self._d2 + lam * self._reg
+        filt = np.where(den > 0, d / np.where(den > 0, den, 1.0), 0.0).astype(self.dtype)
+        return sfft.irfftn(self._spectrum(self.dtype) * filt, s=self.shape, workers=_WORKERS)
 
 
 def misfit_and_roughness(chi, field, mask=None, *, voxel_size=(1.0, 1.0, 1.0), b0_dir=(0.0, 0.0, 1.0),
@@ -202,8 +286,8 @@ class _LCurveNorms:
         if chi.shape != f.shape:
             raise ValueError(f"mismatched shapes: chi {chi.shape} vs field {f.shape}")
         spec = sfft.rfftn(chi, workers=_WORKERS)
-        dchi = sfft.irfftn(spec * self.d, s=f.shape, workers=_WORKERS)
-        res = dchi - f
+        res = sfft.irfftn(spec * self.d, s=f.shape, workers=_WORKERS)
+        res -= f                              # D chi - f, in the transform's own array
         if mask is not None:
             res = res[mask]
         if regulariser == "identity":
@@ -212,7 +296,8 @@ class _LCurveNorms:
             power = np.square(spec.real, dtype=np.float64)
             power += np.square(spec.imag, dtype=np.float64)
             power *= self.gsym
-            rough = float(np.sqrt(np.sum(power * _half_spectrum_weights(f.shape))))
+            power *= _half_spectrum_weights(f.shape)
+            rough = float(np.sqrt(np.sum(power)))
         else:
             g = _grad(chi, vs)
             rough = (float(np.sum(np.sqrt(np.sum(g ** 2, axis=0)))) if regulariser == "tv"
@@ -255,6 +340,62 @@ def _div(g, vs):
         if i:
             out += tmp
     return out
+
+
+#: Planes of the first axis per block of tv_admm's fused elementwise updates: at 160^3 in float32 a
+#: plane is 100 kB, and a block's temporaries (grad chi, z - s, ...: about 15 planes a plane) stay in
+#: the shared L3 cache with both threads at work; 1, 2, 4 and 8 planes measured, 4 the fastest
+#: (blocks of one plane cost more Python calls than the cache saves).
+_SLAB_PLANES = 4
+#: Share of the gradient split's blocks that the data split's thread takes (the data split alone is
+#: about a sixth of the gradient split's elementwise work, and both end in one FFT).
+_GRAD_SHARE = 0.4
+
+
+def _grad_planes(x, a, b, scales, out):
+    """``_grad(x)[:, a:b]`` (periodic forward differences per mm of planes ``a..b-1`` of the first
+    axis), by the same operations, into ``out`` (3, b - a, ...); ``scales`` are ``1 / voxel_size``
+    in ``x``'s dtype."""
+    n = x.shape[0]
+    if b < n:
+        np.subtract(x[a + 1:b + 1], x[a:b], out=out[0])
+    else:
+        np.subtract(x[a + 1:b], x[a:b - 1], out=out[0][:-1])
+        np.subtract(x[0], x[b - 1], out=out[0][-1])
+    xs = x[a:b]
+    for i in (1, 2):
+        hi, lo, first, last = _axis_slices(i)
+        np.subtract(xs[hi], xs[lo], out=out[i][lo])
+        np.subtract(xs[first], xs[last], out=out[i][last])
+    for i in range(3):
+        out[i] *= scales[i]
+    return out
+
+
+def _div_planes(w, w0_prev, scales, *, out, tmp):
+    """``_div`` of a block of planes by the same operations, into ``out`` (like ``w[0]``).
+
+    ``w`` (3, P, ...) holds the block's planes; ``w0_prev`` is the first component at the plane
+    before the block. If it is None, the block's first plane is left unfinished and its parts are
+    returned, ``(w[0][0], axis-1 term, axis-2 term)`` (copies), for the caller to finish as
+    ``((w[0][0] - w0_prev) / v0 + axis-1 term) + axis-2 term`` once ``w0_prev`` is known.
+    """
+    np.subtract(w[0][1:], w[0][:-1], out=out[1:])
+    if w0_prev is not None:
+        np.subtract(w[0][0], w0_prev, out=out[0])
+    else:
+        out[0] = 0                              # a placeholder, overwritten by the caller
+    out *= scales[0]
+    parts = [w[0][0].copy()] if w0_prev is None else None
+    for i in (1, 2):
+        hi, lo, first, last = _axis_slices(i)
+        np.subtract(w[i][hi], w[i][lo], out=tmp[hi])
+        np.subtract(w[i][first], w[i][last], out=tmp[first])
+        tmp *= scales[i]
+        if parts is not None:
+            parts.append(tmp[0].copy())
+        out += tmp
+    return parts
 
 
 def _shrink(v, thresh, isotropic, *, out=None, work=None, mag=None):
@@ -353,11 +494,13 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
         (what :func:`tv_optimality` needs).
     workers : int or None, default None
         ``None`` or ``-1``: the two splits of each iteration (the data split
-        ``v, t`` with its FFTs, and the gradient split ``z, s`` with its
-        shrinkage and FFT), which do not read each other's variables, are
-        updated side by side on two threads; ``1``: one after the other. The
+        ``v, t`` with its FFT, and the gradient split ``z, s`` with its
+        shrinkage, divergence and FFT), which do not read each other's
+        variables, are updated side by side on two threads (the data split's
+        thread also takes part of the gradient split's blocks), and so are the
+        two inverse FFTs (chi and D chi); ``1``: one after the other. The
         iterates are identical either way (the same operations on the same
-        arrays); only the wall time changes.
+        values); only the wall time changes.
 
     Returns
     -------
@@ -408,79 +551,139 @@ def tv_admm(field, mask, *, lam: float, mu: float | None = None, nu: float = 1.0
         chi = as_array(x0, "x0", ndim=3).astype(dtype)
         if chi.shape != shape:
             raise ValueError(f"mismatched shapes: x0 {chi.shape} vs field {shape}")
-    chi_k = fft(chi)
-    dchi = ifft(chi_k * d)
-    g = _grad(chi, vs).astype(dtype)
-    s = np.zeros_like(g)
+    dchi = ifft(fft(chi) * d)
+    s = np.zeros((3,) + shape, dtype)
     v = dchi.copy()
     t = np.zeros(shape, dtype)
     thresh = dtype.type(lam / mu)
     mu_t, nu_t = dtype.type(mu), dtype.type(nu)
-    # the same floating-point operations as the textbook updates written out in the docstring, into
-    # preallocated buffers (the test suite checks the iterates bit for bit against that form)
+    scales = [dtype.type(1.0 / h) for h in vs]
     den_v = w + nu_t * one
     nu_d = nu_t * d
-    gs, work = np.empty_like(g), np.empty_like(g)
-    mag, buf = np.empty(shape, dtype), np.empty(shape, dtype)
+    z = np.empty_like(s)                        # the gradient split z (shrinkage of grad chi + s)
+    div_w, diff, v_t = (np.empty(shape, dtype) for _ in range(3))   # div(z - s), chi change, v - t
+    dk = np.empty(d.shape, np.result_type(dtype, np.complex64))    # F(D chi)
     change, n_iter = np.inf, 0
     pair = min(n_workers(workers), 2)
     # side by side, each split's FFTs take one core (two threads each would oversubscribe the two
-    # cores: measured slower); the FFT between the two phases keeps every core
+    # cores: measured slower)
     split_workers = 1 if pair == 2 else _WORKERS
+    # The same floating-point operations as the textbook updates written out in the docstring (the
+    # test suite checks the iterates bit for bit against that form), grouped differently: each
+    # split's elementwise updates -- the duals of one iteration, then the split of the next -- are
+    # made block by block (_SLAB_PLANES planes of the first axis), so that the temporaries (grad chi,
+    # z - s, the shrinkage's magnitude) stay in cache instead of a pass over memory each. An
+    # elementwise operation gives the same bits whatever the block; the divergence's difference
+    # along the first axis crosses blocks, and is carried from one block to the next.
+    slabs = [(a, min(a + _SLAB_PLANES, shape[0])) for a in range(0, shape[0], _SLAB_PLANES)]
+    n_pl = min(_SLAB_PLANES, shape[0])
+    # the gradient split's blocks in two runs, one per thread: the data split's thread (lighter)
+    # takes the first _GRAD_SHARE of them before its own work
+    cut = int(round(_GRAD_SHARE * len(slabs)))
+    runs = [slabs[:cut], slabs[cut:]]
 
-    # Each iteration: the two splits from the current chi, then chi, then the scaled duals. The data
-    # split (v, t, D chi) and the gradient split (z, s, grad chi) touch disjoint arrays, so each
-    # phase runs them as two independent tasks (side by side when pair == 2).
-    def data_split():                           # v = (M f + nu (D chi + t)) / (M + nu); nu D F(v - t)
-        np.add(dchi, t, out=v)
-        np.multiply(v, nu_t, out=v)
-        np.add(v, wf, out=v)
-        np.divide(v, den_v, out=v)
-        np.subtract(v, t, out=buf)
-        data_k = fft(buf, split_workers)
-        data_k *= nu_d
-        return data_k
+    def block_buffers():                        # grad chi, z - s (this block and the last), |.|, a term
+        return (np.empty((3, n_pl) + shape[1:], dtype), [np.empty((3, n_pl) + shape[1:], dtype) for _ in range(2)],
+                np.empty((n_pl,) + shape[1:], dtype), np.empty((n_pl,) + shape[1:], dtype))
+    buffers = [block_buffers(), block_buffers()]
 
-    def grad_split():                           # z = shrink(grad chi + s, lam / mu); mu F(-div(z - s))
-        np.add(g, s, out=gs)
-        _shrink(gs, thresh, isotropic, out=gs, work=work, mag=mag)      # z, in gs
-        np.subtract(gs, s, out=work)
-        new_k = fft(_div(work, vs), split_workers)   # F(-div w) = -F(div w) exactly (negation commutes
-        new_k *= mu_t                           # with every rounding), so the negation is folded
-        return new_k                            # into the sum below: b - a is b + (-a) in IEEE
+    def data_pass(dual, split):                 # t += D chi - v; v = (M f + nu (D chi + t)) / (M + nu); F(v - t)
+        for a, b in slabs:
+            t_, v_, dc = t[a:b], v[a:b], dchi[a:b]
+            if dual:
+                np.add(t_, dc, out=t_)
+                np.subtract(t_, v_, out=t_)
+            if split:
+                np.add(dc, t_, out=v_)
+                np.multiply(v_, nu_t, out=v_)
+                np.add(v_, wf[a:b], out=v_)
+                np.divide(v_, den_v[a:b], out=v_)
+                np.subtract(v_, t_, out=v_t[a:b])
+        return fft(v_t, split_workers) if split else None
 
-    def data_dual(new, new_k):                  # the change of chi, D chi, t += D chi - v
-        np.subtract(new, chi, out=buf)
-        step = float(np.linalg.norm(buf) / max(np.linalg.norm(new), 1e-30))
-        new_k *= d
-        dchi_new = ifft(new_k, split_workers)
-        np.add(t, dchi_new, out=t)
-        np.subtract(t, v, out=t)
-        return step, dchi_new
+    def grad_run(x, run, bufs, dual, split):    # s += grad x - z; z = shrink(grad x + s, lam / mu); div(z - s)
+        g_b, w_b, mag_b, tmp_b = bufs
+        head = last = None
+        for k, (a, b) in enumerate(run):
+            n = b - a
+            g, s_, z_ = _grad_planes(x, a, b, scales, g_b[:, :n]), s[:, a:b], z[:, a:b]
+            if dual:
+                np.add(s_, g, out=s_)
+                np.subtract(s_, z_, out=s_)
+            if split:
+                wk = w_b[k % 2][:, :n]
+                np.add(g, s_, out=z_)
+                _shrink(z_, thresh, isotropic, out=z_, work=wk, mag=mag_b[:n])
+                np.subtract(z_, s_, out=wk)
+                tail = _div_planes(wk, last, scales, out=div_w[a:b], tmp=tmp_b[:n])
+                head = head if head is not None else tail
+                last = wk[0][-1]
+        return (run[0][0], head, last) if run and split else None
 
-    def grad_dual(new):                         # grad chi, s += grad chi - z
-        _grad(new, vs, out=g)
-        np.add(s, g, out=s)
-        np.subtract(s, gs, out=s)
+    def finish_div(done):                       # each run's first plane: its difference along the first
+        done = [r for r in done if r is not None]         # axis reaches back to the previous run's last
+        for i, (a, (w0, t1, t2), _) in enumerate(done):
+            first = div_w[a]
+            np.subtract(w0, done[i - 1][2], out=first)
+            first *= scales[0]
+            first += t1
+            first += t2
+        return fft(div_w, split_workers)
+
+    def splits(x, dual, split):                 # the two tasks of a split phase, each on its own thread
+        ready, share = threading.Event(), []
+
+        def first():
+            try:
+                share.append(grad_run(x, runs[0], buffers[0], dual, split))
+            finally:
+                ready.set()
+            return data_pass(dual, split)
+
+        def second():
+            mine = grad_run(x, runs[1], buffers[1], dual, split)
+            ready.wait()
+            if not share:
+                raise RuntimeError("tv_admm: the other half of the gradient split failed")
+            return finish_div([share[0], mine]) if split else None
+        return thread_map(lambda task: task(), (first, second), workers=pair)
+
+    def kspace(planes):                         # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
+        for a, b in planes:
+            dat, new = data_k[a:b], new_k[a:b]
+            np.multiply(dat, nu_d[a:b], out=dat)
+            np.multiply(new, mu_t, out=new)
+            np.subtract(dat, new, out=new)      # F(-div w) = -F(div w) exactly (negation commutes with
+            np.multiply(new, inv_den[a:b], out=new)   # every rounding): b - a is b + (-a) in IEEE
+            np.multiply(new, d[a:b], out=dk[a:b])
+
+    def chi_and_change(chi_k):
+        new = ifft(chi_k, split_workers)
+        np.subtract(new, chi, out=diff)
+        return new, float(np.linalg.norm(diff) / max(np.linalg.norm(new), 1e-30))
 
     def both(first, second):
         return thread_map(lambda task: task(), (first, second), workers=pair)
 
-    with _blas_single_thread():             # the loop's norms are small BLAS calls: no busy-waiting threads,
-        while n_iter < max_iter:            # and one BLAS thread whichever thread computes them
-            data_k, new_k = both(data_split, grad_split)
-            np.subtract(data_k, new_k, out=new_k)   # chi: (mu |G|^2 + nu D^2) chi = mu G^T (z - s) + nu D (v - t)
-            new_k *= inv_den
-            new = ifft(new_k)
-            (change, dchi), _ = both(lambda: data_dual(new, new_k), lambda: grad_dual(new))
-            chi = new
+    k_planes = [(a, min(a + _SLAB_PLANES, d.shape[0])) for a in range(0, d.shape[0], _SLAB_PLANES)]
+    halves = [k_planes[:len(k_planes) // 2], k_planes[len(k_planes) // 2:]] if pair == 2 else [k_planes]
+    # the loop's norms are small BLAS calls: no busy-waiting threads, and one BLAS thread whichever
+    # thread computes them
+    with _blas_single_thread():
+        data_k, new_k = splits(chi, False, True)    # the first splits, from the starting chi (no duals yet)
+        while True:
+            thread_map(kspace, halves, workers=pair)
+            (chi, change), dchi = both(lambda: chi_and_change(new_k), lambda: ifft(dk, split_workers))
             n_iter += 1
-            if change < tol:
+            more = n_iter < max_iter and not change < tol
+            # the duals of this iteration, then (if it goes on) the splits of the next
+            data_k, new_k = splits(chi, True, more)
+            if not more:
                 break
     out = np.where(m, chi, 0).astype(dtype) if masked_output else chi
     return out, {"n_iter": n_iter, "change": change, "converged": change < tol,
                  "seconds": time.perf_counter() - t0, "lam": lam, "mu": mu, "nu": nu,
-                 "dual": (mu * s).astype(dtype)}
+                 "dual": (mu * s).astype(dtype, copy=False)}
 
 
 def tv_optimality(chi, dual, field, mask, *, lam: float, voxel_size=(1.0, 1.0, 1.0),
