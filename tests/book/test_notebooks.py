@@ -73,6 +73,8 @@ def test_shown_counts_what_jupyterlab_renders():
     assert seen["images"] == 1 and seen["glued_images"] == {"f"}
     assert seen["glued_numbers"] == {"n"} and seen["reprs"] == ["Report(numbers={'a': 1})"]
     assert notebooks.glue_values(nb)["n"] == "3"          # a hidden record, read all the same
+    assert notebooks.glue_values(nb)["f"].startswith("png pixels sha256 ")
+    assert notebooks.glue_values(nb, pixels=False)["f"] == "png width None"
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +125,7 @@ def test_chapter_run_all_shows_figures_tables_and_numbers(md, executed):
         assert not out.is_relative_to(ROOT / "chapters"), "QMRIBOOK_NB_OUT must be outside chapters/"
         out.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out / f"{md.stem}.ipynb")
-    glued = notebooks.glue_values(nb)
+    glued = notebooks.glue_values(nb, pixels=False)     # which glued names are figures, tables, text
     seen = notebooks.shown(nb)
     refs = notebooks.glue_references(md.read_text(encoding="utf-8"))
     figures = {k for k in refs["figure"] | refs["any"] if glued.get(k, "").startswith("png")}
