@@ -63,36 +63,45 @@ mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas
 verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 	$(BIN)/qmrigenes fetch --verify-only
 
+# `make test` runs every test that needs no executed chapter: the library, the study code, the
+# build and CI scripts (the chapter checks, marker `notebook`, run in `make book` on its executions).
 # One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
 # slows everything when the other core is busy. Tests run on TEST_JOBS pytest-xdist workers (one test
-# file per worker at a time, so module fixtures are built once; in collection order, which puts the
-# chapter executions first); the chapter test executes every
-# notebook page (JOBS at a time) into the cache that `make book` reads, unless a current execution
-# is there already. CLEAN=1 empties that cache first (.ci/run: a full, clean execution).
+# file per worker at a time, so module fixtures are built once; longest files first, tests/conftest.py).
 TEST_JOBS ?= 2
 test: $(STAMP)
-	$(if $(filter 1 true yes,$(CLEAN)),rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/singlehtml _build/student)
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} QMRIBOOK_NB_JOBS=$(JOBS) $(BIN)/python -m pytest -q \
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -q -m "not notebook" \
 	    $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder)
 
 # Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel
 # (JOBS, default 2 = the reference machine's cores), into the jupyter-cache folder that
 # _config.yml's `execute_notebooks: cache` reads. A page is executed again only when its code cells,
 # a module of src/qmrigenes or chapters/qmribook that its kernel loaded, the pins or the data tables
-# changed, and Sphinx re-reads exactly the pages re-executed (never a stale page). The chapter test
-# of `make test` fills the same cache. CLEAN=1 (or `make book-clean`) empties the cache first: a
-# full, clean execution.
+# changed, and Sphinx re-reads exactly the pages re-executed (never a stale page). CLEAN=1 (or
+# `make book-clean`) empties the cache first: a full, clean execution.
 execute: $(DATA_OK)
 	env -u MPLBACKEND $(BIN)/python .ci/execute_book.py --jobs $(JOBS) $(if $(filter 1 true yes,$(CLEAN)),--clean)
 
 # MPLBACKEND=Agg in the environment would make figures vanish silently: unset it.
 # Sphinx builds incrementally (a prose edit re-reads one page); after a failed build, whose
 # warnings an incremental build would not repeat, the next one re-reads every page.
+# Beside Sphinx (one core each), the chapter checks (tests/book/test_notebooks.py, marker
+# `notebook`: each chapter, as a student runs it, shows its figures, tables and quoted numbers, no
+# raw repr) read the executions just made (QMRIBOOK_NB_EXECUTE=0: never execute, fail on a missing
+# or stale one); the book fails if they fail (their log: _build/chapter-checks.log).
+CHAPTER_CHECKS := QMRIBOOK_NB_EXECUTE=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m notebook tests/book/test_notebooks.py
 book: $(DATA_OK) mathjax execute
 	@test -f _build/.book-ok || rm -rf _build/html _build/.doctrees
 	@rm -f _build/.book-ok
-	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going
-	@test -f _build/html/index.html && touch _build/.book-ok && echo "book: _build/html/index.html"
+	@$(CHAPTER_CHECKS) > _build/chapter-checks.log 2>&1 & checks=$$!; \
+	echo "env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going  (chapter checks beside it)"; \
+	env -u MPLBACKEND $(BIN)/python .ci/jb.py build . -W -n --keep-going; sphinx=$$?; \
+	wait $$checks; checked=$$?; \
+	if [ $$checked = 0 ]; then echo "chapter checks: $$(tail -n 1 _build/chapter-checks.log)"; \
+	else cat _build/chapter-checks.log; echo "book: FAILED chapter checks (tests/book/test_notebooks.py)"; fi; \
+	[ $$sphinx = 0 ] && test -f _build/html/index.html && touch _build/.book-ok; \
+	[ $$sphinx = 0 ] && [ $$checked = 0 ] && test -f _build/html/index.html
+	@echo "book: _build/html/index.html"
 
 # The official build: every page executed from scratch, every page read.
 book-clean:

@@ -3,9 +3,10 @@
 
 ``make book`` runs this before ``jupyter-book build``; the book's ``_config.yml`` has
 ``execute_notebooks: cache`` with the same cache folder, so Sphinx finds every page already
-executed and only renders it. ``make book-student``, ``make pdf`` and the chapter test of
-``make test`` (tests/book/test_notebooks.py, which calls :func:`ensure_executed`) read the same
-cache: one execution serves every edition and the test.
+executed and only renders it. ``make book-student``, ``make pdf`` and the chapter checks that
+``make book`` runs beside Sphinx (tests/book/test_notebooks.py, which reads the executions with
+:func:`cached_executions`, executing nothing) read the same cache: one execution serves every
+edition and the checks.
 
 Cache key, per page. myst-nb matches a page by the hash of its code cells (and kernelspec),
 which alone would serve a stale page after a change in the code the page imports. Each
@@ -284,6 +285,43 @@ def ensure_executed(pages=None, *, cache: str | Path = "_build/.jupyter_cache", 
     cache_dir = ROOT / cache
     with _locked(cache_dir):
         return _ensure_executed(pages, cache_dir, jobs, timeout, clean, log)
+
+
+def cached_executions(pages=None, *, cache: str | Path = "_build/.jupyter_cache", log=print,
+                      root: Path = ROOT) -> dict:
+    """The current cached execution of every page of ``pages`` (default: all notebook pages), read
+    without executing anything and without writing to the cache: ``{page: (notebook, seconds,
+    False)}``, as :func:`ensure_executed` returns them.
+
+    The chapter checks of ``make book`` read the executions its ``execute`` step has just made
+    (one execution per build). Raises ``RuntimeError`` naming every page with no current execution
+    (and why), so a check never reads a stale page.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache_dir = root / cache
+    if not (cache_dir / DEPS_DIR).is_dir():
+        raise RuntimeError(f"no executions in {cache}: run `make execute` (or `make book`) first")
+    with _locked(cache_dir):
+        jcache = get_cache(str(cache_dir))
+        global_digest = code_digest(root, python=False)
+        results, stale = {}, []
+        for page in notebook_pages(root) if pages is None else [Path(p).resolve() for p in pages]:
+            reason, record = stale_reason(page, jcache, cache_dir, global_digest, root)
+            if reason is not None:
+                stale.append(f"{page.relative_to(root)} ({reason})")
+                continue
+            seconds = record.data.get("execution_seconds", 0)
+            # the stored notebook read directly: get_cache_bundle would write an access time into
+            # the cache database that Sphinx reads at the same time
+            stored = jcache._get_notebook_path_cache(record.hashkey)
+            results[page] = (nbformat.reads(stored.read_text(encoding="utf-8"), nbformat.NO_CONVERT), seconds, False)
+            log(f"execute: {page.relative_to(root)}: read from the cache ({seconds:.1f} s when run)")
+    if stale:
+        raise RuntimeError("no current execution of " + ", ".join(stale)
+                           + ": run `make execute` (or `make book`) first")
+    return results
 
 
 def _ensure_executed(pages, cache_dir, jobs, timeout, clean, log):

@@ -40,6 +40,27 @@ def test_cached_derived_in_an_unwritable_cache_still_returns_the_value(monkeypat
     assert not list((tmp_path / "derived").glob("thing-*.pkl"))
 
 
+def assert_same_table(got, expected):
+    """``got`` equals ``expected`` exactly: index and columns (values, dtype, names), the dtype of
+    every column and every value, bit for bit (NaN equal to NaN). Stricter than
+    ``pd.testing.assert_frame_equal`` (which compares floats to rtol 1e-5) and, on these
+    15,633-column tables, 0.5 s of CPU faster per call (no per-column Series)."""
+    pd.testing.assert_index_equal(got.index, expected.index, exact=True)
+    pd.testing.assert_index_equal(got.columns, expected.columns, exact=True)
+    pd.testing.assert_series_equal(got.dtypes, expected.dtypes)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+def test_assert_same_table_catches_each_difference():
+    table = pd.DataFrame({"a": [1.0, np.nan], "b": [2.0, 3.0]}, index=pd.Index(["x", "y"], name="region"))
+    assert_same_table(table, table.copy())
+    changed = [table.rename_axis("other"), table.rename(columns={"b": "c"}), table.astype({"b": "float32"}),
+               table.assign(b=[2.0, 3.0 + 1e-12]), table.iloc[::-1]]
+    for other in changed:
+        with pytest.raises(AssertionError):
+            assert_same_table(other, table)
+
+
 @pytest.fixture
 def private_cache(monkeypatch, tmp_path):
     original = fetch.cached_derived
@@ -111,25 +132,29 @@ def test_stored_ahba_dk_table_equals_the_parsed_csv(shared_ahba_dk, private_cach
     finally:
         datasets._read_ahba_dk.cache_clear()
     assert len(list((private_cache / "derived").glob("ahba-dk-*.pkl"))) == 1
-    pd.testing.assert_frame_equal(first, parsed)
-    pd.testing.assert_frame_equal(again, parsed)
-    pd.testing.assert_frame_equal(shared_ahba_dk, parsed)        # parsing is deterministic
+    assert again is not first
+    assert_same_table(again, parsed)
+    assert_same_table(shared_ahba_dk, parsed)                    # parsing is deterministic
     assert first.index.names == ["hemisphere", "structure", "region"] and first.columns.name == "gene"
 
 
-def test_stored_schaefer100_table_equals_the_parsed_csv(private_cache):
+def test_stored_schaefer100_table_equals_the_parsed_csv(private_cache, monkeypatch):
     datasets._read_ahba_schaefer100.cache_clear()
+    parses = []
+    parse = datasets._parse_ahba_schaefer100
+    monkeypatch.setattr(datasets, "_parse_ahba_schaefer100", lambda: parses.append(1) or parse())
     try:
-        parsed = datasets._parse_ahba_schaefer100()
-        first = datasets._read_ahba_schaefer100()            # parsed, stored in the private cache
+        # the private cache is empty: parsed (once here, not twice), stored, returned
+        assert not list(private_cache.rglob("*.pkl"))
+        first = parsed = datasets._read_ahba_schaefer100()
         datasets._read_ahba_schaefer100.cache_clear()
-        again = datasets._read_ahba_schaefer100()            # read back
+        again = datasets._read_ahba_schaefer100()            # read back, not parsed again
     finally:
         datasets._read_ahba_schaefer100.cache_clear()
+    assert len(parses) == 1
     assert len(list((private_cache / "derived").glob("ahba-schaefer100-*.pkl"))) == 1
     assert again is not first
-    pd.testing.assert_frame_equal(first, parsed)
-    pd.testing.assert_frame_equal(again, parsed)
+    assert_same_table(again, parsed)
     assert parsed.shape == (100, 15633) and parsed.index.names == ["hemisphere", "region"]
 
 

@@ -34,6 +34,26 @@ def test_fetch_all_downloads_each_wheel_once(world):
     assert (table["status"] == "ok").all()
 
 
+def test_one_file_of_a_wheel_brings_the_wheels_other_missing_files_in_the_same_download(world):
+    a = F.fetch("a.txt", registry=world["registry"], cache=world["cache"])
+    assert a.read_bytes() == b"alpha\n" and world["downloads"] == ["toypkg==1.0"]
+    assert (world["cache"] / "b.txt").read_bytes() == b"beta\n"              # came along, verified
+    assert F.fetch("b.txt", registry=world["registry"], cache=world["cache"]).read_bytes() == b"beta\n"
+    assert world["downloads"] == ["toypkg==1.0"]                              # no second download
+    assert not (world["cache"] / "gh.csv").exists()                          # only the same archive's files
+
+
+def test_a_sibling_that_fails_verification_is_left_out_and_reported_when_asked_for(world):
+    frame = world["frame"].copy()
+    frame.loc[2, "sha256"] = "0" * 64                                         # b.txt's registered hash is wrong
+    frame.to_csv(world["registry"], index=False)
+    assert F.fetch("a.txt", registry=world["registry"], cache=world["cache"]).read_bytes() == b"alpha\n"
+    assert sorted(p.name for p in world["cache"].iterdir()) == ["a.txt"]     # b.txt not written, no partial
+    with pytest.raises(F.DataFetchError, match="checksum mismatch"):
+        F.fetch("b.txt", registry=world["registry"], cache=world["cache"])
+    assert world["downloads"] == ["toypkg==1.0", "toypkg==1.0"]
+
+
 def test_checksum_mismatch_is_an_error_and_writes_nothing(world):
     world["src"].write_bytes(b"tampered\n")
     with pytest.raises(F.DataFetchError, match="checksum mismatch") as err:

@@ -72,8 +72,11 @@ def test_tv_admm_reaches_its_optimum(rng):
     mask = np.zeros(field.shape, bool)
     mask[2:18, 2:18, 2:18] = True
     lam = 2e-4
-    chi, info = qi.tv_admm(field, mask, lam=lam, max_iter=3000, tol=1e-7, voxel_size=VS,
+    # tol 1e-6 (about 740 iterations) reaches stationarity about 1e-6, a dual excess about 2e-5 and
+    # an alignment about 1e-4: well inside the optimality bounds below (tol 1e-7 took 3.4 times as long)
+    chi, info = qi.tv_admm(field, mask, lam=lam, max_iter=3000, tol=1e-6, voxel_size=VS,
                            dtype=np.float64, masked_output=False)
+    assert info["converged"]
     opt = qi.tv_optimality(chi, info["dual"], field, mask, lam=lam, voxel_size=VS)
     assert opt["stationarity"] < 1e-3           # D M (D chi - f) = div y
     assert opt["dual_excess"] < 1e-3            # |y| <= lam

