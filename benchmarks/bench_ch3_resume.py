@@ -65,7 +65,7 @@ def panel_boxes():
     made = [figs.plot_phantom(ph), figs.plot_qsm(chi, {"TKD": tkd, "TKD again": tkd}, z=z, y=y)]
     sizes = []
     for fig in made:
-        png = display._draw_tight(fig, dpi=200, metadata={})
+        png = display._encode_png(display._render_tight(fig, dpi=200), dpi=200, metadata={})
         sizes.append((int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")))
     new_path = display._figure_tightbbox
 

@@ -218,7 +218,7 @@ def figure():
     def once():
         fig = plot_figure1(data.maps["clinical MPM"], sets)
         t = time.process_time()
-        png = display._draw_tight(fig, dpi=200, metadata={})
+        png = display._encode_png(display._render_tight(fig, dpi=200), dpi=200, metadata={})
         plt.close(fig)
         return time.process_time() - t, png
 

@@ -160,7 +160,7 @@ def figure_panels():
     from qmribook import display
 
     def old_path(fig):
-        png = display._draw_tight(fig, dpi=200, metadata={"qmri:dpi": "200"})
+        png = display._encode_png(display._render_tight(fig, dpi=200), dpi=200, metadata={"qmri:dpi": "200"})
         size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
         out = png, display.panel_boxes(fig, size)
         plt.close(fig)
@@ -168,7 +168,7 @@ def figure_panels():
 
     def new_path(fig):
         panels = []
-        png = display._draw_tight(fig, dpi=200, metadata={"qmri:dpi": "200"}, panels=panels)
+        png = display._encode_png(display._render_tight(fig, dpi=200, panels=panels), dpi=200, metadata={"qmri:dpi": "200"})
         plt.close(fig)
         return png, panels
 

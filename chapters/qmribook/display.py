@@ -1023,13 +1023,6 @@ def _encode_png(image, *, dpi: int, metadata: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_tight(fig, *, dpi: int, metadata: dict, panels: list | None = None):
-    """The PNG ``fig.savefig(..., dpi=dpi, bbox_inches="tight", metadata=metadata)`` gives, drawn
-    once (:func:`_render_tight`); None when that cannot give ``savefig``'s picture."""
-    image = _render_tight(fig, dpi=dpi, panels=panels)
-    return None if image is None else _encode_png(image, dpi=dpi, metadata=metadata)
-
-
 def _png_with_text(png: bytes, key: str, value: str) -> bytes:
     """``png`` with one more tEXt chunk (``key``, ``value``) right after its header chunk."""
     import struct

@@ -10,6 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from qmribook import display  # noqa: E402
 
 
+def _draw_tight(fig, *, dpi, metadata, panels=None):
+    """The PNG ``Figure`` makes: the pixels drawn once (``_render_tight``), encoded as savefig does."""
+    return display._encode_png(display._render_tight(fig, dpi=dpi, panels=panels), dpi=dpi, metadata=metadata)
+
+
 def _pixels(png):
     import io
 
@@ -33,7 +38,7 @@ def test_figure_drawn_once_is_savefigs_tight_png(layout):
 
     buffer = io.BytesIO()
     make().savefig(buffer, format="png", dpi=200, bbox_inches="tight", metadata={"qmri:dpi": "200"})
-    once = display._draw_tight(make(), dpi=200, metadata={"qmri:dpi": "200"})
+    once = _draw_tight(make(), dpi=200, metadata={"qmri:dpi": "200"})
     ref, got = _pixels(buffer.getvalue()), _pixels(once)
     assert got.shape == ref.shape
     assert np.abs(got - ref).mean() < 3                     # antialiasing of a sub-pixel shift
@@ -64,7 +69,7 @@ def test_figure_with_text_beyond_the_canvas_gets_savefigs_enlarged_picture_in_on
     for layout in (None, "constrained"):
         buffer = io.BytesIO()
         outside(layout).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        png = display._draw_tight(outside(layout), dpi=100, metadata={})
+        png = _draw_tight(outside(layout), dpi=100, metadata={})
         ref = _pixels(buffer.getvalue())
         assert ref.shape[1] > 320                                 # beyond the 3 in canvas
         assert np.array_equal(_pixels(png), ref)                 # savefig's picture, pixel for pixel
@@ -91,7 +96,7 @@ def test_panel_boxes_measure_each_axes_once_with_the_same_boxes(monkeypatch, lay
 
     new = display.figure(make(), dpi=150, min_font_pt=1)
     fig = make()
-    display._draw_tight(fig, dpi=150, metadata={})
+    _draw_tight(fig, dpi=150, metadata={})
     renderer = fig._get_renderer()
     axes = [a for a in fig.axes if a.get_visible()]
     boxes = {a: a.get_tightbbox(renderer) for a in axes}
@@ -163,7 +168,7 @@ def test_panels_come_from_the_drawing_at_the_pngs_dpi():
 
     new = display.figure(make(100), dpi=150, min_font_pt=1)
     fig = make(150)
-    png = display._draw_tight(fig, dpi=150, metadata={})
+    png = _draw_tight(fig, dpi=150, metadata={})
     size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
     assert new.panels == display.panel_boxes(fig, size) and len(new.panels) == 3
     assert (new.width, new.height) == (round(size[0] / 2), round(size[1] / 2))
