@@ -278,11 +278,16 @@ def tkd(field: np.ndarray, *, threshold: float = 0.2, mask=None, voxel_size=(2.0
     if mask is not None:
         field = np.where(mask, field, 0.0)
     d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
+    chi = _apply_kspace(field, _tkd_filter(d, threshold))
+    return np.where(mask, chi, 0.0) if mask is not None else chi
+
+
+def _tkd_filter(d: np.ndarray, threshold: float) -> np.ndarray:
+    """TKD's k-space filter: ``1 / D``, with ``|D|`` below ``threshold`` replaced by
+    ``threshold * sign(D)`` (0 where ``D`` is 0)."""
     d_t = np.where(np.abs(d) > threshold, d, threshold * np.sign(d))
     with np.errstate(divide="ignore"):
-        inv = np.where(d_t != 0, 1.0 / d_t, 0.0)
-    chi = _apply_kspace(field, inv)
-    return np.where(mask, chi, 0.0) if mask is not None else chi
+        return np.where(d_t != 0, 1.0 / d_t, 0.0)
 
 
 def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarray, roi, uniform, reference,

@@ -36,7 +36,7 @@ import scipy.fft as sfft
 from ._validate import as_array, check_choice, check_int, check_scalar
 from ._threads import n_workers, thread_map
 from .qsm import _WORKERS as _QSM_WORKERS
-from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, dipole_kernel
+from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, _tkd_filter, dipole_kernel
 
 __all__ = ["tikhonov_closed_form", "KspaceInversions", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
@@ -203,10 +203,7 @@ class KspaceInversions:
     def tkd(self, threshold: float) -> np.ndarray:
         """:func:`qmrigenes.qsm.tkd` of the (masked) field at ``threshold`` (ppm, float64, whole grid)."""
         threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
-        d = self.d                              # the operations of qsm.tkd
-        d_t = np.where(np.abs(d) > threshold, d, threshold * np.sign(d))
-        with np.errstate(divide="ignore"):
-            inv = np.where(d_t != 0, 1.0 / d_t, 0.0)
+        inv = _tkd_filter(self.d, threshold)    # qsm.tkd's filter, on the spectrum computed once
         return sfft.irfftn(self._spectrum(np.float64) * inv, s=self.shape, workers=_QSM_WORKERS)
 
     def tikhonov(self, lam: float) -> np.ndarray:
