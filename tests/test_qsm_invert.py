@@ -6,6 +6,7 @@ import pytest
 
 from qmrigenes import qsm
 from qmrigenes import qsm_invert as qi
+from qmrigenes import qsm_metrics as qm
 
 VS = (1.0, 1.0, 1.2)
 
@@ -268,7 +269,6 @@ def test_tv_admm_iterates_are_the_textbook_updates_bit_for_bit(rng, isotropic, d
 def test_fortran_ordered_inputs_give_the_same_results(rng):
     """A NIfTI array arrives in Fortran order; the solvers and the scorer convert it to C order once
     (a mixed-layout elementwise pass is walked with a stride), with bit-identical results."""
-    from qmrigenes import qsm_metrics as qm
     chi_true, field = _phantom(rng)
     mask = np.zeros(field.shape, bool)
     mask[2:-2, 3:-3, 2:-2] = True
@@ -313,3 +313,40 @@ def test_kspace_inversions_are_tkd_and_the_closed_form_bit_for_bit(rng, dtype):
         qi.KspaceInversions(field, dtype=np.int16)
     with pytest.raises(ValueError, match="regulariser"):
         qi.KspaceInversions(field, regulariser="tv")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kspace_l_curve_equals_l_curve_of_its_maps(rng, dtype, workers):
+    """KspaceInversions.l_curve takes each map's misfit and roughness from the spectrum it has
+    just inverted: the same sweep as l_curve of tkd / tikhonov (maps, scores, kept slices, corner
+    bit for bit), the two norms to rounding (float64: 1e-12; float32 maps: 1e-5, the plain path's
+    own forward FFT being float32)."""
+    chi_true, field = _phantom(rng)
+    mask = np.zeros(field.shape, bool)
+    mask[2:18, 3:17, 2:18] = True
+    inv = qi.KspaceInversions(field, mask=mask, voxel_size=VS, dtype=dtype)
+    score = qm.ChallengeScorer(np.where(mask, chi_true, 0.0), mask)
+    for method, params, reg in (("tkd", np.round(np.arange(0.05, 0.5, 0.05), 2), "gradient"),
+                                ("tikhonov", np.logspace(-3, 0, 8), "gradient"),
+                                ("tikhonov", np.logspace(0, -3, 8), "identity"),
+                                ("tkd", np.round(np.arange(0.05, 0.5, 0.05), 2), "tv")):
+        recon = inv.tkd if method == "tkd" else inv.tikhonov
+        kw = dict(regulariser=reg, score=score, keep=lambda chi: chi[:, :, 9].copy(), output_mask=mask,
+                  workers=workers)
+        got = inv.l_curve(method, params, **kw)
+        want = qi.l_curve(recon, field, mask, params, voxel_size=VS, **kw)
+        norms = ["misfit", "roughness"]
+        tol = 1e-12 if (method == "tkd" or dtype == np.float64) else 1e-5
+        assert np.allclose(got["table"][norms], want["table"][norms], rtol=tol, atol=0), (method, reg)
+        if reg == "identity" or (reg == "tv" and method == "tkd"):   # norms of the map itself
+            assert got["table"]["roughness"].equals(want["table"]["roughness"])
+        metrics = list(qm.METRIC_NAMES)
+        assert got["table"][metrics].equals(want["table"][metrics])
+        assert got["corner"] == want["corner"] and got["best"] == want["best"]
+        assert all(np.array_equal(a, b) for a, b in zip(got["kept"], want["kept"]))
+    with pytest.raises(ValueError, match="method"):
+        inv.l_curve("tv", [1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    with pytest.raises(ValueError, match="spectrum"):
+        qi._LCurveNorms(field, mask, voxel_size=VS, b0_dir=(0, 0, 1), regulariser="gradient")(
+            field, np.zeros((3, 3, 3), complex))

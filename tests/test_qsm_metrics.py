@@ -53,10 +53,13 @@ def test_log_kernel_zero_sum_and_matches_scipy_shape():
 
 
 def test_separable_log_equals_direct_convolution():
+    """The FFT form pads each axis by the kernel's radius only (7 voxels, or up to the kernel's
+    size on small grids): the linear convolution's values on the grid, as a direct convolution."""
     rng = np.random.default_rng(5)
-    x = rng.normal(size=(17, 19, 18))
-    direct = ndimage.convolve(x, qm.log_kernel(sigma=1.5), mode="constant")
-    assert np.allclose(qm._log_2016(x, 1.5), direct, atol=1e-12)
+    for shape in ((17, 19, 18), (4, 5, 3), (1, 2, 30), (15, 8, 9)):
+        x = rng.normal(size=shape)
+        direct = ndimage.convolve(x, qm.log_kernel(sigma=1.5), mode="constant")
+        assert np.allclose(qm._log_2016(x, 1.5), direct, rtol=0, atol=1e-12), shape
 
 
 def test_hfen_hand_cases():
@@ -126,8 +129,9 @@ def test_scorer_equals_the_functions():
 
 
 def test_scorer_window_sums_on_the_inner_box_are_bit_for_bit():
-    """A map that is zero outside the mask (as submitted) has its XSIM window sums computed on the
-    mask's box plus two voxels; every metric is the same, to the last bit, as on the whole box."""
+    """A map that is zero outside the mask (as submitted) has its XSIM window sums and its 2016 LoG
+    computed on the mask's box plus two voxels; every metric but HFEN is the same, to the last bit,
+    as on the whole box, and HFEN (the LoG's FFT on a smaller grid) to rounding."""
     rng = np.random.default_rng(7)
     ref = ndimage.gaussian_filter(rng.normal(size=(40, 36, 38)), 1.0)
     mask = np.zeros(ref.shape, bool)
@@ -139,11 +143,17 @@ def test_scorer_window_sums_on_the_inner_box_are_bit_for_bit():
     slow = qm.ChallengeScorer(ref, mask)
     slow._shell = [(slice(None),) * 3]                          # "nonzero outside": the whole box
     assert fast._inner_mask.size < fast.mask.size
-    assert fast(recon) == slow(recon)
-    assert fast(recon.astype(np.float32)) == slow(recon.astype(np.float32))
+
+    def same(a, b):
+        return a.pop("hfen") == pytest.approx(b.pop("hfen"), rel=1e-13, abs=0) and a == b
+    assert same(fast(recon), slow(recon))
+    assert same(fast(recon.astype(np.float32)), slow(recon.astype(np.float32)))
     leaky = recon.copy()
     leaky[fast.box][0, 0, 0] = 1e-3                              # nonzero outside: the whole box is used
     assert fast(leaky) == slow(leaky)
+    for kernel in ("challenge2016", "scipy"):                     # and HFEN against the plain function
+        got = qm.ChallengeScorer(ref, mask, hfen_kernel=kernel)(recon)["hfen"]
+        assert got == pytest.approx(qm.hfen(recon, ref, mask, kernel=kernel), rel=1e-13, abs=0)
 
 
 def test_hfen_scipy_and_xsim_equal_their_whole_grid_forms_bit_for_bit():

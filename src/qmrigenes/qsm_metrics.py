@@ -181,14 +181,19 @@ _LOG_SPECTRA: dict = {}
 def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
     """``x`` convolved with :func:`log_kernel` (zero padding: the grid's outside is 0).
 
-    One real-FFT pair on the grid padded by the kernel's support (a linear, not
-    periodic, convolution; the kernel's spectrum is cached per padded shape),
-    instead of the 12 one-dimensional 15-tap passes of the separable form: the
-    same filter up to rounding (the tests compare both with a direct
-    convolution by :func:`scipy.ndimage.convolve`).
+    One real-FFT pair on the grid padded by the kernel's radius ``c = (size - 1) / 2``
+    (a linear, not periodic, convolution; the kernel's spectrum is cached per
+    padded shape), instead of the 12 one-dimensional 15-tap passes of the
+    separable form: the same filter up to rounding (the tests compare both with
+    a direct convolution by :func:`scipy.ndimage.convolve`). Only the output on
+    ``x``'s own grid is kept, so ``c`` zeros per axis suffice (not the ``2 c`` of
+    a full linear convolution): with a period of at least ``n + c`` (and at
+    least the kernel's ``size``), the neighbours that fall off either end of an
+    axis (``c`` at most) wrap onto those zeros.
     """
     x = np.asarray(x, float)
-    shape = tuple(sfft.next_fast_len(n + size - 1, real=True) for n in x.shape)
+    c = (size - 1) // 2
+    shape = tuple(sfft.next_fast_len(max(n + c, size), real=True) for n in x.shape)
     key = (shape, float(sigma), int(size))
     spec = _LOG_SPECTRA.get(key)           # one look-up: safe with maps scored on several threads
     if spec is None:
@@ -197,7 +202,6 @@ def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
             _LOG_SPECTRA.clear()
         _LOG_SPECTRA[key] = spec
     full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=-1) * spec, s=shape, workers=-1)
-    c = (size - 1) // 2
     return full[c:c + x.shape[0], c:c + x.shape[1], c:c + x.shape[2]]
 
 
@@ -287,7 +291,11 @@ class ChallengeScorer:
     The reference's filtered maps (LoG, XSIM window statistics) are computed
     once, and every map is cut to the mask's bounding box plus a margin wider
     than the filters (9 voxels), which leaves every metric unchanged: no voxel
-    outside that box reaches a filter centred in the mask.
+    outside that box reaches a filter centred in the mask. A map that is zero
+    outside the mask's box plus 2 voxels (as submitted: zero outside the mask)
+    has XSIM's window sums and the 2016 LoG computed on that smaller box: XSIM
+    to the last bit, HFEN to rounding (the LoG's FFT grid is smaller; about
+    1e-15 relative).
 
     Parameters
     ----------
@@ -378,7 +386,10 @@ class ChallengeScorer:
         den = (mu_r ** 2 + self._mu_t ** 2 + c1) * (var_r + self._var_t + c2)
         ok = den > 0
         den_r = float(np.linalg.norm(rd) * np.linalg.norm(td))
+        # the 2016 LoG is a convolution with zero padding: a map that is zero outside the inner box
+        # is filtered on that box, a smaller grid (scipy's LoG reflects at the edges: the whole box)
+        log_r = self._log(x)[m] if self.kernel == "challenge2016" else self._log(r_box)[self.mask]
         return {"nrmse": _norm_ratio(rd - td, td), "nrmse_detrend": detr,
-                "hfen": _norm_ratio(self._log(r_box)[self.mask] - self._log_t, self._log_t),
+                "hfen": _norm_ratio(log_r - self._log_t, self._log_t),
                 "xsim": float(np.mean(num[ok] / den[ok])),
                 "r": float(np.dot(rd, td) / den_r) if den_r > 0 else float("nan")}
