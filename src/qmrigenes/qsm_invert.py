@@ -150,6 +150,8 @@ class KspaceInversions:
     regulariser's symbol and ``D^2``) are computed once, here, instead of once
     per call. Each call then costs one inverse FFT and a few passes over the
     half spectrum: what a parameter sweep (:func:`l_curve`) repeats.
+    :meth:`l_curve` runs that sweep and puts each map on the L-curve from the
+    spectrum it has just inverted (no forward FFT of the map).
 
     Parameters
     ----------

@@ -359,6 +359,14 @@ class ChallengeScorer:
             return ndimage.gaussian_laplace(x, sigma=1.5, truncate=5.0)
         return _log_2016(x, 1.5)
 
+    def _log_at_mask(self, r_box, inner: bool):
+        """The LoG of a map (cut to the box) at the mask's voxels. The 2016 LoG is a convolution
+        with zero padding, so a map that is zero outside the inner box (``inner``) is filtered on
+        that box, a smaller FFT grid; scipy's LoG reflects at the edges, so it uses the whole box."""
+        if inner and self.kernel == "challenge2016":
+            return self._log(r_box[self._inner])[self._inner_mask]
+        return self._log(r_box)[self.mask]
+
     def __call__(self, recon) -> dict:
         """The metrics of ``recon`` (dict with keys :data:`METRIC_NAMES`)."""
         recon = as_array(recon, "recon")
@@ -372,7 +380,8 @@ class ChallengeScorer:
         intercept = float(rd.mean()) - slope * float(td.mean())
         detr = _norm_ratio((rd - intercept) / slope - td, td) if slope != 0 else _norm_ratio(rd - td, td)
         x, m, ref, count = r_box, self.mask, self.ref, None
-        if not any(r_box[sl].any() for sl in self._shell):   # zero outside the inner box: sums on it
+        inner = not any(r_box[sl].any() for sl in self._shell)
+        if inner:                               # zero outside the inner box: sums on it
             x, m, ref, count = r_box[self._inner], self._inner_mask, self._inner_ref, self._inner_count
         count = self._count[m] if count is None else count
 
@@ -386,9 +395,7 @@ class ChallengeScorer:
         den = (mu_r ** 2 + self._mu_t ** 2 + c1) * (var_r + self._var_t + c2)
         ok = den > 0
         den_r = float(np.linalg.norm(rd) * np.linalg.norm(td))
-        # the 2016 LoG is a convolution with zero padding: a map that is zero outside the inner box
-        # is filtered on that box, a smaller grid (scipy's LoG reflects at the edges: the whole box)
-        log_r = self._log(x)[m] if self.kernel == "challenge2016" else self._log(r_box)[self.mask]
+        log_r = self._log_at_mask(r_box, inner)
         return {"nrmse": _norm_ratio(rd - td, td), "nrmse_detrend": detr,
                 "hfen": _norm_ratio(log_r - self._log_t, self._log_t),
                 "xsim": float(np.mean(num[ok] / den[ok])),
