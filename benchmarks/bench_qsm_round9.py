@@ -72,6 +72,18 @@ def _data():
     return data, inv, qsm_metrics.ChallengeScorer(data.reference, data.mask)
 
 
+def _alternating(plain_fn, new_fn):
+    """``RUNS`` alternating timed runs of the two: ((wall, CPU) per run, each), and each run's outputs."""
+    plain, new, outputs = [], [], []
+    for _ in range(RUNS):
+        a, w, c = _timed(plain_fn)
+        plain.append((w, c))
+        b, w, c = _timed(new_fn)
+        new.append((w, c))
+        outputs.append((a, b))
+    return plain, new, outputs
+
+
 def _rel(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(np.max(np.abs(a - b) / np.abs(b)))
@@ -96,12 +108,9 @@ def sweeps(data, inv, score):
         return [inv.l_curve("tkd", THRESHOLDS, **kw), inv.l_curve("tikhonov", LAMS, **kw)]
 
     for workers in (1, 2):
-        p_times, n_times, checks = [], [], []
-        for _ in range(RUNS):
-            a, w, c = _timed(lambda: plain(workers))
-            p_times.append((w, c))
-            b, w, c = _timed(lambda: new(workers))
-            n_times.append((w, c))
+        p_times, n_times, outputs = _alternating(lambda: plain(workers), lambda: new(workers))
+        checks = []
+        for a, b in outputs:
             for x, y in zip(a, b):
                 exact = ["nrmse", "nrmse_detrend", "xsim", "r"]
                 checks.append((x["table"][exact].equals(y["table"][exact]) and x["corner"] == y["corner"]
@@ -122,12 +131,9 @@ def norms(data, inv, score):
                                    regulariser="gradient")
     for label, (chi, spec) in (("TKD map, t = 0.2 (float64)", inv._tkd(0.2)),
                                ("closed-form map, λ = 0.0215 (float32)", inv._tikhonov(0.0215))):
-        plain, new = [], []
-        for _ in range(RUNS):
-            a, w, c = _timed(lambda: [norm(chi) for _ in range(5)])
-            plain.append((w, c))
-            b, w, c = _timed(lambda: [norm(chi, spec) for _ in range(5)])
-            new.append((w, c))
+        plain, new, outputs = _alternating(lambda: [norm(chi) for _ in range(5)],
+                                           lambda: [norm(chi, spec) for _ in range(5)])
+        a, b = outputs[-1]
         print(f"L-curve norms of one {label}, 5 times: misfit and roughness relative change {_rel(b[0], a[0]):.1e}")
         _report("norms", plain, new)
 
@@ -138,12 +144,8 @@ def log(data, inv, score):
     plain_score = _plain_scorer(data.reference, mask)
     hfen = [(plain_score(x)["hfen"], score(x)["hfen"]) for x in maps]
     r_box = maps[0][score.box]
-    plain, new = [], []
-    for _ in range(RUNS):
-        _, w, c = _timed(lambda: [_old_log_2016(r_box, 1.5) for _ in range(5)])
-        plain.append((w, c))
-        _, w, c = _timed(lambda: [score._log_at_mask(r_box, True) for _ in range(5)])
-        new.append((w, c))
+    plain, new, _ = _alternating(lambda: [_old_log_2016(r_box, 1.5) for _ in range(5)],
+                                 lambda: [score._log_at_mask(r_box, True) for _ in range(5)])
     old_grid = tuple(sfft.next_fast_len(n + 14, real=True) for n in r_box.shape)
     new_grid = tuple(sfft.next_fast_len(n + 7, real=True) for n in r_box[score._inner].shape)
     print(f"2016 LoG of one scored map, 5 times: FFT grid {old_grid} -> {new_grid}; HFEN of the 11 TKD maps, "
@@ -156,22 +158,22 @@ def qsmci(data, inv, score):
     field, mask, ref = data.field, data.mask, data.reference
     chi = qsm.tkd(field, threshold=0.15, mask=mask, voxel_size=data.voxel_size, b0_dir=data.b0_dir)
     metrics = score(chi)                        # the chapter's metrics cell computes it anyway
-    plain, new = [], []
-    for _ in range(RUNS):
-        a, w, c = _timed(lambda: qsm_metrics.challenge_metrics(chi, ref, mask, hfen_kernel="scipy"))
-        plain.append((w, c))
-        b, w, c = _timed(lambda: dict(metrics, hfen=qsm_metrics.hfen(chi, ref, mask, kernel="scipy")))
-        new.append((w, c))
+    plain, new, outputs = _alternating(
+        lambda: qsm_metrics.challenge_metrics(chi, ref, mask, hfen_kernel="scipy"),
+        lambda: dict(metrics, hfen=qsm_metrics.hfen(chi, ref, mask, kernel="scipy")))
+    a, b = outputs[-1]
     diff = {k: f"{abs(b[k] - a[k]) / abs(a[k]):.1e}" for k in a}
     print(f"our metrics of the t = 0.15 TKD map with QSM-CI's LoG: relative difference per metric {diff}")
     _report("QSM-CI check", plain, new)
 
 
+SECTIONS = {"sweeps": sweeps, "norms": norms, "log": log, "qsmci": qsmci}
+
+
 def main():
-    args = _data()
-    which = sys.argv[1:] or ["sweeps", "norms", "log", "qsmci"]
-    for name in which:
-        {"sweeps": sweeps, "norms": norms, "log": log, "qsmci": qsmci}[name](*args)
+    data = _data()
+    for name in sys.argv[1:] or SECTIONS:     # every section by default
+        SECTIONS[name](*data)
 
 
 if __name__ == "__main__":
