@@ -26,19 +26,30 @@ export NUMPY_MADVISE_HUGEPAGE ?= 0
 
 # The pinned environment is installed by uv (the same pins as pip would install, in about 15 s
 # instead of about 2 min: parallel downloads, a shared download cache, no byte-compiling up front).
-# uv comes from PATH, else is installed once by pip into $(VENV)/.uv at a pinned version.
+# uv comes from PATH, else is installed once into $(VENV)/.uv at a pinned version, by the base
+# Python's pip (the venv is made without pip: `venv` would spend about 3.5 s installing a pip
+# that uv replaces at once), or, where the base Python has no pip, by the venv's own.
 # INSTALLER=pip installs with pip alone.
 INSTALLER ?= uv
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/.uv/bin/uv)
+# The setuptools that Python 3.11's `venv` installs (ensurepip); `pip freeze` leaves setuptools out
+# of constraints.txt, and a newer one (no pkg_resources, which neuromaps imports) would change the
+# environment.
+VENV_SETUPTOOLS := 65.5.0
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),pip)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 else
-	test -x $(UV) || $(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/.uv uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	test -x $(UV) || PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --disable-pip-version-check \
+	    --no-deps --target $(VENV)/.uv uv==$(UV_VERSION) 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --default-pip >/dev/null && \
+	       $(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/.uv uv==$(UV_VERSION); }
+	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip setuptools==$(VENV_SETUPTOOLS)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
 endif
 	touch $(STAMP)
