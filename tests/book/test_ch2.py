@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from qmribook import ch2, display
-from statsmodels.stats.multitest import multipletests
 from qmrigenes.stats import regression as reg
 
 
@@ -80,6 +79,8 @@ def test_donor_precision(data):
 
 
 def test_bh_summary(rng):
+    from statsmodels.stats.multitest import multipletests
+
     p = pd.Series(np.r_[rng.uniform(0, 1e-6, 5), rng.uniform(size=500)], index=[f"g{i}" for i in range(505)])
     cmp = reg.compare_bh(p)
     out = ch2._bh_summary(cmp)
@@ -177,6 +178,8 @@ def test_table_formats_by_kind():
 
 # --------------------------------------------------------------------------- reports and exercises
 def test_report_exercise_bh_disagrees_with_standard():
+    from statsmodels.stats.multitest import multipletests
+
     rep = ch2.report_exercise_bh()
     num, frame = rep.numbers, rep.data["frame"]
     p = np.array(list(ch2.EXERCISE_P.values()))

@@ -6,10 +6,10 @@ metadata, which Jupytext must not write back).
 """
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pytest
-from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+
+# jupytext and nbformat (with jupyter_client, tornado, zmq, jsonschema: about 470 modules) are
+# imported by the tests that use them, not by every test process at collection
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("0*.md"))
@@ -17,6 +17,9 @@ CHAPTERS = sorted((ROOT / "chapters").glob("0*.md"))
 
 def _save(nb) -> str:
     """What the Jupytext contents manager writes for ``nb`` in chapters/."""
+    import jupytext
+    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+
     config = load_jupytext_configuration_file(find_jupytext_configuration_file(str(ROOT / "chapters")))
     fmt = {"extension": ".md", "format_name": "myst"}
     config.set_default_format_options(fmt, read=False)
@@ -25,6 +28,9 @@ def _save(nb) -> str:
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_open_and_save_is_byte_identical(md):
+    import jupytext
+    import nbformat
+
     text = md.read_text(encoding="utf-8")
     opened = jupytext.reads(text, fmt="md:myst")
     assert _save(opened) == text
@@ -39,4 +45,6 @@ def test_open_and_save_is_byte_identical(md):
 
 
 def test_config_is_found_from_the_chapters_folder():
+    from jupytext.config import find_jupytext_configuration_file
+
     assert find_jupytext_configuration_file(str(ROOT / "chapters")) == str(ROOT / "chapters" / "jupytext.toml")
