@@ -100,7 +100,7 @@ def _plain_roi_means(sampling, qsm, genes, *, effects, donor_sd, sample_sd, lr_c
     """simulate_roi_expression(level="roi") as the plain expressions (before the in-place round)."""
     rng, noise_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     rois, q = pd.Index(qsm.index), qsm.to_numpy()
-    av = pd.Series(effects).reindex(genes).fillna(0.0).to_numpy()[:, None]
+    av = pd.Series(effects, dtype=float).reindex(genes).fillna(0.0).to_numpy()[:, None]
     u = rng.normal(size=(len(genes), len(rois)))
     if lr_corr > 0:
         uniq, codes = np.unique(ahba.roi_pairs(table).loc[rois].to_numpy(), return_inverse=True)
