@@ -303,11 +303,6 @@ def mixed_model_ols(expression: pd.DataFrame, y: pd.Series, *, groups: pd.Series
     >>> list(mixed_model_ols(x, y, groups=pd.Series(np.arange(20) // 2, index=idx)).columns)
     ['slope', 'se', 'p', 'group_var', 'converged']
     """
-    import warnings
-
-    from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
     y = _check_inputs(expression, y)
     codes = _check_groups(groups, expression.index)
     standardize_y = check_bool(standardize_y, "standardize_y")
@@ -322,8 +317,12 @@ def mixed_model_ols(expression: pd.DataFrame, y: pd.Series, *, groups: pd.Series
         out["converged"] = True
         out.index.name = "gene"
         return out
-    # statsmodels' criterion is undefined at exactly 0
-    start = np.sqrt(np.maximum(ratio, 1e-8))
+    import warnings
+
+    from statsmodels.regression.mixed_linear_model import MixedLM   # (only here: a kernel without
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning   # statsmodels skips its import)
+
+    start = np.sqrt(np.maximum(ratio, 1e-8))       # statsmodels' criterion is undefined at exactly 0
     rows = {}
     for j, gene in enumerate(expression.columns):
         design = np.column_stack([np.ones(len(yv)), x[:, j]])
