@@ -94,3 +94,44 @@ def test_sample_matcher_equals_per_sample_masks(rng, method):
     match = ahba._sample_matcher(names, method)
     for pattern in patterns + ["nucleus", "absent"]:
         np.testing.assert_array_equal(match(pattern), _pandas_mask(names.reset_index(drop=True), pattern, method))
+
+
+def _plain_roi_means(sampling, qsm, genes, *, effects, donor_sd, sample_sd, lr_corr, table, seed):
+    """simulate_roi_expression(level="roi") as the plain expressions (before the in-place round)."""
+    rng, noise_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    rois, q = pd.Index(qsm.index), qsm.to_numpy()
+    av = pd.Series(effects, dtype=float).reindex(genes).fillna(0.0).to_numpy()[:, None]
+    u = rng.normal(size=(len(genes), len(rois)))
+    if lr_corr > 0:
+        uniq, codes = np.unique(ahba.roi_pairs(table).loc[rois].to_numpy(), return_inverse=True)
+        z = np.random.default_rng([seed, 2]).normal(size=(len(genes), len(uniq)))
+        u = np.sqrt(1 - lr_corr) * u + np.sqrt(lr_corr) * z[:, codes]
+    base = av * q[None, :] + np.sqrt(1 - av ** 2) * u
+    out = {}
+    for donor, sd in sampling.groupby("donor", sort=True):
+        droi, _, first_roi, n_first, weights = ahba._donor_layout(sd)
+        signal = base[:, rois.get_indexer(droi)] + donor_sd * rng.normal(size=(len(genes), len(droi)))
+        s_signal = signal[:, first_roi]
+        s_val = s_signal + sample_sd * noise_rng.normal(size=s_signal.shape) / np.sqrt(n_first)
+        out[donor] = s_val @ weights
+    return out
+
+
+@pytest.mark.parametrize("lr_corr", [0.0, 0.6])
+def test_simulate_roi_expression_in_place_equals_plain_expressions_bit_for_bit(rng, lr_corr):
+    """The in-place arithmetic and standard_normal give the plain expressions' bits (ROI level)."""
+    table = ahba.roi_structure_table()
+    patterns = sorted({p for ps in ahba._roi_patterns(table, "prefix").values() for p in ps})
+    annotations = pd.DataFrame({"donor": rng.choice(["d1", "d2", "d3"], size=500),
+                                "structure_name": rng.choice(patterns, size=500)})
+    sampling = ahba.roi_sampling(annotations, table=table)
+    qsm = pd.Series(rng.normal(size=len(table)), index=table.index)
+    genes = [f"g{i}" for i in range(40)]
+    effects = {"g1": 0.5, "g7": -0.9, "g8": 1.0}
+    got = ahba.simulate_roi_expression(sampling, qsm, genes, effects=effects, donor_sd=0.3, sample_sd=1.7,
+                                       lr_corr=lr_corr, table=table, seed=4)
+    plain = _plain_roi_means(sampling, qsm, genes, effects=effects, donor_sd=0.3, sample_sd=1.7,
+                             lr_corr=lr_corr, table=table, seed=4)
+    assert set(got.roi_means) == set(plain)
+    for donor, frame in got.roi_means.items():
+        assert frame.to_numpy().tobytes() == plain[donor].tobytes()

@@ -57,3 +57,27 @@ def test_mixed_model_ols_equals_statsmodels_default_fit_within_its_tolerance(rng
         assert ours.loc[gene, "p"] == pytest.approx(plain.pvalues[1], rel=1e-3, abs=1e-4)
         assert mine.llf >= plain.llf - 1e-9                   # at least as high a REML likelihood
     assert ours["converged"].all()
+
+
+@pytest.mark.parametrize("sizes", [[2] * 17, [2, 3, 4, 2, 5, 3, 2, 4], [3, 1, 2, 4, 1, 2]])
+def test_mixed_model_closed_form_equals_statsmodels_fits_at_the_optimum(rng, sizes):
+    """The closed-form Wald test (default) against one statsmodels fit per gene, started at the same
+    REML optimum (method="statsmodels"): 1e-14 relative inside the parameter space; at the boundary
+    statsmodels stops at a variance ratio of about 1e-8 instead of 0 (1e-7 relative)."""
+    x, y, groups, _ = _data(rng, sizes, n_genes=40)
+    fast = rg.mixed_model_ols(x, y, groups=groups)
+    plain = rg.mixed_model_ols(x, y, groups=groups, method="statsmodels")
+    assert fast.index.equals(plain.index) and list(fast.columns) == list(plain.columns)
+    inside = (fast["group_var"] > 1e-3).to_numpy()
+    assert inside.any()
+    for col in ("slope", "se", "p"):
+        np.testing.assert_allclose(fast.loc[inside, col], plain.loc[inside, col], rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(fast[col], plain[col], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(fast["group_var"], plain["group_var"], rtol=1e-9, atol=1e-6)
+    assert fast["converged"].all()
+
+
+def test_mixed_model_method_is_checked(rng):
+    x, y, groups, _ = _data(rng, [2] * 6, n_genes=2)
+    with pytest.raises(ValueError, match="method"):
+        rg.mixed_model_ols(x, y, groups=groups, method="exact")

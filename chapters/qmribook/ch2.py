@@ -680,7 +680,7 @@ def present_calibration(null: Mapping[float, pd.DataFrame], mixed: pd.DataFrame,
     The chapter's visible cell computes each input with :func:`qmrigenes.design.power_by_design` on
     the real AHBA sampling: ``null`` ({lr_corr: pure-null run of the three fast analyses},
     ``n_genes`` genes, ``n_rep`` replicates; keys 0 and the symmetric value), ``mixed`` (the mixed
-    model on ``mixed_genes`` null genes, one replicate: one statsmodels fit per gene, so its type-I
+    model on ``mixed_genes`` null genes, one replicate: one REML fit per gene, so its type-I
     error comes from fewer genes and it has no BH column) and ``power`` (planted genes, symmetric
     patterns).
     """

@@ -24,7 +24,7 @@ __all__ = ["GenomeStudy", "simulate_genome_study", "design_sampling", "power_by_
 
 #: Analyses of a design with left-right ROI pairs (see :func:`analyse_design`).
 ANALYSES = ("rois", "pair_means", "cluster_robust", "mixed")
-#: Most per-gene mixed-model fits :func:`power_by_design` runs (about 30 ms each).
+#: Most per-gene mixed-model fits :func:`power_by_design` runs (REML per gene, all genes at once).
 MAX_MIXED_FITS = 50_000
 
 
@@ -145,8 +145,8 @@ def analyse_design(expression: pd.DataFrame, qsm: pd.Series, *, analysis: str = 
         clustered by pair, df = n_pairs - 1
         (:func:`qmrigenes.stats.regression.genome_wide_cluster_ols`);
         ``"mixed"``: a random intercept per pair, REML, Wald test
-        (:func:`qmrigenes.stats.regression.mixed_model_ols`, one statsmodels
-        fit per gene: slow).
+        (:func:`qmrigenes.stats.regression.mixed_model_ols`, statsmodels' MixedLM
+        model, REML per gene).
     pairs : pandas.Series, optional
         Pair key per ROI (:func:`qmrigenes.ahba.roi_pairs`); needed except for ``"rois"``.
 
@@ -251,7 +251,7 @@ def power_by_design(sampling: pd.DataFrame, table: pd.DataFrame, *, effects=(0.3
         :func:`qmrigenes.ahba.simulate_roi_expression`).
     analyses : sequence of {"rois", "pair_means", "cluster_robust", "mixed"}
         Default ``("rois",)``, the paper's 34-ROI OLS. ``"mixed"`` costs one
-        statsmodels fit per gene (limit :data:`MAX_MIXED_FITS` fits per call).
+        REML fit per gene (limit :data:`MAX_MIXED_FITS` fits per call).
     seed : int
         Replicate ``k`` uses seeds ``seed + k`` (QSM) and ``seed + 1000 + k``
         (expression), the same for every design and analysis.
@@ -305,7 +305,7 @@ def power_by_design(sampling: pd.DataFrame, table: pd.DataFrame, *, effects=(0.3
         raise ValueError(f"n_rep={n_rep} x {len(designs)} designs x n_genes={n_genes} is too much work "
                          f"(limit 5e7 gene-fits); lower n_rep or n_genes")
     if "mixed" in analyses and n_rep * len(designs) * n_genes > MAX_MIXED_FITS:
-        raise ValueError(f"analyses includes 'mixed' (one statsmodels fit per gene): n_rep={n_rep} x "
+        raise ValueError(f"analyses includes 'mixed' (one REML fit per gene): n_rep={n_rep} x "
                          f"{len(designs)} designs x n_genes={n_genes} exceeds {MAX_MIXED_FITS} fits")
     pairs = roi_pairs(table)
     genes = [f"G{i:05d}" for i in range(n_genes)]
