@@ -360,11 +360,15 @@ def test_noise_drawn_on_a_helper_thread_is_the_serial_noise(monkeypatch):
     np.testing.assert_array_equal(R.add_rician_noise(f32, 0.3, rng=np.random.default_rng(1), workers=2),
                                   R.add_rician_noise(f32, 0.3, rng=np.random.default_rng(1), workers=1))
 
-    class Broken:
+    legacy = np.random.RandomState(5)                      # no out= in its draws: the one-thread path
+    np.testing.assert_array_equal(R.add_rician_noise(s, 0.3, rng=legacy, workers=2),
+                                  R.add_rician_noise(s, 0.3, rng=np.random.RandomState(5), workers=1))
+
+    class Broken(np.random.Generator):
         def standard_normal(self, *a, **k):
             raise RuntimeError("no draws")
     with pytest.raises(RuntimeError, match="no draws"):
-        R.add_rician_noise(s, 0.3, rng=Broken(), workers=2)
+        R.add_rician_noise(s, 0.3, rng=Broken(np.random.PCG64(1)), workers=2)
     with pytest.raises(ValueError, match="workers"):
         R.add_rician_noise(s, 0.3, rng=np.random.default_rng(1), workers=0)
 

@@ -233,8 +233,8 @@ def add_rician_noise(signal: np.ndarray, sigma: float, *, rng, workers=None) -> 
         Noise SD per real/imaginary channel (signal units), >= 0.
     rng : numpy.random.Generator
     workers : int or None, default None
-        ``1`` draws and adds in one thread. Otherwise (``None``, ``-1`` or more, and a signal of
-        at least 2^20 elements) a helper thread draws the noise block by block, in the stream's
+        ``1`` draws and adds in one thread. Otherwise (``None``, ``-1`` or more, a signal of at
+        least 2^20 elements and a ``Generator``) a helper thread draws the noise block by block, in the stream's
         order, while the calling thread adds the blocks already drawn: numpy's draws and its
         elementwise passes release the GIL, so on a free core the additions and the magnitude
         cost no wall time beyond the draws. The numbers are the same either way, bit for bit.
@@ -258,7 +258,8 @@ def add_rician_noise(signal: np.ndarray, sigma: float, *, rng, workers=None) -> 
     if sigma == 0:
         return np.asarray(signal, dtype=float).copy()
     shape = np.shape(signal)
-    if n_workers(workers) > 1 and int(np.prod(shape)) >= _NOISE_PIPELINE_MIN:
+    if (n_workers(workers) > 1 and int(np.prod(shape)) >= _NOISE_PIPELINE_MIN
+            and isinstance(rng, np.random.Generator)):      # (a legacy RandomState draws in one go)
         return _rician_pipelined(np.ascontiguousarray(signal), sigma, rng)
     # the draws of rng.normal(0, sigma, size) (which computes 0 + sigma * z), built in place:
     # two arrays of the signal's size instead of four, the same numbers
