@@ -511,7 +511,7 @@ def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, 
     return r1, a
 
 
-def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30):
+def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30, *, settle: bool = True):
     """Newton on R1 of ``A_pd(R1) = A_t1(R1)``, ``A_i = S_i (1 + t_i^2/4 coth(R1 TR_i / 2)) / t_i``.
 
     With ``t = 2 tan(a/2)`` this identity is the Ernst equation exactly
@@ -523,7 +523,8 @@ def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30):
     steps before (Newton alternating between two neighbouring floating-point numbers, as about a
     third of the voxels do) it keeps alternating. Such voxels leave the computation with the
     value their last step would give; the others keep iterating. The result is that of
-    ``n_iter`` steps on every voxel, bit for bit.
+    ``n_iter`` steps on every voxel, bit for bit; ``settle=False`` runs them (the plain loop,
+    which the tests and ``benchmarks/bench_ch3_round7.py`` compare with).
     """
     r1 = np.array(r1, dtype=float, copy=True)
     shape = r1.shape
@@ -552,6 +553,8 @@ def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30):
             step = f / df
             new = r - np.where(np.isfinite(step), step, 0.0)          # step k + 1 of n_iter
             r1[active] = new
+            if not settle:
+                continue
             bits = new.view(np.int64)                                 # bit for bit: -0.0 != 0.0
             still = bits != r.view(np.int64)                          # not yet a fixed point
             if before is not None:
