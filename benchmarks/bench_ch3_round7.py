@@ -17,7 +17,11 @@ asserts that the outputs are the same bit for bit.
 3. ``lesions.lesion_contrast`` with the shell reference (4 lesions): the whole-grid distance
    transform per lesion against the transform on each lesion's grown box;
 4. ``qsm.tkd_threshold_sweep`` (10 thresholds, the exercise's noisy field, ``workers=1``):
-   ``qsm.tkd`` per threshold (each transforming the field again) against one shared spectrum.
+   ``qsm.tkd`` per threshold (each transforming the field again) against one shared spectrum;
+5. ``qsmcheck.remaining_decreases`` of the stopping-rule table's three solutions (tol 1e-5, 1e-6,
+   1e-7): serial (``workers=1``) against its dipole fields and candidates on threads. Like item 1
+   it needs a free core, so the line also prints the idle estimate: the dipole fields (8, equal
+   cost) and the candidates' probes (3, equal cost) shared among 2 threads, from their CPU alone.
 """
 import os
 import sys
@@ -142,6 +146,38 @@ def sweep_line(ph):
             plain, fast, np.array_equal)
 
 
+def check_line(ph):
+    from qmrigenes import qsmcheck
+
+    chi = ph.maps["chi"]
+    field = qsm.forward_field(chi, voxel_size=ph.voxel_size, pad=16)
+    noisy = qsm.add_field_noise(field, FIELD_SIGMA, rng=np.random.default_rng(SEED + 2), mask=ph.mask)
+    _, info = qsm.tikhonov_cg(noisy, ph.mask, lam=1e-2, tol=1e-6, masked_output=False, snapshots=[1e-5],
+                              resumable=True)
+    tight, _ = qsm.tikhonov_cg(noisy, ph.mask, lam=1e-2, tol=1e-7, masked_output=False, resume=info)
+    loose = info["snapshots"][1e-5][0]
+    mid, _ = qsm.tikhonov_cg(noisy, ph.mask, lam=1e-2, tol=1e-6, masked_output=False)
+    chis, mask = [loose, mid, tight], ph.labels > 0
+
+    def run(workers):
+        return qsmcheck.remaining_decreases(chis, noisy, mask, lam=1e-2, voxel_size=ph.voxel_size, workers=workers)
+
+    objective = qsmcheck._Objective(noisy, mask, lam=1e-2, weight=None, voxel_size=ph.voxel_size,
+                                    b0_dir=(0.0, 0.0, 1.0))
+    t_dip = min(_timed(lambda: objective.dipole(mid))[1] for _ in range(REPEAT))
+
+    def extra(best):
+        t_check = (best["plain"][1] - 8 * t_dip) / 3
+        est = 4 * t_dip + 2 * t_check
+        return (f"idle estimate on 2 threads: 4 of the 8 dipole fields ({t_dip:.3f} s each) + 2 of the 3 "
+                f"candidates ({t_check:.3f} s each) = {est:.3f} s; ratio against the serial CPU "
+                f"{best['plain'][1] / est:.2f}")
+
+    compare("5. remaining decreases of the three stopping-rule solutions (qsmcheck)",
+            lambda: run(1), lambda: run(None),
+            lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b)), extra=extra)
+
+
 def main():
     ph = phantom.make_head_phantom()
     protocol = relaxometry.MPMProtocol()
@@ -152,6 +188,7 @@ def main():
     vfa_line(ph, protocol, clean, noisy)
     shell_line(ph)
     sweep_line(ph)
+    check_line(ph)
 
 
 if __name__ == "__main__":
