@@ -234,10 +234,11 @@ def add_rician_noise(signal: np.ndarray, sigma: float, *, rng, workers=None) -> 
     rng : numpy.random.Generator
     workers : int or None, default None
         ``1`` draws and adds in one thread. Otherwise (``None``, ``-1`` or more, a signal of at
-        least 2^20 elements and a ``Generator``) a helper thread draws the noise block by block, in the stream's
-        order, while the calling thread adds the blocks already drawn: numpy's draws and its
-        elementwise passes release the GIL, so on a free core the additions and the magnitude
-        cost no wall time beyond the draws. The numbers are the same either way, bit for bit.
+        least 2^20 elements and a ``Generator``) a helper thread draws the noise block by block,
+        in the stream's order, while the calling thread adds the blocks already drawn: numpy's
+        draws and its elementwise passes release the GIL, so on a free core the additions and
+        the magnitude cost no wall time beyond the draws. The numbers are the same either way,
+        bit for bit.
 
     Returns
     -------
