@@ -175,3 +175,32 @@ def test_depth_inside_a_nucleus_equals_the_whole_grid_transform():
             np.testing.assert_array_equal(_depth_inside(sel, sampling),
                                           ndimage.distance_transform_edt(sel, sampling=sampling))
     assert not _depth_inside(np.zeros((4, 4, 4), bool), (1.0, 1.0, 1.0)).any()
+
+
+def test_lesion_shell_from_the_lesion_box_equals_the_whole_grid_transform():
+    """lesion_contrast's shell reference (distance transform on the lesion's grown box) selects
+    the voxels of the whole-grid transform, so the contrasts are the same numbers, bit for bit."""
+    from scipy import ndimage
+
+    from qmrigenes.lesions import _shell
+
+    rng = np.random.default_rng(11)
+    shape = (30, 26, 22)
+    lmap = np.zeros(shape, np.int16)
+    lmap[3:7, 4:9, 2:6] = 1                  # at the grid's edge: the box is clipped
+    lmap[2:3, 4:9, 2:6] = -1                 # a rim
+    lmap[15:19, 12:15, 10:14] = 2            # inside
+    lmap[14, 12:15, 10:14] = -2
+    wm = (rng.random(shape) > 0.2) & (lmap == 0)
+    for sampling in ((2.0, 2.0, 2.0), (1.0, 1.5, 3.0)):
+        for lo, hi in ((4.0, 10.0), (0.0, 3.0), (2.5, 40.0)):
+            for i in (1, 2):
+                dist = ndimage.distance_transform_edt(np.abs(lmap) != i, sampling=sampling)
+                np.testing.assert_array_equal(_shell(lmap, i, wm, lo, hi, sampling),
+                                              wm & (dist > lo) & (dist <= hi))
+    vol = rng.standard_normal(shape)
+    got = lesions.lesion_contrast(vol, lmap, reference="shell", voxel_size=(1.0, 1.5, 3.0))
+    for i in (1, 2):
+        dist = ndimage.distance_transform_edt(np.abs(lmap) != i, sampling=(1.0, 1.5, 3.0))
+        ref = (lmap == 0) & (dist > 4.0) & (dist <= 10.0)
+        assert got[i] == float(vol[lmap == i].mean() - vol[ref].mean())

@@ -93,6 +93,12 @@ def test_tkd_threshold_sweep_trades_recovery_for_noise(rng):
     assert np.array_equal(serial["recons"], sweep["recons"]) and np.array_equal(serial["truth"], sweep["truth"])
     with pytest.raises(ValueError, match="workers"):
         qsm.tkd_threshold_sweep(field, mask, [0.1, 0.2], truth=chi, roi=roi, uniform=wm, reference=ref, workers=0)
+    # one spectrum of the masked field serves every threshold: each map is tkd()'s, bit for bit
+    for i, t in enumerate([0.05, 0.2, 0.5]):
+        plain = qsm.tkd(field, threshold=t, mask=mask)
+        assert np.array_equal(sweep["recons"][i], np.where(mask, qsm.reference_to(plain, ref), 0.0))
+    with pytest.raises(ValueError, match="thresholds"):
+        qsm.tkd_threshold_sweep(field, mask, [0.2, 0.9], truth=chi, roi=roi, uniform=wm, reference=ref)
 
 
 def test_sharp_removes_external_field():
@@ -389,3 +395,16 @@ def test_dipole_kernel_cache_is_safe_on_threads():
     for s, d in zip(shapes, kernels):
         assert d.shape == (s[0], s[1], s[2] // 2 + 1) and d.flags.writeable
         assert np.array_equal(d, qsm.dipole_kernel(s))
+
+
+def test_gradient_symbol_is_computed_once_per_grid_and_read_only():
+    """The solvers' |G(k)|^2 comes from a per-grid cache: the same read-only array, equal to the formula."""
+    from qmrigenes.qsm import _gradient_symbol, _kgrid
+
+    shape, vs = (10, 12, 9), (2.0, 1.5, 1.0)
+    first = _gradient_symbol(shape, vs)
+    assert _gradient_symbol(shape, list(vs)) is first and not first.flags.writeable
+    kx, ky, kz = _kgrid(shape, vs)
+    plain = sum((2 - 2 * np.cos(2 * np.pi * k * v)) / v ** 2 for k, v in zip((kx, ky, kz), vs))
+    assert np.array_equal(first, plain)
+    assert not np.array_equal(_gradient_symbol(shape, (2.0, 2.0, 2.0)), first)

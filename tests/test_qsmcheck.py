@@ -67,3 +67,19 @@ def test_remaining_decreases_checks_several_candidates_as_one_at_a_time(problem)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-14)
         np.testing.assert_array_equal(got, qsmcheck.remaining_decrease(chi, field, mask, **kw))
     assert shared[0].max() > shared[1].max()
+
+
+def test_remaining_decreases_on_threads_is_the_serial_check(problem):
+    """Dipole fields and candidates side by side on threads: the serial loop's values, bit for bit,
+    and the same error for a candidate that does not lower the objective."""
+    field, mask = problem
+    kw = dict(lam=0.02, voxel_size=(1.0, 1.0, 1.5))
+    chis = [qsm.tikhonov_cg(field, mask, tol=tol, masked_output=False, **kw)[0] for tol in (1e-2, 1e-4, 1e-6)]
+    serial = qsmcheck.remaining_decreases(chis, field, mask, workers=1, **kw)
+    threaded = qsmcheck.remaining_decreases(chis, field, mask, workers=3, **kw)
+    for s, t in zip(serial, threaded):
+        np.testing.assert_array_equal(s, t)
+    with pytest.raises(ValueError, match="does not lower"):
+        qsmcheck.remaining_decreases(chis + [np.zeros_like(chis[0])], field, mask, workers=2, **kw)
+    with pytest.raises(ValueError, match="workers"):
+        qsmcheck.remaining_decreases(chis, field, mask, workers=0, **kw)

@@ -340,3 +340,72 @@ def test_fit_mpm_variants_are_fit_mpm_bit_for_bit_with_r2star_fitted_once(toy_ma
         R.fit_mpm_variants(sig, variants={"x": dict(b1_map=b1)})
     with pytest.raises(ValueError, match="variants"):
         R.fit_mpm_variants(sig, variants={})
+
+
+def test_noise_drawn_on_a_helper_thread_is_the_serial_noise(monkeypatch):
+    """The pipelined path (draws on a helper thread, block by block) gives the serial numbers bit for
+    bit, for blocks that do and do not divide the signal, and re-raises a failing draw."""
+    monkeypatch.setattr(R, "_NOISE_PIPELINE_MIN", 64)
+    s = np.linspace(0.0, 3.0, 6 * 7 * 5).reshape(6, 7, 5)
+    for block in (16, 7, 1000):
+        monkeypatch.setattr(R, "_NOISE_BLOCK", block)
+        serial = R.add_rician_noise(s, 0.3, rng=np.random.default_rng(7), workers=1)
+        piped = R.add_rician_noise(s, 0.3, rng=np.random.default_rng(7), workers=2)
+        rng = np.random.default_rng(7)
+        plain = np.hypot(s + rng.normal(0.0, 0.3, size=s.shape), rng.normal(0.0, 0.3, size=s.shape))
+        assert piped.dtype == np.float64 and piped.shape == s.shape
+        np.testing.assert_array_equal(piped, serial)
+        np.testing.assert_array_equal(piped, plain)
+    f32 = s.astype(np.float32)[:, ::2]                     # another dtype, not contiguous
+    np.testing.assert_array_equal(R.add_rician_noise(f32, 0.3, rng=np.random.default_rng(1), workers=2),
+                                  R.add_rician_noise(f32, 0.3, rng=np.random.default_rng(1), workers=1))
+
+    legacy = np.random.RandomState(5)                      # no out= in its draws: the one-thread path
+    np.testing.assert_array_equal(R.add_rician_noise(s, 0.3, rng=legacy, workers=2),
+                                  R.add_rician_noise(s, 0.3, rng=np.random.RandomState(5), workers=1))
+
+    class Broken(np.random.Generator):
+        def standard_normal(self, *a, **k):
+            raise RuntimeError("no draws")
+    with pytest.raises(RuntimeError, match="no draws"):
+        R.add_rician_noise(s, 0.3, rng=Broken(np.random.PCG64(1)), workers=2)
+    with pytest.raises(ValueError, match="workers"):
+        R.add_rician_noise(s, 0.3, rng=np.random.default_rng(1), workers=0)
+
+
+def test_exact_vfa_leaves_converged_voxels_with_the_plain_loops_result():
+    """Voxels that reach a fixed point or alternate between two values leave the Newton loop; the
+    result is the plain loop's, bit for bit (signs of zero and NaN included), for any n_iter."""
+    from qmrigenes.relaxometry import _exact_vfa
+
+    rng = np.random.default_rng(3)
+    shape = (40, 50)
+    r1_true = rng.uniform(0.2, 3.0, shape)
+    b1 = rng.uniform(0.8, 1.2, shape)
+    t_pd, t_t1 = 2 * np.tan(np.deg2rad(6) * b1 / 2), 2 * np.tan(np.deg2rad(21) * b1 / 2)
+    s_pd = R.spgr_signal(1.0, r1_true, 0.0, flip_angle=6, tr=0.025, te=[0.0], b1=b1)[0]
+    s_t1 = R.spgr_signal(1.0, r1_true, 0.0, flip_angle=21, tr=0.025, te=[0.0], b1=b1)[0]
+    s_pd = s_pd + rng.normal(0, 1e-3, shape)                 # noisy: many voxels alternate
+    start = r1_true * rng.uniform(0.9, 1.1, shape)
+    start[0, :5] = [0.0, -0.0, np.nan, np.inf, -1.0]
+    for n_iter in (1, 2, 3, 4, 7, 30):
+        for tp in (t_pd, 0.105):                             # per-voxel or one flip angle
+            got = _exact_vfa(s_pd, s_t1, tp, t_t1, 0.025, 0.025, start, n_iter=n_iter)
+            want = _exact_vfa(s_pd, s_t1, tp, t_t1, 0.025, 0.025, start, n_iter=n_iter, settle=False)
+            for g, w in zip(got, want):
+                assert g.shape == w.shape
+                np.testing.assert_array_equal(g.view(np.int64), w.view(np.int64))
+    one = _exact_vfa(0.3, 0.2, 0.2, 0.5, 0.025, 0.02, 1.0)
+    assert one == _exact_vfa(0.3, 0.2, 0.2, 0.5, 0.025, 0.02, 1.0, settle=False) and np.ndim(one[0]) == 0
+    # the plain loop is the previous implementation: every step on every voxel, whole arrays
+    r1 = np.array(start, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(4):
+            u_pd, u_t1 = r1 * 0.025 / 2, r1 * 0.025 / 2
+            f = (s_pd * (1 + t_pd ** 2 / 4 / np.tanh(u_pd)) / t_pd
+                 - s_t1 * (1 + t_t1 ** 2 / 4 / np.tanh(u_t1)) / t_t1)
+            df = (-s_pd * t_pd / 4 * (0.025 / 2) / np.sinh(u_pd) ** 2
+                  + s_t1 * t_t1 / 4 * (0.025 / 2) / np.sinh(u_t1) ** 2)
+            r1 = r1 - np.where(np.isfinite(f / df), f / df, 0.0)
+    np.testing.assert_allclose(_exact_vfa(s_pd, s_t1, t_pd, t_t1, 0.025, 0.025, start, n_iter=4)[0], r1,
+                               rtol=1e-12, equal_nan=True)

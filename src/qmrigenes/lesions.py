@@ -256,6 +256,28 @@ def lesion_only(lesioned: Phantom, original: Phantom, *, parameter: str = "chi")
     return np.asarray(lesioned.maps[parameter], float) - np.asarray(original.maps[parameter], float)
 
 
+def _shell(lesion_map, i, wm, lo, hi, voxel_size) -> np.ndarray:
+    """Voxels of ``wm`` more than ``lo`` and at most ``hi`` mm from lesion ``i`` (core and rim).
+
+    The distance transform runs on the lesion's bounding box grown by ``hi`` (plus one voxel)
+    instead of the whole grid: every voxel within ``hi`` of the lesion lies in that box, and a
+    voxel's distance to the lesion's nearest voxel does not depend on the grid around them, so
+    the shell is the same voxels (a test compares it with the whole-grid transform).
+    """
+    sel = np.abs(lesion_map) == i
+    vs = np.broadcast_to(np.asarray(voxel_size, dtype=float), (lesion_map.ndim,))
+    box = []
+    for ax in range(lesion_map.ndim):
+        hit = np.flatnonzero(sel.any(axis=tuple(a for a in range(lesion_map.ndim) if a != ax)))
+        grow = int(np.ceil(hi / vs[ax])) + 1
+        box.append(slice(max(hit[0] - grow, 0), min(hit[-1] + grow + 1, lesion_map.shape[ax])))
+    box = tuple(box)
+    dist = ndimage.distance_transform_edt(~sel[box], sampling=voxel_size)
+    ref = np.zeros(lesion_map.shape, dtype=bool)
+    ref[box] = wm[box] & (dist > lo) & (dist <= hi)
+    return ref
+
+
 def lesion_contrast(volume: np.ndarray, lesion_map: np.ndarray, *, reference="shell", labels=None,
                     shell_mm=(4.0, 10.0), voxel_size=(2.0, 2.0, 2.0)) -> pd.Series:
     """Mean of ``volume`` in each lesion core minus its reference.
@@ -307,19 +329,20 @@ def lesion_contrast(volume: np.ndarray, lesion_map: np.ndarray, *, reference="sh
     lo, hi = (float(x) for x in shell_mm)
     if not 0 <= lo < hi:
         raise ValueError(f"shell_mm must be (inner, outer) with 0 <= inner < outer, got {shell_mm}")
+    shell = isinstance(reference, str) and reference == "shell"
+    if not shell:                                  # one reference for every lesion: its mean once
+        ref = wm if isinstance(reference, str) else ref_mask & outside
+        if not ref.any():
+            raise ValueError(f"lesion {ids[0]}: empty reference region")
+        ref_mean = volume[ref].mean()
     out = {}
     for i in ids:
-        core = lesion_map == i
-        if isinstance(reference, str) and reference == "shell":
-            dist = ndimage.distance_transform_edt(np.abs(lesion_map) != i, sampling=voxel_size)
-            ref = wm & (dist > lo) & (dist <= hi)
-        elif isinstance(reference, str):
-            ref = wm
-        else:
-            ref = ref_mask & outside
-        if not ref.any():
-            raise ValueError(f"lesion {i}: empty reference region")
-        out[i] = float(volume[core].mean() - volume[ref].mean())
+        if shell:
+            ref = _shell(lesion_map, i, wm, lo, hi, voxel_size)
+            if not ref.any():
+                raise ValueError(f"lesion {i}: empty reference region")
+            ref_mean = volume[ref].mean()
+        out[i] = float(volume[lesion_map == i].mean() - ref_mean)
     res = pd.Series(out, name="contrast")
     res.index.name = "lesion"
     return res

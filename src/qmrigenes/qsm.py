@@ -354,9 +354,20 @@ def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarra
     if true_roi == 0:
         raise ValueError("the ROI's true (referenced) chi is zero; recovery is undefined")
     stack = np.empty((t.size,) + truth.shape)
+    # what tkd() computes for every threshold, once: the masked field's spectrum and the dipole
+    # (each threshold then costs its filter and one inverse FFT; the same numbers as tkd())
+    check_qsm_inputs(field, mask, voxel_size=voxel_size)
+    field, _ = _check_field_mask(field, mask)
+    if field.shape != truth.shape:
+        raise ValueError(f"mismatched shapes: field {field.shape} vs truth {truth.shape}")
+    for i in range(t.size):
+        check_scalar(float(t[i]), "thresholds", min=0.0, max=2 / 3, min_inclusive=False)
+    spec = sfft.rfftn(np.where(mask, field, 0.0), workers=_WORKERS)
+    d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
 
     def one(i):                        # each threshold on its own: the thresholds run side by side
-        chi = tkd(field, threshold=float(t[i]), mask=mask, voxel_size=voxel_size, b0_dir=b0_dir)
+        chi = sfft.irfftn(spec * _tkd_filter(d, float(t[i])), s=field.shape, workers=_WORKERS)
+        chi = np.where(mask, chi, 0.0)                       # tkd(field, threshold=t, mask=mask)
         chi = stack[i] = np.where(mask, reference_to(chi, ref_m), 0.0)
         return float(t[i]), {"recovery_pct": 100 * float(chi[roi_m].mean()) / true_roi,
                              "artefact_sd_ppb": 1000 * float(chi[uni_m].std()),
@@ -369,10 +380,28 @@ def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarra
 
 
 def _gradient_symbol(shape, voxel_size):
-    """|G(k)|^2 of periodic forward differences."""
-    kx, ky, kz = _kgrid(shape, voxel_size)
-    vs = np.asarray(voxel_size, float)
-    return sum((2 - 2 * np.cos(2 * np.pi * k * v)) / v ** 2 for k, v in zip((kx, ky, kz), vs))
+    """|G(k)|^2 of periodic forward differences (half spectrum; read-only, cached per grid).
+
+    Every Tikhonov solve, optimality check and closed form of a grid needs it (chapter 3: eight
+    times on one grid, 13 ms each); like :func:`dipole_kernel` it is computed once per grid and
+    voxel size, the same array each time.
+    """
+    key = (tuple(int(n) for n in shape), tuple(float(v) for v in np.asarray(voxel_size, float)))
+    g2 = _GRADIENT_CACHE.get(key)
+    if g2 is None:
+        kx, ky, kz = _kgrid(shape, voxel_size)
+        vs = np.asarray(voxel_size, float)
+        g2 = sum((2 - 2 * np.cos(2 * np.pi * k * v)) / v ** 2 for k, v in zip((kx, ky, kz), vs))
+        g2.flags.writeable = False
+        with _DIPOLE_LOCK:
+            while len(_GRADIENT_CACHE) >= 4:
+                _GRADIENT_CACHE.pop(next(iter(_GRADIENT_CACHE)))
+            _GRADIENT_CACHE[key] = g2
+    return g2
+
+
+#: |G(k)|^2 already computed, keyed by grid and voxel size (read-only arrays).
+_GRADIENT_CACHE: dict = {}
 
 
 def tikhonov_kspace(field: np.ndarray, *, lam: float = 1e-2, mask=None, voxel_size=(2.0, 2.0, 2.0),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._threads import n_workers, thread_map
 from ._validate import as_array, check_int, check_scalar
 
 __all__ = ["tikhonov_objective", "remaining_decrease", "remaining_decreases", "probe_directions"]
@@ -161,7 +162,8 @@ def remaining_decrease(chi: np.ndarray, field: np.ndarray, mask, *, lam: float =
 
 
 def remaining_decreases(chis, field: np.ndarray, mask, *, lam: float = 1e-2, directions=None, weight=None,
-                        voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0), seed: int = 0) -> list:
+                        voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0), seed: int = 0,
+                        workers=None) -> list:
     """:func:`remaining_decrease` of several candidates of one problem (e.g. one solve at several
     stopping rules), sharing the work they have in common.
 
@@ -177,12 +179,26 @@ def remaining_decreases(chis, field: np.ndarray, mask, *, lam: float = 1e-2, dir
     field, mask, lam, directions, weight, voxel_size, b0_dir, seed
         As :func:`remaining_decrease`; each candidate is probed along itself and ``directions``
         (default :func:`probe_directions`).
+    workers : int or None, default None
+        Threads for the dipole fields (one per candidate and direction) and for the candidates'
+        probes, which do not depend on each other (numpy's FFTs and elementwise passes release
+        the GIL): ``None`` or ``-1`` every available core, ``1`` a serial loop. Each value is
+        computed by the same code either way, so the results are the same bit for bit.
 
     Returns
     -------
     list of numpy.ndarray, each shape (n_directions,)
         One array per candidate, in the order of ``chis``.
+
+    Examples
+    --------
+    >>> from qmrigenes import qsm
+    >>> chi = np.zeros((8, 8, 8)); chi[3:5, 3:5, 3:5] = 0.1; m = np.ones_like(chi, bool)
+    >>> rows = remaining_decreases([chi, 0.5 * chi], qsm.forward_field(chi), m, lam=1e-3, workers=2)
+    >>> [r.shape for r in rows]                    # the candidate itself and 4 probe directions
+    [(5,), (5,)]
     """
+    n_workers(workers)                                   # a clear error before any work
     objective = _Objective(field, mask, lam=lam, weight=weight, voxel_size=voxel_size, b0_dir=b0_dir)
     chis = [as_array(chi, "chi", ndim=3) for chi in chis]
     for chi in chis:
@@ -192,12 +208,13 @@ def remaining_decreases(chis, field: np.ndarray, mask, *, lam: float = 1e-2, dir
     if own:
         directions = probe_directions(objective.field.shape, mask, seed=seed) if chis else []
     directions = [as_array(v, "directions[i]", ndim=3) for v in directions]
-    shared = [objective.dipole(v) for v in directions]
+    fields = thread_map(objective.dipole, directions + chis, workers=workers)
+    shared, dchis = fields[:len(directions)], fields[len(directions):]
     zero = np.zeros(objective.field.shape)
     j0 = objective.value(zero, zero)
-    out = []
-    for chi in chis:
-        dchi = objective.dipole(chi)
+
+    def check(item):
+        chi, dchi = item
         jx = objective.value(chi, dchi)
         total = j0 - jx
         if not total > 0:
@@ -212,5 +229,6 @@ def remaining_decreases(chis, field: np.ndarray, mask, *, lam: float = 1e-2, dir
             g = (jp - jm) / (2 * h)
             c = (jp + jm - 2 * jx) / h ** 2
             row.append(g * g / (2 * c) / total if c > 0 else 0.0)
-        out.append(np.array(row))
-    return out
+        return np.array(row)
+
+    return thread_map(check, list(zip(chis, dchis)), workers=workers)

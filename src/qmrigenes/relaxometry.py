@@ -28,11 +28,13 @@ percent units (p.u.).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from ._threads import n_workers
 from ._validate import check_choice, check_scalar
 
 __all__ = [
@@ -210,21 +212,115 @@ def spgr_signal(pd_, r1, r2s, *, flip_angle: float, tr: float, te, b1=1.0, mtsat
     return s0[None] * np.exp(-te.reshape((-1,) + (1,) * s0.ndim) * r2s[None])
 
 
-def add_rician_noise(signal: np.ndarray, sigma: float, *, rng) -> np.ndarray:
-    """Magnitude of the signal plus complex Gaussian noise of SD ``sigma`` per channel."""
+#: Smallest signal (elements) whose noise is drawn on a helper thread while it is added.
+_NOISE_PIPELINE_MIN = 1 << 20
+#: Elements per block of the draw/add pipeline (2 MB of float64: a block stays in the shared cache).
+_NOISE_BLOCK = 1 << 18
+
+
+def add_rician_noise(signal: np.ndarray, sigma: float, *, rng, workers=None) -> np.ndarray:
+    """Magnitude of the signal plus complex Gaussian noise of SD ``sigma`` per channel.
+
+    ``|s + sigma z_re + i sigma z_im|``, with ``z_re`` then ``z_im`` the next standard normal
+    draws of ``rng`` (every real part first, then every imaginary part, in C order): the numbers
+    of ``numpy.hypot(s + rng.normal(0, sigma, s.shape), rng.normal(0, sigma, s.shape))``.
+
+    Parameters
+    ----------
+    signal : array_like
+        Noise-free magnitude (signal units), any shape, e.g. ``(n_te, X, Y, Z)``.
+    sigma : float
+        Noise SD per real/imaginary channel (signal units), >= 0.
+    rng : numpy.random.Generator
+    workers : int or None, default None
+        ``1`` draws and adds in one thread. Otherwise (``None``, ``-1`` or more, a signal of at
+        least 2^20 elements and a ``Generator``) a helper thread draws the noise block by block,
+        in the stream's order, while the calling thread adds the blocks already drawn: numpy's
+        draws and its elementwise passes release the GIL, so on a free core the additions and
+        the magnitude cost no wall time beyond the draws. The numbers are the same either way,
+        bit for bit.
+
+    Returns
+    -------
+    ndarray, float64
+        Same shape as ``signal`` (a float for a scalar signal).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qmrigenes import relaxometry
+    >>> noisy = relaxometry.add_rician_noise(np.full((4, 8, 8, 8), 0.5), 0.05,
+    ...                                      rng=np.random.default_rng(0))
+    >>> noisy.shape, bool((noisy > 0).all())
+    ((4, 8, 8, 8), True)
+    """
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if sigma == 0:
         return np.asarray(signal, dtype=float).copy()
+    shape = np.shape(signal)
+    if (n_workers(workers) > 1 and int(np.prod(shape)) >= _NOISE_PIPELINE_MIN
+            and isinstance(rng, np.random.Generator)):      # (a legacy RandomState draws in one go)
+        return _rician_pipelined(np.ascontiguousarray(signal), sigma, rng)
     # the draws of rng.normal(0, sigma, size) (which computes 0 + sigma * z), built in place:
     # two arrays of the signal's size instead of four, the same numbers
-    re = rng.standard_normal(np.shape(signal))
+    re = rng.standard_normal(shape)
     re *= sigma
     re += signal
-    im = rng.standard_normal(np.shape(signal))
+    im = rng.standard_normal(shape)
     im *= sigma
     out = np.hypot(re, im, out=re)
     return out if out.ndim else out[()]
+
+
+def _rician_pipelined(signal: np.ndarray, sigma: float, rng) -> np.ndarray:
+    """:func:`add_rician_noise` with the draws on a helper thread, block by block.
+
+    The helper fills the real parts block by block, then the imaginary parts (the order of one
+    ``standard_normal`` call per array: a Generator's stream does not depend on how its draws are
+    split into calls); the calling thread scales, adds and takes the magnitude of each block as
+    soon as it is drawn, with the same operations as the serial path, so every number is the same.
+    """
+    re, im = np.empty(signal.shape), np.empty(signal.shape)
+    flat_s, flat_re, flat_im = signal.reshape(-1), re.reshape(-1), im.reshape(-1)
+    n = flat_re.size
+    blocks = [slice(a, min(a + _NOISE_BLOCK, n)) for a in range(0, n, _NOISE_BLOCK)]
+    done = {part: [threading.Event() for _ in blocks] for part in ("re", "im")}
+    failed = []
+
+    def draw():
+        try:
+            for part, flat in (("re", flat_re), ("im", flat_im)):
+                for b, event in zip(blocks, done[part]):
+                    rng.standard_normal(out=flat[b])
+                    event.set()
+        except BaseException as exc:             # re-raised by the calling thread
+            failed.append(exc)
+        finally:
+            for events in done.values():          # never leave the caller waiting
+                for event in events:
+                    event.set()
+
+    helper = threading.Thread(target=draw, name="rician-draws", daemon=True)
+    helper.start()
+    try:
+        for b, event in zip(blocks, done["re"]):
+            event.wait()
+            if failed:
+                break
+            flat_re[b] *= sigma
+            flat_re[b] += flat_s[b]
+        for b, event in zip(blocks, done["im"]):
+            event.wait()
+            if failed:
+                break
+            flat_im[b] *= sigma
+            np.hypot(flat_re[b], flat_im[b], out=flat_re[b])
+    finally:
+        helper.join()
+    if failed:
+        raise failed[0]
+    return re
 
 
 def simulate_mpm(maps: dict, protocol: MPMProtocol | None = None, *, b1=1.0, sigma: float = 0.0,
@@ -416,23 +512,62 @@ def fit_r1_pd_vfa(s_pdw, s_t1w, *, fa_pdw: float, fa_t1w: float, tr_pdw: float, 
     return r1, a
 
 
-def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30):
+def _exact_vfa(s_pd, s_t1, t_pd, t_t1, tr_pd, tr_t1, r1, n_iter: int = 30, *, settle: bool = True):
     """Newton on R1 of ``A_pd(R1) = A_t1(R1)``, ``A_i = S_i (1 + t_i^2/4 coth(R1 TR_i / 2)) / t_i``.
 
     With ``t = 2 tan(a/2)`` this identity is the Ernst equation exactly
     (``sin a = t / (1 + t^2/4)``, ``cos a = (1 - t^2/4) / (1 + t^2/4)``).
+
+    ``n_iter`` Newton steps per voxel. Each step is a function of the voxel's own values only, so
+    once a voxel's R1 repeats itself, the rest of its sequence is known: after a step that leaves
+    it unchanged (bit for bit) it stays there, and after a step that returns the value of two
+    steps before (Newton alternating between two neighbouring floating-point numbers, as about a
+    third of the voxels do) it keeps alternating. Such voxels leave the computation with the
+    value their last step would give; the others keep iterating. The result is that of
+    ``n_iter`` steps on every voxel, bit for bit; ``settle=False`` runs them (the plain loop,
+    which the tests and ``benchmarks/bench_ch3_round7.py`` compare with).
     """
     r1 = np.array(r1, dtype=float, copy=True)
+    shape = r1.shape
+    r1 = r1.reshape(-1)
+
+    def flat(x):
+        x = np.asarray(x, dtype=float)
+        return x if x.ndim == 0 else np.broadcast_to(x, shape).reshape(-1)
+
+    s_pd, s_t1, t_pd, t_t1 = (flat(x) for x in (s_pd, s_t1, t_pd, t_t1))
+    active, before = np.arange(r1.size), None      # voxels still iterating; their R1 two steps back
+
+    def pick(x):
+        return x if x.ndim == 0 else x[active]
+
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(n_iter):
-            u_pd, u_t1 = r1 * tr_pd / 2, r1 * tr_t1 / 2
+        for k in range(n_iter):
+            if active.size == 0:
+                break
+            r, sp, st, tp, tt = r1[active], pick(s_pd), pick(s_t1), pick(t_pd), pick(t_t1)
+            u_pd, u_t1 = r * tr_pd / 2, r * tr_t1 / 2
             c_pd, c_t1 = 1 / np.tanh(u_pd), 1 / np.tanh(u_t1)
-            f = s_pd * (1 + t_pd ** 2 / 4 * c_pd) / t_pd - s_t1 * (1 + t_t1 ** 2 / 4 * c_t1) / t_t1
-            df = (-s_pd * t_pd / 4 * (tr_pd / 2) / np.sinh(u_pd) ** 2
-                  + s_t1 * t_t1 / 4 * (tr_t1 / 2) / np.sinh(u_t1) ** 2)
+            f = sp * (1 + tp ** 2 / 4 * c_pd) / tp - st * (1 + tt ** 2 / 4 * c_t1) / tt
+            df = (-sp * tp / 4 * (tr_pd / 2) / np.sinh(u_pd) ** 2
+                  + st * tt / 4 * (tr_t1 / 2) / np.sinh(u_t1) ** 2)
             step = f / df
-            r1 = r1 - np.where(np.isfinite(step), step, 0.0)
-        a = s_pd * (1 + t_pd ** 2 / 4 / np.tanh(r1 * tr_pd / 2)) / t_pd
+            new = r - np.where(np.isfinite(step), step, 0.0)          # step k + 1 of n_iter
+            r1[active] = new
+            if not settle:
+                continue
+            bits = new.view(np.int64)                                 # bit for bit: -0.0 != 0.0
+            still = bits != r.view(np.int64)                          # not yet a fixed point
+            if before is not None:
+                cycle = still & (bits == before.view(np.int64))       # alternating from here on
+                if (n_iter - k - 1) % 2:                              # odd steps left: ends on r
+                    r1[active[cycle]] = r[cycle]
+                still &= ~cycle
+            active, before = active[still], r[still]
+        r1 = r1.reshape(shape)[()]              # a scalar for scalar signals, as before
+        a = np.reshape(s_pd, shape) if s_pd.ndim else s_pd
+        t = np.reshape(t_pd, shape) if t_pd.ndim else t_pd
+        a = a * (1 + t ** 2 / 4 / np.tanh(r1 * tr_pd / 2)) / t
     return r1, a
 
 
