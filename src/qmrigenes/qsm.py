@@ -273,13 +273,18 @@ def tkd(field: np.ndarray, *, threshold: float = 0.2, mask=None, voxel_size=(2.0
         Susceptibility (ppm).
     """
     check_qsm_inputs(field, mask, voxel_size=voxel_size)   # #20: empty mask, bad voxels, NaN field
-    threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
+    threshold = _check_tkd_threshold(threshold)
     field, mask = _check_field_mask(field, mask)
     if mask is not None:
         field = np.where(mask, field, 0.0)
     d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
     chi = _apply_kspace(field, _tkd_filter(d, threshold))
     return np.where(mask, chi, 0.0) if mask is not None else chi
+
+
+def _check_tkd_threshold(threshold, name: str = "threshold") -> float:
+    """TKD's threshold as a float in (0, 2/3] (the largest |D| is 2/3), or a ValueError naming ``name``."""
+    return check_scalar(threshold, name, min=0.0, max=2 / 3, min_inclusive=False)
 
 
 def _tkd_filter(d: np.ndarray, threshold: float) -> np.ndarray:
@@ -361,7 +366,7 @@ def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarra
     if field.shape != truth.shape:
         raise ValueError(f"mismatched shapes: field {field.shape} vs truth {truth.shape}")
     for i in range(t.size):
-        check_scalar(float(t[i]), "thresholds", min=0.0, max=2 / 3, min_inclusive=False)
+        _check_tkd_threshold(float(t[i]), "thresholds")
     spec = sfft.rfftn(np.where(mask, field, 0.0), workers=_WORKERS)
     d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
 

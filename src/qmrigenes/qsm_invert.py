@@ -36,7 +36,8 @@ import scipy.fft as sfft
 from ._validate import as_array, check_choice, check_int, check_scalar
 from ._threads import n_workers, thread_map
 from .qsm import _WORKERS as _QSM_WORKERS
-from .qsm import _blas_single_thread, _c_order, _check_mask, _half_spectrum_weights, _tkd_filter, dipole_kernel
+from .qsm import (_blas_single_thread, _c_order, _check_mask, _check_tkd_threshold,
+                  _half_spectrum_weights, _tkd_filter, dipole_kernel)
 
 __all__ = ["tikhonov_closed_form", "KspaceInversions", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
@@ -212,7 +213,7 @@ class KspaceInversions:
 
     def _tkd(self, threshold):
         """The TKD map and its half spectrum (the product its inverse FFT was given)."""
-        threshold = check_scalar(threshold, "threshold", min=0.0, max=2 / 3, min_inclusive=False)
+        threshold = _check_tkd_threshold(threshold)
         inv = _tkd_filter(self.d, threshold)    # qsm.tkd's filter, on the spectrum computed once
         spec = self._spectrum(np.float64) * inv
         return sfft.irfftn(spec, s=self.shape, workers=_QSM_WORKERS), spec
