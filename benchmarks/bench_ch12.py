@@ -9,21 +9,16 @@ seconds of this process, best of ``REPEAT``; each line prints the ratio and chec
    default start costs about 3x more, ``bench_chapfast.py``) against the closed-form Wald test at
    the same optimum for all genes at once (the default); the largest relative differences are
    printed (about 1e-14 inside the parameter space, 1e-8 at the boundary, where statsmodels stops
-   at a variance ratio of about 1e-8 instead of 0);
-2. ``ahba.simulate_roi_expression`` on the real AHBA sampling (5,000 genes, the 34 ROIs, left-right
-   correlated patterns, the calibration's settings): the plain expressions (the previous code, kept
-   in ``tests/test_fast_ahba.py``) against the same arithmetic in place; identical bits.
+   at a variance ratio of about 1e-8 instead of 0).
 
-``--quick`` uses 100 genes for line 1 and 1,000 for line 2.
+``--quick`` uses 100 genes.
 """
 import os
 import sys
 
 REPEAT = 3
-sys.path.insert(0, "tests")                  # the plain path the tests compare the fast path with
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_chapfast import best_of as _best_of, line  # noqa: E402  (one timer, one line format)
-from test_fast_ahba import _plain_roi_means  # noqa: E402
 
 
 def best_of(fn, repeat=REPEAT):
@@ -62,15 +57,6 @@ def main(quick=False):
          f"max relative difference slope/se/p {rel['slope']:.1e}/{rel['se']:.1e}/{rel['p']:.1e} "
          f"({int((~inside).sum())} genes at the boundary), inside {max(rel_in.values()):.1e}; "
          "same decisions at 0.05")
-
-    # 2. the simulated AHBA design, one call as the calibration makes it
-    n_sim = 1000 if quick else 5000
-    genes = [f"g{i}" for i in range(n_sim)]
-    kw = dict(effects={}, donor_sd=0.5, sample_sd=1.0, lr_corr=0.7, table=table, seed=3)
-    t_plain, plain = best_of(lambda: _plain_roi_means(sampling, qsm, genes, **kw))
-    t_fast, fast = best_of(lambda: ahba.simulate_roi_expression(sampling, qsm, genes, **kw).roi_means)
-    assert all(fast[d].to_numpy().tobytes() == plain[d].tobytes() for d in plain)
-    line(f"simulate_roi_expression, {n_sim} genes, 6 donors", t_plain, t_fast, "identical bits")
 
 
 if __name__ == "__main__":

@@ -977,39 +977,27 @@ def simulate_roi_expression(sampling: pd.DataFrame, qsm: pd.Series, genes: Seque
     rois = pd.Index(qsm.index)
     q = qsm.to_numpy()
     av = a.to_numpy()[:, None]
-    # Every array below is computed in place, term by term in the order the formulas
-    # read (a product, then the sum: IEEE addition and multiplication commute exactly),
-    # so the values are those of the plain expressions, with fewer whole-array copies.
-    # ``standard_normal`` gives the same numbers as ``normal()`` (loc 0, scale 1).
-    u = rng.standard_normal(size=(len(genes), len(rois)))
+    u = rng.normal(size=(len(genes), len(rois)))
     if lr_corr > 0:                                 # shared pair component, own stream (lr_corr=0 unchanged)
         pairs = roi_pairs(table)
         missing = [r for r in rois if r not in pairs.index]
         if missing:
             raise ValueError(f"lr_corr > 0 needs every QSM ROI in table to pair it; not in table: {missing[:5]}")
         uniq, codes = np.unique(pairs.loc[rois].to_numpy(), return_inverse=True)
-        z = np.random.default_rng([seed, 2]).standard_normal(size=(len(genes), len(uniq)))[:, codes]
-        u *= np.sqrt(1 - lr_corr)                   # u = sqrt(1 - lr_corr) u + sqrt(lr_corr) z_pair
-        z *= np.sqrt(lr_corr)
-        u += z
-    u *= np.sqrt(1 - av ** 2)                       # base = a q + sqrt(1 - a^2) u
-    u += av * q[None, :]
-    base = u
+        z = np.random.default_rng([seed, 2]).normal(size=(len(genes), len(uniq)))
+        u = np.sqrt(1 - lr_corr) * u + np.sqrt(lr_corr) * z[:, codes]
+    base = av * q[None, :] + np.sqrt(1 - av ** 2) * u
     roi_means, expr_out, annots_out = {}, {}, {}
     for donor, sd in sampling.groupby("donor", sort=True):
         droi, structs, first_roi, n_first, weights = _donor_layout(sd)
-        v = rng.standard_normal(size=(len(genes), len(droi)))
+        v = rng.normal(size=(len(genes), len(droi)))
+        signal = base[:, rois.get_indexer(droi)] + donor_sd * v
         # a structure listed by two ROIs (e.g. the thalamic lateral group) carries the
-        # signal (base + donor_sd v) of the first ROI that lists it; its samples are
-        # shared by both ROIs. Only those columns of the signal are formed.
-        s_signal = v[:, first_roi]
-        s_signal *= donor_sd
-        s_signal += base[:, rois.get_indexer(droi)[first_roi]]
-        if level == "roi":                          # s_signal + sample_sd e / sqrt(n_j)
-            s_val = noise_rng.standard_normal(size=s_signal.shape)
-            s_val *= sample_sd
-            s_val /= np.sqrt(n_first)
-            s_val += s_signal
+        # signal of the first ROI that lists it; its samples are shared by both ROIs
+        s_signal = signal[:, first_roi]
+        if level == "roi":
+            n_j = n_first
+            s_val = s_signal + sample_sd * noise_rng.normal(size=s_signal.shape) / np.sqrt(n_j)
             roi_means[donor] = pd.DataFrame(s_val @ weights, index=genes, columns=droi)
             continue
         if annotations is None:
