@@ -86,9 +86,14 @@ verify-data: $(STAMP)  ## check the cache against the registry, fetch nothing
 # One BLAS thread unless set: OpenBLAS workers busy-wait between the tests' small BLAS calls, which
 # slows everything when the other core is busy. Tests run on TEST_JOBS pytest-xdist workers (one test
 # file per worker at a time, so module fixtures are built once; longest files first, tests/conftest.py).
+# With several workers, each worker's library calls use one thread by default (QMRIGENES_NUM_THREADS,
+# unless set): the workers already fill the cores, and a test whose call starts a thread per core
+# would take the other worker's core. The tests of the threaded paths ask for workers=2 explicitly.
 TEST_JOBS ?= 2
 test: $(STAMP)
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -q -m "not notebook" \
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} \
+	$(if $(filter-out 0 1,$(TEST_JOBS)),QMRIGENES_NUM_THREADS=$${QMRIGENES_NUM_THREADS:-1}) \
+	$(BIN)/python -m pytest -q -m "not notebook" \
 	    $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder)
 
 # Every notebook page is executed once per state of its code, by .ci/execute_book.py: in parallel

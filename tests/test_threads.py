@@ -46,3 +46,20 @@ def test_bad_workers_named(bad, err):
 
 def test_every_core_by_default():
     assert n_workers(None) == n_workers(-1) >= 1
+
+
+def test_thread_cap_from_the_environment(monkeypatch):
+    from qmrigenes import _threads
+
+    monkeypatch.delenv(_threads.THREADS_ENV, raising=False)
+    every = n_workers(None)
+    assert _threads.thread_limit() is None and _threads.fft_workers() == -1
+    monkeypatch.setenv(_threads.THREADS_ENV, "1")
+    assert n_workers(None) == n_workers(-1) == 1 and _threads.fft_workers() == 1
+    assert n_workers(3) == 3                                   # an explicit number is not capped
+    monkeypatch.setenv(_threads.THREADS_ENV, " 64 ")
+    assert n_workers(None) == every                            # a cap above the cores changes nothing
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv(_threads.THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=f"QMRIGENES_NUM_THREADS must be a positive integer.*{bad!r}"):
+            n_workers(None)

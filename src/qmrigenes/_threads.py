@@ -12,16 +12,52 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ._validate import check_int
 
+#: Environment variable capping the threads of every default (``workers=None`` or ``-1``) and of
+#: the FFTs, as ``OMP_NUM_THREADS`` does for OpenMP: for a shared machine, or for test runners
+#: that give each process its own core. Unset: every core the process may use.
+THREADS_ENV = "QMRIGENES_NUM_THREADS"
+
+
+def thread_limit() -> int | None:
+    """The cap set by ``$QMRIGENES_NUM_THREADS`` (a positive integer), or None when unset.
+
+    Raises
+    ------
+    ValueError
+        The variable is set to something other than a positive integer.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer (threads per process), got {value!r}; "
+                         f"unset it to use every core")
+    return limit
+
 
 def n_workers(workers, name: str = "workers") -> int:
     """The number of threads ``workers`` asks for: ``None`` or ``-1`` is every core this process
-    may use, a positive integer is that many, ``1`` is a plain serial loop."""
+    may use (at most ``$QMRIGENES_NUM_THREADS`` when set), a positive integer is that many, ``1``
+    is a plain serial loop."""
     if workers is None or (not isinstance(workers, bool) and workers == -1):
         try:
-            return max(len(os.sched_getaffinity(0)), 1)
+            cores = max(len(os.sched_getaffinity(0)), 1)
         except AttributeError:            # not Linux
-            return max(os.cpu_count() or 1, 1)
+            cores = max(os.cpu_count() or 1, 1)
+        limit = thread_limit()
+        return cores if limit is None else min(cores, limit)
     return check_int(workers, name, min=1, hint=" (or -1 / None for every core)")
+
+
+def fft_workers() -> int:
+    """``workers`` for :mod:`scipy.fft`: ``-1`` (every core), or ``$QMRIGENES_NUM_THREADS`` when
+    set. The QSM modules read it once, when they are imported."""
+    limit = thread_limit()
+    return -1 if limit is None else limit
 
 
 def thread_map(fn, items, *, workers=None, name: str = "workers") -> list:

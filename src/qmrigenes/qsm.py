@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft as sfft
 
-from ._threads import n_workers, thread_map
+from ._threads import fft_workers, n_workers, thread_map
 from ._validate import as_array, check_choice, check_int, check_mask, check_qsm_inputs, check_scalar
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
     "recovery_summary",
 ]
 
-_WORKERS = -1
+_WORKERS = fft_workers()      # -1 (every core) unless $QMRIGENES_NUM_THREADS caps it
 
 
 def _blas_single_thread():

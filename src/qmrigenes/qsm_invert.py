@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from ._threads import n_workers, thread_map
+from ._threads import fft_workers, n_workers, thread_map
 from .qsm import _WORKERS as _QSM_WORKERS
 from .qsm import (_blas_single_thread, _c_order, _check_mask, _check_tkd_threshold,
                   _half_spectrum_weights, _tkd_filter, dipole_kernel)
@@ -42,7 +42,7 @@ from .qsm import (_blas_single_thread, _c_order, _check_mask, _check_tkd_thresho
 __all__ = ["tikhonov_closed_form", "KspaceInversions", "tv_admm", "tv_objective", "tv_optimality", "l_curve",
            "l_curve_corner", "gradient_symbol", "misfit_and_roughness"]
 
-_WORKERS = -1
+_WORKERS = fft_workers()      # -1 (every core) unless $QMRIGENES_NUM_THREADS caps it
 
 
 def _prep(field, mask, dtype):

@@ -36,7 +36,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from ._validate import as_array, check_choice, check_int, check_scalar
-from .qsm import _c_order, _check_mask
+from .qsm import _WORKERS, _c_order, _check_mask
 
 __all__ = ["nrmse", "nrmse_detrended", "hfen", "log_kernel", "xsim", "pearson_r",
            "challenge_metrics", "ChallengeScorer", "METRIC_NAMES"]
@@ -197,11 +197,11 @@ def _log_2016(x: np.ndarray, sigma: float, size: int = 15) -> np.ndarray:
     key = (shape, float(sigma), int(size))
     spec = _LOG_SPECTRA.get(key)           # one look-up: safe with maps scored on several threads
     if spec is None:
-        spec = sfft.rfftn(log_kernel(sigma=sigma, size=size), s=shape, workers=-1)
+        spec = sfft.rfftn(log_kernel(sigma=sigma, size=size), s=shape, workers=_WORKERS)
         if len(_LOG_SPECTRA) > 8:
             _LOG_SPECTRA.clear()
         _LOG_SPECTRA[key] = spec
-    full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=-1) * spec, s=shape, workers=-1)
+    full = sfft.irfftn(sfft.rfftn(x, s=shape, workers=_WORKERS) * spec, s=shape, workers=_WORKERS)
     return full[c:c + x.shape[0], c:c + x.shape[1], c:c + x.shape[2]]
 
 
