@@ -400,6 +400,25 @@ def test_fft_workers_are_per_thread_and_restored():
     assert qsm._fft_workers() == qsm._WORKERS
 
 
+def test_tikhonov_cg_many_shares_the_cores_fft_threads(monkeypatch):
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    seen = []
+    plain = qsm.tikhonov_cg
+
+    def spy(*args, **kwargs):
+        seen.append(qsm._fft_workers())
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(qsm, "tikhonov_cg", spy)
+    monkeypatch.setattr(qsm, "n_workers", lambda w, name="workers": 4 if w is None else w)   # 4 cores
+    qsm.tikhonov_cg_many([f, f], mask, workers=2)
+    qsm.tikhonov_cg_many([f, f, f], mask, workers=3)
+    qsm.tikhonov_cg_many([f, f, f], mask, workers=1)
+    qsm.tikhonov_cg_many([f], mask, workers=2)
+    assert seen == [2, 2, 1, 1, 1] + [qsm._WORKERS] * 4 and qsm._fft_workers() == qsm._WORKERS
+
+
 def test_tikhonov_cg_many_leaves_blas_threads_as_they_were():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     chi, mask = _blob_phantom()
