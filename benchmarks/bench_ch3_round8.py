@@ -17,7 +17,10 @@ free core, so the wall ratio is the one to read, and only at a low load.
    drawn;
 3. ``relaxometry.denoise_nlm(..., slicewise=True)`` of the chapter's 16-slice slab (three
    contrasts): the slices one after another (``workers=1``, the previous loop) against the
-   slices on threads (scikit-image's filter releases the GIL).
+   slices on threads (scikit-image's filter releases the GIL);
+4. ``qsm.tikhonov_cg_many`` of the lesion section's three fields (noisy, noise-free, lesion
+   only; three threads): every solve's FFTs on every core (the previous call) against each
+   solve's share of the cores (here one FFT thread each).
 """
 import os
 import sys
@@ -29,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "chapters"))
 from bench_chapfast import REPEAT  # noqa: E402  (one repeat count for all)
 
-from qmrigenes import phantom, qsm, relaxometry  # noqa: E402
+from qmrigenes import lesions, phantom, qsm, relaxometry  # noqa: E402
 from qmrigenes._threads import thread_map  # noqa: E402
 
 SIGMA, FIELD_SIGMA, SEED, LAM, TOL, LOOSE = 0.05, 0.002, 2022, 1e-2, 1e-6, 1e-5   # the chapter's values
@@ -131,6 +134,27 @@ def nlm_line(ph):
             lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b)))
 
 
+def lesion_solves_line(ph):
+    les, _, _ = lesions.insert_lesions(ph)
+    field = qsm.forward_field(les.maps["chi"], voxel_size=les.voxel_size, pad=16)
+    noisy = qsm.add_field_noise(field, FIELD_SIGMA, rng=np.random.default_rng(SEED + 4), mask=les.mask)
+    only = qsm.forward_field(lesions.lesion_only(les, ph, parameter="chi"), voxel_size=les.voxel_size, pad=16)
+    fields = [noisy, field, only]
+
+    def solve(f):
+        return qsm.tikhonov_cg(f, les.mask, lam=LAM, tol=TOL, voxel_size=les.voxel_size)
+
+    def plain():     # the previous tikhonov_cg_many: three threads, each solve's FFTs on every core
+        with qsm._blas_single_thread():
+            return thread_map(solve, fields, workers=3)
+
+    def fast():
+        return qsm.tikhonov_cg_many(fields, les.mask, lam=LAM, tol=TOL, voxel_size=les.voxel_size, workers=3)
+
+    compare("4. the lesion section's three converged solves side by side (tikhonov_cg_many, 3 threads)",
+            plain, fast, lambda a, b: all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b)))
+
+
 if __name__ == "__main__":
     os.environ.pop("MPLBACKEND", None)
     import matplotlib
@@ -142,3 +166,4 @@ if __name__ == "__main__":
     solves_line(ph)
     figures_line()
     nlm_line(ph)
+    lesion_solves_line(ph)
