@@ -365,6 +365,60 @@ def test_tikhonov_cg_many_is_the_serial_loop_bit_for_bit(rng):
     assert not np.array_equal(paired[0][0], serial[0][0])          # lam = 0.1, not 0.01
 
 
+def test_tikhonov_cg_and_early_stopped_are_the_two_calls_bit_for_bit(rng):
+    chi, mask = _blob_phantom()
+    noisy = qsm.add_field_noise(qsm.forward_field(chi), 1e-3, rng=rng, mask=mask)
+    opts = dict(tol=1e-7, masked_output=False, snapshots=[1e-5], voxel_size=(2.0, 2.0, 1.5))
+    cg, cg_info = qsm.tikhonov_cg(noisy, mask, lam=3e-2, **opts)
+    early, early_info = qsm.tikhonov_early_stopped(noisy, mask, lam=3e-2, tol=1e-2, voxel_size=(2.0, 2.0, 1.5))
+    for workers in (1, 2, None):
+        (a, ia), (b, ib) = qsm.tikhonov_cg_and_early_stopped(noisy, mask, lam=3e-2, early=dict(tol=1e-2),
+                                                             workers=workers, **opts)
+        assert np.array_equal(a, cg) and np.array_equal(b, early) and ib == early_info
+        assert ia.keys() == cg_info.keys() and np.array_equal(ia["snapshots"][1e-5][0], cg_info["snapshots"][1e-5][0])
+        assert {k: v for k, v in ia.items() if k != "snapshots"} == {k: v for k, v in cg_info.items()
+                                                                     if k != "snapshots"}
+    # the early-stopped options reach it (another tol: another result), the shared geometry too
+    (_, _), (c, ic) = qsm.tikhonov_cg_and_early_stopped(noisy, mask, lam=3e-2, early=dict(tol=1e-1), **opts)
+    assert ic["n_iter"] < early_info["n_iter"] and not np.array_equal(c, early)
+    with pytest.raises(ValueError, match="early repeats"):
+        qsm.tikhonov_cg_and_early_stopped(noisy, mask, early=dict(lam=1e-3))
+    with pytest.raises(ValueError, match="workers"):
+        qsm.tikhonov_cg_and_early_stopped(noisy, mask, workers=0)
+
+
+def test_fft_workers_are_per_thread_and_restored():
+    from qmrigenes._threads import thread_map
+
+    assert qsm._fft_workers() == qsm._WORKERS
+    seen = thread_map(lambda n: qsm._on_fft_workers(n, qsm._fft_workers)(), [1, 3], workers=2)
+    assert seen == [1, 3] and qsm._fft_workers() == qsm._WORKERS
+    inner = qsm._on_fft_workers(1, lambda: (qsm._on_fft_workers(2, qsm._fft_workers)(), qsm._fft_workers()))
+    assert inner() == (2, 1) and qsm._fft_workers() == qsm._WORKERS
+    with pytest.raises(ZeroDivisionError):
+        qsm._on_fft_workers(1, lambda: 1 / 0)()
+    assert qsm._fft_workers() == qsm._WORKERS
+
+
+def test_tikhonov_cg_many_shares_the_cores_fft_threads(monkeypatch):
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    seen = []
+    plain = qsm.tikhonov_cg
+
+    def spy(*args, **kwargs):
+        seen.append(qsm._fft_workers())
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(qsm, "tikhonov_cg", spy)
+    monkeypatch.setattr(qsm, "n_workers", lambda w, name="workers": 4 if w is None else w)   # 4 cores
+    qsm.tikhonov_cg_many([f, f], mask, workers=2)
+    qsm.tikhonov_cg_many([f, f, f], mask, workers=3)
+    qsm.tikhonov_cg_many([f, f, f], mask, workers=1)
+    qsm.tikhonov_cg_many([f], mask, workers=2)
+    assert seen == [2, 2, 1, 1, 1] + [qsm._WORKERS] * 4 and qsm._fft_workers() == qsm._WORKERS
+
+
 def test_tikhonov_cg_many_leaves_blas_threads_as_they_were():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     chi, mask = _blob_phantom()

@@ -121,6 +121,21 @@ def test_denoising_improves_r2s_precision(rng):
     assert tab.loc["all", "NLM"] < 0.6 * tab.loc["all", "no denoising"]
 
 
+def test_slicewise_nlm_on_threads_is_the_slice_loop_bit_for_bit(rng):
+    from skimage.restoration import denoise_nl_means
+
+    echoes = rng.normal(1.0, 0.1, size=(3, 24, 20, 5))
+    opts = dict(patch_size=3, patch_distance=2, h=0.8 * 0.1, sigma=0.1, fast_mode=True, channel_axis=-1)
+    img = np.moveaxis(echoes, 0, -1)
+    loop = np.moveaxis(np.stack([denoise_nl_means(img[:, :, k], **opts) for k in range(5)], axis=2), -1, 0)
+    for workers in (1, 2, 3, None):
+        out = R.denoise_nlm(echoes, sigma=0.1, patch_distance=2, slicewise=True, workers=workers)
+        assert np.array_equal(out, loop)
+    assert not np.array_equal(R.denoise_nlm(echoes, sigma=0.1, patch_distance=2), loop)   # 3-D, not slices
+    with pytest.raises(ValueError, match="workers"):
+        R.denoise_nlm(echoes, sigma=0.1, slicewise=True, workers=0)
+
+
 def test_r1_bias_grows_with_flip_angle():
     curve = R.r1_bias_curve(0.86, fa_t1w_range=(10, 40), n=7)
     assert curve["r1_error_pct"].abs().is_monotonic_increasing

@@ -45,6 +45,7 @@ __all__ = [
     "tikhonov_kspace",
     "tikhonov_cg",
     "tikhonov_cg_many",
+    "tikhonov_cg_and_early_stopped",
     "tikhonov_early_stopped",
     "tikhonov_optimality",
     "gradient",
@@ -57,7 +58,30 @@ __all__ = [
     "recovery_summary",
 ]
 
-_WORKERS = fft_workers()      # -1 (every core) unless $QMRIGENES_NUM_THREADS caps it
+_WORKERS = fft_workers()      # FFT threads per transform (-1: every core; $QMRIGENES_NUM_THREADS caps it) ...
+_FFT = threading.local()      # ... unless this thread set its own (solves side by side: one each)
+
+
+def _fft_workers() -> int:
+    """The FFT threads of this thread's transforms: its own count if a side-by-side solve set one
+    (:func:`_on_fft_workers`), else ``_WORKERS``. The transforms' bits do not depend on it."""
+    return getattr(_FFT, "workers", _WORKERS)
+
+
+def _on_fft_workers(n: int, fn):
+    """``fn`` as a call that runs with ``n`` FFT threads for its transforms (in the thread that
+    calls it; other threads keep theirs)."""
+    def run():
+        before = getattr(_FFT, "workers", None)
+        _FFT.workers = n
+        try:
+            return fn()
+        finally:
+            if before is None:
+                del _FFT.workers
+            else:
+                _FFT.workers = before
+    return run
 
 
 def _blas_single_thread():
@@ -171,10 +195,10 @@ def _dipole(shape, voxel_size, b0, real):
 
 
 def _apply_kspace(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    spec = sfft.rfftn(x, workers=_WORKERS)
+    spec = sfft.rfftn(x, workers=_fft_workers())
     if spec.shape != kernel.shape:
         raise ValueError(f"mismatched shapes: image spectrum {spec.shape} vs kernel {kernel.shape}")
-    return sfft.irfftn(spec * kernel, s=x.shape, workers=_WORKERS)
+    return sfft.irfftn(spec * kernel, s=x.shape, workers=_fft_workers())
 
 
 def forward_field(chi: np.ndarray, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
@@ -367,11 +391,11 @@ def tkd_threshold_sweep(field: np.ndarray, mask, thresholds, *, truth: np.ndarra
         raise ValueError(f"mismatched shapes: field {field.shape} vs truth {truth.shape}")
     for i in range(t.size):
         _check_tkd_threshold(float(t[i]), "thresholds")
-    spec = sfft.rfftn(np.where(mask, field, 0.0), workers=_WORKERS)
+    spec = sfft.rfftn(np.where(mask, field, 0.0), workers=_fft_workers())
     d = dipole_kernel(field.shape, voxel_size=voxel_size, b0_dir=b0_dir)
 
     def one(i):                        # each threshold on its own: the thresholds run side by side
-        chi = sfft.irfftn(spec * _tkd_filter(d, float(t[i])), s=field.shape, workers=_WORKERS)
+        chi = sfft.irfftn(spec * _tkd_filter(d, float(t[i])), s=field.shape, workers=_fft_workers())
         chi = np.where(mask, chi, 0.0)                       # tkd(field, threshold=t, mask=mask)
         chi = stack[i] = np.where(mask, reference_to(chi, ref_m), 0.0)
         return float(t[i]), {"recovery_pct": 100 * float(chi[roi_m].mean()) / true_roi,
@@ -470,10 +494,10 @@ def _tikhonov_setup(field, mask, lam, weight, voxel_size, b0_dir):
 def _normal_operator(w, d, lg2, shape):
     """``v -> (D W D + lam G^T G) v`` in float64."""
     def apply(v):
-        spec_x = sfft.rfftn(v, workers=_WORKERS)
-        dx = sfft.irfftn(spec_x * d, s=shape, workers=_WORKERS)
-        return sfft.irfftn(sfft.rfftn(w * dx, workers=_WORKERS) * d + lg2 * spec_x, s=shape,
-                           workers=_WORKERS)
+        spec_x = sfft.rfftn(v, workers=_fft_workers())
+        dx = sfft.irfftn(spec_x * d, s=shape, workers=_fft_workers())
+        return sfft.irfftn(sfft.rfftn(w * dx, workers=_fft_workers()) * d + lg2 * spec_x, s=shape,
+                           workers=_fft_workers())
     return apply
 
 
@@ -523,20 +547,20 @@ class _KspaceCG:
         return float(np.vdot(a, b).real)
 
     def to_k(self, x):
-        return sfft.rfftn(x, workers=_WORKERS) * self.sw
+        return sfft.rfftn(x, workers=_fft_workers()) * self.sw
 
     def to_image(self, spec):
-        return sfft.irfftn(spec / self.sw, s=self.shape, workers=_WORKERS)
+        return sfft.irfftn(spec / self.sw, s=self.shape, workers=_fft_workers())
 
     def apply(self, spec, *, single=None):
         """``(D W D + L)`` of a scaled half spectrum (complex128 in and out)."""
         single = self.single if single is None else single
         if single:
-            dx = sfft.irfftn((spec * self.d_in32).astype(np.complex64), s=self.shape, workers=_WORKERS)
-            out = sfft.rfftn(self.w32 * dx, workers=_WORKERS).astype(np.complex128)
+            dx = sfft.irfftn((spec * self.d_in32).astype(np.complex64), s=self.shape, workers=_fft_workers())
+            out = sfft.rfftn(self.w32 * dx, workers=_fft_workers()).astype(np.complex128)
         else:
-            out = sfft.rfftn(self.w * sfft.irfftn(spec * self.d_in, s=self.shape, workers=_WORKERS),
-                             workers=_WORKERS)
+            out = sfft.rfftn(self.w * sfft.irfftn(spec * self.d_in, s=self.shape, workers=_fft_workers()),
+                             workers=_fft_workers())
         out *= self.d_out
         out += self.lg2 * spec
         return out
@@ -639,12 +663,12 @@ class _OutsideFieldCG:
     def _filter(self, x, sym, sym32, single, *, norm: bool = False):
         """``O F^-1[sym F(x)]`` (float64 out) and, if ``norm``, ``||D x||`` from the same spectrum."""
         if single:
-            spec = sfft.rfftn(x.astype(np.float32), workers=_WORKERS)
+            spec = sfft.rfftn(x.astype(np.float32), workers=_fft_workers())
         else:
-            spec = sfft.rfftn(x, workers=_WORKERS)
+            spec = sfft.rfftn(x, workers=_fft_workers())
         size = self.residual_norm(spec) if norm else None
         spec *= sym32 if single else sym
-        out = sfft.irfftn(spec, s=self.shape, workers=_WORKERS)
+        out = sfft.irfftn(spec, s=self.shape, workers=_fft_workers())
         if single:
             out *= self.o32
             return out.astype(float), size
@@ -674,9 +698,9 @@ class _OutsideFieldCG:
         """
         pending, kept = sorted(snapshots, reverse=True), {}
         if spec_wf is None:
-            spec_wf = sfft.rfftn(wf, workers=_WORKERS)
+            spec_wf = sfft.rfftn(wf, workers=_fft_workers())
         norm_b = self.residual_norm(spec_wf)                               # ||D M f||
-        rhs = sfft.irfftn(spec_wf * self.k, s=self.shape, workers=_WORKERS)
+        rhs = sfft.irfftn(spec_wf * self.k, s=self.shape, workers=_fft_workers())
         rhs *= -self.o
         step = np.empty(self.shape)                    # scratch for alpha * p and alpha * A p
         if resume is not None:                         # copies: the caller's state stays reusable
@@ -694,7 +718,7 @@ class _OutsideFieldCG:
                 z, res = self._filter(r, self.kinv, getattr(self, "kinv32", None),
                                       self.single and not fresh, norm=True)
             else:
-                z, res = r.copy(), self.residual_norm(sfft.rfftn(r, workers=_WORKERS))
+                z, res = r.copy(), self.residual_norm(sfft.rfftn(r, workers=_fft_workers()))
             while pending and res <= pending[0] * norm_b:
                 kept[pending.pop(0)] = (u.copy(), n_iter)
             if res <= tol * norm_b:
@@ -938,10 +962,10 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
             snapshots = [check_scalar(t, "snapshots", min=tol, max=state.tol, min_inclusive=False,
                                       max_inclusive=False) for t in snapshots]
     def fft(x):
-        return sfft.rfftn(x, workers=_WORKERS)
+        return sfft.rfftn(x, workers=_fft_workers())
 
     def ifft(spec):
-        return sfft.irfftn(spec, s=shape, workers=_WORKERS)
+        return sfft.irfftn(spec, s=shape, workers=_fft_workers())
 
     if method == "schur":
         solver = _OutsideFieldCG(mask, d, lg2, shape, single=single, precondition=precondition)
@@ -1013,7 +1037,9 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
     they run on threads. Each problem is solved by the same code as a plain
     ``[tikhonov_cg(f, mask, lam=l, **options) for f, l in ...]`` loop, so every result and every
     ``info`` is identical to that loop's, bit for bit, whatever ``workers`` is; only the wall time
-    changes (the CPU time does not). BLAS is held to one thread for the whole call (the solves'
+    changes. On threads, each solve's FFTs get its share of the cores (at least one thread):
+    more FFT threads than cores only add switching (chapter 3's three lesion solves on two
+    cores: about 4 % less CPU). BLAS is held to one thread for the whole call (the solves'
     own small BLAS calls; setting it per thread would race).
 
     Parameters
@@ -1060,10 +1086,77 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
                          "or one per field")
     n = max(len(fields), len(lams))
     problems = list(zip(fields * (n if len(fields) == 1 else 1), lams * (n if len(lams) == 1 else 1)))
-    n_workers(workers)                                   # a clear error before any work
+    threads = min(n_workers(workers), len(problems))    # (a clear error before any work)
+
+    def solve(p):
+        return tikhonov_cg(p[0], mask, lam=p[1], **options)
+
+    if threads > 1:      # the cores shared among the solves: each its share of FFT threads (at least 1)
+        fft_threads = max(1, n_workers(None) // threads)
+        one = solve
+
+        def solve(p):
+            return _on_fft_workers(fft_threads, lambda: one(p))()
     with _blas_single_thread():
-        return thread_map(lambda p: tikhonov_cg(p[0], mask, lam=p[1], **options), problems,
-                          workers=workers)
+        return thread_map(solve, problems, workers=threads)
+
+
+def tikhonov_cg_and_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, early=None, workers=None,
+                                  **options) -> tuple:
+    """:func:`tikhonov_cg` and :func:`tikhonov_early_stopped` of one problem, side by side.
+
+    The converged solve and the early-stopped CG of the same field do not depend on each other;
+    their FFTs and numpy passes release the GIL, so with two cores the early-stopped solve runs
+    on one thread (one FFT thread) beside the converged one (the longer: it keeps the FFT
+    threads it would have alone). Each is computed by the same code as the two calls one after
+    the other, so both results and both ``info`` are identical to theirs, bit for bit, whatever
+    ``workers`` is; only the wall time changes.
+
+    Parameters
+    ----------
+    field : ndarray, shape (X, Y, Z)
+        Local field (ppm).
+    mask : ndarray of bool, shape (X, Y, Z)
+    lam : float, default 1e-2
+        Regularisation weight of both.
+    early : dict, optional
+        Options of :func:`tikhonov_early_stopped` (``max_iter``, ``tol``, ``x0``).
+    workers : int or None, default None
+        Threads: ``None`` or ``-1`` every available core (two are used), ``1`` the plain calls
+        one after the other.
+    **options
+        Passed to :func:`tikhonov_cg` (``tol``, ``snapshots``, ``resumable``, ...); ``weight``,
+        ``voxel_size`` and ``b0_dir`` to both (the same problem).
+
+    Returns
+    -------
+    ((chi, info), (chi_early, info_early))
+        What :func:`tikhonov_cg` and :func:`tikhonov_early_stopped` return.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qmrigenes import qsm
+    >>> chi = qsm.sphere_source((16, 16, 16), center=(8, 8, 8), radius_mm=5, chi=0.1)
+    >>> mask = qsm.sphere_source(chi.shape, center=(8, 8, 8), radius_mm=12, chi=1.0) > 0
+    >>> field = qsm.forward_field(chi, pad=4) * mask
+    >>> (chi_cg, info), (chi_es, info_es) = qsm.tikhonov_cg_and_early_stopped(field, mask, lam=0.03)
+    >>> bool(np.array_equal(chi_es, qsm.tikhonov_early_stopped(field, mask, lam=0.03)[0]))
+    True
+    """
+    early = {} if early is None else dict(early)
+    shared = {k: options[k] for k in ("weight", "voxel_size", "b0_dir") if k in options}
+    clash = sorted(set(early) & (set(shared) | {"lam"}))
+    if clash:
+        raise ValueError(f"early repeats {clash}: give them once, as arguments of this function")
+    n = n_workers(workers)                               # a clear error before any work
+    calls = [lambda: tikhonov_cg(field, mask, lam=lam, **options),
+             lambda: tikhonov_early_stopped(field, mask, lam=lam, **shared, **early)]
+    if n > 1:
+        calls[1] = _on_fft_workers(1, calls[1])
+    with _blas_single_thread():
+        converged, early_stopped = thread_map(lambda call: call(), calls, workers=min(n, 2))
+    return converged, early_stopped
 
 
 def tikhonov_optimality(chi: np.ndarray, field: np.ndarray, mask, *, lam: float = 1e-2, weight=None,
@@ -1115,10 +1208,10 @@ def tikhonov_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, weight
     n = field.size
 
     def matvec(v):
-        spec_x = sfft.rfftn(v.reshape(shape).astype(np.float32, copy=False), workers=_WORKERS)
-        dx = sfft.irfftn(spec_x * d, s=shape, workers=_WORKERS)
-        spec = sfft.rfftn(w32 * dx, workers=_WORKERS) * d + lg2 * spec_x
-        return sfft.irfftn(spec, s=shape, workers=_WORKERS).ravel()
+        spec_x = sfft.rfftn(v.reshape(shape).astype(np.float32, copy=False), workers=_fft_workers())
+        dx = sfft.irfftn(spec_x * d, s=shape, workers=_fft_workers())
+        spec = sfft.rfftn(w32 * dx, workers=_fft_workers()) * d + lg2 * spec_x
+        return sfft.irfftn(spec, s=shape, workers=_fft_workers()).ravel()
 
     op = LinearOperator((n, n), matvec=matvec, dtype=np.float32)
     rhs64 = _apply_kspace(w * field, d64)
@@ -1185,9 +1278,9 @@ def sharp(total_field: np.ndarray, mask, *, radius_mm: float = 8.0, threshold: f
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     s = sfft.rfftn(sphere_kernel(field.shape, radius_mm=radius_mm, voxel_size=voxel_size),
-                   workers=_WORKERS).real
-    eroded = sfft.irfftn(sfft.rfftn(mask.astype(float), workers=_WORKERS) * s, s=field.shape,
-                         workers=_WORKERS) > 1 - 1e-6
+                   workers=_fft_workers()).real
+    eroded = sfft.irfftn(sfft.rfftn(mask.astype(float), workers=_fft_workers()) * s, s=field.shape,
+                         workers=_fft_workers()) > 1 - 1e-6
     eroded &= mask
     if not eroded.any():   # #20: an all-zero 'local field' is not an answer
         raise ValueError(f"mask: eroding it by the {radius_mm:g} mm sphere leaves no voxel (mask of "

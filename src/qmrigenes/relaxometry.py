@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ._threads import n_workers
+from ._threads import n_workers, thread_map
 from ._validate import check_choice, check_scalar
 
 __all__ = [
@@ -773,7 +773,8 @@ def _maps_from_estatics(fitted: _MaskedEstatics, *, b1=None, approximation: str 
 
 # --------------------------------------------------------------------------- denoising
 def denoise_nlm(echoes: np.ndarray, *, sigma: float | None = None, patch_size: int = 3,
-                patch_distance: int = 4, h_factor: float = 0.8, slicewise: bool = False) -> np.ndarray:
+                patch_distance: int = 4, h_factor: float = 0.8, slicewise: bool = False,
+                workers=None) -> np.ndarray:
     """Multispectral non-local means over echoes (scikit-image).
 
     The echoes are treated as channels, so patch similarity is computed over
@@ -792,6 +793,10 @@ def denoise_nlm(echoes: np.ndarray, *, sigma: float | None = None, patch_size: i
         Filter strength ``h = h_factor * sigma``.
     slicewise : bool, default False
         For 3D volumes, filter each axial slice in 2D (much faster).
+    workers : int or None, default None
+        Threads for the slices of ``slicewise`` (scikit-image's filter releases the GIL):
+        ``None`` or ``-1`` every available core, ``1`` one slice after another. The result is
+        the same, bit for bit, whatever the number.
 
     Returns
     -------
@@ -816,8 +821,10 @@ def denoise_nlm(echoes: np.ndarray, *, sigma: float | None = None, patch_size: i
         return echoes.copy()
     opts = dict(patch_size=patch_size, patch_distance=patch_distance, h=h_factor * sigma, sigma=sigma,
                 fast_mode=True, channel_axis=-1)
+    n_workers(workers)                                   # a clear error before any work
     if slicewise and img.ndim == 4:
-        out = np.stack([denoise_nl_means(img[:, :, k], **opts) for k in range(img.shape[2])], axis=2)
+        out = np.stack(thread_map(lambda k: denoise_nl_means(img[:, :, k], **opts), range(img.shape[2]),
+                                  workers=workers), axis=2)
     else:
         out = denoise_nl_means(img, **opts)
     return np.moveaxis(out, -1, 0)
