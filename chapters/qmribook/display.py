@@ -1059,10 +1059,9 @@ def figure(fig, *, dpi: int = 200, min_font_pt: float = 7.0) -> Figure:
 
 
 def figures(figs, *, dpi: int = 200, min_font_pt: float = 7.0, workers=None) -> list[Figure]:
-    """:func:`figure` of each of ``figs``, in order: drawn one after another on this thread, each
-    PNG encoded on a helper thread (``workers`` threads in all; ``1``: everything here, in turn)
-    as soon as its figure is drawn, while the next one is drawn (Pillow's compression releases
-    the GIL). The bytes are those of :func:`figure`, whatever the number of threads.
+    """:func:`figure` of each of ``figs``, in order: drawn one after another, their PNGs then
+    encoded side by side on ``workers`` threads (Pillow's compression releases the GIL; the bytes
+    are those of :func:`figure`, whatever the number of threads).
 
     Examples
     --------
@@ -1070,20 +1069,8 @@ def figures(figs, *, dpi: int = 200, min_font_pt: float = 7.0, workers=None) -> 
     >>> [f.width for f in figures([plt.figure(figsize=(2, 1)), plt.figure(figsize=(3, 1))], dpi=100)]
     [110, 160]
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from qmrigenes._threads import thread_map
 
-    from qmrigenes._threads import n_workers
-
-    figs = list(figs)
-    helpers = min(n_workers(workers), len(figs) + 1) - 1
-    if helpers < 1 or len(figs) < 2:      # nothing to draw beside an encoding: encode in turn
-        return [Figure(f, dpi=dpi, min_font_pt=min_font_pt) for f in figs]
-    out = []
-    with ThreadPoolExecutor(max_workers=helpers) as pool:
-        encoded = []
-        for f in figs:
-            out.append(Figure(f, dpi=dpi, min_font_pt=min_font_pt, encode=False))
-            encoded.append(pool.submit(out[-1].encode))
-        for job in encoded:
-            job.result()                   # an encoding's error is raised here
+    out = [Figure(f, dpi=dpi, min_font_pt=min_font_pt, encode=False) for f in figs]
+    thread_map(Figure.encode, out, workers=workers)
     return out

@@ -214,9 +214,8 @@ def test_panels_of_a_savefig_png_are_measured_at_its_dpi():
 
 
 def test_figures_encode_side_by_side_the_bytes_of_figure():
-    """display.figures draws the figures one after another and encodes each PNG on a helper
-    thread while the next is drawn: the bytes, panels and sizes of display.figure, in order,
-    whatever the number of threads (and for one figure, encoded in turn)."""
+    """display.figures draws the figures one after another and encodes their PNGs on threads:
+    the bytes, panels and sizes of display.figure, in order, whatever the number of threads."""
     def make(i):
         fig, axes = plt.subplots(1, 2, figsize=(4 + i, 2), layout="constrained")
         axes[0].imshow(np.arange(64.0).reshape(8, 8) * (i + 1))
@@ -225,8 +224,7 @@ def test_figures_encode_side_by_side_the_bytes_of_figure():
         return fig
 
     one = [display.figure(make(i), dpi=120, min_font_pt=1) for i in range(3)]
-    assert display.figures([make(1)], dpi=120, min_font_pt=1)[0].png == one[1].png
-    for workers in (1, 2, 3, None):
+    for workers in (1, 2, None):
         got = display.figures([make(i) for i in range(3)], dpi=120, min_font_pt=1, workers=workers)
         assert [g.png for g in got] == [o.png for o in one]
         assert [(g.panels, g.width, g.height, g.min_font_pt) for g in got] == \
