@@ -1,4 +1,6 @@
 """Tests for qmrigenes.qsm (dipole model, inversions, SHARP)."""
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -350,7 +352,8 @@ def test_tikhonov_cg_many_is_the_serial_loop_bit_for_bit(rng):
     chi, mask = _blob_phantom()
     clean = qsm.forward_field(chi)
     noisy = qsm.add_field_noise(clean, 1e-3, rng=rng, mask=mask)
-    serial = [qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-7) for f in (noisy, clean)]
+    with qsm._blas_single_thread():      # as tikhonov_cg_many runs them (a threaded BLAS dot product
+        serial = [qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-7) for f in (noisy, clean)]   # rounds otherwise)
     for workers in (1, 2, None):
         many = qsm.tikhonov_cg_many((noisy, clean), mask, lam=1e-2, tol=1e-7, workers=workers)
         assert len(many) == 2
@@ -417,6 +420,48 @@ def test_tikhonov_cg_many_shares_the_cores_fft_threads(monkeypatch):
     qsm.tikhonov_cg_many([f, f, f], mask, workers=1)
     qsm.tikhonov_cg_many([f], mask, workers=2)
     assert seen == [2, 2, 1, 1, 1] + [qsm._WORKERS] * 4 and qsm._fft_workers() == qsm._WORKERS
+
+
+def test_the_cores_of_finished_solves_go_to_those_still_running(monkeypatch):
+    share = qsm._CoreShare(4, 2, 3)              # 4 cores, 2 threads, 3 problems
+    assert share.workers() == 2
+    share.finished()
+    assert share.workers() == 2                  # two still running
+    share.finished()
+    assert share.workers() == 4                  # the last one alone gets every core
+    share.finished()
+    assert share.workers() == 4
+    assert qsm._CoreShare(2, 3, 3).workers() == 1    # never fewer than one
+    # in tikhonov_cg_many: the longer solve, once the shorter has finished, transforms on every core
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    plain, seen = qsm.tikhonov_cg, {}
+
+    def spy(field, mask, *, lam, **kwargs):
+        seen[lam] = [qsm._fft_workers()]
+        out = plain(field, mask, lam=lam, **kwargs)
+        if lam == 1e-3:                          # wait until the other solve has handed back its core
+            deadline = time.monotonic() + 30
+            while qsm._fft_workers() != 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        seen[lam].append(qsm._fft_workers())
+        return out
+
+    monkeypatch.setattr(qsm, "tikhonov_cg", spy)
+    monkeypatch.setattr(qsm, "n_workers", lambda w, name="workers": 4 if w is None else w)   # 4 cores
+    qsm.tikhonov_cg_many(f, mask, lam=[1e-3, 1e-1], workers=2)
+    assert seen[1e-3] == [2, 4] and seen[1e-1][0] == 2
+
+
+def test_tikhonov_cg_many_returns_each_solves_seconds():
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    for workers in (1, 2):
+        results, seconds = qsm.tikhonov_cg_many(f, mask, lam=[1e-3, 1e-1], workers=workers,
+                                                return_seconds=True)
+        plain = qsm.tikhonov_cg_many(f, mask, lam=[1e-3, 1e-1], workers=workers)
+        assert len(seconds) == 2 and all(0 < s < 60 for s in seconds)
+        assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(results, plain))
 
 
 def test_tikhonov_cg_many_leaves_blas_threads_as_they_were():

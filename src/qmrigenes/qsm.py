@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,26 @@ _FFT = threading.local()      # ... unless this thread set its own (solves side 
 
 def _fft_workers() -> int:
     """The FFT threads of this thread's transforms: its own count if a side-by-side solve set one
-    (:func:`_on_fft_workers`), else ``_WORKERS``. The transforms' bits do not depend on it."""
-    return getattr(_FFT, "workers", _WORKERS)
+    (:func:`_on_fft_workers`: a number, or a :class:`_CoreShare`), else ``_WORKERS``. The
+    transforms' bits do not depend on it."""
+    n = getattr(_FFT, "workers", _WORKERS)
+    return n if isinstance(n, int) else n.workers()
+
+
+class _CoreShare:
+    """The cores shared among side-by-side solves: each solve still running gets
+    ``cores // running`` FFT threads (at least one), re-divided as the solves finish."""
+
+    def __init__(self, cores: int, threads: int, problems: int):
+        self.cores, self.threads, self.left = cores, threads, problems
+        self._lock = threading.Lock()
+
+    def workers(self) -> int:
+        return max(1, self.cores // max(1, min(self.threads, self.left)))
+
+    def finished(self):
+        with self._lock:
+            self.left -= 1
 
 
 def _on_fft_workers(n: int, fn):
@@ -1029,18 +1048,23 @@ def _problem_key(field, mask, lam, voxel_size, b0_dir, precondition) -> str:
     return h.hexdigest()
 
 
-def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list:
+def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, return_seconds: bool = False, **options):
     """:func:`tikhonov_cg` of several independent problems, side by side on the machine's cores.
 
     The controls of an experiment (a noisy field and its noise-free versions) or the points of a
     ``lam`` sweep do not depend on each other; scipy's FFTs and numpy's passes release the GIL, so
     they run on threads. Each problem is solved by the same code as a plain
     ``[tikhonov_cg(f, mask, lam=l, **options) for f, l in ...]`` loop, so every result and every
-    ``info`` is identical to that loop's, bit for bit, whatever ``workers`` is; only the wall time
-    changes. On threads, each solve's FFTs get its share of the cores (at least one thread):
-    more FFT threads than cores only add switching (chapter 3's three lesion solves on two
-    cores: about 4 % less CPU). BLAS is held to one thread for the whole call (the solves'
-    own small BLAS calls; setting it per thread would race).
+    ``info`` is identical to that loop's (run with one BLAS thread, as here), bit for bit, whatever
+    ``workers`` is; only the wall time changes. On threads, each solve's FFTs get its share of the cores (at least one thread),
+    re-divided as the solves finish: more FFT threads than cores only add switching (chapter 3's
+    three lesion solves on two cores: about 4 % less CPU), and the solve left running last gets
+    the cores the others freed (chapter 4's two solves on the 2016 challenge field, 83 and 29
+    iterations on two cores: 13.4 s against 16.3-18.3 s one after the other, same results; with
+    its share fixed at the start the longer solve ran on one core to the end: 15.4-15.9 s).
+    Numpy's passes are single-threaded, so two solves side by side also fill the core that one
+    solve's elementwise work leaves idle. BLAS is held to one thread for the whole call (the
+    solves' own small BLAS calls; setting it per thread would race).
 
     Parameters
     ----------
@@ -1052,6 +1076,9 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
         One weight for every field, or one per field (a sweep: one field, several ``lam``).
     workers : int or None, default None
         Threads: ``None`` or ``-1`` every available core, ``1`` the plain serial loop.
+    return_seconds : bool, default False
+        Also return each solve's own run time (wall seconds from its start to its end, while it
+        shared the cores with the others).
     **options
         Passed to :func:`tikhonov_cg` (``tol``, ``voxel_size``, ``masked_output``, ...).
 
@@ -1059,6 +1086,8 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
     -------
     list of (chi, info)
         In the order of the problems, as :func:`tikhonov_cg` returns them.
+    seconds : list of float
+        Only with ``return_seconds=True``: each solve's wall time (s), in the same order.
 
     Examples
     --------
@@ -1074,6 +1103,9 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
     [0.003, 0.03, 0.3]
     >>> bool(np.array_equal(results[1][0], qsm.tikhonov_cg(field, mask, lam=0.03)[0]))
     True
+    >>> results, seconds = qsm.tikhonov_cg_many(field, mask, lam=[0.003, 0.3], return_seconds=True)
+    >>> len(seconds), all(s > 0 for s in seconds)
+    (2, True)
     """
     many_fields = not isinstance(fields, np.ndarray)
     fields = list(fields) if many_fields else [fields]
@@ -1089,16 +1121,22 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, **options) -> list
     threads = min(n_workers(workers), len(problems))    # (a clear error before any work)
 
     def solve(p):
-        return tikhonov_cg(p[0], mask, lam=p[1], **options)
+        start = time.perf_counter()
+        return tikhonov_cg(p[0], mask, lam=p[1], **options), time.perf_counter() - start
 
     if threads > 1:      # the cores shared among the solves: each its share of FFT threads (at least 1)
-        fft_threads = max(1, n_workers(None) // threads)
+        share = _CoreShare(n_workers(None), threads, len(problems))
         one = solve
 
         def solve(p):
-            return _on_fft_workers(fft_threads, lambda: one(p))()
+            try:
+                return _on_fft_workers(share, lambda: one(p))()
+            finally:
+                share.finished()
     with _blas_single_thread():
-        return thread_map(solve, problems, workers=threads)
+        timed = thread_map(solve, problems, workers=threads)
+    results = [result for result, _ in timed]
+    return (results, [seconds for _, seconds in timed]) if return_seconds else results
 
 
 def tikhonov_cg_and_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, early=None, workers=None,
