@@ -352,8 +352,9 @@ def test_tikhonov_cg_many_is_the_serial_loop_bit_for_bit(rng):
     chi, mask = _blob_phantom()
     clean = qsm.forward_field(chi)
     noisy = qsm.add_field_noise(clean, 1e-3, rng=rng, mask=mask)
-    with qsm._blas_single_thread():      # as tikhonov_cg_many runs them (a threaded BLAS dot product
-        serial = [qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-7) for f in (noisy, clean)]   # rounds otherwise)
+    # one BLAS thread, as tikhonov_cg_many runs them (a threaded BLAS dot product rounds otherwise)
+    with qsm._blas_single_thread():
+        serial = [qsm.tikhonov_cg(f, mask, lam=1e-2, tol=1e-7) for f in (noisy, clean)]
     for workers in (1, 2, None):
         many = qsm.tikhonov_cg_many((noisy, clean), mask, lam=1e-2, tol=1e-7, workers=workers)
         assert len(many) == 2

@@ -87,9 +87,10 @@ class _CoreShare:
             self.left -= 1
 
 
-def _on_fft_workers(n: int, fn):
+def _on_fft_workers(n, fn):
     """``fn`` as a call that runs with ``n`` FFT threads for its transforms (in the thread that
-    calls it; other threads keep theirs)."""
+    calls it; other threads keep theirs): a number, or a :class:`_CoreShare` asked at each
+    transform."""
     def run():
         before = getattr(_FFT, "workers", None)
         _FFT.workers = n
@@ -1055,16 +1056,17 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, return_seconds: bo
     ``lam`` sweep do not depend on each other; scipy's FFTs and numpy's passes release the GIL, so
     they run on threads. Each problem is solved by the same code as a plain
     ``[tikhonov_cg(f, mask, lam=l, **options) for f, l in ...]`` loop, so every result and every
-    ``info`` is identical to that loop's (run with one BLAS thread, as here), bit for bit, whatever
-    ``workers`` is; only the wall time changes. On threads, each solve's FFTs get its share of the cores (at least one thread),
-    re-divided as the solves finish: more FFT threads than cores only add switching (chapter 3's
-    three lesion solves on two cores: about 4 % less CPU), and the solve left running last gets
-    the cores the others freed (chapter 4's two solves on the 2016 challenge field, 83 and 29
-    iterations on two cores: 13.4 s against 16.3-18.3 s one after the other, same results; with
-    its share fixed at the start the longer solve ran on one core to the end: 15.4-15.9 s).
-    Numpy's passes are single-threaded, so two solves side by side also fill the core that one
-    solve's elementwise work leaves idle. BLAS is held to one thread for the whole call (the
-    solves' own small BLAS calls; setting it per thread would race).
+    ``info`` is identical to that loop's (run with one BLAS thread, as here), bit for bit,
+    whatever ``workers`` is; only the wall time changes. On threads, each solve's FFTs get its
+    share of the cores (at least one thread), re-divided as the solves finish: more FFT threads
+    than cores only add switching (chapter 3's three lesion solves on two cores: about 4 % less
+    CPU), and the solve left running last gets the cores the others freed. Numpy's passes are
+    single-threaded, so two solves side by side also fill the core that one solve's elementwise
+    work leaves idle: chapter 4's two solves on the 2016 challenge field (83 and 29 iterations)
+    take 1.49 times less wall time on two cores than one after the other, and 1.30 times less
+    than with each solve's share fixed at the start (``benchmarks/bench_qsm_round10.py``).
+    BLAS is held to one thread for the whole call (the solves' own small BLAS calls; setting it
+    per thread would race).
 
     Parameters
     ----------
