@@ -68,7 +68,7 @@ def _fft_workers() -> int:
     (:func:`_on_fft_workers`: a number, or a :class:`_CoreShare`), else ``_WORKERS``. The
     transforms' bits do not depend on it."""
     n = getattr(_FFT, "workers", _WORKERS)
-    return n if isinstance(n, int) else n.workers()
+    return n.workers() if isinstance(n, _CoreShare) else n
 
 
 class _CoreShare:
