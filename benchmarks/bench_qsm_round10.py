@@ -16,8 +16,12 @@ Three ways of running the same two ``qsm.tikhonov_cg`` solves:
 
 Side by side, the two solves also fill the core that one solve's single-threaded numpy passes
 leave idle (a third of an iteration). Checks: every χ and every ``info`` identical to the serial
-loop's, bit for bit. Printed: wall and CPU seconds of this process (all its threads), best of
-``RUNS`` alternating runs, and the ratios.
+loop's, bit for bit.
+
+Then one solve alone at each λ (a student's "try another λ"): its elementwise passes in parts on
+its FFT threads (``qsm._in_parts``, now) against the same passes on one thread (the plain numpy
+passes, before), results bit for bit. Printed: wall and CPU seconds of this process (all its
+threads), best of ``RUNS`` alternating runs, and the ratios.
 """
 import numpy as np
 
@@ -62,6 +66,24 @@ def main():
           f"{reference[1][1]['n_iter']} iterations), results bit for bit the serial loop's:")
     _report("serial loop vs tikhonov_cg_many", times["serial"], times["new"])
     _report("fixed share vs re-divided share", times["fixed"], times["new"])
+
+    print("one solve alone, its elementwise passes on one thread (plain) vs in parts on its FFT threads:")
+    parts_min = qsm._PARTS_MIN
+    for lam in LAMS:
+        runs = {"plain": [], "parts": []}
+        reference = None
+        for _ in range(RUNS):
+            for name, threshold in (("plain", float("inf")), ("parts", parts_min)):
+                qsm._PARTS_MIN = threshold
+                try:
+                    with qsm._blas_single_thread():
+                        out, wall, cpu = _timed(lambda: qsm.tikhonov_cg(field, mask, lam=lam, **opts))
+                finally:
+                    qsm._PARTS_MIN = parts_min
+                reference = reference or out
+                assert np.array_equal(out[0], reference[0]) and out[1] == reference[1], name
+                runs[name].append((wall, cpu))
+        _report(f"λ = {lam:.4g} ({reference[1]['n_iter']} iterations)", runs["plain"], runs["parts"])
 
 
 if __name__ == "__main__":

@@ -454,6 +454,36 @@ def test_the_cores_of_finished_solves_go_to_those_still_running(monkeypatch):
     assert seen[1e-3] == [2, 4] and seen[1e-1][0] == 2
 
 
+def test_elementwise_passes_in_parts_give_the_same_bits(rng):
+    a = rng.standard_normal((70, 40, 30))
+    b = rng.standard_normal((70, 40, 30))
+    plain = a * b
+    for threads in (1, 2, 3, 7):
+        out = np.empty_like(a)
+        qsm._on_fft_workers(threads, lambda: qsm._in_parts(np.multiply, a, b, out))()
+        assert np.array_equal(out, plain)
+    # a solve large enough to be split (the threshold): the same iterates on 1, 2 and 3 threads
+    shape = (48, 48, 40)
+    chi = qsm.sphere_source(shape, center=(24, 20, 20), radius_mm=10, chi=0.1, voxel_size=(2, 2, 2))
+    mask = qsm.sphere_source(shape, center=(24, 24, 20), radius_mm=34, chi=1.0, voxel_size=(2, 2, 2)) > 0
+    field = qsm.add_field_noise(qsm.forward_field(chi, pad=8) * mask, 1e-3, rng=rng, mask=mask)
+    assert field.size >= qsm._PARTS_MIN
+    with qsm._blas_single_thread():
+        one = qsm._on_fft_workers(1, lambda: qsm.tikhonov_cg(field, mask, lam=1e-2, tol=1e-7))()
+        for threads in (2, 3):
+            got = qsm._on_fft_workers(threads, lambda: qsm.tikhonov_cg(field, mask, lam=1e-2, tol=1e-7))()
+            assert np.array_equal(got[0], one[0]) and got[1] == one[1]
+    assert one[1]["n_iter"] > 5
+    # an error in any part reaches the caller
+    rows = np.broadcast_to(np.arange(300.0)[:, None, None], (300, 16, 16)).copy()
+
+    def fails_on_a_helper_thread(x):          # every part but the first (row 0) fails
+        if x[0, 0, 0] != 0:
+            raise FloatingPointError("part failed")
+    with pytest.raises(FloatingPointError, match="part failed"):
+        qsm._on_fft_workers(2, lambda: qsm._in_parts(fails_on_a_helper_thread, rows))()
+
+
 def test_tikhonov_cg_many_returns_each_solves_seconds():
     chi, mask = _blob_phantom()
     f = qsm.forward_field(chi)

@@ -104,6 +104,49 @@ def _on_fft_workers(n, fn):
     return run
 
 
+_PARTS_MIN = 1 << 16          # elements below which a pass is not worth splitting
+
+
+def _in_parts(fn, *arrays):
+    """``fn(*arrays)``, computed on parts of the arrays' first axis, one part per FFT thread of
+    this thread's solve (:func:`_fft_workers`), the first part on the calling thread.
+
+    For elementwise passes only (``np.multiply(a, b, out=a)``, ``u += alpha * p``): every element
+    gets the same operations in the same order, so the result is the same to the last bit
+    whatever the number of parts; a reduction (a dot product, a norm) must not go through here.
+    numpy's passes run on one core; a lone solve's FFTs use every core, so without this its
+    elementwise third of each iteration left the other cores idle. The helper threads live for
+    one pass (a few tens of microseconds to start, against milliseconds of work): no pool
+    outlives the call, so nothing is left for a forked process to inherit.
+    """
+    n = arrays[0].shape[0]
+    k = min(n_workers(_fft_workers()), n)
+    if k < 2 or arrays[0].size < _PARTS_MIN:
+        fn(*arrays)
+        return
+    cuts = [n * i // k for i in range(k + 1)]
+    errors = []
+
+    def part(i):
+        try:
+            fn(*(a[cuts[i]:cuts[i + 1]] for a in arrays))
+        except BaseException as err:          # re-raised on the calling thread
+            errors.append(err)
+
+    helpers = [threading.Thread(target=part, args=(i,), daemon=True) for i in range(1, k)]
+    for helper in helpers:
+        helper.start()
+    part(0)
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[0]
+
+
+def _scale_in_place(a, b):
+    np.multiply(a, b, out=a)
+
+
 def _blas_single_thread():
     """One BLAS thread for the duration of a solve, if threadpoolctl is available.
 
@@ -629,6 +672,22 @@ class _KspaceCG:
 _SCHUR_POWER = 0.8
 
 
+def _direction_update(beta: float):
+    """``p *= beta; p += z``, for :func:`_in_parts` (the same two passes as written out)."""
+    def update(p, z):
+        p *= beta
+        p += z
+    return update
+
+
+def _cg_update(alpha: float):
+    """``u += alpha p; r -= alpha ap`` through the scratch ``step``, for :func:`_in_parts`."""
+    def update(u, r, p, ap, step):
+        u += np.multiply(p, alpha, out=step)
+        r -= np.multiply(ap, alpha, out=step)
+    return update
+
+
 class _OutsideFieldCG:
     """CG on the field outside the mask: the masked Tikhonov problem with ``chi`` eliminated.
 
@@ -687,12 +746,12 @@ class _OutsideFieldCG:
         else:
             spec = sfft.rfftn(x, workers=_fft_workers())
         size = self.residual_norm(spec) if norm else None
-        spec *= sym32 if single else sym
+        _in_parts(_scale_in_place, spec, sym32 if single else sym)
         out = sfft.irfftn(spec, s=self.shape, workers=_fft_workers())
         if single:
-            out *= self.o32
+            _in_parts(_scale_in_place, out, self.o32)
             return out.astype(float), size
-        out *= self.o
+        _in_parts(_scale_in_place, out, self.o)
         return out, size
 
     def apply(self, u, *, single=None):
@@ -702,7 +761,8 @@ class _OutsideFieldCG:
 
     def residual_norm(self, spec_r) -> float:
         """``||D r||``: the normal-equation residual norm of ``chi(u)`` for ``u`` residual ``r``."""
-        t = spec_r * self.d_sw
+        t = np.empty_like(spec_r)
+        _in_parts(np.multiply, spec_r, self.d_sw, t)          # t = spec_r * d_sw, in parts
         return float(np.sqrt(np.vdot(t, t).real))
 
     def solve(self, wf, *, u0=None, tol: float, max_iter: int, refresh: int = 50, snapshots=(),
@@ -753,13 +813,11 @@ class _OutsideFieldCG:
             if p is None:
                 p = z
             else:
-                p *= rz_new / rz
-                p += z
+                _in_parts(_direction_update(rz_new / rz), p, z)       # p = p * beta + z
             rz = rz_new
             ap = self.apply(p)
             alpha = rz / float(np.vdot(p, ap))
-            u += np.multiply(p, alpha, out=step)
-            r -= np.multiply(ap, alpha, out=step)
+            _in_parts(_cg_update(alpha), u, r, p, ap, step)        # u += alpha p; r -= alpha A p
             n_iter += 1
             checked = not self.single
             if self.single and n_iter % refresh == 0:
