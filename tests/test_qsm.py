@@ -484,6 +484,30 @@ def test_elementwise_passes_in_parts_give_the_same_bits(rng):
         qsm._on_fft_workers(2, lambda: qsm._in_parts(fails_on_a_helper_thread, rows))()
 
 
+def test_the_converged_solve_takes_the_early_stopped_ones_core_when_it_ends(monkeypatch):
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    plain_cg, plain_es, seen = qsm.tikhonov_cg, qsm.tikhonov_early_stopped, {}
+
+    def cg(*args, **kwargs):
+        seen["cg"] = [qsm._fft_workers()]
+        deadline = time.monotonic() + 30
+        while qsm._fft_workers() != 4 and time.monotonic() < deadline:   # until the other ends
+            time.sleep(0.01)
+        seen["cg"].append(qsm._fft_workers())
+        return plain_cg(*args, **kwargs)
+
+    def es(*args, **kwargs):
+        seen["es"] = qsm._fft_workers()
+        return plain_es(*args, **kwargs)
+
+    monkeypatch.setattr(qsm, "tikhonov_cg", cg)
+    monkeypatch.setattr(qsm, "tikhonov_early_stopped", es)
+    monkeypatch.setattr(qsm, "n_workers", lambda w, name="workers": 4 if w is None else w)   # 4 cores
+    qsm.tikhonov_cg_and_early_stopped(f, mask, lam=1e-2, workers=2)
+    assert seen == {"cg": [2, 4], "es": 1} and qsm._fft_workers() == qsm._WORKERS
+
+
 def test_tikhonov_cg_many_returns_each_solves_seconds():
     chi, mask = _blob_phantom()
     f = qsm.forward_field(chi)
