@@ -1121,8 +1121,9 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, return_seconds: bo
     CPU), and the solve left running last gets the cores the others freed. Numpy's passes are
     single-threaded, so two solves side by side also fill the core that one solve's elementwise
     work leaves idle: chapter 4's two solves on the 2016 challenge field (83 and 29 iterations)
-    take 1.49 times less wall time on two cores than one after the other, and 1.30 times less
-    than with each solve's share fixed at the start (``benchmarks/bench_qsm_round10.py``).
+    take 1.19 times less wall time on two cores than one after the other (each solve alone with
+    its passes in parts), and 1.16 times less than with each solve's share fixed at the start
+    (``benchmarks/bench_qsm_round10.py``; 1.49 and 1.30 before a lone solve's passes ran in parts).
     BLAS is held to one thread for the whole call (the solves' own small BLAS calls; setting it
     per thread would race).
 
