@@ -104,6 +104,26 @@ def _on_fft_workers(n, fn):
     return run
 
 
+def _side_by_side(calls, threads: int) -> list:
+    """``[call() for call in calls]`` on ``threads`` threads (1: one after the other), BLAS on one
+    thread throughout; on threads, each call's FFTs get its share of the cores
+    (:class:`_CoreShare`), re-divided as the calls finish. A call that set its own FFT threads
+    (:func:`_on_fft_workers`) keeps them."""
+    if threads > 1:
+        share = _CoreShare(n_workers(None), threads, len(calls))
+
+        def run(call):
+            try:
+                return _on_fft_workers(share, call)()
+            finally:
+                share.finished()
+    else:
+        def run(call):
+            return call()
+    with _blas_single_thread():
+        return thread_map(run, calls, workers=threads)
+
+
 _PARTS_MIN = 1 << 16          # elements below which a pass is not worth splitting
 
 
@@ -141,10 +161,6 @@ def _in_parts(fn, *arrays):
         helper.join()
     if errors:
         raise errors[0]
-
-
-def _scale_in_place(a, b):
-    np.multiply(a, b, out=a)
 
 
 def _blas_single_thread():
@@ -746,12 +762,12 @@ class _OutsideFieldCG:
         else:
             spec = sfft.rfftn(x, workers=_fft_workers())
         size = self.residual_norm(spec) if norm else None
-        _in_parts(_scale_in_place, spec, sym32 if single else sym)
+        _in_parts(np.multiply, spec, sym32 if single else sym, spec)          # spec *= sym
         out = sfft.irfftn(spec, s=self.shape, workers=_fft_workers())
         if single:
-            _in_parts(_scale_in_place, out, self.o32)
+            _in_parts(np.multiply, out, self.o32, out)
             return out.astype(float), size
-        _in_parts(_scale_in_place, out, self.o)
+        _in_parts(np.multiply, out, self.o, out)
         return out, size
 
     def apply(self, u, *, single=None):
@@ -1181,21 +1197,13 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, return_seconds: bo
     problems = list(zip(fields * (n if len(fields) == 1 else 1), lams * (n if len(lams) == 1 else 1)))
     threads = min(n_workers(workers), len(problems))    # (a clear error before any work)
 
-    def solve(p):
-        start = time.perf_counter()
-        return tikhonov_cg(p[0], mask, lam=p[1], **options), time.perf_counter() - start
+    def solver(field, lam):
+        def solve():
+            start = time.perf_counter()
+            return tikhonov_cg(field, mask, lam=lam, **options), time.perf_counter() - start
+        return solve
 
-    if threads > 1:      # the cores shared among the solves: each its share of FFT threads (at least 1)
-        share = _CoreShare(n_workers(None), threads, len(problems))
-        one = solve
-
-        def solve(p):
-            try:
-                return _on_fft_workers(share, lambda: one(p))()
-            finally:
-                share.finished()
-    with _blas_single_thread():
-        timed = thread_map(solve, problems, workers=threads)
+    timed = _side_by_side([solver(f, lam) for f, lam in problems], threads)
     results = [result for result, _ in timed]
     return (results, [seconds for _, seconds in timed]) if return_seconds else results
 
@@ -1253,19 +1261,9 @@ def tikhonov_cg_and_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2,
     n = n_workers(workers)                               # a clear error before any work
     calls = [lambda: tikhonov_cg(field, mask, lam=lam, **options),
              lambda: tikhonov_early_stopped(field, mask, lam=lam, **shared, **early)]
-    if n > 1:             # the converged solve: half the cores, then every core once the other ends
-        share = _CoreShare(n_workers(None), 2, 2)
-        calls[0] = _on_fft_workers(share, calls[0])
-        early_stopped = _on_fft_workers(1, calls[1])
-
-        def release_when_done():
-            try:
-                return early_stopped()
-            finally:
-                share.finished()
-        calls[1] = release_when_done
-    with _blas_single_thread():
-        converged, early_stopped = thread_map(lambda call: call(), calls, workers=min(n, 2))
+    if n > 1:     # the early-stopped solve on one FFT thread; the converged one shares the cores with
+        calls[1] = _on_fft_workers(1, calls[1])     # it, then takes them all once it ends
+    converged, early_stopped = _side_by_side(calls, min(n, 2))
     return converged, early_stopped
 
 
