@@ -53,7 +53,7 @@ def _no_huge_pages() -> None:
 
 
 #: glibc's mallopt parameters (malloc.h) and the values the book's kernels use.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD, _TRIM_THRESHOLD = 1 << 30, 1 << 28       # 1 GiB, 256 MiB
 
 
@@ -67,8 +67,11 @@ def _reuse_freed_memory() -> bool:
     its 60.9 s of CPU in system time (2.7 million page faults), 1.1 s with the thresholds below
     (0.3 million; peak memory 1.25 -> 1.28 GB; `benchmarks/QSM_RESULTS.md`, round 7). The
     numbers computed are the same; only where the memory comes from changes. Freed memory above
-    256 MiB at the top of the heap is still returned to the system. Threads share the one heap
-    (one arena): a thread's own arena is at most 64 MiB and maps and unmaps such arrays anyway.
+    256 MiB at the top of the heap is still returned to the system. The number of arenas stays
+    glibc's: each thread allocates from its own arena, whose heaps reuse freed memory under the
+    same thresholds. One arena for every thread (``M_ARENA_MAX=1``) would make the threads wait
+    for its lock: a process that imported the package before starting any thread ran chapter
+    4's two masked solves side by side 1.7x slower that way (`benchmarks/bench_arenas.py`).
     Left alone when ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
     ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` is set (glibc's documented switches), and off
     glibc. Returns whether the settings were made.
@@ -85,8 +88,7 @@ def _reuse_freed_memory() -> bool:
         import ctypes
         libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-                    and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-                    and libc.mallopt(_M_ARENA_MAX, 1))
+                    and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
     except (OSError, AttributeError):
         return False
 

@@ -22,18 +22,52 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or platform
                                 reason="glibc's malloc only")
 
 
-def _faults(**extra):
+def _run(probe, **extra):
     env = {k: v for k, v in os.environ.items()
            if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(qmribook.__file__).resolve().parents[1]),
                                          env.get("PYTHONPATH", "")])
     env.update(extra)
-    out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True)
-    return int(out.stdout.strip())
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+
+
+def _faults(**extra):
+    return int(_run(_PROBE, **extra).stdout.strip())
 
 
 def test_freed_arrays_are_reused_without_page_faults():
     assert _faults() < _PAGES // 2                    # the five arrays reuse the first one's memory
+
+
+# the same in a thread, two arrays at a time; then the arenas glibc made, from malloc_stats
+_THREAD_PROBE = ("import ctypes, resource, threading, numpy as np, qmribook\n"
+                 "out = []\n"
+                 "def work():\n"
+                 "    a = np.ones((160, 160, 160)); b = np.ones((160, 160, 160)); del a, b\n"
+                 "    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+                 "    for _ in range(5):\n"
+                 "        a = np.ones((160, 160, 160)); b = np.ones((160, 160, 160)); del a, b\n"
+                 "    out.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)\n"
+                 "t = threading.Thread(target=work); t.start(); t.join()\n"
+                 "print(out[0], flush=True)\n"
+                 "ctypes.CDLL('libc.so.6').malloc_stats()")
+
+
+def _thread_probe(**extra):
+    """(page faults of ten arrays made and freed in a thread after two, arenas glibc reports)"""
+    out = _run(_THREAD_PROBE, **extra)
+    return int(out.stdout.strip()), out.stderr.count("Arena ")
+
+
+def test_a_thread_reuses_its_freed_arrays_from_its_own_arena():
+    faults, arenas = _thread_probe()
+    assert faults < _PAGES // 2                       # reused in the thread's arena, not mapped afresh
+    assert arenas >= 2                                # the thread allocated from an arena of its own
+
+
+def test_one_arena_for_every_thread_is_what_the_probe_detects():
+    # the setting the package no longer makes: the probe tells it apart
+    assert _thread_probe(MALLOC_ARENA_MAX="1")[1] == 1
 
 
 def test_an_explicit_malloc_setting_is_left_alone():
