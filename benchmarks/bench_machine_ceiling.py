@@ -5,16 +5,18 @@ about 40 s on the idle 2-core reference machine).
 
 Chapter 4 needs about 60 s of kernel CPU (its TV sweep and its two masked Tikhonov solves are most
 of it); how far two cores can shorten that depends on how the work scales, which this measures
-on the chapter's own kernels, as ratios in one run:
+on the chapter's own kernels and on plain passes, as ratios in one run:
 
 1. **FFT pair** (float64 ``rfftn`` + ``irfftn`` of the 160^3 grid, pocketfft, as every masked CG
    iteration does twice): two threads against one (the plain alternative).
 2. **TV-ADMM on two cores by two processes**: one single-threaded ``qsm_invert.tv_admm`` (chapter 4's
    settings: 20 iterations, lambda = 1e-3 ppm mm, float32) alone, then two of them at the same time
    in two processes. Throughput ratio = 2 x (time alone) / (time of the pair): 2 if the cores were
-   independent, 1 if they shared everything. Its elementwise passes stream a 3 x 160^3 gradient
-   split through memory, so this is the ceiling of any schedule of memory-bound work here.
+   independent, 1 if they shared everything.
 3. **TV-ADMM with its own two threads** (``workers=2``, as chapter 4 calls it) against one thread.
+4. **Memory against cache**: one elementwise ``np.add`` over float32 arrays, on one thread, then
+   the same on each of two threads with their own arrays at once (throughput ratio as in 2), for
+   arrays of 64 MB (streamed from memory, like a pass over a 160^3 grid) and of 800 kB (in cache).
 
 Each timing is the best of ``RUNS``; results of the threaded and serial TV are checked bit for bit.
 """
@@ -59,6 +61,33 @@ def _children(n):
     return [float(o.strip().splitlines()[-1]) for o in out]
 
 
+def _adds(n, reps):
+    """Throughput ratio of two threads each adding its own float32 arrays of ``n`` elements
+    ``reps`` times, against one thread doing it once."""
+    import threading
+    arrays = [(np.ones(n, np.float32), np.ones(n, np.float32), np.empty(n, np.float32)) for _ in range(2)]
+
+    def work(i):
+        a, b, c = arrays[i]
+        for _ in range(reps):
+            np.add(a, b, out=c)
+
+    work(0)
+    best1 = best2 = np.inf
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        work(0)
+        best1 = min(best1, time.perf_counter() - t0)
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        best2 = min(best2, time.perf_counter() - t0)
+    return best1, best2, 2 * best1 / best2
+
+
 def main():
     import scipy.fft as sfft
 
@@ -98,6 +127,11 @@ def main():
           f"(results bit for bit: {same})")
     if not same:
         raise SystemExit("the threaded TV differs from the serial one")
+
+    for label, n, reps in (("64 MB arrays (memory)", 16_000_000, 20), ("800 kB arrays (cache)", 200_000, 4000)):
+        one_t, two_t, ratio = _adds(n, reps)
+        print(f"4. np.add on {label}: one thread {one_t:.2f} s, two threads at once {two_t:.2f} s; "
+              f"throughput ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":
