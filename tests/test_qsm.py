@@ -405,21 +405,30 @@ def test_fft_workers_are_per_thread_and_restored():
 
 
 def test_tikhonov_cg_many_shares_the_cores_fft_threads(monkeypatch):
+    import threading
+
     chi, mask = _blob_phantom()
     f = qsm.forward_field(chi)
     seen = []
     plain = qsm.tikhonov_cg
+    started = {"barrier": None}
 
     def spy(*args, **kwargs):
         seen.append(qsm._fft_workers())
+        if started["barrier"] is not None:        # no solve ends (and frees its cores) before
+            started["barrier"].wait(timeout=60)    # every solve side by side has read its share
         return plain(*args, **kwargs)
+
+    def many(fields, workers):
+        started["barrier"] = threading.Barrier(len(fields)) if workers > 1 and len(fields) > 1 else None
+        qsm.tikhonov_cg_many(fields, mask, workers=workers)
 
     monkeypatch.setattr(qsm, "tikhonov_cg", spy)
     monkeypatch.setattr(qsm, "n_workers", lambda w, name="workers": 4 if w is None else w)   # 4 cores
-    qsm.tikhonov_cg_many([f, f], mask, workers=2)
-    qsm.tikhonov_cg_many([f, f, f], mask, workers=3)
-    qsm.tikhonov_cg_many([f, f, f], mask, workers=1)
-    qsm.tikhonov_cg_many([f], mask, workers=2)
+    many([f, f], 2)
+    many([f, f, f], 3)
+    many([f, f, f], 1)
+    many([f], 2)
     assert seen == [2, 2, 1, 1, 1] + [qsm._WORKERS] * 4 and qsm._fft_workers() == qsm._WORKERS
 
 
