@@ -43,20 +43,21 @@ digest = hashlib.sha256(b"".join(chi.tobytes() for chi, _ in out)).hexdigest()
 print(wall, cpu, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt, digest)
 """
 
-MODES = {
-    "glibc's defaults": {"GLIBC_TUNABLES": ""},
-    "one arena (before)": {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
-                           "MALLOC_TRIM_THRESHOLD_": str(1 << 28)},
-    "now": {},
-}
-
 
 def main():
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
-    rows = {name: [] for name in MODES}
+    sys.path.insert(0, CHAPTERS)
+    import qmribook          # its malloc switches and thresholds (this process only starts the children)
+
+    modes = {
+        "glibc's defaults": {"GLIBC_TUNABLES": ""},
+        "one arena (before)": {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(qmribook._MMAP_THRESHOLD),
+                               "MALLOC_TRIM_THRESHOLD_": str(qmribook._TRIM_THRESHOLD)},
+        "now": {},
+    }
+    base = {k: v for k, v in os.environ.items() if k not in qmribook._MALLOC_SWITCHES}
+    rows = {name: [] for name in modes}
     for _ in range(RUNS):
-        for name, extra in MODES.items():
+        for name, extra in modes.items():
             out = subprocess.run([sys.executable, "-c", _CHILD, CHAPTERS], env={**base, **extra}, check=True,
                                  capture_output=True, text=True).stdout.split()
             rows[name].append((float(out[0]), float(out[1]), float(out[2]), int(out[3]), out[4]))

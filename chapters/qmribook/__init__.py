@@ -55,6 +55,8 @@ def _no_huge_pages() -> None:
 #: glibc's mallopt parameters (malloc.h) and the values the book's kernels use.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD, _TRIM_THRESHOLD = 1 << 30, 1 << 28       # 1 GiB, 256 MiB
+#: glibc's environment switches for malloc: if any is set, the user chose, and nothing is changed.
+_MALLOC_SWITCHES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
 
 
 def _reuse_freed_memory() -> bool:
@@ -81,8 +83,7 @@ def _reuse_freed_memory() -> bool:
 
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return False
-    if any(k in _os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX",
-                                      "GLIBC_TUNABLES")):
+    if any(k in _os.environ for k in _MALLOC_SWITCHES):
         return False
     try:
         import ctypes

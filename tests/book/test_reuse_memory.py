@@ -23,8 +23,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or platform
 
 
 def _run(probe, **extra):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    env = {k: v for k, v in os.environ.items() if k not in qmribook._MALLOC_SWITCHES}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(qmribook.__file__).resolve().parents[1]),
                                          env.get("PYTHONPATH", "")])
     env.update(extra)
