@@ -528,6 +528,28 @@ def test_tikhonov_cg_many_returns_each_solves_seconds():
         assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(results, plain))
 
 
+def test_tikhonov_cg_many_verbose_prints_one_line_per_solve_as_it_ends(capsys):
+    chi, mask = _blob_phantom()
+    f = qsm.forward_field(chi)
+    lams = [1e-3, 1e-1]
+    quiet = qsm.tikhonov_cg_many(f, mask, lam=lams, workers=2)
+    assert capsys.readouterr().out == ""                      # silent by default
+    for workers in (1, 2):
+        loud = qsm.tikhonov_cg_many(f, mask, lam=lams, workers=workers, verbose=True)
+        lines = capsys.readouterr().out.splitlines()
+        assert all(np.array_equal(a[0], b[0]) for a, b in zip(loud, quiet))   # printing changes nothing
+        assert len(lines) == 2
+        # each solve's own lam, iteration count and residual; the count of ended solves in order
+        by_lam = {float(line.split("lam=")[1].split(":")[0]): line for line in lines}
+        assert sorted(by_lam) == lams
+        for _, info in quiet:
+            line = by_lam[info["lam"]]
+            assert f": {info['n_iter']} iterations, residual {info['residual']:.1e}, " in line
+        assert [line.rsplit("(", 1)[1] for line in lines] == ["1 of 2 solves ended)", "2 of 2 solves ended)"]
+    with pytest.raises(TypeError, match="verbose"):
+        qsm.tikhonov_cg_many(f, mask, lam=lams, verbose="yes")
+
+
 def test_tikhonov_cg_many_leaves_blas_threads_as_they_were():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     chi, mask = _blob_phantom()
