@@ -276,7 +276,7 @@ case(M, bd, "cohort_n_huge", lambda: mpm.simulate_cohort(n_subjects=10**6), Valu
 case(M, bd, "cohort_n_basis", lambda: mpm.simulate_cohort(n_basis=10**4), ValueError, "n_basis must be <= 100")
 case(M, ty, "cohort_seed_float", lambda: mpm.simulate_cohort(seed=1.5), TypeError, "seed must be")
 case(M, bd, "cohort_field_fwhm", lambda: mpm.simulate_cohort(field_fwhm=6000), ValueError, "field_fwhm must be <= 100 mm")
-case(M, sh, "cohort_beta_mean", lambda: mpm.simulate_cohort(beta_mean=(0.2, 0.3)), ValueError, r"beta_mean must have shape \(3\)")
+case(M, sh, "cohort_beta_mean", lambda: mpm.simulate_cohort(beta_mean=(0.2, 0.3)), ValueError, r"beta_mean must have shape \(3,\)")
 case(M, rg, "cohort_noise_negative", lambda: mpm.simulate_cohort(noise_sd=(0.1, -0.1, 1)), ValueError, "noise_sd must be >= 0")
 case(M, rg, "cohort_hemisphere", lambda: mpm.simulate_cohort(hemisphere="left"), ValueError, "hemisphere must be one of")
 case(M, nf, "cohort_epsilon_nan", lambda: mpm.simulate_cohort(epsilon_amplitude=np.nan), ValueError, "epsilon_amplitude must be finite")

@@ -117,7 +117,7 @@ def as_array(value, name: str, *, ndim: int | tuple[int, ...] | None = None,
             s is None or s == a for s, a in zip(shape, arr.shape))
         if not ok:
             want = "(" + ", ".join("any" if s is None else str(s)
-                                   for s in shape) + ")"
+                                   for s in shape) + (",)" if len(shape) == 1 else ")")   # as Python prints it
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if arr.size < min_size:
         raise ValueError(f"{name} must have at least {min_size} element(s), "

@@ -34,7 +34,8 @@ import pandas as pd
 import scipy.fft as sfft
 
 from ._threads import fft_workers, n_workers, thread_map
-from ._validate import as_array, check_bool, check_choice, check_int, check_mask, check_qsm_inputs, check_scalar
+from ._validate import (as_array, check_bool, check_choice, check_int, check_mask, check_qsm_inputs,
+                        check_scalar, check_voxel_size)
 
 __all__ = [
     "dipole_kernel",
@@ -193,11 +194,7 @@ def _check_shape(shape, name: str = "shape") -> tuple:
     return shape
 
 
-def _check_voxel_size(voxel_size) -> np.ndarray:
-    vs = as_array(voxel_size, "voxel_size", shape=(3,))
-    if np.any(vs <= 0):
-        raise ValueError(f"voxel_size must be three positive numbers (mm), got {tuple(vs)}")
-    return vs
+_check_voxel_size = check_voxel_size    # three finite, positive sizes (mm), as an array of shape (3,)
 
 
 def _check_volume(x, name: str) -> np.ndarray:

@@ -33,7 +33,7 @@ import time
 import numpy as np
 import scipy.fft as sfft
 
-from ._validate import as_array, check_choice, check_int, check_scalar
+from ._validate import as_array, check_choice, check_int, check_scalar, check_voxel_size
 from ._threads import fft_workers, n_workers, thread_map
 from .qsm import _WORKERS as _QSM_WORKERS
 from .qsm import (_blas_single_thread, _c_order, _check_mask, _check_tkd_threshold,
@@ -67,10 +67,7 @@ def _check_dtype(dtype):
 
 
 def _voxel(voxel_size):
-    vs = as_array(voxel_size, "voxel_size", shape=(3,))
-    if np.any(vs <= 0):
-        raise ValueError(f"voxel_size must be three positive numbers (mm), got {tuple(vs)}")
-    return tuple(float(v) for v in vs)
+    return tuple(check_voxel_size(voxel_size).tolist())
 
 
 def gradient_symbol(shape, *, voxel_size=(1.0, 1.0, 1.0)) -> np.ndarray:
