@@ -1097,10 +1097,11 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         return out, {"n_iter": n_iter, "residual": res, "converged": res <= tol,
                      "objective": obj, "lam": lam, "method": method}
 
-    out, info = finish(spec_x, n_iter, tol)
-    if snapshots is not None:
-        info["snapshots"] = {t: finish(chi_spectrum(kept[t][0]), kept[t][1], t) if t in kept
-                             else (out, dict(info, converged=info["residual"] <= t)) for t in snapshots}
+    with _blas_single_thread():         # the norms too: the same bits however many threads BLAS has
+        out, info = finish(spec_x, n_iter, tol)
+        if snapshots is not None:
+            info["snapshots"] = {t: finish(chi_spectrum(kept[t][0]), kept[t][1], t) if t in kept
+                                 else (out, dict(info, converged=info["residual"] <= t)) for t in snapshots}
     if resumable:
         solver.state.key, solver.state.tol = key, tol
         info["_cg_state"] = solver.state
@@ -1355,11 +1356,14 @@ def tikhonov_early_stopped(field: np.ndarray, mask, *, lam: float = 1e-2, weight
     def cb(_):
         count["n"] += 1
 
-    sol, flag = cg(op, rhs, x0=np.asarray(x0, np.float32).ravel(), rtol=tol, maxiter=max_iter,
-                   callback=cb)
-    sol = sol.reshape(shape).astype(float)
-    res = float(np.linalg.norm(rhs64 - _normal_operator(w, d64, lg2_64, shape)(sol))
-                / max(np.linalg.norm(rhs64), 1e-300))
+    # one BLAS thread, as in tikhonov_cg: the same bits however many threads BLAS has (its dot
+    # products sum in another order on several), and no busy-waiting BLAS threads beside the FFTs
+    with _blas_single_thread():
+        sol, flag = cg(op, rhs, x0=np.asarray(x0, np.float32).ravel(), rtol=tol, maxiter=max_iter,
+                       callback=cb)
+        sol = sol.reshape(shape).astype(float)
+        res = float(np.linalg.norm(rhs64 - _normal_operator(w, d64, lg2_64, shape)(sol))
+                    / max(np.linalg.norm(rhs64), 1e-300))
     chi = np.where(mask, sol, 0.0)
     return chi, {"n_iter": count["n"], "converged": flag == 0, "residual": res}
 
