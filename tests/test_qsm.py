@@ -369,6 +369,21 @@ def test_tikhonov_cg_many_is_the_serial_loop_bit_for_bit(rng):
     assert not np.array_equal(paired[0][0], serial[0][0])          # lam = 0.1, not 0.01
 
 
+def test_solvers_give_the_same_bits_whatever_the_blas_threads(rng):
+    # their dot products and norms run on one BLAS thread: on several, BLAS sums in another order
+    # (a plain call then differed in info's last bits from the same call inside tikhonov_cg_many)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    chi, mask = _blob_phantom()
+    noisy = qsm.add_field_noise(qsm.forward_field(chi), 1e-3, rng=rng, mask=mask)
+    runs = []
+    for n in (1, 2):
+        with threadpoolctl.threadpool_limits(limits=n, user_api="blas"):
+            runs.append((qsm.tikhonov_cg(noisy, mask, lam=3e-2, tol=1e-7),
+                         qsm.tikhonov_early_stopped(noisy, mask, lam=3e-2, tol=1e-2)))
+    for (a, ia), (b, ib) in zip(*runs):
+        assert np.array_equal(a, b) and ia == ib
+
+
 def test_tikhonov_cg_and_early_stopped_are_the_two_calls_bit_for_bit(rng):
     chi, mask = _blob_phantom()
     noisy = qsm.add_field_noise(qsm.forward_field(chi), 1e-3, rng=rng, mask=mask)
