@@ -74,6 +74,13 @@ def test_plot_lesions_profiles_atrophy(lesioned, atrophy):
     fig = figs.plot_lesion_stages({"R1": les.maps["R1"], "chi": les.maps["chi"]}, info, half_width=5)
     assert len([a for a in fig.axes if a.images]) == 8
     plt.close(fig)
+    # a lesion next to the grid's edge: its crop is cut there, not empty
+    edge = info.iloc[:1].assign(x=2, y=1)
+    fig = figs.plot_lesion_stages({"R1": les.maps["R1"]}, edge, half_width=5)
+    img = fig.axes[0].images[0].get_array()
+    assert img.shape == (1 + 5 + 1, 2 + 5 + 1)            # rot90 of the 8 × 7 (x, y) crop
+    assert np.array_equal(img, np.rot90(np.nan_to_num(les.maps["R1"][0:8, 0:7, edge.z.iloc[0]])))
+    plt.close(fig)
     prof = lesions.radial_profile(les.maps["chi"], tuple(info.loc[2, ["x", "y", "z"]]))
     rows = pd.DataFrame({"stage": "chronic_active", "parameter": "chi", "source": "truth",
                          "distance_mm": prof.index, "value": prof.values})

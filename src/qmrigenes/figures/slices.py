@@ -164,15 +164,17 @@ def plot_sharp(total: np.ndarray, local_true: np.ndarray, local_sharp: np.ndarra
 def plot_lesion_stages(maps: dict, info: pd.DataFrame, *, half_width: int = 8) -> plt.Figure:
     """Crops around each lesion (rows: stages) of each map (columns); a colourbar with units
     under each column. Map keys start with a parameter (``R1``, ``PD``, ``R2s``, ``chi``, ``QSM``);
-    χ maps (ppm) are shown in ppb."""
+    χ maps (ppm) are shown in ppb. A lesion closer than ``half_width`` voxels to the grid's edge
+    gets a crop cut at the edge."""
     keys = list(maps)
     width = min(COLUMN_WIDTH_IN, 1.5 * len(keys) + 0.4)
     fig, axes = plt.subplots(len(info), len(keys), figsize=(width, 1.45 * len(info) + 1.2),
                              layout="constrained")
     axes = np.atleast_2d(axes)
     for i, (_, row) in enumerate(info.iterrows()):
-        sl = (slice(row.x - half_width, row.x + half_width + 1),
-              slice(row.y - half_width, row.y + half_width + 1), row.z)
+        # cut at the grid's edge (a negative start would count from the far end: an empty crop)
+        sl = (slice(max(row.x - half_width, 0), row.x + half_width + 1),
+              slice(max(row.y - half_width, 0), row.y + half_width + 1), row.z)
         for j, key in enumerate(keys):
             base = key.split(" ")[0]
             lo, hi = _RANGES.get(base, (None, None))
