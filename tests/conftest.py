@@ -30,6 +30,16 @@ if "QMRIGENES_MIRROR" not in os.environ and _SHARED.is_dir():
     os.environ["QMRIGENES_MIRROR"] = str(_SHARED)
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test left open (as nilearn's tests do): open figures keep their memory
+    and, past 20, make matplotlib warn in whichever later test opens one more."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None and plt.get_fignums():
+        plt.close("all")
+
+
 @pytest.fixture
 def rng():
     """A seeded random generator (seed 1234)."""
