@@ -207,8 +207,10 @@ def _execute(path: str, timeout: int):
     os.environ.pop("MPLBACKEND", None)
     nb = read_page(Path(path))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    # the kernel logs only errors: every kernel started here warned that it runs over TCP without
+    # encryption (it listens on localhost; nine such lines per build hid the execution lines)
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True)
+                                 meta_override=True, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     probe = nb.cells.pop()
     modules = []
     for output in probe.get("outputs", []):
