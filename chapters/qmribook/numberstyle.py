@@ -5,8 +5,10 @@ e-notation) would print as ``3.6e-07`` or with a hyphen-minus sign. This transfo
 text of every pasted value (``span.pasted-text``) once, at build time, by the rules of
 :mod:`qmribook.display`: ``3.6e-07`` -> ``3.6×10⁻⁷``, ``-0.20`` -> ``−0.20``, a count
 ``15633`` -> ``15,633`` (:func:`count_text`); and the word after a glued count agrees with it
-(``{glue:text}`n` gene(s)`` reads "1 gene", "0 genes", "3 genes"; :func:`agree`). Text that
-is not a pasted value (code, formulas, prose) is left alone.
+(``{glue:text}`n` gene(s)`` reads "1 gene", "0 genes", "3 genes"; :func:`agree`); a unit after
+a glued number stays on its line (:func:`bind_unit`), as does a "λ = " before it
+(:func:`bind_equals`). Text that is not a pasted value (code,
+formulas, prose) is left alone.
 """
 from __future__ import annotations
 
@@ -80,6 +82,40 @@ def agree(count: str, following: str) -> str:
     return m.group(1) + ("" if value == 1 else "s") + following[m.end():]
 
 
+#: A unit after a glued number: the space before it becomes a no-break space.
+_UNIT = re.compile(r"^ (?=(?:%|‰|ppb|ppm|p\.u\.|mm|cm|ms|s|min|Hz|T|1/s|GB|MB|°)(?![A-Za-z]))")
+
+
+def bind_unit(following: str) -> str:
+    r"""``following`` with the space before a unit made a no-break space (U+00A0).
+
+    A narrow column (a phone) would otherwise break "71.4 %" or "3 ppb" between the number and
+    its unit. Words that are not units keep their ordinary space.
+
+    Examples
+    --------
+    >>> bind_unit(" % per iteration"), bind_unit(" ppm·mm)"), bind_unit(" s (warm)"), bind_unit(" spins")
+    ('\xa0% per iteration', '\xa0ppm·mm)', '\xa0s (warm)', ' spins')
+    """
+    return _UNIT.sub("\u00a0", following, count=1)
+
+
+_EQUALS = re.compile(r"(\S) = $")
+
+
+def bind_equals(preceding: str) -> str:
+    r"""``preceding`` with a final "symbol = " bound to the glued number that follows it.
+
+    "λ = 0.001" and "(p = 0.03" then never break around the equals sign.
+
+    Examples
+    --------
+    >>> bind_equals("(TV, λ = "), bind_equals("scores "), bind_equals("a == ")
+    ('(TV, λ\xa0=\xa0', 'scores ', 'a == ')
+    """
+    return _EQUALS.sub("\\1\u00a0=\u00a0", preceding)
+
+
 def _pasted_numbers_class():
     """Build the Sphinx transform on first use: a chapter kernel imports this module for
     :func:`number_text` and need not load Sphinx (about 1 s of CPU) for it."""
@@ -99,11 +135,20 @@ def _pasted_numbers_class():
                     new = count_text(number_text(str(text)))
                     if new != str(text):
                         text.parent.replace(text, nodes.Text(new))
+                before = _previous_sibling(node)
+                if isinstance(before, nodes.Text):
+                    new = bind_equals(str(before))
+                    if new != str(before):
+                        before.parent.replace(before, nodes.Text(new))
                 after = node.next_node(descend=False, siblings=True)
                 if isinstance(after, nodes.Text):
-                    new = agree(node.astext(), str(after))
+                    new = bind_unit(agree(node.astext(), str(after)))
                     if new != str(after):
                         after.parent.replace(after, nodes.Text(new))
+
+    def _previous_sibling(node):
+        index = node.parent.index(node) if node.parent is not None else 0
+        return node.parent[index - 1] if index > 0 else None
 
     return PastedNumbers
 

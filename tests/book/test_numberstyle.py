@@ -65,3 +65,29 @@ def test_transform_separates_counts_and_agrees_plurals():
     doc += para
     numberstyle.PastedNumbers(doc).apply()
     assert para.astext() == "We tested 15,633 genes; 1 component won, and prose gene(s) stay."
+
+
+@pytest.mark.parametrize("after, shown", [
+    (" % NRMSE", "\u00a0% NRMSE"), (" ppb;", "\u00a0ppb;"), (" s (warm-started", "\u00a0s (warm-started"),
+    (" mm²)", "\u00a0mm²)"), (" ppm·mm", "\u00a0ppm·mm"), (" p.u.", "\u00a0p.u."), (" 1/s", "\u00a01/s"),
+    (" spins", " spins"), (" subjects", " subjects"), (" times the", " times the"), (" mmol", " mmol"),
+    ("% already joined", "% already joined"),
+])
+def test_bind_unit(after, shown):
+    assert numberstyle.bind_unit(after) == shown
+
+
+def test_transform_keeps_a_glued_number_with_its_unit_and_symbol_on_one_line():
+    doc = new_document("test", get_default_settings(Parser))
+    para = nodes.paragraph()
+    para += nodes.Text("NRMSE ")
+    para += nodes.inline("71.4", "71.4", classes=["pasted-text"])
+    para += nodes.Text(" % after ")
+    para += nodes.inline("20", "20", classes=["pasted-text"])
+    para += nodes.Text(" iteration(s), prose 5 % stays at λ = ")
+    para += nodes.inline("0.001", "0.001", classes=["pasted-text"])
+    para += nodes.Text(" mm², not a == b")
+    doc += para
+    numberstyle.PastedNumbers(doc).apply()
+    assert para.astext() == ("NRMSE 71.4\u00a0% after 20 iterations, prose 5 % stays at "
+                             "λ\u00a0=\u00a00.001\u00a0mm², not a == b")
