@@ -21,16 +21,21 @@ from qmribook import numberstyle
 def test_number_text(raw, shown):
     assert numberstyle.number_text(raw) == shown
 
-def test_transform_rewrites_only_pasted_values():
+def _transformed(*parts) -> str:
+    """The text of a paragraph of ``parts`` after the transform: a str is prose, a 1-tuple a
+    pasted (glued) value."""
     doc = new_document("test", get_default_settings(Parser))
     para = nodes.paragraph()
-    para += nodes.Text("fit -1e-3 in prose ")
-    para += nodes.inline("3.6e-07", "3.6e-07", classes=["pasted-text"])
+    for part in parts:
+        para += (nodes.inline(part[0], part[0], classes=["pasted-text"]) if isinstance(part, tuple)
+                 else nodes.Text(part))
     doc += para
+    numberstyle.PastedNumbers(doc).apply()
+    return para.astext()
 
-    transform = numberstyle.PastedNumbers(doc)
-    transform.apply()
-    assert para.astext() == "fit -1e-3 in prose 3.6\u00d710\u207b\u2077"
+
+def test_transform_rewrites_only_pasted_values():
+    assert _transformed("fit -1e-3 in prose ", ("3.6e-07",)) == "fit -1e-3 in prose 3.6\u00d710\u207b\u2077"
 
 
 @pytest.mark.parametrize("raw, shown", [
@@ -55,16 +60,8 @@ def test_agree(count, after, shown):
 
 
 def test_transform_separates_counts_and_agrees_plurals():
-    doc = new_document("test", get_default_settings(Parser))
-    para = nodes.paragraph()
-    para += nodes.Text("We tested ")
-    para += nodes.inline("15633", "15633", classes=["pasted-text"])
-    para += nodes.Text(" gene(s); ")
-    para += nodes.inline("1", "1", classes=["pasted-text"])
-    para += nodes.Text(" component(s) won, and prose gene(s) stay.")
-    doc += para
-    numberstyle.PastedNumbers(doc).apply()
-    assert para.astext() == "We tested 15,633 genes; 1 component won, and prose gene(s) stay."
+    assert (_transformed("We tested ", ("15633",), " gene(s); ", ("1",), " component(s) won, and prose gene(s) stay.")
+            == "We tested 15,633 genes; 1 component won, and prose gene(s) stay.")
 
 
 @pytest.mark.parametrize("after, shown", [
@@ -78,16 +75,6 @@ def test_bind_unit(after, shown):
 
 
 def test_transform_keeps_a_glued_number_with_its_unit_and_symbol_on_one_line():
-    doc = new_document("test", get_default_settings(Parser))
-    para = nodes.paragraph()
-    para += nodes.Text("NRMSE ")
-    para += nodes.inline("71.4", "71.4", classes=["pasted-text"])
-    para += nodes.Text(" % after ")
-    para += nodes.inline("20", "20", classes=["pasted-text"])
-    para += nodes.Text(" iteration(s), prose 5 % stays at λ = ")
-    para += nodes.inline("0.001", "0.001", classes=["pasted-text"])
-    para += nodes.Text(" mm², not a == b")
-    doc += para
-    numberstyle.PastedNumbers(doc).apply()
-    assert para.astext() == ("NRMSE 71.4\u00a0% after 20 iterations, prose 5 % stays at "
-                             "λ\u00a0=\u00a00.001\u00a0mm², not a == b")
+    assert (_transformed("NRMSE ", ("71.4",), " % after ", ("20",), " iteration(s), prose 5 % stays at λ = ",
+                         ("0.001",), " mm², not a == b")
+            == "NRMSE 71.4\u00a0% after 20 iterations, prose 5 % stays at λ\u00a0=\u00a00.001\u00a0mm², not a == b")
