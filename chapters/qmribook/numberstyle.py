@@ -7,8 +7,7 @@ text of every pasted value (``span.pasted-text``) once, at build time, by the ru
 ``15633`` -> ``15,633`` (:func:`count_text`); and the word after a glued count agrees with it
 (``{glue:text}`n` gene(s)`` reads "1 gene", "0 genes", "3 genes"; :func:`agree`); a unit after
 a glued number stays on its line (:func:`bind_unit`), as does a "λ = " before it
-(:func:`bind_equals`). Text that is not a pasted value (code,
-formulas, prose) is left alone.
+(:func:`bind_equals`). Text that is not a pasted value (code, formulas, prose) is left alone.
 """
 from __future__ import annotations
 

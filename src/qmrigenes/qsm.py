@@ -194,9 +194,6 @@ def _check_shape(shape, name: str = "shape") -> tuple:
     return shape
 
 
-_check_voxel_size = check_voxel_size    # three finite, positive sizes (mm), as an array of shape (3,)
-
-
 def _check_volume(x, name: str) -> np.ndarray:
     """A finite 3D float array with at least 2 voxels per axis (NaN refused, naming ``name``)."""
     x = as_array(x, name, ndim=3)
@@ -210,7 +207,7 @@ def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
 
 def _kgrid(shape, voxel_size, *, real: bool = True):
     shape = _check_shape(shape)
-    vs = _check_voxel_size(voxel_size)
+    vs = check_voxel_size(voxel_size)
     freqs = [sfft.fftfreq(shape[0], vs[0]), sfft.fftfreq(shape[1], vs[1])]
     freqs.append(sfft.rfftfreq(shape[2], vs[2]) if real else sfft.fftfreq(shape[2], vs[2]))
     return np.meshgrid(*freqs, indexing="ij")
@@ -242,7 +239,7 @@ def dipole_kernel(shape, *, voxel_size=(2.0, 2.0, 2.0), b0_dir=(0.0, 0.0, 1.0),
         raise ValueError(f"b0_dir must be a non-zero 3-vector, got {b0_dir}")
     b0 = b0 / np.linalg.norm(b0)
     shape = _check_shape(shape)
-    vs = _check_voxel_size(voxel_size)
+    vs = check_voxel_size(voxel_size)
     key = (shape, tuple(float(v) for v in vs), tuple(float(v) for v in b0), bool(real))
     d = _DIPOLE_CACHE.get(key)
     if d is None:
@@ -1092,7 +1089,7 @@ def tikhonov_cg(field: np.ndarray, mask, *, lam: float = 1e-2, weight=None, tol:
         normal = ifft(fft(w * dx) * d + lg2 * spec_x)          # (D W D + lam G^T G) x
         res = float(np.linalg.norm(rhs - normal) / np.linalg.norm(rhs))
         obj = 0.5 * float(np.sum(w * (dx - field) ** 2)) + 0.5 * lam * float(
-            np.sum(gradient(x, voxel_size=tuple(_check_voxel_size(voxel_size))) ** 2))
+            np.sum(gradient(x, voxel_size=tuple(check_voxel_size(voxel_size))) ** 2))
         out = np.where(mask, x, 0.0) if masked_output else x
         return out, {"n_iter": n_iter, "residual": res, "converged": res <= tol,
                      "objective": obj, "lam": lam, "method": method}
