@@ -1126,8 +1126,8 @@ def tikhonov_cg_many(fields, mask, *, lam=1e-2, workers=None, return_seconds: bo
     ``lam`` sweep do not depend on each other; scipy's FFTs and numpy's passes release the GIL, so
     they run on threads. Each problem is solved by the same code as a plain
     ``[tikhonov_cg(f, mask, lam=l, **options) for f, l in ...]`` loop, so every result and every
-    ``info`` is identical to that loop's (run with one BLAS thread, as here), bit for bit,
-    whatever ``workers`` is; only the wall time changes. On threads, each solve's FFTs get its
+    ``info`` is identical to that loop's, bit for bit, whatever ``workers`` is (and however many
+    threads BLAS has: each solve's dot products and norms run on one); only the wall time changes. On threads, each solve's FFTs get its
     share of the cores (at least one thread), re-divided as the solves finish: more FFT threads
     than cores only add switching (chapter 3's three lesion solves on two cores: about 4 % less
     CPU), and the solve left running last gets the cores the others freed. Numpy's passes are
